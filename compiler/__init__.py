@@ -1,0 +1,1 @@
+"""optc: a symbolic spec-to-code compiler for deep-learning optimizers."""

@@ -1,0 +1,1 @@
+"""Symbolic checks (SymPy): domain safety, properties, and the IR → SymPy translation."""

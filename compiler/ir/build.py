@@ -1,0 +1,406 @@
+"""AST → IR: resolve names, inline `def`s, infer types, put the step body into SSA form.
+
+Every rule a spec can break here (undefined names, unknown functions, wrong arity, assigning a
+hyper, updating an undeclared state, a tensor condition in `if`, missing conventions...) raises a
+:class:`SpecError` pointing at the offending token, with a hint.
+"""
+
+from __future__ import annotations
+
+import math
+
+from optc.diagnostics import Diagnostic, Span, SpecError, did_you_mean
+from optc.ir.nodes import (
+    INT_SCALAR,
+    REAL_SCALAR,
+    REAL_TENSOR,
+    Binding,
+    Const,
+    DType,
+    Expr,
+    Hyper,
+    Op,
+    Program,
+    Shape,
+    State,
+    Type,
+    Var,
+)
+from optc.ir.ops import COMPARE_OPS, FUNCTIONS, OPS
+from optc.parse import ast
+
+BUILTINS = {
+    "theta": Var("theta", "input", REAL_TENSOR),
+    "g": Var("g", "input", REAL_TENSOR),
+    "t": Var("t", "input", INT_SCALAR),
+}
+CONSTANTS = {"inf": math.inf}
+
+# Hyper-name prefixes that oblige a spec to state a convention, and the convention key.
+REQUIRED_CONVENTIONS = (
+    ("eps", "eps", 'convention eps "outside the root: sqrt(v_hat) + eps"'),
+    ("beta", "bias_correction", 'convention bias_correction "both moments debiased by 1 - beta^t"'),
+    ("weight_decay", "weight_decay", 'convention weight_decay "decoupled: theta * (1 - lr * wd)"'),
+)
+
+
+def build_program(spec: ast.SpecFile, prelude: list[ast.DefDecl]) -> tuple[Program, list[Diagnostic]]:
+    """Lower a parsed spec to a :class:`Program`; also return non-fatal warnings."""
+    return _Builder(spec, prelude).build()
+
+
+class _Builder:
+    def __init__(self, spec: ast.SpecFile, prelude: list[ast.DefDecl]) -> None:
+        self.spec = spec
+        self.defs: dict[str, ast.DefDecl] = {d.name: d for d in prelude}
+        for d in spec.defs:
+            if d.name in self.defs or d.name in FUNCTIONS:
+                raise SpecError(
+                    f"`{d.name}` is already defined"
+                    + (" by the prelude" if d.name in self.defs else " as a built-in function"),
+                    d.name_span,
+                    hint="choose another name for this def",
+                )
+            self.defs[d.name] = d
+        self.hypers: dict[str, Hyper] = {}
+        self.states: dict[str, State] = {}
+        self.warnings: list[Diagnostic] = []
+        self._inlining: list[str] = []
+
+    # -- declarations -------------------------------------------------------------------------
+    def build(self) -> tuple[Program, list[Diagnostic]]:
+        for decl in self.spec.hypers:
+            self._check_not_builtin(decl.name, decl.name_span)
+            self.hypers[decl.name] = self._hyper(decl)
+        self._check_conventions()
+        for decl in self.spec.states:
+            self._check_not_builtin(decl.name, decl.name_span)
+            self.states[decl.name] = self._state(decl)
+        body, outputs = self._body()
+        program = Program(
+            name=self.spec.name,
+            cites=list(self.spec.cites),
+            conventions={c.key: c.text for c in self.spec.conventions},
+            hypers=list(self.hypers.values()),
+            states=list(self.states.values()),
+            body=body,
+            outputs=outputs,
+            file=self.spec.file,
+            source=self.spec.source,
+        )
+        return program, self.warnings
+
+    def _check_not_builtin(self, name: str, span: Span) -> None:
+        if name in BUILTINS or name in CONSTANTS:
+            raise SpecError(
+                f"`{name}` is built in and cannot be redeclared",
+                span,
+                hint="theta, g, t and inf are provided by the compiler; choose another name",
+            )
+        if name in FUNCTIONS or name in self.defs:
+            raise SpecError(
+                f"`{name}` is the name of a function", span, hint="choose another name"
+            )
+
+    def _hyper(self, decl: ast.HyperDecl) -> Hyper:
+        domain = decl.domain
+        default = _constant(decl.default, "the default of a hyper")
+        if domain.kind == "bool":
+            if not isinstance(default, bool):
+                raise SpecError(
+                    f"the default of bool hyper `{decl.name}` must be true or false",
+                    _span_of(decl.default),
+                )
+            hyper = Hyper(decl.name, default, "bool", 0.0, 1.0, True, True, decl.span)
+            return hyper
+        lo = _constant(domain.lo, "a domain bound")
+        hi = _constant(domain.hi, "a domain bound")
+        if isinstance(lo, bool) or isinstance(hi, bool) or not lo < hi:
+            raise SpecError(
+                f"empty domain for `{decl.name}`",
+                domain.span,
+                hint="write the lower bound first, e.g. `in [0, 1)`",
+            )
+        hyper = Hyper(
+            decl.name, default, domain.kind, lo, hi, domain.lo_closed, domain.hi_closed, decl.span
+        )
+        if isinstance(default, bool) or not hyper.contains(default):
+            raise SpecError(
+                f"the default {default!r} of `{decl.name}` is outside its domain "
+                f"{hyper.domain_text()}",
+                _span_of(decl.default),
+                hint="change the default or widen the domain",
+            )
+        return hyper
+
+    def _check_conventions(self) -> None:
+        stated = {c.key for c in self.spec.conventions}
+        for decl in self.spec.hypers:
+            for prefix, key, example in REQUIRED_CONVENTIONS:
+                if decl.name.startswith(prefix) and key not in stated:
+                    raise SpecError(
+                        f"hyper `{decl.name}` needs its convention stated: "
+                        f"add a `convention {key} \"...\"` line",
+                        decl.name_span,
+                        hint=f"e.g. {example}",
+                    )
+
+    def _state(self, decl: ast.StateDecl) -> State:
+        env = self._global_env(include_theta=True)
+        init = self._expr(decl.init, env, context="a state's initial value")
+        shape = Shape.SCALAR if decl.shape == "scalar" else Shape.TENSOR
+        if shape is Shape.SCALAR and init.type.is_tensor:
+            raise SpecError(
+                f"scalar state `{decl.name}` cannot start from a tensor value",
+                _span_of(decl.init),
+            )
+        if init.type.dtype is DType.BOOL:
+            raise SpecError(f"state `{decl.name}` must start from a number", _span_of(decl.init))
+        return State(decl.name, shape, init, decl.span)
+
+    def _global_env(self, include_theta: bool) -> dict[str, Expr]:
+        env: dict[str, Expr] = {name: Const(value) for name, value in CONSTANTS.items()}
+        for hyper in self.hypers.values():
+            dtype = {"bool": DType.BOOL, "int": DType.INT}.get(hyper.kind, DType.REAL)
+            env[hyper.name] = Var(hyper.name, "hyper", Type(Shape.SCALAR, dtype))
+        if include_theta:
+            env["theta"] = BUILTINS["theta"]
+        return env
+
+    # -- the step body ------------------------------------------------------------------------
+    def _body(self) -> tuple[list[Binding], dict[str, str]]:
+        env = self._global_env(include_theta=False)
+        env.update(BUILTINS)
+        for state in self.states.values():
+            env[state.name] = Var(state.name, "state", Type(state.shape, DType.REAL))
+        versions: dict[str, int] = {}
+        outputs: dict[str, str] = {}
+        locals_at: dict[str, Span] = {}
+        body: list[Binding] = []
+        source_lines = self.spec.source.splitlines()
+        for stmt in self.spec.body:
+            self._check_target(stmt, locals_at)
+            expr = self._expr(stmt.expr, env, context="the step")
+            source = source_lines[stmt.span.line - 1].strip()
+            if stmt.kind == "assign":
+                locals_at[stmt.target] = stmt.target_span
+                binding = Binding(stmt.target, stmt.target, None, expr, stmt.span, source)
+            else:
+                declared = Shape.TENSOR if stmt.target == "theta" else self.states[stmt.target].shape
+                if declared is Shape.SCALAR and expr.type.is_tensor:
+                    raise SpecError(
+                        f"scalar state `{stmt.target}` is assigned a tensor value",
+                        _span_of(stmt.expr),
+                        hint="reduce it first, or declare the state without `: scalar`",
+                    )
+                if expr.type.dtype is DType.BOOL:
+                    raise SpecError(
+                        f"`{stmt.target}` is assigned a condition, not a number",
+                        _span_of(stmt.expr),
+                        hint="use where(cond, a, b) to choose between numbers",
+                    )
+                versions[stmt.target] = versions.get(stmt.target, 0) + 1
+                id_ = f"{stmt.target}#{versions[stmt.target]}"
+                binding = Binding(id_, stmt.target, stmt.target, expr, stmt.span, source)
+                outputs[stmt.target] = id_
+            body.append(binding)
+            env[stmt.target] = Var(binding.id, "local", Type(expr.type.shape, expr.type.dtype))
+        if "theta" not in outputs:
+            raise SpecError(
+                "the step never updates `theta`",
+                self.spec.step_span,
+                hint="add a statement such as `theta <- theta - lr * g`",
+            )
+        for state in self.states.values():
+            if state.name not in outputs:
+                self.warnings.append(
+                    Diagnostic(
+                        "warning",
+                        f"state `{state.name}` is never updated",
+                        state.span,
+                        hint=f"update it with `{state.name} <- ...`, or remove it",
+                    )
+                )
+        return body, outputs
+
+    def _check_target(self, stmt: ast.Statement, locals_at: dict[str, Span]) -> None:
+        name, span = stmt.target, stmt.target_span
+        if name in self.hypers:
+            raise SpecError(
+                f"`{name}` is a hyper; hypers are read-only in the step",
+                span,
+                hint=f"bind a new local instead, e.g. `{name}_t = ...`",
+            )
+        if name in ("g", "t") or name in CONSTANTS:
+            raise SpecError(f"`{name}` is built in and read-only", span)
+        if name in FUNCTIONS or name in self.defs:
+            raise SpecError(f"`{name}` is the name of a function", span, hint="choose another name")
+        if stmt.kind == "update":
+            if name != "theta" and name not in self.states:
+                hint = did_you_mean(name, [*self.states, "theta"])
+                raise SpecError(
+                    f"`{name}` is not a declared state",
+                    span,
+                    hint=hint or f"declare it before `step`: `state {name} = 0`",
+                )
+            return
+        if name == "theta" or name in self.states:
+            raise SpecError(
+                f"`{name}` is {'the parameter' if name == 'theta' else 'a state'}; "
+                "update it with `<-`",
+                span,
+                hint=f"write `{name} <- ...`",
+            )
+        if name in locals_at:
+            raise SpecError(
+                f"`{name}` is already bound at line {locals_at[name].line}",
+                span,
+                hint="locals are bound once; choose a new name",
+            )
+
+    # -- expressions --------------------------------------------------------------------------
+    def _expr(self, node: ast.Expr, env: dict[str, Expr], context: str) -> Expr:
+        match node:
+            case ast.Num(value=value):
+                return Const(value)
+            case ast.BoolLit(value=value):
+                return Const(value, Type(Shape.SCALAR, DType.BOOL))
+            case ast.Name(id=name, span=span):
+                if name in env:
+                    return env[name]
+                raise self._undefined(name, span, env, context)
+            case ast.Unary(op=op, operand=operand, span=span):
+                return _make_op(op, [self._expr(operand, env, context)], span)
+            case ast.Binary(op=op, left=left, right=right, span=span):
+                args = [self._expr(left, env, context), self._expr(right, env, context)]
+                return _make_op(op, args, span)
+            case ast.Compare(op=op, left=left, right=right, span=span):
+                args = [self._expr(left, env, context), self._expr(right, env, context)]
+                return _make_op(COMPARE_OPS[op], args, span)
+            case ast.IfElse(cond=cond, then=then, orelse=orelse, span=span):
+                args = [self._expr(x, env, context) for x in (cond, then, orelse)]
+                return _make_op("ifelse", args, span)
+            case ast.Call():
+                return self._call(node, env, context)
+        raise AssertionError(f"unhandled AST node {node!r}")
+
+    def _call(self, node: ast.Call, env: dict[str, Expr], context: str) -> Expr:
+        args = [self._expr(arg, env, context) for arg in node.args]
+        if node.func in FUNCTIONS:
+            info = OPS[node.func]
+            if len(args) != info.arity:
+                raise SpecError(
+                    f"`{node.func}` takes {info.arity} argument{'s' * (info.arity != 1)}, "
+                    f"got {len(args)}",
+                    node.func_span,
+                    hint=f"call it as {info.signature}",
+                )
+            return _make_op(node.func, args, node.span)
+        if node.func in self.defs:
+            return self._inline(self.defs[node.func], args, node)
+        hint = did_you_mean(node.func, [*FUNCTIONS, *self.defs])
+        raise SpecError(
+            f"unknown function `{node.func}`",
+            node.func_span,
+            hint=hint or "functions: " + ", ".join([*FUNCTIONS, *sorted(self.defs)]),
+        )
+
+    def _inline(self, decl: ast.DefDecl, args: list[Expr], call: ast.Call) -> Expr:
+        if len(args) != len(decl.params):
+            raise SpecError(
+                f"`{decl.name}` takes {len(decl.params)} argument"
+                f"{'s' * (len(decl.params) != 1)}, got {len(args)}",
+                call.func_span,
+                hint=f"call it as {decl.name}({', '.join(decl.params)})",
+            )
+        if decl.name in self._inlining:
+            raise SpecError(f"`{decl.name}` calls itself", call.func_span, hint="defs cannot recurse")
+        env = self._global_env(include_theta=False)
+        env["t"] = BUILTINS["t"]
+        env.update(zip(decl.params, args, strict=True))
+        self._inlining.append(decl.name)
+        try:
+            return self._expr(decl.body, env, context=f"def `{decl.name}`")
+        finally:
+            self._inlining.pop()
+
+    def _undefined(self, name: str, span: Span, env: dict[str, Expr], context: str) -> SpecError:
+        if context.startswith("def") and (name in self.states or name in BUILTINS):
+            return SpecError(
+                f"`{name}` is not visible inside {context}",
+                span,
+                hint="pass it as an argument; a def sees its parameters, hypers and t",
+            )
+        if context == "a state's initial value" and (name in BUILTINS or name in self.states):
+            return SpecError(
+                f"`{name}` cannot be used in {context}",
+                span,
+                hint="initial values may use constants, hypers and theta",
+            )
+        hint = did_you_mean(name, env)
+        if hint is None and name in self.states:
+            hint = f"`{name}` is declared as a state after this line"
+        return SpecError(f"undefined name `{name}`", span, hint=hint)
+
+
+def _make_op(op: str, args: list[Expr], span: Span) -> Op:
+    """Build an op node, inferring its type and rejecting ill-typed uses."""
+    info = OPS[op]
+    shape = Shape.TENSOR if any(a.type.is_tensor for a in args) else Shape.SCALAR
+    if info.category == "arith":
+        return Op(op, tuple(args), Type(shape, DType.REAL))
+    if info.category == "compare":
+        return Op(op, tuple(args), Type(shape, DType.BOOL))
+    if info.category == "logic":
+        for arg in args:
+            if arg.type.dtype is not DType.BOOL:
+                raise SpecError(
+                    f"`{op}` needs conditions on both sides", span, hint="compare first: `a > 0`"
+                )
+        return Op(op, tuple(args), Type(shape, DType.BOOL))
+    cond, then, orelse = args
+    if cond.type.dtype is not DType.BOOL:
+        raise SpecError(
+            f"the condition of `{info.signature}` must be a comparison",
+            span,
+            hint="e.g. `where(g * m > 0, a, b)`",
+        )
+    if info.category == "branch" and cond.type.is_tensor:
+        raise SpecError(
+            "the condition of `if ... then ... else` must be a scalar, but it depends on a tensor",
+            span,
+            hint="use where(cond, a, b) for an elementwise choice",
+        )
+    both_bool = then.type.dtype is DType.BOOL and orelse.type.dtype is DType.BOOL
+    return Op(op, tuple(args), Type(shape, DType.BOOL if both_bool else DType.REAL))
+
+
+def _constant(node: ast.Expr | None, what: str) -> float | bool:
+    """Evaluate a constant expression (numbers, inf, + - * / ^)."""
+    match node:
+        case ast.Num(value=value):
+            return value
+        case ast.BoolLit(value=value):
+            return value
+        case ast.Name(id=name) if name in CONSTANTS:
+            return CONSTANTS[name]
+        case ast.Unary(op="neg", operand=operand):
+            return -_constant(operand, what)
+        case ast.Binary(op=op, left=left, right=right) if op in _ARITH:
+            return _ARITH[op](_constant(left, what), _constant(right, what))
+    raise SpecError(
+        f"{what} must be a constant", _span_of(node), hint="use a number such as 1e-3 or inf"
+    )
+
+
+_ARITH = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": lambda a, b: a**b,
+}
+
+
+def _span_of(node: ast.Expr) -> Span:
+    return node.span

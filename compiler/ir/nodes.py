@@ -1,0 +1,172 @@
+"""IR data types. Backends and checks see only these, never the AST.
+
+A program is a list of :class:`Binding` in SSA form: every binding has a unique id, locals keep
+their spec name, and each update of a state ``s`` (or θ) makes a new version ``s#1``, ``s#2``...
+whose ``display`` name is still ``s``. Expressions are immutable trees of :class:`Const`,
+:class:`Var` and :class:`Op`; every node carries its :class:`Type` (scalar or θ-shaped tensor;
+real, bool or int), inferred when the IR is built.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from optc.diagnostics import Span
+
+
+class Shape(enum.Enum):
+    SCALAR = "scalar"  # one number per step (hypers, t, anything built from them)
+    TENSOR = "tensor"  # shaped like θ
+
+
+class DType(enum.Enum):
+    REAL = "real"
+    BOOL = "bool"
+    INT = "int"
+
+
+@dataclass(frozen=True)
+class Type:
+    shape: Shape
+    dtype: DType
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.shape is Shape.TENSOR
+
+
+REAL_SCALAR = Type(Shape.SCALAR, DType.REAL)
+REAL_TENSOR = Type(Shape.TENSOR, DType.REAL)
+INT_SCALAR = Type(Shape.SCALAR, DType.INT)
+
+
+@dataclass(frozen=True)
+class Const:
+    value: float | bool
+    type: Type = REAL_SCALAR
+
+
+@dataclass(frozen=True)
+class Var:
+    """A reference to an input (theta, g, t), a hyper, a state's value at step entry, or a binding."""
+
+    name: str
+    role: str  # "input" | "hyper" | "state" | "local"
+    type: Type
+
+
+@dataclass(frozen=True)
+class Op:
+    op: str
+    args: tuple[Expr, ...]
+    type: Type
+
+
+Expr = Const | Var | Op
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every node of an expression tree, parents before children."""
+    yield expr
+    if isinstance(expr, Op):
+        for arg in expr.args:
+            yield from walk(arg)
+
+
+def free_vars(expr: Expr) -> set[str]:
+    return {node.name for node in walk(expr) if isinstance(node, Var)}
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """A hyperparameter: default value and domain (``kind`` real, int or bool)."""
+
+    name: str
+    default: float | bool
+    kind: str
+    lo: float
+    hi: float
+    lo_closed: bool
+    hi_closed: bool
+    span: Span
+
+    def domain_text(self) -> str:
+        if self.kind == "bool":
+            return "{true, false}"
+        lo = "-inf" if self.lo == float("-inf") else _number(self.lo)
+        hi = "inf" if self.hi == float("inf") else _number(self.hi)
+        interval = f"{'[' if self.lo_closed else '('}{lo}, {hi}{']' if self.hi_closed else ')'}"
+        return f"integers in {interval}" if self.kind == "int" else interval
+
+    def contains(self, value: float) -> bool:
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if isinstance(value, bool):
+            return False
+        if self.kind == "int" and float(value) != int(value):
+            return False
+        above = value >= self.lo if self.lo_closed else value > self.lo
+        below = value <= self.hi if self.hi_closed else value < self.hi
+        return above and below
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+@dataclass(frozen=True)
+class State:
+    """Per-parameter state: ``shape`` is TENSOR (like θ) or SCALAR; ``init`` reads hypers/θ only."""
+
+    name: str
+    shape: Shape
+    init: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One statement of the step: ``id = expr``; ``target`` names the state/θ it updates, if any."""
+
+    id: str
+    display: str
+    target: str | None
+    expr: Expr
+    span: Span
+    source: str  # the statement as written in the spec
+
+    @property
+    def type(self) -> Type:
+        return self.expr.type
+
+
+@dataclass
+class Program:
+    """A whole optimizer: declarations plus the per-step SSA body."""
+
+    name: str
+    cites: list[str]
+    conventions: dict[str, str]
+    hypers: list[Hyper]
+    states: list[State]
+    body: list[Binding]
+    outputs: dict[str, str]  # state name or "theta" → id of its final version
+    file: str
+    source: str
+    doc: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def snake_name(self) -> str:
+        """The jax factory name: the spec name lower-cased, as optax spells its aliases."""
+        return self.name.lower()
+
+    def binding(self, id_: str) -> Binding:
+        return next(b for b in self.body if b.id == id_)
+
+    def reads_theta(self) -> bool:
+        """Whether the step needs θ itself (decay, anchors), not only the gradient."""
+        return any("theta" in free_vars(b.expr) for b in self.body) or any(
+            "theta" in free_vars(s.init) for s in self.states
+        )

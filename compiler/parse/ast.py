@@ -1,0 +1,141 @@
+"""The spec AST: what the source says, with a span on every node, before names are resolved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from optc.diagnostics import Span
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+    span: Span
+
+
+@dataclass(frozen=True)
+class BoolLit:
+    value: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    func: str
+    args: tuple[Expr, ...]
+    span: Span
+    func_span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "neg" | "not"
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # "add" "sub" "mul" "div" "pow" "and" "or"
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str  # "<" "<=" ">" ">=" "==" "!="
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class IfElse:
+    cond: Expr
+    then: Expr
+    orelse: Expr
+    span: Span
+
+
+Expr = Num | BoolLit | Name | Call | Unary | Binary | Compare | IfElse
+
+
+@dataclass(frozen=True)
+class Domain:
+    """``in (lo, hi]``-style set of allowed hyper values; ``kind`` is real, int or bool."""
+
+    kind: str
+    lo: Expr | None
+    hi: Expr | None
+    lo_closed: bool
+    hi_closed: bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class HyperDecl:
+    name: str
+    name_span: Span
+    default: Expr
+    domain: Domain
+    span: Span
+
+
+@dataclass(frozen=True)
+class StateDecl:
+    name: str
+    name_span: Span
+    shape: str  # "param" | "scalar"
+    init: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class DefDecl:
+    name: str
+    name_span: Span
+    params: tuple[str, ...]
+    body: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Convention:
+    key: str
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Statement:
+    """``target = expr`` (kind "assign") or ``target <- expr`` (kind "update")."""
+
+    kind: str
+    target: str
+    target_span: Span
+    expr: Expr
+    span: Span
+
+
+@dataclass
+class SpecFile:
+    """A parsed spec (or prelude): declarations in source order, the step body."""
+
+    file: str
+    source: str
+    name: str | None = None
+    name_span: Span | None = None
+    cites: list[str] = field(default_factory=list)
+    conventions: list[Convention] = field(default_factory=list)
+    hypers: list[HyperDecl] = field(default_factory=list)
+    states: list[StateDecl] = field(default_factory=list)
+    defs: list[DefDecl] = field(default_factory=list)
+    body: list[Statement] = field(default_factory=list)
+    step_span: Span | None = None

@@ -1,0 +1,492 @@
+"""Spec text → :class:`SpecFile`. Lark parses; this module turns its errors into diagnostics.
+
+Lark's own exceptions never escape: unbalanced brackets, stray characters and unexpected tokens
+become :class:`SpecError` with the exact position, a caret and a hint. Declaration order (the
+`optimizer` line first, statements only after `step`, no duplicates) is checked here too.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from optc.diagnostics import Span, SpecError, did_you_mean
+from optc.parse import ast
+
+# Greek spellings accepted in source, mapped to the canonical ASCII names.
+GREEK_ALIASES = {
+    "θ": "theta",
+    "η": "lr",
+    "β1": "beta1",
+    "β₁": "beta1",
+    "β2": "beta2",
+    "β₂": "beta2",
+    "β3": "beta3",
+    "β₃": "beta3",
+    "β": "beta",
+    "ε": "eps",
+    "λ": "weight_decay",
+}
+
+KEYWORDS = (
+    "optimizer",
+    "cite",
+    "convention",
+    "hyper",
+    "state",
+    "def",
+    "step",
+    "in",
+    "if",
+    "then",
+    "else",
+    "and",
+    "or",
+    "not",
+    "true",
+    "false",
+)
+
+_TOKEN_WORDS = {
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "STRING": 'a "string"',
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "COMMA": "`,`",
+    "EQUAL": "`=`",
+    "_NL": "end of line",
+    "$END": "end of file",
+    "OPEN": "`[` or `(`",
+    "CLOSE": "`]` or `)`",
+    "COLON": "`:`",
+    "LESSTHAN": "`<-`",
+    "COMPARE": "a comparison",
+    "PLUS": "`+`",
+    "MINUS": "`-`",
+    "STAR": "`*`",
+    "SLASH": "`/`",
+    "CIRCUMFLEX": "`^`",
+}
+
+
+@functools.cache
+def _lark() -> Lark:
+    grammar = importlib.resources.files("optc.grammar").joinpath("optimizer.lark").read_text()
+    return Lark(grammar, start="file", parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def parse_spec(text: str, filename: str = "<spec>") -> ast.SpecFile:
+    """Parse spec text into a :class:`SpecFile`; raise :class:`SpecError` on any malformed input."""
+    try:
+        if not text.strip():
+            raise SpecError(
+                "empty spec",
+                Span(filename, 1, 1, 1, 1),
+                hint="a spec starts with `optimizer NAME`, then hypers, states and a `step` block",
+            )
+        _check_brackets(text, filename)
+        try:
+            tree = _lark().parse(text if text.endswith("\n") else text + "\n")
+        except UnexpectedInput as err:
+            raise _syntax_error(err, text, filename) from None
+        items = _ToAst(filename).transform(tree).children
+        return _assemble(items, filename, text)
+    except SpecError as err:
+        raise err.with_source(text) from None
+
+
+def parse_library(text: str, filename: str) -> list[ast.DefDecl]:
+    """Parse a file of `def` lines only (the prelude)."""
+    try:
+        tree = _lark().parse(text if text.endswith("\n") else text + "\n")
+    except UnexpectedInput as err:
+        raise _syntax_error(err, text, filename).with_source(text) from None
+    items = _ToAst(filename).transform(tree).children
+    for item in items:
+        if not isinstance(item, ast.DefDecl):
+            raise SpecError(
+                "only `def` lines may appear in a library file", item.span, source=text
+            )
+    return items
+
+
+# ---------------------------------------------------------------------------------------------
+# Syntax errors
+
+
+def _check_brackets(text: str, filename: str) -> None:
+    """Report the first unbalanced `(` or `)` with the position of the bracket itself."""
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = re.sub(r'"[^"\n]*"', lambda m: " " * len(m.group()), raw.split("#", 1)[0])
+        if re.match(r"\s*hyper\b", line):  # domains like `[0, 1)` are half-open on purpose
+            cut = re.search(r"\bin\b", line)
+            line = line[: cut.start()] if cut else line
+        opened: list[int] = []
+        for col, ch in enumerate(line, start=1):
+            if ch == "(":
+                opened.append(col)
+            elif ch == ")":
+                if not opened:
+                    raise SpecError(
+                        "unmatched `)`",
+                        Span(filename, lineno, col, lineno, col + 1),
+                        hint="remove it, or add the `(` it closes",
+                    )
+                opened.pop()
+        if opened and not raw.rstrip().endswith("\\"):
+            col = opened[-1]
+            raise SpecError(
+                "`(` is never closed",
+                Span(filename, lineno, col, lineno, col + 1),
+                hint="add the matching `)` before the end of the line",
+            )
+
+
+def _syntax_error(err: UnexpectedInput, text: str, filename: str) -> SpecError:
+    if isinstance(err, UnexpectedCharacters):
+        ch = text[err.pos_in_stream]
+        span = Span(filename, err.line, err.column, err.line, err.column + 1)
+        if not ch.isascii():
+            return SpecError(
+                f"unexpected non-ASCII character `{ch}` (U+{ord(ch):04X})",
+                span,
+                hint="specs are ASCII; the Greek names θ η β₁ β₂ ε λ are the only exceptions",
+            )
+        return SpecError(f"unexpected character `{ch}`", span)
+    if isinstance(err, UnexpectedToken) and err.token.type != "$END":
+        token = err.token
+        width = max(1, len(str(token.value).rstrip("\n")))
+        line, col = token.line, token.column
+        if token.type == "_NL":
+            # Point just past the last token of the line, where something is missing.
+            line_text = text.splitlines()[line - 1] if line - 1 < len(text.splitlines()) else ""
+            code = line_text.split("#", 1)[0].rstrip()
+            col, width = len(code) + 1, 1
+            return SpecError(
+                "the line ends in the middle of an expression or declaration",
+                Span(filename, line, col, line, col + 1),
+                hint=_expected_hint(err.expected),
+            )
+        hint = _expected_hint(err.expected)
+        if token.type == "NAME" and _is_line_start(text, line, col):
+            keyword = did_you_mean(str(token.value), KEYWORDS)
+            hint = keyword or hint
+        elif token.type == "NAME" and col > 1:
+            previous = _previous_word(text, line, col)
+            if previous is not None and _is_line_start(text, line, previous[1]):
+                keyword = did_you_mean(previous[0], KEYWORDS)
+                if keyword:
+                    return SpecError(
+                        f"unknown declaration `{previous[0]}`",
+                        Span(filename, line, previous[1], line, previous[1] + len(previous[0])),
+                        hint=keyword,
+                    )
+        return SpecError(
+            f"unexpected {_describe(token)}",
+            Span(filename, line, col, line, col + width),
+            hint=hint,
+        )
+    # End of input: report at the end of the last line.
+    lines = text.rstrip("\n").splitlines() or [""]
+    line, col = len(lines), len(lines[-1]) + 1
+    expected = err.expected if isinstance(err, UnexpectedToken | UnexpectedEOF) else set()
+    return SpecError(
+        "unexpected end of file",
+        Span(filename, line, col, line, col + 1),
+        hint=_expected_hint(expected),
+    )
+
+
+def _describe(token: Token) -> str:
+    if token.type == "NAME":
+        return f"name `{token.value}`"
+    if token.type == "NUMBER":
+        return f"number `{token.value}`"
+    return f"`{token.value}`"
+
+
+def _expected_hint(expected: set[str] | frozenset[str]) -> str | None:
+    words = sorted({_TOKEN_WORDS.get(name, f"`{name.lower()}`") for name in expected or ()})
+    if not words:
+        return None
+    if len(words) > 6:
+        words = [*words[:6], "..."]
+    return "expected " + ", ".join(words)
+
+
+def _is_line_start(text: str, line: int, col: int) -> bool:
+    lines = text.splitlines()
+    return line - 1 < len(lines) and not lines[line - 1][: col - 1].strip()
+
+
+def _previous_word(text: str, line: int, col: int) -> tuple[str, int] | None:
+    lines = text.splitlines()
+    if line - 1 >= len(lines):
+        return None
+    before = lines[line - 1][: col - 1]
+    match = re.search(r"(\w+)\s*$", before)
+    return (match.group(1), match.start(1) + 1) if match else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Parse tree → AST
+
+
+def _span_of(filename: str, meta) -> Span:
+    return Span(filename, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+def _token_span(filename: str, token: Token) -> Span:
+    return Span(filename, token.line, token.column, token.end_line, token.end_column)
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    """Builds AST nodes bottom-up; names are canonicalised (Greek aliases → ASCII) here."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__()
+        self.filename = filename
+
+    # -- helpers
+    def _span(self, meta) -> Span:
+        return _span_of(self.filename, meta)
+
+    def _name(self, token: Token) -> str:
+        text = str(token)
+        if text in GREEK_ALIASES:
+            return GREEK_ALIASES[text]
+        if not text.isascii():
+            raise SpecError(
+                f"non-ASCII name `{text}`",
+                _token_span(self.filename, token),
+                hint="use an ASCII name; the Greek aliases are " + " ".join(GREEK_ALIASES),
+            )
+        return text
+
+    # -- declarations
+    def optimizer(self, meta, children):
+        (name,) = children
+        return ("optimizer", self._name(name), _token_span(self.filename, name))
+
+    def cite(self, meta, children):
+        return ("cite", str(children[0])[1:-1], self._span(meta))
+
+    def convention(self, meta, children):
+        key, text = children
+        return ast.Convention(self._name(key), str(text)[1:-1], self._span(meta))
+
+    def hyper(self, meta, children):
+        name, default, domain = children
+        return ast.HyperDecl(
+            self._name(name), _token_span(self.filename, name), default, domain, self._span(meta)
+        )
+
+    def state(self, meta, children):
+        name, shape, init = children
+        return ast.StateDecl(
+            self._name(name),
+            _token_span(self.filename, name),
+            shape or "param",
+            init,
+            self._span(meta),
+        )
+
+    def scalar_shape(self, meta, children):
+        return "scalar"
+
+    def param_shape(self, meta, children):
+        return "param"
+
+    def def_(self, meta, children):
+        name, params, body = children
+        return ast.DefDecl(
+            self._name(name),
+            _token_span(self.filename, name),
+            tuple(params or ()),
+            body,
+            self._span(meta),
+        )
+
+    def params(self, meta, children):
+        return [self._name(token) for token in children]
+
+    def step(self, meta, children):
+        return ("step", None, self._span(meta))
+
+    def assign(self, meta, children):
+        name, expr = children
+        return ast.Statement(
+            "assign", self._name(name), _token_span(self.filename, name), expr, self._span(meta)
+        )
+
+    def update(self, meta, children):
+        name, expr = children
+        return ast.Statement(
+            "update", self._name(name), _token_span(self.filename, name), expr, self._span(meta)
+        )
+
+    def _interval(self, kind, meta, children):
+        lo_closed, lo, hi, hi_closed = children
+        return ast.Domain(kind, lo, hi, lo_closed, hi_closed, self._span(meta))
+
+    def closed(self, meta, children):
+        return True
+
+    def open(self, meta, children):
+        return False
+
+    def interval(self, meta, children):
+        return self._interval("real", meta, children)
+
+    def int_interval(self, meta, children):
+        return self._interval("int", meta, children)
+
+    def bool_domain(self, meta, children):
+        return ast.Domain("bool", None, None, True, True, self._span(meta))
+
+    # -- expressions
+    def number(self, meta, children):
+        return ast.Num(float(children[0]), self._span(meta))
+
+    def true(self, meta, children):
+        return ast.BoolLit(True, self._span(meta))
+
+    def false(self, meta, children):
+        return ast.BoolLit(False, self._span(meta))
+
+    def name(self, meta, children):
+        return ast.Name(self._name(children[0]), self._span(meta))
+
+    def call(self, meta, children):
+        func, args = children
+        return ast.Call(
+            self._name(func), tuple(args or ()), self._span(meta), _token_span(self.filename, func)
+        )
+
+    def args(self, meta, children):
+        return list(children)
+
+    def ifelse(self, meta, children):
+        return ast.IfElse(*children, self._span(meta))
+
+    def compare(self, meta, children):
+        left, op, right = children
+        return ast.Compare(str(op), left, right, self._span(meta))
+
+    def neg(self, meta, children):
+        return ast.Unary("neg", children[0], self._span(meta))
+
+    def not_(self, meta, children):
+        return ast.Unary("not", children[0], self._span(meta))
+
+    def _binary(op):  # noqa: N805 - builds methods below
+        def method(self, meta, children):
+            return ast.Binary(op, children[0], children[1], self._span(meta))
+
+        return method
+
+    add = _binary("add")
+    sub = _binary("sub")
+    mul = _binary("mul")
+    div = _binary("div")
+    pow = _binary("pow")
+    and_ = _binary("and")
+    or_ = _binary("or")
+
+
+# Lark names the `def` rule "def"; route it to the method above.
+setattr(_ToAst, "def", _ToAst.def_)
+
+
+# ---------------------------------------------------------------------------------------------
+# Declaration order and duplicates
+
+
+def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
+    spec = ast.SpecFile(file=filename, source=source)
+    declared: dict[str, ast.Span] = {}
+
+    def declare(name: str, span: Span, what: str) -> None:
+        if name in declared:
+            first = declared[name]
+            raise SpecError(
+                f"duplicate declaration of `{name}`",
+                span,
+                hint=f"`{name}` is already declared at line {first.line}; rename one of them",
+            )
+        declared[name] = span
+
+    for item in items:
+        if isinstance(item, tuple):
+            kind, value, span = item
+            if kind == "optimizer":
+                if spec.name is not None:
+                    raise SpecError(
+                        "a spec declares one optimizer", span, hint="split it into two files"
+                    )
+                if spec.hypers or spec.states or spec.body or spec.step_span:
+                    raise SpecError(
+                        "`optimizer NAME` must be the first line", span, hint="move it to the top"
+                    )
+                if not value.isidentifier() or not value[0].isalpha():
+                    raise SpecError(f"invalid optimizer name `{value}`", span)
+                spec.name, spec.name_span = value, span
+            elif kind == "cite":
+                spec.cites.append(value)
+            elif kind == "step":
+                if spec.step_span is not None:
+                    raise SpecError(
+                        "a second `step` block",
+                        span,
+                        hint=f"the step block already started at line {spec.step_span.line}",
+                    )
+                spec.step_span = span
+            continue
+        if isinstance(item, ast.Statement):
+            if spec.step_span is None:
+                raise SpecError(
+                    f"statement `{item.target} ...` before the `step` block",
+                    item.span,
+                    hint="add a line `step` before the first statement",
+                )
+            spec.body.append(item)
+            continue
+        if spec.step_span is not None:
+            raise SpecError(
+                "declarations must come before the `step` block",
+                item.span,
+                hint=f"move this line above `step` (line {spec.step_span.line})",
+            )
+        if isinstance(item, ast.HyperDecl):
+            declare(item.name, item.name_span, "hyper")
+            spec.hypers.append(item)
+        elif isinstance(item, ast.StateDecl):
+            declare(item.name, item.name_span, "state")
+            spec.states.append(item)
+        elif isinstance(item, ast.DefDecl):
+            declare(item.name, item.name_span, "def")
+            spec.defs.append(item)
+        elif isinstance(item, ast.Convention):
+            if any(c.key == item.key for c in spec.conventions):
+                raise SpecError(f"convention `{item.key}` stated twice", item.span)
+            spec.conventions.append(item)
+    if spec.name is None:
+        raise SpecError(
+            "missing `optimizer NAME` line",
+            Span(filename, 1, 1, 1, 2),
+            hint="start the spec with `optimizer MyOptimizer`",
+        )
+    if spec.step_span is None:
+        last = len(source.rstrip("\n").splitlines())
+        raise SpecError(
+            "missing `step` block",
+            Span(filename, last, 1, last, 2),
+            hint="add `step` followed by the update statements, e.g. `theta <- theta - lr * g`",
+        )
+    return spec

@@ -1,0 +1,67 @@
+"""The compile pipeline as one call: text → AST → IR → checks. Backends take it from here."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+
+from optc.diagnostics import Diagnostic
+from optc.ir.build import build_program
+from optc.ir.nodes import Program
+from optc.parse import ast
+from optc.parse.parser import parse_library, parse_spec
+
+
+@dataclass
+class Compiled:
+    """A checked program plus the warnings its compile produced."""
+
+    program: Program
+    warnings: list[Diagnostic]
+
+
+@functools.cache
+def prelude() -> tuple[ast.DefDecl, ...]:
+    """The shared definitions of ``specs/prelude.opt``."""
+    text = importlib.resources.files("optc.specs").joinpath("prelude.opt").read_text()
+    return tuple(parse_library(text, "specs/prelude.opt"))
+
+
+def compile_text(text: str, filename: str = "<spec>", checks: bool = True) -> Compiled:
+    """Parse, build and (by default) check a spec. Raises SpecError on malformed input."""
+    spec = parse_spec(text, filename)
+    try:
+        program, warnings = build_program(spec, list(prelude()))
+    except Exception as err:  # SpecError: attach the source for the caret
+        if hasattr(err, "with_source"):
+            raise err.with_source(text) from None
+        raise
+    if checks:
+        from optc.check.domains import domain_warnings
+
+        warnings = [*warnings, *domain_warnings(program)]
+    return Compiled(program, warnings)
+
+
+def compile_file(path: str | Path, checks: bool = True) -> Compiled:
+    path = Path(path)
+    return compile_text(path.read_text(encoding="utf-8"), _display_path(path), checks=checks)
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def library_dir() -> Path:
+    """The spec library folder (``specs/`` in a checkout, ``optc/specs`` when installed)."""
+    return Path(str(importlib.resources.files("optc.specs")))
+
+
+def library_specs() -> list[Path]:
+    """Every optimizer spec of the library, sorted by file name (the prelude excluded)."""
+    return sorted(p for p in library_dir().glob("*.opt") if p.name != "prelude.opt")

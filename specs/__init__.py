@@ -1,0 +1,1 @@
+"""The spec library: one .opt file per optimizer, plus prelude.opt."""

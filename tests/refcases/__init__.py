@@ -1,0 +1,41 @@
+"""Reference-library cases: a spec, the library optimizer it must reproduce, and the mapping.
+
+Each case module (``group_*.py``) exports ``CASES: list[RefCase]``; ``tests/test_reference_libraries.py``
+runs every case in float64 for at least 20 steps on a shared gradient stream and compares θ (and the
+states named in ``compare_states``, where the library exposes them) after every step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RefCase:
+    """One spec checked against one library implementation.
+
+    spec:     spec file stem in specs/ (``"adamw"``).
+    library:  ``"torch.optim"``, ``"pytorch_optimizer"``, ``"heavyball"``, ``"schedulefree"``
+              (torch optimizers) or ``"optax"`` (a GradientTransformation).
+    hypers:   the spec's hyperparameters for this run (spec names); unnamed ones keep their defaults.
+    build:    torch libraries: ``build(params, hypers) -> torch.optim.Optimizer``;
+              optax: ``build(hypers) -> optax.GradientTransformation``.
+    note:     the convention mapping in words (what the library calls each hyper, what differs).
+    steps:    number of steps compared (at least 20).
+    rtol/atol: float64 tolerances.
+    """
+
+    spec: str
+    library: str
+    hypers: dict[str, Any]
+    build: Callable[..., Any]
+    note: str
+    steps: int = 20
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    id: str = field(default="")
+
+    def label(self) -> str:
+        return self.id or f"{self.spec}-vs-{self.library}"
