@@ -12,7 +12,6 @@ import math
 from optc.diagnostics import Diagnostic, Span, SpecError, did_you_mean
 from optc.ir.nodes import (
     INT_SCALAR,
-    REAL_SCALAR,
     REAL_TENSOR,
     Binding,
     Const,
@@ -44,7 +43,9 @@ REQUIRED_CONVENTIONS = (
 )
 
 
-def build_program(spec: ast.SpecFile, prelude: list[ast.DefDecl]) -> tuple[Program, list[Diagnostic]]:
+def build_program(
+    spec: ast.SpecFile, prelude: list[ast.DefDecl]
+) -> tuple[Program, list[Diagnostic]]:
     """Lower a parsed spec to a :class:`Program`; also return non-fatal warnings."""
     return _Builder(spec, prelude).build()
 
@@ -98,9 +99,7 @@ class _Builder:
                 hint="theta, g, t and inf are provided by the compiler; choose another name",
             )
         if name in FUNCTIONS or name in self.defs:
-            raise SpecError(
-                f"`{name}` is the name of a function", span, hint="choose another name"
-            )
+            raise SpecError(f"`{name}` is the name of a function", span, hint="choose another name")
 
     def _hyper(self, decl: ast.HyperDecl) -> Hyper:
         domain = decl.domain
@@ -140,7 +139,7 @@ class _Builder:
                 if decl.name.startswith(prefix) and key not in stated:
                     raise SpecError(
                         f"hyper `{decl.name}` needs its convention stated: "
-                        f"add a `convention {key} \"...\"` line",
+                        f'add a `convention {key} "..."` line',
                         decl.name_span,
                         hint=f"e.g. {example}",
                     )
@@ -186,7 +185,9 @@ class _Builder:
                 locals_at[stmt.target] = stmt.target_span
                 binding = Binding(stmt.target, stmt.target, None, expr, stmt.span, source)
             else:
-                declared = Shape.TENSOR if stmt.target == "theta" else self.states[stmt.target].shape
+                declared = (
+                    Shape.TENSOR if stmt.target == "theta" else self.states[stmt.target].shape
+                )
                 if declared is Shape.SCALAR and expr.type.is_tensor:
                     raise SpecError(
                         f"scalar state `{stmt.target}` is assigned a tensor value",
@@ -314,7 +315,9 @@ class _Builder:
                 hint=f"call it as {decl.name}({', '.join(decl.params)})",
             )
         if decl.name in self._inlining:
-            raise SpecError(f"`{decl.name}` calls itself", call.func_span, hint="defs cannot recurse")
+            raise SpecError(
+                f"`{decl.name}` calls itself", call.func_span, hint="defs cannot recurse"
+            )
         env = self._global_env(include_theta=False)
         env["t"] = BUILTINS["t"]
         env.update(zip(decl.params, args, strict=True))

@@ -13,7 +13,6 @@ import re
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-
 from optc.diagnostics import Span, SpecError, did_you_mean
 from optc.parse import ast
 
@@ -77,7 +76,9 @@ _TOKEN_WORDS = {
 @functools.cache
 def _lark() -> Lark:
     grammar = importlib.resources.files("optc.grammar").joinpath("optimizer.lark").read_text()
-    return Lark(grammar, start="file", parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return Lark(
+        grammar, start="file", parser="lalr", propagate_positions=True, maybe_placeholders=True
+    )
 
 
 def parse_spec(text: str, filename: str = "<spec>") -> ast.SpecFile:
@@ -109,9 +110,7 @@ def parse_library(text: str, filename: str) -> list[ast.DefDecl]:
     items = _ToAst(filename).transform(tree).children
     for item in items:
         if not isinstance(item, ast.DefDecl):
-            raise SpecError(
-                "only `def` lines may appear in a library file", item.span, source=text
-            )
+            raise SpecError("only `def` lines may appear in a library file", item.span, source=text)
     return items
 
 
@@ -385,7 +384,7 @@ class _ToAst(Transformer):
     def not_(self, meta, children):
         return ast.Unary("not", children[0], self._span(meta))
 
-    def _binary(op):  # noqa: N805 - builds methods below
+    def _binary(op):
         def method(self, meta, children):
             return ast.Binary(op, children[0], children[1], self._span(meta))
 

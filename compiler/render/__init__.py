@@ -1,1 +1,1 @@
-"""compiler/render"""
+"""Rendering of specs for people: LaTeX and Markdown."""

@@ -1,0 +1,144 @@
+"""Backend-neutral preparation for code generation: every decision made before templates run.
+
+Templates stay dumb (as in FBGEMM's codegen): this module turns a Program into plain data —
+hyper signatures and validation conditions, statements with their spec comments, docstring
+text — and each backend adds only its own spellings.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+
+from optc.backends.pyexpr import PythonPrinter, format_number, python_name
+from optc.ir.nodes import Binding, Const, Hyper, Op, Program, Var
+from optc.render.latex import latex_statements
+
+
+@dataclass(frozen=True)
+class HyperView:
+    name: str  # Python keyword-argument name
+    default: str  # Python literal
+    annotation: str
+    valid: str  # a Python condition that holds exactly when the value is in the domain
+    domain: str  # the domain in words, for error messages and docs
+
+
+@dataclass(frozen=True)
+class StatementView:
+    comment: str  # the spec statement, with its line number
+    code: str
+
+
+def hyper_views(program: Program) -> list[HyperView]:
+    return [_hyper_view(h) for h in program.hypers]
+
+
+def _hyper_view(hyper: Hyper) -> HyperView:
+    name = python_name(hyper.name)
+    if hyper.kind == "bool":
+        return HyperView(name, repr(hyper.default), "bool", f"isinstance({name}, bool)", "bool")
+    default = format_number(hyper.default) if hyper.kind == "int" else repr(float(hyper.default))
+    parts = []
+    if hyper.lo != -math.inf:
+        parts.append(f"{format_number(hyper.lo)} {'<=' if hyper.lo_closed else '<'} ")
+    parts.append(name)
+    if hyper.hi != math.inf:
+        parts.append(f" {'<=' if hyper.hi_closed else '<'} {format_number(hyper.hi)}")
+    valid = "".join(parts)
+    if valid == name:  # (-inf, inf): any number but NaN
+        valid = f"{name} == {name}"
+    if hyper.kind == "int":
+        valid = f"{name} == int({name}) and {valid}"
+    annotation = "int" if hyper.kind == "int" else "float"
+    return HyperView(name, default, annotation, valid, hyper.domain_text())
+
+
+def signature_parts(program: Program) -> dict[str, str]:
+    """Pre-joined pieces of signatures and name tuples (templates only paste them)."""
+    views = hyper_views(program)
+    return {
+        "hyper_params": ", ".join(f"{h.name}: {h.annotation}" for h in views),
+        "hyper_defaults": ", ".join(f"{h.name}: {h.annotation} = {h.default}" for h in views),
+        "hyper_tuple": python_tuple(h.name for h in views),
+        "state_tuple": python_tuple(s.name for s in program.states),
+    }
+
+
+def python_tuple(names) -> str:
+    items = [f'"{name}"' for name in names]
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def python_names(program: Program) -> dict[str, str]:
+    """SSA id → the Python variable that holds it (a state update rebinds the state's name)."""
+    names = {b.id: b.display for b in program.body}
+    names.update({h.name: h.name for h in program.hypers})
+    return names
+
+
+def statements(
+    program: Program, printer: PythonPrinter, final: dict[str, str] | None = None
+) -> list[StatementView]:
+    """Python assignments for the step body, one per spec statement.
+
+    ``final`` renames the outputs' last versions (the jax backend writes θ's as ``delta``).
+    """
+    views = []
+    for binding in program.body:
+        target = python_name(binding.display)
+        if final and binding.id in final:
+            target = final[binding.id]
+        views.append(StatementView(_comment(binding), f"{target} = {printer.render(binding.expr)}"))
+    return views
+
+
+def _comment(binding: Binding) -> str:
+    return f"# line {binding.span.line}: {binding.source}"
+
+
+def theta_delta(program: Program) -> Op | None:
+    """θ's final update as ``theta + delta`` when the spec writes it so (θ ± expression).
+
+    Returning the increment directly (optax's convention) avoids computing ``new - theta``,
+    which loses low bits in float32. None when θ's update is not of that form.
+    """
+    expr = program.binding(program.outputs["theta"]).expr
+    if isinstance(expr, Op) and expr.op in ("add", "sub"):
+        base, rest = expr.args
+        if isinstance(base, Var) and base.name == "theta":
+            return rest if expr.op == "add" else Op("neg", (rest,), rest.type)
+    return None
+
+
+def docstring_math(program: Program) -> str:
+    """The update rule as a LaTeX ``aligned`` block, for docstrings."""
+    rows = " \\\\\n".join(f"    &{line}" for line in latex_statements(program))
+    return f".. math::\n\n  \\begin{{aligned}}\n{rows}\n  \\end{{aligned}}"
+
+
+def wrap(text: str, indent: int, width: int = 96) -> str:
+    return textwrap.fill(
+        text, width=width, initial_indent=" " * indent, subsequent_indent=" " * indent
+    )
+
+
+def is_zero(expr) -> bool:
+    return isinstance(expr, Const) and not isinstance(expr.value, bool) and expr.value == 0
+
+
+def format_python(source: str) -> str:
+    """Format generated code with the pinned ruff, so output is byte-identical everywhere."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--line-length", "100", "-"],
+        input=source,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"generated code does not parse:\n{result.stderr}\n{source}")
+    return result.stdout

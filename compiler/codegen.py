@@ -1,0 +1,44 @@
+"""Backend dispatch: one Program → source text per backend, and loading it without files."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+from optc.ir.nodes import Program
+
+BACKENDS = ("torch", "jax")
+
+
+def generator(backend: str) -> Callable[[Program, str], str]:
+    """The ``generate(program, spec_path) -> source`` function of a backend."""
+    if backend == "torch":
+        from optc.backends.torch.codegen import generate
+    elif backend == "jax":
+        from optc.backends.jax.codegen import generate
+    else:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    return generate
+
+
+def export_name(program: Program, backend: str) -> str:
+    """What a backend's module exports: the class (torch) or the factory (jax)."""
+    return program.name if backend == "torch" else program.snake_name
+
+
+def load_module(source: str, module_name: str) -> types.ModuleType:
+    """Execute generated source as a fresh module (registered so pickling and jit work)."""
+    module = types.ModuleType(module_name)
+    module.__file__ = f"<optc:{module_name}>"
+    sys.modules[module_name] = module
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    return module
+
+
+def build(program: Program, backend: str, spec_path: str = "<spec>") -> Any:
+    """The torch Optimizer class or optax factory for a program, compiled in memory."""
+    source = generator(backend)(program, spec_path)
+    module = load_module(source, f"optc_loaded_{backend}_{program.snake_name}")
+    return getattr(module, export_name(program, backend))

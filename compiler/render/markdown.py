@@ -1,0 +1,28 @@
+"""A spec as a Markdown page: citation, conventions, hypers, states, the rule in LaTeX."""
+
+from __future__ import annotations
+
+from optc.ir.nodes import Program
+from optc.render.latex import LatexPrinter, latex_name, latex_statements
+
+
+def markdown(program: Program) -> str:
+    printer = LatexPrinter(program)
+    lines = [f"# {program.name}", ""]
+    lines += [f"> {cite}" for cite in program.cites] + [""]
+    if program.conventions:
+        lines += ["**Conventions**", ""]
+        lines += [f"- *{key}*: {text}" for key, text in program.conventions.items()] + [""]
+    lines += ["| hyper | symbol | default | domain |", "|---|---|---|---|"]
+    for h in program.hypers:
+        lines.append(f"| `{h.name}` | ${latex_name(h.name)}$ | {h.default} | {h.domain_text()} |")
+    lines.append("")
+    if program.states:
+        lines += ["| state | initial value |", "|---|---|"]
+        for s in program.states:
+            lines.append(f"| ${latex_name(s.name)}$ | ${printer.render(s.init)}$ |")
+        lines.append("")
+    lines += ["$$", "\\begin{aligned}"]
+    lines.append(" \\\\\n".join(f"&{line}" for line in latex_statements(program)))
+    lines += ["\\end{aligned}", "$$"]
+    return "\n".join(lines)
