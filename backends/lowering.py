@@ -75,23 +75,15 @@ def python_tuple(names) -> str:
 
 def python_names(program: Program) -> dict[str, str]:
     """SSA id → the Python variable that holds it (a state update rebinds the state's name)."""
-    names = {b.id: b.display for b in program.body}
-    names.update({h.name: h.name for h in program.hypers})
-    return names
+    return {b.id: python_name(b.display) for b in program.body}
 
 
-def statements(
-    program: Program, printer: PythonPrinter, final: dict[str, str] | None = None
-) -> list[StatementView]:
-    """Python assignments for the step body, one per spec statement.
-
-    ``final`` renames the outputs' last versions (the jax backend writes θ's as ``delta``).
-    """
+def statements(program: Program, printer: PythonPrinter) -> list[StatementView]:
+    """Python assignments for the step body, one per spec statement, named as the printer names
+    them."""
     views = []
     for binding in program.body:
-        target = python_name(binding.display)
-        if final and binding.id in final:
-            target = final[binding.id]
+        target = printer.render(Var(binding.id, "local", binding.type))
         views.append(StatementView(_comment(binding), f"{target} = {printer.render(binding.expr)}"))
     return views
 

@@ -26,7 +26,7 @@ _INFIX = {
     "ne": (" != ", COMPARE),
 }
 
-RESERVED = {"math", "torch", "jax", "jnp", "optax", "np", "delta", "state", "group", "p"}
+RESERVED = {"math", "torch", "jax", "jnp", "optax", "np", "delta", "dtype", "new_theta"}
 
 
 def python_name(name: str) -> str:
@@ -65,7 +65,8 @@ class PythonPrinter:
                 return self.inf(), ATOM
             return format_number(expr.value), ATOM
         if isinstance(expr, Var):
-            return python_name(self.names.get(expr.name, expr.name)), ATOM
+            name = self.names.get(expr.name)
+            return (name if name is not None else python_name(expr.name)), ATOM
         if expr.op in _INFIX:
             text, prec = _INFIX[expr.op]
             left = self._at(expr.args[0], prec)

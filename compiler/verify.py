@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from optc.backends.hypers import resolve_hypers
+from optc.backends.pyexpr import python_name
 from optc.backends.reference.interpreter import init_state, step
 from optc.codegen import build
 from optc.ir.nodes import Program
@@ -86,7 +87,7 @@ def run_torch(
 
     optimizer_class = build(program, "torch")
     tensors = [torch.tensor(p, dtype=getattr(torch, dtype), requires_grad=True) for p in params]
-    optimizer = optimizer_class(tensors, **hypers)
+    optimizer = optimizer_class(tensors, **_keywords(hypers))
     history = []
     for step_grads in grads:
         for tensor, g in zip(tensors, step_grads, strict=True):
@@ -117,7 +118,7 @@ def run_jax(
 
     jax.config.update("jax_enable_x64", True)
     factory = build(program, "jax")
-    transformation = factory(**hypers)
+    transformation = factory(**_keywords(hypers))
     tree = [jnp.asarray(p, dtype=dtype) for p in params]
     state = transformation.init(tree)
     update = jax.jit(transformation.update)
@@ -142,9 +143,12 @@ def run_jax(
 
 
 def _field(name: str) -> str:
-    from optc.backends.pyexpr import python_name
-
     return python_name(name)
+
+
+def _keywords(hypers: dict[str, Any]) -> dict[str, Any]:
+    """Spec hyper names as the generated code's keyword arguments (``lambda`` → ``lambda_``)."""
+    return {python_name(name): value for name, value in hypers.items()}
 
 
 def verify(

@@ -15,7 +15,7 @@ import importlib.resources
 import jinja2
 from optc.backends import lowering
 from optc.backends.pyexpr import ATOM, PythonPrinter, python_name
-from optc.ir.nodes import Binding, Op, Program, Shape, free_vars
+from optc.ir.nodes import Op, Program, Shape, free_vars
 
 _FUNCTIONS = {
     "sqrt": "jnp.sqrt",
@@ -63,24 +63,21 @@ def _state_init(program: Program, printer: JaxPrinter) -> list[tuple[str, str, s
 
 def _delta_statements(program: Program, printer: JaxPrinter) -> tuple[list, bool]:
     """The body with θ's last update written as the increment ``delta``; and whether the
-    increment had to be computed as ``new_theta - theta`` (then the leaf needs θ)."""
+    increment had to be computed as ``new_theta - theta`` (then the leaf needs θ).
+
+    Every updated version of θ is named ``new_theta``, so ``theta`` stays the leaf's input.
+    """
     final_id = program.outputs["theta"]
     delta = lowering.theta_delta(program)
-    views = lowering.statements(program, printer, final={final_id: "new_theta"})
+    views = lowering.statements(program, printer)
     if delta is None:
         views.append(
             lowering.StatementView("# the increment optax adds to θ", "delta = new_theta - theta")
         )
         return views, True
-    final = program.binding(final_id)
-    views[-1 if program.body[-1].id == final_id else _index(program.body, final_id)] = (
-        lowering.StatementView(lowering._comment(final), f"delta = {printer.render(delta)}")
-    )
+    index = next(i for i, b in enumerate(program.body) if b.id == final_id)
+    views[index] = lowering.StatementView(views[index].comment, f"delta = {printer.render(delta)}")
     return views, False
-
-
-def _index(body: list[Binding], id_: str) -> int:
-    return next(i for i, b in enumerate(body) if b.id == id_)
 
 
 def _step_reads_theta(program: Program) -> bool:
@@ -103,7 +100,9 @@ def _template() -> jinja2.Template:
 
 def generate(program: Program, spec_path: str) -> str:
     """The formatted source of ``generated/jax/<name>.py``."""
-    printer = JaxPrinter(lowering.python_names(program))
+    names = lowering.python_names(program)
+    names.update({b.id: "new_theta" for b in program.body if b.target == "theta"})
+    printer = JaxPrinter(names)
     statements, via_difference = _delta_statements(program, printer)
     needs_theta = via_difference or _step_reads_theta(program)
     states = [python_name(s.name) for s in program.states]
