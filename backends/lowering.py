@@ -42,14 +42,13 @@ def _hyper_view(hyper: Hyper) -> HyperView:
     if hyper.kind == "bool":
         return HyperView(name, repr(hyper.default), "bool", f"isinstance({name}, bool)", "bool")
     default = format_number(hyper.default) if hyper.kind == "int" else repr(float(hyper.default))
-    parts = []
-    if hyper.lo != -math.inf:
-        parts.append(f"{format_number(hyper.lo)} {'<=' if hyper.lo_closed else '<'} ")
-    parts.append(name)
-    if hyper.hi != math.inf:
-        parts.append(f" {'<=' if hyper.hi_closed else '<'} {format_number(hyper.hi)}")
-    valid = "".join(parts)
-    if valid == name:  # (-inf, inf): any number but NaN
+    lower = f"{format_number(hyper.lo)} {'<=' if hyper.lo_closed else '<'} " if hyper.lo != -math.inf else ""
+    upper = f" {'<=' if hyper.hi_closed else '<'} {format_number(hyper.hi)}" if hyper.hi != math.inf else ""
+    if lower and not upper:  # one-sided: name first, as linters prefer
+        valid = f"{name} {'>=' if hyper.lo_closed else '>'} {format_number(hyper.lo)}"
+    elif lower or upper:
+        valid = f"{lower}{name}{upper}"
+    else:  # (-inf, inf): any number but NaN
         valid = f"{name} == {name}"
     if hyper.kind == "int":
         valid = f"{name} == int({name}) and {valid}"
@@ -66,6 +65,12 @@ def signature_parts(program: Program) -> dict[str, str]:
         "hyper_tuple": python_tuple(h.name for h in views),
         "state_tuple": python_tuple(s.name for s in program.states),
     }
+
+
+def dunder_all(names) -> str:
+    """An ``__all__`` list in the order linters expect (CONSTANTS, Classes, functions)."""
+    order = sorted(names, key=lambda n: (0 if n.isupper() else 1 if n[:1].isupper() else 2, n))
+    return "[" + ", ".join(f'"{n}"' for n in order) + "]"
 
 
 def python_tuple(names) -> str:

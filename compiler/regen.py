@@ -6,6 +6,7 @@ import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
+from optc.backends.lowering import dunder_all, format_python
 from optc.codegen import BACKENDS, export_name, generator
 from optc.ir.nodes import Program
 from optc.pipeline import compile_file, library_specs
@@ -47,12 +48,12 @@ def expected_files() -> dict[Path, str]:
             files[root / backend / f"{program.snake_name}.py"] = generate(program, spec_path)
             names = [export_name(program, backend)]
             if backend == "jax":
-                names.append(f"{program.name}State")
+                names.insert(0, f"{program.name}State")
             module = f"optc.generated.{backend}.{program.snake_name}"
             lines.append(f"from {module} import {', '.join(names)}\n")
             exports.extend(names)
-        lines.append("\n__all__ = [\n" + "".join(f'    "{n}",\n' for n in exports) + "]\n")
-        files[root / backend / "__init__.py"] = "".join(lines)
+        lines.append(f"\n__all__ = {dunder_all(exports)}\n")
+        files[root / backend / "__init__.py"] = format_python("".join(lines))
     return files
 
 

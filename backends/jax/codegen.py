@@ -111,6 +111,9 @@ def generate(program: Program, spec_path: str) -> str:
         spec_path=spec_path,
         snake=program.snake_name,
         state_class=f"{program.name}State",
+        dunder_all=lowering.dunder_all(
+            [program.snake_name, f"{program.name}State", f"{program.snake_name}_update"]
+        ),
         hypers=lowering.hyper_views(program),
         states=states,
         inits=_state_init(program, printer),

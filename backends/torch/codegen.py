@@ -69,7 +69,10 @@ class TorchPrinter(PythonPrinter):
         if op in ("where", "ifelse"):
             if not self.on_device(a[0]):
                 return self.ternary(expr)
-            then = self.as_tensor(a[1], args[1])
+            # With two scalar branches torch.where would return the default dtype; make one a
+            # tensor of the gradient's dtype. One tensor branch sets the dtype by itself.
+            both_scalar = not (self.on_device(a[1]) or self.on_device(a[2]))
+            then = self.as_tensor(a[1], args[1]) if both_scalar else args[1]
             return f"torch.where({args[0]}, {then}, {args[2]})", ATOM
         if op in ("and", "or", "not"):
             if not self.on_device(expr):
@@ -127,6 +130,9 @@ def generate(program: Program, spec_path: str) -> str:
     code = [s.code for s in statements] + [code for _, code, _ in inits] + [h.valid for h in hypers]
     source = _template().render(
         uses_math=any("math." in line for line in code),
+        dunder_all=lowering.dunder_all(
+            [program.name, f"{program.snake_name}_init", f"{program.snake_name}_update"]
+        ),
         program=program,
         spec_path=spec_path,
         snake=program.snake_name,

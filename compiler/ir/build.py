@@ -24,6 +24,7 @@ from optc.ir.nodes import (
     State,
     Type,
     Var,
+    free_vars,
 )
 from optc.ir.ops import COMPARE_OPS, FUNCTIONS, OPS
 from optc.parse import ast
@@ -212,14 +213,15 @@ class _Builder:
                 self.spec.step_span,
                 hint="add a statement such as `theta <- theta - lr * g`",
             )
+        read = set().union(*(free_vars(b.expr) for b in body))
         for state in self.states.values():
-            if state.name not in outputs:
+            if state.name not in outputs and state.name not in read:
                 self.warnings.append(
                     Diagnostic(
                         "warning",
-                        f"state `{state.name}` is never updated",
+                        f"state `{state.name}` is never used",
                         state.span,
-                        hint=f"update it with `{state.name} <- ...`, or remove it",
+                        hint="read or update it in the step, or remove it",
                     )
                 )
         return body, outputs

@@ -12,7 +12,13 @@ import importlib.resources
 import re
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 from optc.diagnostics import Span, SpecError, did_you_mean
 from optc.parse import ast
 
@@ -84,7 +90,7 @@ def _lark() -> Lark:
 def parse_spec(text: str, filename: str = "<spec>") -> ast.SpecFile:
     """Parse spec text into a :class:`SpecFile`; raise :class:`SpecError` on any malformed input."""
     try:
-        if not text.strip():
+        if not any(line.split("#", 1)[0].strip() for line in text.splitlines()):
             raise SpecError(
                 "empty spec",
                 Span(filename, 1, 1, 1, 1),
@@ -95,8 +101,7 @@ def parse_spec(text: str, filename: str = "<spec>") -> ast.SpecFile:
             tree = _lark().parse(text if text.endswith("\n") else text + "\n")
         except UnexpectedInput as err:
             raise _syntax_error(err, text, filename) from None
-        items = _ToAst(filename).transform(tree).children
-        return _assemble(items, filename, text)
+        return _assemble(_transform(tree, filename), filename, text)
     except SpecError as err:
         raise err.with_source(text) from None
 
@@ -107,11 +112,21 @@ def parse_library(text: str, filename: str) -> list[ast.DefDecl]:
         tree = _lark().parse(text if text.endswith("\n") else text + "\n")
     except UnexpectedInput as err:
         raise _syntax_error(err, text, filename).with_source(text) from None
-    items = _ToAst(filename).transform(tree).children
+    items = _transform(tree, filename)
     for item in items:
         if not isinstance(item, ast.DefDecl):
             raise SpecError("only `def` lines may appear in a library file", item.span, source=text)
     return items
+
+
+def _transform(tree, filename: str) -> list:
+    """Parse tree → AST items; a SpecError raised while building is unwrapped from Lark's."""
+    try:
+        return _ToAst(filename).transform(tree).children
+    except VisitError as err:
+        if isinstance(err.orig_exc, SpecError):
+            raise err.orig_exc from None
+        raise
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+"""The benchmark workload (parameter shapes, fixed random tensors) and the timing loop shared by
+the torch and jax sides."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A list of float32 parameter shapes; every tensor is drawn from a seeded generator."""
+
+    shapes: tuple[tuple[int, ...], ...]
+    seed: int = 0
+
+    @property
+    def numel(self) -> int:
+        return sum(int(np.prod(s)) for s in self.shapes)
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * self.numel
+
+    def describe(self) -> str:
+        counts: dict[tuple[int, ...], int] = {}
+        for s in self.shapes:
+            counts[s] = counts.get(s, 0) + 1
+        parts = [f"{n} x {'x'.join(map(str, s))}" for s, n in counts.items()]
+        return f"{', '.join(parts)} float32 ({self.numel:,} elements, {mib(self.nbytes)})"
+
+    def as_dict(self) -> dict:
+        return {
+            "description": self.describe(),
+            "shapes": [list(s) for s in self.shapes],
+            "n_tensors": len(self.shapes),
+            "numel": self.numel,
+            "param_bytes": self.nbytes,
+            "dtype": "float32",
+            "grads": f"fixed standard-normal tensors (numpy seed {self.seed}), the same every step",
+        }
+
+    def arrays(self, stream: int, scale: float = 1.0) -> list[np.ndarray]:
+        """Float32 standard-normal tensors times ``scale``; ``stream`` picks an independent draw."""
+        rng = np.random.default_rng([self.seed, stream])
+        return [
+            (scale * rng.standard_normal(s, dtype=np.float32)).astype(np.float32)
+            for s in self.shapes
+        ]
+
+    def params(self) -> list[np.ndarray]:
+        return self.arrays(0)
+
+    def grads(self, step: int = 0, scale: float = 1.0) -> list[np.ndarray]:
+        """The gradients of ``step`` (the timed steps all use step 0's)."""
+        return self.arrays(1 + step, scale)
+
+
+DEFAULT_WORKLOAD = Workload(shapes=((1024, 1024),) * 8 + ((4096, 1024),) * 2 + ((1024,),) * 10)
+SMALL_WORKLOAD = Workload(shapes=((32, 16), (16,), (8, 8, 3)))
+
+
+def round_robin(
+    steps: dict[str, Callable[[], None]], repeats: int, warmup: int
+) -> dict[str, list[float]]:
+    """Seconds per step of each candidate; each ``steps`` callable does one complete step and
+    returns only once it is finished (synchronized). Candidates alternate, one step each per
+    round, the starting candidate rotating, so slow drifts of the machine hit all of them."""
+    names = list(steps)
+    for _ in range(warmup):
+        for name in names:
+            steps[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for i in range(len(names)):
+            name = names[(r + i) % len(names)]
+            start = time.perf_counter()
+            steps[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def summarize(seconds: list[float]) -> dict:
+    ms = [1e3 * s for s in seconds]
+    return {
+        "median_ms": statistics.median(ms),
+        "min_ms": min(ms),
+        "max_ms": max(ms),
+        "times_ms": [round(t, 4) for t in ms],
+    }
+
+
+def mib(nbytes: int | float | None) -> str:
+    if nbytes is None:
+        return "-"
+    return f"{nbytes / 2**20:.1f} MiB"
