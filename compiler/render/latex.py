@@ -28,6 +28,12 @@ _GREEK = {
     "inf": r"\infty",
 }
 
+# Greek letters by name (used inside compound names; the aliases above only for whole names).
+_LETTERS = {
+    k: v for k, v in _GREEK.items() if k not in ("lr", "eps", "weight_decay", "momentum", "inf")
+}
+_LETTERS["eps"] = r"\epsilon"
+
 ADD, MUL, UNARY, POW, ATOM = range(1, 6)
 
 
@@ -35,15 +41,22 @@ def latex_name(name: str) -> str:
     """``beta1`` → ``\\beta_1``, ``m_hat`` → ``\\hat{m}``, ``lr`` → ``\\eta``."""
     if name in _GREEK:
         return _GREEK[name]
-    if name.endswith("_hat"):
-        return rf"\hat{{{latex_name(name[:-4])}}}"
+    for accent in ("hat", "bar", "tilde"):
+        if name.endswith(f"_{accent}"):
+            return rf"\{accent}{{{latex_name(name[: -len(accent) - 1])}}}"
     match = re.fullmatch(r"([A-Za-z]+?)_?(\d+)", name)
     if match:
         return f"{latex_name(match.group(1))}_{{{match.group(2)}}}"
     if "_" in name:
         head, tail = name.split("_", 1)
-        tail = tail.replace("_", r"\_")
-        return rf"{latex_name(head)}_{{\mathrm{{{tail}}}}}"
+        tail = tail if len(tail) == 1 else rf"\mathrm{{{tail.replace('_', ' ')}}}"
+        match = re.fullmatch(r"([A-Za-z]+?)(\d+)", head)
+        if match and match.group(1) in _LETTERS:  # beta1_decay → \beta_{1,\mathrm{decay}}
+            return rf"{_LETTERS[match.group(1)]}_{{{match.group(2)},{tail}}}"
+        if head in _LETTERS or len(head) == 1:
+            return rf"{_LETTERS.get(head, head)}_{{{tail}}}"
+        escaped = name.replace("_", r"\_")
+        return rf"\mathrm{{{escaped}}}"
     return name if len(name) == 1 else rf"\mathrm{{{name}}}"
 
 

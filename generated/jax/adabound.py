@@ -81,10 +81,10 @@ def adabound(
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\mathrm{step}_{\mathrm{size}} = \frac{\eta \sqrt{1 - {\beta_{2}}^{t}}}{1 - {\beta_{1}}^{t}} \\
-        &\mathrm{lower} = \mathrm{final}_{\mathrm{lr}} \left(1 - \frac{1}{\gamma t + 1}\right) \\
-        &\mathrm{upper} = \mathrm{final}_{\mathrm{lr}} \left(1 + \frac{1}{\gamma t}\right) \\
-        &\theta \leftarrow \theta - \operatorname{clip}\left(\frac{\mathrm{step}_{\mathrm{size}}}{\sqrt{v} + \epsilon}, \mathrm{lower}, \mathrm{upper}\right) m - \eta \lambda \theta
+        &\mathrm{step\_size} = \frac{\eta \sqrt{1 - {\beta_{2}}^{t}}}{1 - {\beta_{1}}^{t}} \\
+        &\mathrm{lower} = \mathrm{final\_lr} \left(1 - \frac{1}{\gamma t + 1}\right) \\
+        &\mathrm{upper} = \mathrm{final\_lr} \left(1 + \frac{1}{\gamma t}\right) \\
+        &\theta \leftarrow \theta - \operatorname{clip}\left(\frac{\mathrm{step\_size}}{\sqrt{v} + \epsilon}, \mathrm{lower}, \mathrm{upper}\right) m - \eta \lambda \theta
       \end{aligned}
 
     Conventions:

@@ -61,7 +61,7 @@ def adafom(
     Args:
         lr: in (0, inf) (default 0.001).
         beta1: in [0, 1) (default 0.9).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
@@ -71,8 +71,8 @@ def adafom(
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps >= 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+    if isinstance(eps, (int, float)) and not (eps > 0):
+        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {"lr": lr, "beta1": beta1, "eps": eps}
 
     def init_fn(params: optax.Params) -> AdaFomState:

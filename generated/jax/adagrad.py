@@ -65,7 +65,7 @@ def adagrad(
       \begin{aligned}
         &d = g + \lambda \theta \\
         &r \leftarrow r + {d}^{2} \\
-        &\mathrm{clr} = \frac{\eta}{1 + \left(t - 1\right) \eta_{\mathrm{decay}}} \\
+        &\mathrm{clr} = \frac{\eta}{1 + \left(t - 1\right) \mathrm{lr\_decay}} \\
         &\theta \leftarrow \theta - \frac{\mathrm{clr} d}{\sqrt{r} + \epsilon}
       \end{aligned}
 
@@ -79,7 +79,7 @@ def adagrad(
         lr_decay: in [0, inf) (default 0.0).
         weight_decay: in [0, inf) (default 0.0).
         initial_accumulator_value: in [0, inf) (default 0.0).
-        eps: in [0, inf) (default 1e-10).
+        eps: in (0, inf) (default 1e-10).
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
@@ -97,8 +97,8 @@ def adagrad(
         raise ValueError(
             f"Invalid initial_accumulator_value: {initial_accumulator_value!r} (initial_accumulator_value must be in [0, inf))"
         )
-    if isinstance(eps, (int, float)) and not (eps >= 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+    if isinstance(eps, (int, float)) and not (eps > 0):
+        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {
         "lr": lr,
         "lr_decay": lr_decay,

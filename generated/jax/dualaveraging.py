@@ -50,9 +50,9 @@ def dualaveraging(lr: float = 0.01) -> optax.GradientTransformation:
     .. math::
 
       \begin{aligned}
-        &g_{\mathrm{bar}} \leftarrow g_{\mathrm{bar}} + \frac{g - g_{\mathrm{bar}}}{t} \\
-        &\alpha_{\mathrm{t}} = \eta \sqrt{t} \\
-        &\theta \leftarrow \theta_{0} - \alpha_{\mathrm{t}} g_{\mathrm{bar}}
+        &\bar{g} \leftarrow \bar{g} + \frac{g - \bar{g}}{t} \\
+        &\alpha_{t} = \eta \sqrt{t} \\
+        &\theta \leftarrow \theta_{0} - \alpha_{t} \bar{g}
       \end{aligned}
 
     Conventions:

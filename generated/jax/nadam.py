@@ -85,8 +85,8 @@ def nadam(
 
       \begin{aligned}
         &d = g + \lambda \theta \\
-        &\mu = \beta_{1} \left(1 - 0.5 {0.96}^{t \mu_{\mathrm{decay}}}\right) \\
-        &\mu_{\mathrm{next}} = \beta_{1} \left(1 - 0.5 {0.96}^{\left(t + 1\right) \mu_{\mathrm{decay}}}\right) \\
+        &\mu = \beta_{1} \left(1 - 0.5 {0.96}^{t \mathrm{momentum\_decay}}\right) \\
+        &\mu_{\mathrm{next}} = \beta_{1} \left(1 - 0.5 {0.96}^{\left(t + 1\right) \mathrm{momentum\_decay}}\right) \\
         &\mu_{\mathrm{prod}} \leftarrow \mu_{\mathrm{prod}} \mu \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) d \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {d}^{2} \\
@@ -105,7 +105,7 @@ def nadam(
         lr: in (0, inf) (default 0.002).
         beta1: in [0, 1) (default 0.9).
         beta2: in [0, 1) (default 0.999).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
         weight_decay: in [0, inf) (default 0.0).
         momentum_decay: in [0, inf) (default 0.004).
 
@@ -119,8 +119,8 @@ def nadam(
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
     if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps >= 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+    if isinstance(eps, (int, float)) and not (eps > 0):
+        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"

@@ -77,7 +77,7 @@ def nadamdozat(
         lr: in (0, inf) (default 0.001).
         beta1: in [0, 1) (default 0.9).
         beta2: in [0, 1) (default 0.999).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
@@ -89,8 +89,8 @@ def nadamdozat(
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
     if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps >= 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+    if isinstance(eps, (int, float)) and not (eps > 0):
+        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps}
 
     def init_fn(params: optax.Params) -> NAdamDozatState:

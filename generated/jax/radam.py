@@ -54,15 +54,15 @@ def radam_update(
     rho_inf = 2 / (1 - beta2) - 1
     # line 23: rho_t = rho_inf - 2 * t * beta2^t / (1 - beta2^t)
     rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
-    # line 25: r = if rho_t > 5 then sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) else 1
+    # line 25: r = if rho_t > 5 \
     r = jnp.where(
         rho_t > 5,
         jnp.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)),
         1,
     )
-    # line 26: l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
+    # line 28: l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
     l = jnp.sqrt(1 - beta2**t) / (jnp.sqrt(v) + eps)
-    # line 27: theta <- if rho_t > 5 then theta - lr * m_hat * r * l else theta - lr * m_hat
+    # line 29: theta <- if rho_t > 5 then theta - lr * m_hat * r * l else theta - lr * m_hat
     new_theta = jnp.where(rho_t > 5, theta - lr * m_hat * r * l, theta - lr * m_hat)
     # the increment optax adds to θ
     delta = new_theta - theta
@@ -86,10 +86,10 @@ def radam(
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {d}^{2} \\
         &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
         &\rho_{\mathrm{inf}} = \frac{2}{1 - \beta_{2}} - 1 \\
-        &\rho_{\mathrm{t}} = \rho_{\mathrm{inf}} - \frac{2 t {\beta_{2}}^{t}}{1 - {\beta_{2}}^{t}} \\
-        &r = \begin{cases} \sqrt{\frac{\left(\rho_{\mathrm{t}} - 4\right) \left(\rho_{\mathrm{t}} - 2\right) \rho_{\mathrm{inf}}}{\left(\rho_{\mathrm{inf}} - 4\right) \left(\rho_{\mathrm{inf}} - 2\right) \rho_{\mathrm{t}}}} & \text{if } \rho_{\mathrm{t}} > 5 \\ 1 & \text{otherwise} \end{cases} \\
+        &\rho_{t} = \rho_{\mathrm{inf}} - \frac{2 t {\beta_{2}}^{t}}{1 - {\beta_{2}}^{t}} \\
+        &r = \begin{cases} \sqrt{\frac{\left(\rho_{t} - 4\right) \left(\rho_{t} - 2\right) \rho_{\mathrm{inf}}}{\left(\rho_{\mathrm{inf}} - 4\right) \left(\rho_{\mathrm{inf}} - 2\right) \rho_{t}}} & \text{if } \rho_{t} > 5 \\ 1 & \text{otherwise} \end{cases} \\
         &l = \frac{\sqrt{1 - {\beta_{2}}^{t}}}{\sqrt{v} + \epsilon} \\
-        &\theta \leftarrow \begin{cases} \theta - \eta \hat{m} r l & \text{if } \rho_{\mathrm{t}} > 5 \\ \theta - \eta \hat{m} & \text{otherwise} \end{cases}
+        &\theta \leftarrow \begin{cases} \theta - \eta \hat{m} r l & \text{if } \rho_{t} > 5 \\ \theta - \eta \hat{m} & \text{otherwise} \end{cases}
       \end{aligned}
 
     Conventions:
@@ -102,7 +102,7 @@ def radam(
         lr: in (0, inf) (default 0.001).
         beta1: in [0, 1) (default 0.9).
         beta2: in [0, 1) (default 0.999).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
         weight_decay: in [0, inf) (default 0.0).
 
     Returns:
@@ -115,8 +115,8 @@ def radam(
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
     if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps >= 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+    if isinstance(eps, (int, float)) and not (eps > 0):
+        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"

@@ -69,7 +69,7 @@ def rmsprop(
     Args:
         lr: in (0, inf) (default 0.01).
         alpha: in [0, 1) (default 0.99).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
         weight_decay: in [0, inf) (default 0.0).
 
     Returns:
@@ -80,8 +80,8 @@ def rmsprop(
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(alpha, (int, float)) and not (0 <= alpha < 1):
         raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps >= 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+    if isinstance(eps, (int, float)) and not (eps > 0):
+        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"

@@ -70,7 +70,7 @@ class AdaFom(torch.optim.Optimizer):
         params: iterable of parameters, or of dicts defining parameter groups.
         lr: in (0, inf) (default 0.001).
         beta1: in [0, 1) (default 0.9).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
     """
 
     def __init__(
@@ -84,8 +84,8 @@ class AdaFom(torch.optim.Optimizer):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-        if not (eps >= 0):
-            raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+        if not (eps > 0):
+            raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {"lr": lr, "beta1": beta1, "eps": eps}
         super().__init__(params, defaults)
 

@@ -69,7 +69,7 @@ class Adagrad(torch.optim.Optimizer):
       \begin{aligned}
         &d = g + \lambda \theta \\
         &r \leftarrow r + {d}^{2} \\
-        &\mathrm{clr} = \frac{\eta}{1 + \left(t - 1\right) \eta_{\mathrm{decay}}} \\
+        &\mathrm{clr} = \frac{\eta}{1 + \left(t - 1\right) \mathrm{lr\_decay}} \\
         &\theta \leftarrow \theta - \frac{\mathrm{clr} d}{\sqrt{r} + \epsilon}
       \end{aligned}
 
@@ -84,7 +84,7 @@ class Adagrad(torch.optim.Optimizer):
         lr_decay: in [0, inf) (default 0.0).
         weight_decay: in [0, inf) (default 0.0).
         initial_accumulator_value: in [0, inf) (default 0.0).
-        eps: in [0, inf) (default 1e-10).
+        eps: in (0, inf) (default 1e-10).
     """
 
     def __init__(
@@ -108,8 +108,8 @@ class Adagrad(torch.optim.Optimizer):
             raise ValueError(
                 f"Invalid initial_accumulator_value: {initial_accumulator_value!r} (initial_accumulator_value must be in [0, inf))"
             )
-        if not (eps >= 0):
-            raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+        if not (eps > 0):
+            raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,

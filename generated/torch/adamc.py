@@ -76,7 +76,7 @@ class AdamC(torch.optim.Optimizer):
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
         &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
         &\mathrm{denom} = \frac{\sqrt{v} + \epsilon}{\sqrt{1 - {\beta_{2}}^{t}}} \\
-        &\theta \leftarrow \theta - \eta \left(\frac{\hat{m}}{\mathrm{denom}} + \frac{\eta}{\mathrm{max}_{\mathrm{lr}}} \lambda \theta\right)
+        &\theta \leftarrow \theta - \eta \left(\frac{\hat{m}}{\mathrm{denom}} + \frac{\eta}{\mathrm{max\_lr}} \lambda \theta\right)
       \end{aligned}
 
     Conventions:

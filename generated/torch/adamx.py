@@ -67,11 +67,11 @@ class AdamX(torch.optim.Optimizer):
     .. math::
 
       \begin{aligned}
-        &\beta_{\mathrm{t}} = \beta_{1} {\beta_{1}_{\mathrm{decay}}}^{t - 1} \\
-        &\beta_{\mathrm{prev}} = \beta_{1} {\beta_{1}_{\mathrm{decay}}}^{\max\left(t - 2, 0\right)} \\
-        &m \leftarrow \beta_{\mathrm{t}} m + \left(1 - \beta_{\mathrm{t}}\right) g \\
+        &\beta_{t} = \beta_{1} {\beta_{1,\mathrm{decay}}}^{t - 1} \\
+        &\beta_{\mathrm{prev}} = \beta_{1} {\beta_{1,\mathrm{decay}}}^{\max\left(t - 2, 0\right)} \\
+        &m \leftarrow \beta_{t} m + \left(1 - \beta_{t}\right) g \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\hat{v} \leftarrow \max\left({\frac{1 - \beta_{\mathrm{t}}}{1 - \beta_{\mathrm{prev}}}}^{2} \hat{v}, v\right) \\
+        &\hat{v} \leftarrow \max\left({\frac{1 - \beta_{t}}{1 - \beta_{\mathrm{prev}}}}^{2} \hat{v}, v\right) \\
         &\theta \leftarrow \theta - \frac{\eta m}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -86,7 +86,7 @@ class AdamX(torch.optim.Optimizer):
         beta1: in [0, 1) (default 0.9).
         beta2: in [0, 1) (default 0.999).
         beta1_decay: in (0, 1] (default 1.0).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
     """
 
     def __init__(
@@ -108,8 +108,8 @@ class AdamX(torch.optim.Optimizer):
             raise ValueError(
                 f"Invalid beta1_decay: {beta1_decay!r} (beta1_decay must be in (0, 1])"
             )
-        if not (eps >= 0):
-            raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+        if not (eps > 0):
+            raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {
             "lr": lr,
             "beta1": beta1,

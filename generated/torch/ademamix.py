@@ -99,15 +99,15 @@ class AdEMAMix(torch.optim.Optimizer):
     .. math::
 
       \begin{aligned}
-        &\mathrm{warm} = t_{\mathrm{alpha\_beta3}} > 0 \\
-        &\alpha_{\mathrm{t}} = \begin{cases} \min\left(\frac{t \alpha}{t_{\mathrm{alpha\_beta3}}}, \alpha\right) & \text{if } \mathrm{warm} \\ \alpha & \text{otherwise} \end{cases} \\
-        &\beta_{3}_{\mathrm{t}} = \begin{cases} \min\left(\exp\left(\frac{\log\left(\beta_{1}\right) \log\left(\beta_{3}\right)}{\left(1 - \frac{t}{t_{\mathrm{alpha\_beta3}}}\right) \log\left(\beta_{3}\right) + \frac{t}{t_{\mathrm{alpha\_beta3}}} \log\left(\beta_{1}\right)}\right), \beta_{3}\right) & \text{if } \mathrm{warm} \\ \beta_{3} & \text{otherwise} \end{cases} \\
+        &\mathrm{warm} = t_{\mathrm{alpha beta3}} > 0 \\
+        &\alpha_{t} = \begin{cases} \min\left(\frac{t \alpha}{t_{\mathrm{alpha beta3}}}, \alpha\right) & \text{if } \mathrm{warm} \\ \alpha & \text{otherwise} \end{cases} \\
+        &\beta_{3,t} = \begin{cases} \min\left(\exp\left(\frac{\log\left(\beta_{1}\right) \log\left(\beta_{3}\right)}{\left(1 - \frac{t}{t_{\mathrm{alpha beta3}}}\right) \log\left(\beta_{3}\right) + \frac{t}{t_{\mathrm{alpha beta3}}} \log\left(\beta_{1}\right)}\right), \beta_{3}\right) & \text{if } \mathrm{warm} \\ \beta_{3} & \text{otherwise} \end{cases} \\
         &m_{1} \leftarrow \beta_{1} m_{1} + \left(1 - \beta_{1}\right) g \\
-        &m_{2} \leftarrow \beta_{3}_{\mathrm{t}} m_{2} + \left(1 - \beta_{3}_{\mathrm{t}}\right) g \\
+        &m_{2} \leftarrow \beta_{3,t} m_{2} + \left(1 - \beta_{3,t}\right) g \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
         &\hat{m_{1}} = \frac{m_{1}}{1 - {\beta_{1}}^{t}} \\
         &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
-        &\theta \leftarrow \theta - \eta \left(\frac{\hat{m_{1}} + \alpha_{\mathrm{t}} m_{2}}{\sqrt{\hat{v}} + \epsilon} + \lambda \theta\right)
+        &\theta \leftarrow \theta - \eta \left(\frac{\hat{m_{1}} + \alpha_{t} m_{2}}{\sqrt{\hat{v}} + \epsilon} + \lambda \theta\right)
       \end{aligned}
 
     Conventions:

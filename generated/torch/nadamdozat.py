@@ -79,7 +79,7 @@ class NAdamDozat(torch.optim.Optimizer):
         lr: in (0, inf) (default 0.001).
         beta1: in [0, 1) (default 0.9).
         beta2: in [0, 1) (default 0.999).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
     """
 
     def __init__(
@@ -96,8 +96,8 @@ class NAdamDozat(torch.optim.Optimizer):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
         if not (0 <= beta2 < 1):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-        if not (eps >= 0):
-            raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+        if not (eps > 0):
+            raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps}
         super().__init__(params, defaults)
 

@@ -70,7 +70,7 @@ class RMSprop(torch.optim.Optimizer):
         params: iterable of parameters, or of dicts defining parameter groups.
         lr: in (0, inf) (default 0.01).
         alpha: in [0, 1) (default 0.99).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
         weight_decay: in [0, inf) (default 0.0).
     """
 
@@ -86,8 +86,8 @@ class RMSprop(torch.optim.Optimizer):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= alpha < 1):
             raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [0, 1))")
-        if not (eps >= 0):
-            raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+        if not (eps > 0):
+            raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         if not (weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"

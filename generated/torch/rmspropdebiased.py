@@ -69,7 +69,7 @@ class RMSpropDebiased(torch.optim.Optimizer):
         params: iterable of parameters, or of dicts defining parameter groups.
         lr: in (0, inf) (default 0.001).
         beta2: in [0, 1) (default 0.999).
-        eps: in [0, inf) (default 1e-08).
+        eps: in (0, inf) (default 1e-08).
     """
 
     def __init__(
@@ -83,8 +83,8 @@ class RMSpropDebiased(torch.optim.Optimizer):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta2 < 1):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-        if not (eps >= 0):
-            raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
+        if not (eps > 0):
+            raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {"lr": lr, "beta2": beta2, "eps": eps}
         super().__init__(params, defaults)
 

@@ -76,9 +76,9 @@ class Rprop(torch.optim.Optimizer):
 
       \begin{aligned}
         &s = g \mathrm{prev} \\
-        &\mathrm{step}_{\mathrm{size}} \leftarrow \operatorname{clip}\left(\mathrm{step}_{\mathrm{size}} \begin{cases} \mathrm{eta}_{\mathrm{plus}} & \text{if } s > 0 \\ \begin{cases} \mathrm{eta}_{\mathrm{minus}} & \text{if } s < 0 \\ 1 & \text{otherwise} \end{cases} & \text{otherwise} \end{cases}, \mathrm{min}_{\mathrm{step\_size}}, \mathrm{max}_{\mathrm{step\_size}}\right) \\
+        &\mathrm{step\_size} \leftarrow \operatorname{clip}\left(\mathrm{step\_size} \begin{cases} \mathrm{eta\_plus} & \text{if } s > 0 \\ \begin{cases} \mathrm{eta\_minus} & \text{if } s < 0 \\ 1 & \text{otherwise} \end{cases} & \text{otherwise} \end{cases}, \mathrm{min\_step\_size}, \mathrm{max\_step\_size}\right) \\
         &d = \begin{cases} 0 & \text{if } s < 0 \\ g & \text{otherwise} \end{cases} \\
-        &\theta \leftarrow \theta - \mathrm{step}_{\mathrm{size}} \operatorname{sign}\left(d\right) \\
+        &\theta \leftarrow \theta - \mathrm{step\_size} \operatorname{sign}\left(d\right) \\
         &\mathrm{prev} \leftarrow d
       \end{aligned}
 
