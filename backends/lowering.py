@@ -42,8 +42,16 @@ def _hyper_view(hyper: Hyper) -> HyperView:
     if hyper.kind == "bool":
         return HyperView(name, repr(hyper.default), "bool", f"isinstance({name}, bool)", "bool")
     default = format_number(hyper.default) if hyper.kind == "int" else repr(float(hyper.default))
-    lower = f"{format_number(hyper.lo)} {'<=' if hyper.lo_closed else '<'} " if hyper.lo != -math.inf else ""
-    upper = f" {'<=' if hyper.hi_closed else '<'} {format_number(hyper.hi)}" if hyper.hi != math.inf else ""
+    lower = (
+        f"{format_number(hyper.lo)} {'<=' if hyper.lo_closed else '<'} "
+        if hyper.lo != -math.inf
+        else ""
+    )
+    upper = (
+        f" {'<=' if hyper.hi_closed else '<'} {format_number(hyper.hi)}"
+        if hyper.hi != math.inf
+        else ""
+    )
     if lower and not upper:  # one-sided: name first, as linters prefer
         valid = f"{name} {'>=' if hyper.lo_closed else '>'} {format_number(hyper.lo)}"
     elif lower or upper:

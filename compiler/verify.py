@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
 from optc.backends.hypers import resolve_hypers
 from optc.backends.pyexpr import python_name
 from optc.backends.reference.interpreter import init_state, step

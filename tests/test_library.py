@@ -86,9 +86,7 @@ def test_list_json_names_every_spec():
         check=True,
     )
     rows = json.loads(result.stdout)
-    assert {row["file"].removeprefix("specs/") for row in rows} == {
-        p.name for p in library_specs()
-    }
+    assert {row["file"].removeprefix("specs/") for row in rows} == {p.name for p in library_specs()}
     adamw = next(row for row in rows if row["name"] == "AdamW")
     assert adamw["torch"] == "optc.generated.torch.AdamW"
     assert adamw["jax"] == "optc.generated.jax.adamw"

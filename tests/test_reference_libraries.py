@@ -83,5 +83,8 @@ def test_every_case_moves_the_parameters():
         tensors = _fresh(params)
         optimizer = getattr(generated_torch, program.name)(tensors, **hypers)
         _torch_trajectory(optimizer, tensors, gradient_stream(SHAPES, 3, seed=7))
-        moved = max(float(np.abs(t.detach().numpy() - p).max()) for t, p in zip(tensors, params, strict=True))
+        moved = max(
+            float(np.abs(t.detach().numpy() - p).max())
+            for t, p in zip(tensors, params, strict=True)
+        )
         assert moved > 1e-6, case.label()

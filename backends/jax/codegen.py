@@ -13,6 +13,7 @@ import functools
 import importlib.resources
 
 import jinja2
+
 from optc.backends import lowering
 from optc.backends.pyexpr import ATOM, PythonPrinter, python_name
 from optc.ir.nodes import Op, Program, Shape, free_vars

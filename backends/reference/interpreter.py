@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+
 from optc.backends.hypers import resolve_hypers
 from optc.ir.nodes import Const, Expr, Op, Program, Shape, Var
 from optc.ir.ops import OPS

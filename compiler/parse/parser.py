@@ -19,6 +19,7 @@ from lark.exceptions import (
     UnexpectedToken,
     VisitError,
 )
+
 from optc.diagnostics import Span, SpecError, did_you_mean
 from optc.parse import ast
 
