@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 
 from optc.backends.pyexpr import PythonPrinter, format_number, python_name
@@ -123,12 +122,6 @@ def docstring_math(program: Program) -> str:
     """The update rule as a LaTeX ``aligned`` block, for docstrings."""
     rows = " \\\\\n".join(f"    &{line}" for line in latex_statements(program))
     return f".. math::\n\n  \\begin{{aligned}}\n{rows}\n  \\end{{aligned}}"
-
-
-def wrap(text: str, indent: int, width: int = 96) -> str:
-    return textwrap.fill(
-        text, width=width, initial_indent=" " * indent, subsequent_indent=" " * indent
-    )
 
 
 def is_zero(expr) -> bool:

@@ -133,7 +133,7 @@ def run_jax(
                 {
                     "theta": np.asarray(tree[i], dtype=np.float64),
                     **{
-                        s.name: np.asarray(getattr(state, _field(s.name))[i], dtype=np.float64)
+                        s.name: np.asarray(getattr(state, python_name(s.name))[i], dtype=np.float64)
                         for s in program.states
                     },
                 }
@@ -141,10 +141,6 @@ def run_jax(
             ]
         )
     return history
-
-
-def _field(name: str) -> str:
-    return python_name(name)
 
 
 def _keywords(hypers: dict[str, Any]) -> dict[str, Any]:

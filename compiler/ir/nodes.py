@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from optc.diagnostics import Span
 
@@ -155,7 +155,6 @@ class Program:
     outputs: dict[str, str]  # state name or "theta" → id of its final version
     file: str
     source: str
-    doc: dict[str, str] = field(default_factory=dict)
 
     @property
     def snake_name(self) -> str:
@@ -164,9 +163,3 @@ class Program:
 
     def binding(self, id_: str) -> Binding:
         return next(b for b in self.body if b.id == id_)
-
-    def reads_theta(self) -> bool:
-        """Whether the step needs θ itself (decay, anchors), not only the gradient."""
-        return any("theta" in free_vars(b.expr) for b in self.body) or any(
-            "theta" in free_vars(s.init) for s in self.states
-        )
