@@ -59,34 +59,28 @@ def ademamix_update(
 
     Pure: no argument is modified. ``t`` is the step count, 1 on the first step.
     """
-    # line 22: warm = t_alpha_beta3 > 0
-    warm = t_alpha_beta3 > 0
-    # line 23: alpha_t = if warm then min(t * alpha / t_alpha_beta3, alpha) else alpha
-    alpha_t = min(t * alpha / t_alpha_beta3, alpha) if warm else alpha
-    # line 24: beta3_t = if warm then min(exp(log(beta1) * log(beta3) / ((1 - t / t_alpha_beta3) * log(beta3) + (t / t_alpha_beta3) * log(beta1))), beta3) else beta3
-    beta3_t = (
-        min(
-            math.exp(
-                math.log(beta1)
-                * math.log(beta3)
-                / ((1 - t / t_alpha_beta3) * math.log(beta3) + t / t_alpha_beta3 * math.log(beta1))
-            ),
-            beta3,
-        )
-        if warm
-        else beta3
+    # line 23: f = min(t / max(t_alpha_beta3, 1), 1)
+    f = min(t / max(t_alpha_beta3, 1), 1)
+    # line 24: alpha_t = f * alpha
+    alpha_t = f * alpha
+    # line 25: beta3_t = min(exp(log(beta1) * log(beta3) / ((1 - f) * log(beta3) + f * log(beta1))), beta3)
+    beta3_t = min(
+        math.exp(
+            math.log(beta1) * math.log(beta3) / ((1 - f) * math.log(beta3) + f * math.log(beta1))
+        ),
+        beta3,
     )
-    # line 25: m1 <- ema(m1, g, beta1)
+    # line 26: m1 <- ema(m1, g, beta1)
     m1 = beta1 * m1 + (1 - beta1) * g
-    # line 26: m2 <- ema(m2, g, beta3_t)
+    # line 27: m2 <- ema(m2, g, beta3_t)
     m2 = beta3_t * m2 + (1 - beta3_t) * g
-    # line 27: v <- ema(v, g^2, beta2)
+    # line 28: v <- ema(v, g^2, beta2)
     v = beta2 * v + (1 - beta2) * g**2
-    # line 28: m1_hat = debias(m1, beta1)
+    # line 29: m1_hat = debias(m1, beta1)
     m1_hat = m1 / (1 - beta1**t)
-    # line 29: v_hat = debias(v, beta2)
+    # line 30: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 30: theta <- theta - lr * ((m1_hat + alpha_t * m2) / (sqrt(v_hat) + eps) + weight_decay * theta)
+    # line 31: theta <- theta - lr * ((m1_hat + alpha_t * m2) / (sqrt(v_hat) + eps) + weight_decay * theta)
     theta = theta - lr * (
         (m1_hat + alpha_t * m2) / (torch.sqrt(v_hat) + eps) + weight_decay * theta
     )
@@ -99,9 +93,9 @@ class AdEMAMix(torch.optim.Optimizer):
     .. math::
 
       \begin{aligned}
-        &\mathrm{warm} = t_{\mathrm{alpha beta3}} > 0 \\
-        &\alpha_{t} = \begin{cases} \min\left(\frac{t \alpha}{t_{\mathrm{alpha beta3}}}, \alpha\right) & \text{if } \mathrm{warm} \\ \alpha & \text{otherwise} \end{cases} \\
-        &\beta_{3,t} = \begin{cases} \min\left(\exp\left(\frac{\log\left(\beta_{1}\right) \log\left(\beta_{3}\right)}{\left(1 - \frac{t}{t_{\mathrm{alpha beta3}}}\right) \log\left(\beta_{3}\right) + \frac{t}{t_{\mathrm{alpha beta3}}} \log\left(\beta_{1}\right)}\right), \beta_{3}\right) & \text{if } \mathrm{warm} \\ \beta_{3} & \text{otherwise} \end{cases} \\
+        &f = \min\left(\frac{t}{\max\left(t_{\mathrm{alpha beta3}}, 1\right)}, 1\right) \\
+        &\alpha_{t} = f \alpha \\
+        &\beta_{3,t} = \min\left(\exp\left(\frac{\log\left(\beta_{1}\right) \log\left(\beta_{3}\right)}{\left(1 - f\right) \log\left(\beta_{3}\right) + f \log\left(\beta_{1}\right)}\right), \beta_{3}\right) \\
         &m_{1} \leftarrow \beta_{1} m_{1} + \left(1 - \beta_{1}\right) g \\
         &m_{2} \leftarrow \beta_{3,t} m_{2} + \left(1 - \beta_{3,t}\right) g \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
@@ -111,7 +105,7 @@ class AdEMAMix(torch.optim.Optimizer):
       \end{aligned}
 
     Conventions:
-        variant: AdamW plus a slow EMA m2 (beta3) added with weight alpha; the paper's warmup schedulers for alpha (linear) and beta3 (log-space interpolation from beta1) over t_alpha_beta3 steps, as pytorch_optimizer.AdEMAMix; t_alpha_beta3 = 0 means no warmup (pytorch_optimizer's None, optax's constant alpha and b3)
+        variant: AdamW plus a slow EMA m2 (beta3) added with weight alpha; the paper's warmup schedulers for alpha (linear) and beta3 (log-space interpolation from beta1) over t_alpha_beta3 steps, as pytorch_optimizer.AdEMAMix; t_alpha_beta3 = 0 means no warmup (pytorch_optimizer's None, optax's constant alpha and b3). Both schedulers read the fraction f = min(t / t_alpha_beta3, 1): alpha_t = f * alpha is the paper's min(t * alpha / T, alpha); capping f at 1 in the beta3 scheduler equals the paper's min(..., beta3) when beta3 >= beta1 and never divides by zero
         eps: outside the root: sqrt(v_hat) + eps, as pytorch_optimizer and optax.contrib.ademamix (eps_root = 0); the summary sheet prints sqrt(v_hat + eps)
         bias_correction: m1 and v debiased by 1 - beta^t; the slow EMA m2 is not debiased (paper)
         weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as the paper, optax.contrib.ademamix and pytorch_optimizer (weight_decouple = True)
