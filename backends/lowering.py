@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 
 from optc.backends.pyexpr import PythonPrinter, format_number, python_name
-from optc.ir.nodes import Binding, Const, Hyper, Op, Program, Var
+from optc.ir.nodes import Binding, Const, Hyper, Op, Program, Shape, Var
 from optc.render.latex import latex_statements
 
 
@@ -41,26 +41,37 @@ def _hyper_view(hyper: Hyper) -> HyperView:
     if hyper.kind == "bool":
         return HyperView(name, repr(hyper.default), "bool", f"isinstance({name}, bool)", "bool")
     default = format_number(hyper.default) if hyper.kind == "int" else repr(float(hyper.default))
-    lower = (
-        f"{format_number(hyper.lo)} {'<=' if hyper.lo_closed else '<'} "
-        if hyper.lo != -math.inf
-        else ""
+    return HyperView(
+        name,
+        default,
+        hyper.kind if hyper.kind == "int" else "float",
+        domain_condition(hyper, name),
+        hyper.domain_text(),
     )
-    upper = (
-        f" {'<=' if hyper.hi_closed else '<'} {format_number(hyper.hi)}"
-        if hyper.hi != math.inf
-        else ""
-    )
-    if lower and not upper:  # one-sided: name first, as linters prefer
-        valid = f"{name} {'>=' if hyper.lo_closed else '>'} {format_number(hyper.lo)}"
-    elif lower or upper:
-        valid = f"{lower}{name}{upper}"
-    else:  # (-inf, inf): any number but NaN
-        valid = f"{name} == {name}"
+
+
+def domain_condition(hyper: Hyper, name: str) -> str:
+    """A Python condition true exactly for values in the hyper's domain (NaN never is).
+
+    An open infinite end excludes inf itself: ``lr in (0, inf)`` rejects ``lr = inf``.
+    """
+    parts = []
     if hyper.kind == "int":
-        valid = f"{name} == int({name}) and {valid}"
-    annotation = "int" if hyper.kind == "int" else "float"
-    return HyperView(name, default, annotation, valid, hyper.domain_text())
+        parts.append(f"float({name}).is_integer()")  # also rejects nan and inf
+    elif (hyper.lo == -math.inf and not hyper.lo_closed) or (
+        hyper.hi == math.inf and not hyper.hi_closed
+    ):
+        parts.append(f"math.isfinite({name})")
+    lo = format_number(hyper.lo) if hyper.lo != -math.inf else None
+    hi = format_number(hyper.hi) if hyper.hi != math.inf else None
+    lo_op, hi_op = ("<=" if hyper.lo_closed else "<"), ("<=" if hyper.hi_closed else "<")
+    if lo is not None and hi is not None:
+        parts.append(f"{lo} {lo_op} {name} {hi_op} {hi}")
+    elif lo is not None:  # name first, as linters prefer
+        parts.append(f"{name} {'>=' if hyper.lo_closed else '>'} {lo}")
+    elif hi is not None:
+        parts.append(f"{name} {hi_op} {hi}")
+    return " and ".join(parts) or f"{name} == {name}"
 
 
 def signature_parts(program: Program) -> dict[str, str]:
@@ -80,9 +91,22 @@ def dunder_all(names) -> str:
     return "[" + ", ".join(f'"{n}"' for n in order) + "]"
 
 
+def tuple_items(items: list[str]) -> str:
+    """The inside of a Python tuple display: ``a, b`` or ``a,`` for one item."""
+    return f"{items[0]}," if len(items) == 1 else ", ".join(items)
+
+
+def uses_math(
+    statements: list[StatementView], hypers: list[HyperView], extra: list[str] = ()
+) -> bool:
+    """Whether the generated module needs ``import math``."""
+    code = [s.code for s in statements] + [h.valid for h in hypers] + list(extra)
+    return any("math." in line for line in code)
+
+
 def python_tuple(names) -> str:
-    items = [f'"{name}"' for name in names]
-    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    """A tuple of string literals."""
+    return "(" + tuple_items([f'"{name}"' for name in names]) + ")"
 
 
 def python_names(program: Program) -> dict[str, str]:
@@ -92,11 +116,16 @@ def python_names(program: Program) -> dict[str, str]:
 
 def statements(program: Program, printer: PythonPrinter) -> list[StatementView]:
     """Python assignments for the step body, one per spec statement, named as the printer names
-    them."""
+    them. A θ-shaped state (or θ) given a scalar value is filled to θ's shape, so states keep
+    their shape from step to step."""
+    tensor_targets = {"theta"} | {s.name for s in program.states if s.shape is Shape.TENSOR}
     views = []
     for binding in program.body:
         target = printer.render(Var(binding.id, "local", binding.type))
-        views.append(StatementView(_comment(binding), f"{target} = {printer.render(binding.expr)}"))
+        value = printer.render(binding.expr)
+        if binding.target in tensor_targets and not binding.type.is_tensor:
+            value = printer.fill_like_gradient(binding.expr, value)
+        views.append(StatementView(_comment(binding), f"{target} = {value}"))
     return views
 
 

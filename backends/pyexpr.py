@@ -56,6 +56,10 @@ class PythonPrinter:
     def inf(self) -> str:
         raise NotImplementedError
 
+    def fill_like_gradient(self, expr: Expr, text: str) -> str:
+        """A θ-shaped tensor filled with a scalar value."""
+        raise NotImplementedError
+
     # -- the printer
     def _render(self, expr: Expr) -> tuple[str, int]:
         if isinstance(expr, Const):

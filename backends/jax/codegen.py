@@ -16,7 +16,7 @@ import jinja2
 
 from optc.backends import lowering
 from optc.backends.pyexpr import ATOM, PythonPrinter, python_name
-from optc.ir.nodes import Op, Program, Shape, free_vars
+from optc.ir.nodes import DType, Expr, Op, Program, Shape, free_vars
 
 _FUNCTIONS = {
     "sqrt": "jnp.sqrt",
@@ -35,13 +35,28 @@ _FUNCTIONS = {
 
 
 class JaxPrinter(PythonPrinter):
+    """jnp spellings. Constant-only arguments of jnp functions are written as floats: jnp
+    would otherwise make integer arrays of them (and ``jnp.maximum(1, 2) ** -1`` fails)."""
+
     def inf(self) -> str:
         return "jnp.inf"
 
+    def fill_like_gradient(self, expr: Expr, text: str) -> str:
+        return f"jnp.full_like(g, {text})"
+
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
+        args = [
+            _as_float(text) if not free_vars(arg) and arg.type.dtype is DType.REAL else text
+            for arg, text in zip(expr.args, args, strict=True)
+        ]
         if expr.op == "clip":
             return f"jnp.clip({args[0]}, min={args[1]}, max={args[2]})", ATOM
         return f"{_FUNCTIONS[expr.op]}({', '.join(args)})", ATOM
+
+
+def _as_float(text: str) -> str:
+    """A constant expression as a float: ``2`` → ``2.0``, ``1 / 3`` stays as it is."""
+    return f"{text}.0" if text.isdigit() else f"float({text})" if "." not in text else text
 
 
 def _state_init(program: Program, printer: JaxPrinter) -> list[tuple[str, str, str]]:
@@ -107,6 +122,7 @@ def generate(program: Program, spec_path: str) -> str:
     statements, via_difference = _delta_statements(program, printer)
     needs_theta = via_difference or _step_reads_theta(program)
     states = [python_name(s.name) for s in program.states]
+    hypers = lowering.hyper_views(program)
     source = _template().render(
         program=program,
         spec_path=spec_path,
@@ -115,14 +131,15 @@ def generate(program: Program, spec_path: str) -> str:
         dunder_all=lowering.dunder_all(
             [program.snake_name, f"{program.name}State", f"{program.snake_name}_update"]
         ),
-        hypers=lowering.hyper_views(program),
+        hypers=hypers,
         states=states,
         inits=_state_init(program, printer),
         statements=statements,
         needs_theta=needs_theta,
-        tree_args=", ".join(
+        tree_args=lowering.tuple_items(
             ["updates", *(["params"] if needs_theta else []), *(f"state.{s}" for s in states)]
         ),
+        uses_math=lowering.uses_math(statements, hypers),
         math=lowering.docstring_math(program),
         **lowering.signature_parts(program),
     )

@@ -17,7 +17,7 @@ import importlib.resources
 import jinja2
 
 from optc.backends import lowering
-from optc.backends.pyexpr import ATOM, PythonPrinter, python_name
+from optc.backends.pyexpr import ATOM, TERNARY, PythonPrinter, python_name
 from optc.ir.nodes import Expr, Op, Program, Shape, Var, free_vars
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log"}
@@ -38,6 +38,11 @@ class TorchPrinter(PythonPrinter):
 
     def as_tensor(self, expr: Expr, text: str) -> str:
         return text if self.on_device(expr) else f"g.new_tensor({text})"
+
+    def fill_like_gradient(self, expr: Expr, text: str) -> str:
+        if self.on_device(expr):  # a scalar state's 0-d tensor
+            return f"({text}).expand_as(g).clone()"
+        return f"torch.full_like(g, {text})"
 
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
         op, a = expr.op, expr.args
@@ -69,7 +74,13 @@ class TorchPrinter(PythonPrinter):
             return f"torch.clamp(torch.clamp({x}, min={args[1]}), max={args[2]})", ATOM
         if op in ("where", "ifelse"):
             if not self.on_device(a[0]):
-                return self.ternary(expr)
+                if not self.on_device(expr):
+                    return self.ternary(expr)
+                # A scalar condition choosing between a tensor and a scalar: fill the scalar
+                # branch, so the value is a θ-shaped tensor whichever way the condition goes.
+                then_text = self._branch(a[1], args[1])
+                orelse_text = self._branch(a[2], args[2])
+                return f"{then_text} if {args[0]} else {orelse_text}", TERNARY
             # With two scalar branches torch.where would return the default dtype; make one a
             # tensor of the gradient's dtype. One tensor branch sets the dtype by itself.
             both_scalar = not (self.on_device(a[1]) or self.on_device(a[2]))
@@ -78,8 +89,13 @@ class TorchPrinter(PythonPrinter):
         if op in ("and", "or", "not"):
             if not self.on_device(expr):
                 return self.logic(expr)
-            return f"torch.logical_{op}({', '.join(args)})", ATOM
+            tensors = [self.as_tensor(x, text) for x, text in zip(a, args, strict=True)]
+            return f"torch.logical_{op}({', '.join(tensors)})", ATOM
         raise AssertionError(f"torch backend cannot spell {op}")
+
+    def _branch(self, expr: Expr, text: str) -> str:
+        text = text if self.on_device(expr) else self.fill_like_gradient(expr, text)
+        return text if self._render(expr)[1] > TERNARY else f"({text})"
 
 
 def _device_values(program: Program) -> set[str]:
@@ -128,9 +144,8 @@ def generate(program: Program, spec_path: str) -> str:
     statements = lowering.statements(program, printer)
     inits = _state_init(program, printer)
     hypers = lowering.hyper_views(program)
-    code = [s.code for s in statements] + [code for _, code, _ in inits] + [h.valid for h in hypers]
     source = _template().render(
-        uses_math=any("math." in line for line in code),
+        uses_math=lowering.uses_math(statements, hypers, [code for _, code, _ in inits]),
         dunder_all=lowering.dunder_all(
             [program.name, f"{program.snake_name}_init", f"{program.snake_name}_update"]
         ),

@@ -105,7 +105,7 @@ class Hyper:
             return isinstance(value, bool)
         if isinstance(value, bool):
             return False
-        if self.kind == "int" and float(value) != int(value):
+        if self.kind == "int" and not float(value).is_integer():  # nan and inf are not integers
             return False
         above = value >= self.lo if self.lo_closed else value > self.lo
         below = value <= self.hi if self.hi_closed else value < self.hi

@@ -6,6 +6,7 @@ Zhang, Karimireddy, Veit, Kim, Reddi, Kumar & Sra, Why are Adaptive Methods Good
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -48,7 +49,7 @@ def acclip_update(
     # line 19: tau = tau_alpha^(1 / alpha)
     tau = tau_alpha ** (1 / alpha)
     # line 20: theta <- theta - lr * min(tau / (abs(m) + eps), 1) * m
-    delta = -(lr * jnp.minimum(tau / (jnp.abs(m) + eps), 1) * m)
+    delta = -(lr * jnp.minimum(tau / (jnp.abs(m) + eps), 1.0) * m)
     return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(tau_alpha, dtype)
 
 
@@ -86,7 +87,7 @@ def acclip(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
@@ -94,7 +95,7 @@ def acclip(
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
     if isinstance(alpha, (int, float)) and not (1 <= alpha <= 2):
         raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [1, 2])")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "alpha": alpha, "eps": eps}
 

@@ -6,6 +6,7 @@ Duchi, Hazan & Singer, Adaptive Subgradient Methods for Online Learning and Stoc
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -85,19 +86,23 @@ def adagrad(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(lr_decay, (int, float)) and not (lr_decay >= 0):
+    if isinstance(lr_decay, (int, float)) and not (math.isfinite(lr_decay) and lr_decay >= 0):
         raise ValueError(f"Invalid lr_decay: {lr_decay!r} (lr_decay must be in [0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )
-    if isinstance(initial_accumulator_value, (int, float)) and not (initial_accumulator_value >= 0):
+    if isinstance(initial_accumulator_value, (int, float)) and not (
+        math.isfinite(initial_accumulator_value) and initial_accumulator_value >= 0
+    ):
         raise ValueError(
             f"Invalid initial_accumulator_value: {initial_accumulator_value!r} (initial_accumulator_value must be in [0, inf))"
         )
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {
         "lr": lr,

@@ -6,6 +6,7 @@ Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.022
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -94,17 +95,19 @@ def adamc(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(max_lr, (int, float)) and not (max_lr > 0):
+    if isinstance(max_lr, (int, float)) and not (math.isfinite(max_lr) and max_lr > 0):
         raise ValueError(f"Invalid max_lr: {max_lr!r} (max_lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
     if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

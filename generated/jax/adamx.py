@@ -6,6 +6,7 @@ Tran Thi Phuong & Le Trieu Phong, On the Convergence Proof of AMSGrad and a New 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -46,7 +47,7 @@ def adamx_update(
     # line 18: beta_t = beta1 * beta1_decay^(t - 1)
     beta_t = beta1 * beta1_decay ** (t - 1)
     # line 20: beta_prev = beta1 * beta1_decay^max(t - 2, 0)
-    beta_prev = beta1 * beta1_decay ** jnp.maximum(t - 2, 0)
+    beta_prev = beta1 * beta1_decay ** jnp.maximum(t - 2, 0.0)
     # line 21: m <- ema(m, g, beta_t)
     m = beta_t * m + (1 - beta_t) * g
     # line 22: v <- ema(v, g^2, beta2)
@@ -99,7 +100,7 @@ def adamx(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
@@ -107,7 +108,7 @@ def adamx(
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
     if isinstance(beta1_decay, (int, float)) and not (0 < beta1_decay <= 1):
         raise ValueError(f"Invalid beta1_decay: {beta1_decay!r} (beta1_decay must be in (0, 1])")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "beta1_decay": beta1_decay, "eps": eps}
 

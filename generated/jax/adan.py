@@ -6,6 +6,7 @@ Xie, Zhou, Li, Lin & Yan, Adan: Adaptive Nesterov Momentum Algorithm for Faster 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -48,7 +49,7 @@ def adan_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 21: d = if t == 1 then 0 else g - g_prev
-    d = jnp.where(t == 1, 0, g - g_prev)
+    d = jnp.where(t == 1, 0.0, g - g_prev)
     # line 22: m <- ema(m, g, beta1)
     m = beta1 * m + (1 - beta1) * g
     # line 23: v <- ema(v, d, beta2)
@@ -112,7 +113,7 @@ def adan(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
@@ -120,9 +121,11 @@ def adan(
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
     if isinstance(beta3, (int, float)) and not (0 <= beta3 < 1):
         raise ValueError(f"Invalid beta3: {beta3!r} (beta3 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

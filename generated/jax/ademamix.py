@@ -6,6 +6,7 @@ Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, IC
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -48,7 +49,7 @@ def ademamix_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 23: f = min(t / max(t_alpha_beta3, 1), 1)
-    f = jnp.minimum(t / jnp.maximum(t_alpha_beta3, 1), 1)
+    f = jnp.minimum(t / jnp.maximum(t_alpha_beta3, 1.0), 1.0)
     # line 24: alpha_t = f * alpha
     alpha_t = f * alpha
     # line 25: beta3_t = min(exp(log(beta1) * log(beta3) / ((1 - f) * log(beta3) + f * log(beta1))), beta3)
@@ -122,7 +123,7 @@ def ademamix(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 < beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in (0, 1))")
@@ -130,17 +131,19 @@ def ademamix(
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
     if isinstance(beta3, (int, float)) and not (0 < beta3 < 1):
         raise ValueError(f"Invalid beta3: {beta3!r} (beta3 must be in (0, 1))")
-    if isinstance(alpha, (int, float)) and not (alpha >= 0):
+    if isinstance(alpha, (int, float)) and not (math.isfinite(alpha) and alpha >= 0):
         raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [0, inf))")
     if isinstance(t_alpha_beta3, (int, float)) and not (
-        t_alpha_beta3 == int(t_alpha_beta3) and t_alpha_beta3 >= 0
+        float(t_alpha_beta3).is_integer() and t_alpha_beta3 >= 0
     ):
         raise ValueError(
             f"Invalid t_alpha_beta3: {t_alpha_beta3!r} (t_alpha_beta3 must be in integers in [0, inf))"
         )
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

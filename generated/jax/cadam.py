@@ -6,6 +6,7 @@ Wang, Liu, Xiao, Liu, Yang, Xu, Pu, Zheng, Zhang, Wang, Jiang & Li, CAdam: Confi
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -45,7 +46,7 @@ def cadam_update(
     # line 17: v <- ema(v, g^2, beta2)
     v = beta2 * v + (1 - beta2) * g**2
     # line 18: m_hat = where(m * g > 0, debias(m, beta1), 0)
-    m_hat = jnp.where(m * g > 0, m / (1 - beta1**t), 0)
+    m_hat = jnp.where(m * g > 0, m / (1 - beta1**t), 0.0)
     # line 19: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 20: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
@@ -83,13 +84,13 @@ def cadam(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
     if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps}
 

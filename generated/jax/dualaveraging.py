@@ -7,6 +7,7 @@ Xiao, Dual Averaging Methods for Regularized Stochastic Learning and Online Opti
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -65,7 +66,7 @@ def dualaveraging(lr: float = 0.01) -> optax.GradientTransformation:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     hypers = {"lr": lr}
 

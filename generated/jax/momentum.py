@@ -7,6 +7,7 @@ Qian, On the momentum term in gradient descent learning algorithms, Neural Netwo
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -60,7 +61,7 @@ def momentum(lr: float = 0.001, momentum: float = 0.9) -> optax.GradientTransfor
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(momentum, (int, float)) and not (0 <= momentum < 1):
         raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")

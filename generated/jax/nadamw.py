@@ -7,6 +7,7 @@ Loshchilov & Hutter, Decoupled Weight Decay Regularization, ICLR 2019
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -95,17 +96,19 @@ def nadamw(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
     if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(eps_root, (int, float)) and not (eps_root >= 0):
+    if isinstance(eps_root, (int, float)) and not (math.isfinite(eps_root) and eps_root >= 0):
         raise ValueError(f"Invalid eps_root: {eps_root!r} (eps_root must be in [0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

@@ -6,6 +6,7 @@ Hazan, Agarwal & Kale, Logarithmic regret algorithms for online convex optimizat
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -60,9 +61,9 @@ def ons(lr: float = 0.01, eps: float = 1.0) -> optax.GradientTransformation:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {"lr": lr, "eps": eps}
 

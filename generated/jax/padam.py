@@ -6,6 +6,7 @@ Chen, Zhou, Tang, Yang, Cao & Gu, Closing the Generalization Gap of Adaptive Gra
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -93,7 +94,7 @@ def padam(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
@@ -101,7 +102,7 @@ def padam(
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
     if isinstance(partial, (int, float)) and not (0 < partial <= 0.5):
         raise ValueError(f"Invalid partial: {partial!r} (partial must be in (0, 0.5])")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "partial": partial, "eps": eps}
 

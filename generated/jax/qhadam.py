@@ -6,6 +6,7 @@ Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -100,7 +101,7 @@ def qhadam(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
@@ -110,9 +111,11 @@ def qhadam(
         raise ValueError(f"Invalid nu1: {nu1!r} (nu1 must be in [0, 1])")
     if isinstance(nu2, (int, float)) and not (0 <= nu2 <= 1):
         raise ValueError(f"Invalid nu2: {nu2!r} (nu2 must be in [0, 1])")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

@@ -6,6 +6,7 @@ Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -75,13 +76,15 @@ def qhm(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(momentum, (int, float)) and not (0 <= momentum < 1):
         raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")
     if isinstance(nu, (int, float)) and not (0 <= nu <= 1):
         raise ValueError(f"Invalid nu: {nu!r} (nu must be in [0, 1])")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

@@ -6,6 +6,7 @@ Tieleman & Hinton, Lecture 6.5 - RMSProp: Divide the gradient by a running avera
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -76,13 +77,15 @@ def rmsprop(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(alpha, (int, float)) and not (0 <= alpha < 1):
         raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

@@ -7,6 +7,7 @@ Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -67,11 +68,11 @@ def rmspropdebiased(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps > 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
     hypers = {"lr": lr, "beta2": beta2, "eps": eps}
 

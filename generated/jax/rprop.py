@@ -6,6 +6,7 @@ Riedmiller & Braun, A Direct Adaptive Method for Faster Backpropagation Learning
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -45,12 +46,12 @@ def rprop_update(
     s = g * prev
     # line 17: step_size <- clip(step_size * where(s > 0, eta_plus, where(s < 0, eta_minus, 1)), min_step_size, max_step_size)
     step_size = jnp.clip(
-        step_size * jnp.where(s > 0, eta_plus, jnp.where(s < 0, eta_minus, 1)),
+        step_size * jnp.where(s > 0, eta_plus, jnp.where(s < 0, eta_minus, 1.0)),
         min=min_step_size,
         max=max_step_size,
     )
     # line 18: d = where(s < 0, 0, g)
-    d = jnp.where(s < 0, 0, g)
+    d = jnp.where(s < 0, 0.0, g)
     # line 19: theta <- theta - step_size * sign(d)
     delta = -(step_size * jnp.sign(d))
     # line 20: prev <- d
@@ -78,7 +79,7 @@ def rprop(
       \end{aligned}
 
     Conventions:
-        variant: torch.optim.Rprop (= optax.rprop while lr lies in [min_step_size, max_step_size]): no weight backtracking; after a sign change the step shrinks, the move is skipped and the stored gradient is zeroed, so the next step does not shrink again. The summary sheet's form backtracks the previous move instead
+        variant: torch.optim.Rprop (optax 0.2.8 scale_by_rprop returns the previous step's update, one step behind torch): no weight backtracking; after a sign change the step shrinks, the move is skipped and the stored gradient is zeroed, so the next step does not shrink again. The summary sheet's form backtracks the previous move instead
         step_size: per-coordinate step sizes start at lr and are clamped to [min_step_size, max_step_size] after every update, as torch.optim.Rprop
 
     Args:
@@ -92,17 +93,21 @@ def rprop(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(eta_minus, (int, float)) and not (0 < eta_minus < 1):
         raise ValueError(f"Invalid eta_minus: {eta_minus!r} (eta_minus must be in (0, 1))")
-    if isinstance(eta_plus, (int, float)) and not (eta_plus > 1):
+    if isinstance(eta_plus, (int, float)) and not (math.isfinite(eta_plus) and eta_plus > 1):
         raise ValueError(f"Invalid eta_plus: {eta_plus!r} (eta_plus must be in (1, inf))")
-    if isinstance(min_step_size, (int, float)) and not (min_step_size >= 0):
+    if isinstance(min_step_size, (int, float)) and not (
+        math.isfinite(min_step_size) and min_step_size >= 0
+    ):
         raise ValueError(
             f"Invalid min_step_size: {min_step_size!r} (min_step_size must be in [0, inf))"
         )
-    if isinstance(max_step_size, (int, float)) and not (max_step_size > 0):
+    if isinstance(max_step_size, (int, float)) and not (
+        math.isfinite(max_step_size) and max_step_size > 0
+    ):
         raise ValueError(
             f"Invalid max_step_size: {max_step_size!r} (max_step_size must be in (0, inf))"
         )

@@ -7,6 +7,7 @@ Sutskever, Martens, Dahl & Hinton, On the importance of initialization and momen
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -76,13 +77,15 @@ def sgdmomentum(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(momentum, (int, float)) and not (0 <= momentum < 1):
         raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")
     if isinstance(dampening, (int, float)) and not (0 <= dampening <= 1):
         raise ValueError(f"Invalid dampening: {dampening!r} (dampening must be in [0, 1])")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

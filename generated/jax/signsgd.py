@@ -6,6 +6,7 @@ Bernstein, Wang, Azizzadenesheli & Anandkumar, signSGD: Compressed Optimisation 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -55,9 +56,11 @@ def signsgd(lr: float = 0.001, weight_decay: float = 0.0) -> optax.GradientTrans
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

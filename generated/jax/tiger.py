@@ -6,6 +6,7 @@ Su, Tiger: A Tight-fisted Optimizer, https://github.com/bojone/tiger, 2023
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -71,11 +72,13 @@ def tiger(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta, (int, float)) and not (0 <= beta < 1):
         raise ValueError(f"Invalid beta: {beta!r} (beta must be in [0, 1))")
-    if isinstance(weight_decay, (int, float)) and not (weight_decay >= 0):
+    if isinstance(weight_decay, (int, float)) and not (
+        math.isfinite(weight_decay) and weight_decay >= 0
+    ):
         raise ValueError(
             f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
         )

@@ -6,6 +6,7 @@ Zaheer, Reddi, Sachan, Kale & Kumar, Adaptive Methods for Nonconvex Optimization
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -89,15 +90,17 @@ def yogi(
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (lr > 0):
+    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
     if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
         raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
     if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
         raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (eps >= 0):
+    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps >= 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
-    if isinstance(initial_accumulator_value, (int, float)) and not (initial_accumulator_value > 0):
+    if isinstance(initial_accumulator_value, (int, float)) and not (
+        math.isfinite(initial_accumulator_value) and initial_accumulator_value > 0
+    ):
         raise ValueError(
             f"Invalid initial_accumulator_value: {initial_accumulator_value!r} (initial_accumulator_value must be in (0, inf))"
         )

@@ -116,19 +116,19 @@ class AdaBound(torch.optim.Optimizer):
         eps: float = 1e-08,
         weight_decay: float = 0.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-        if not (final_lr > 0):
+        if not (math.isfinite(final_lr) and final_lr > 0):
             raise ValueError(f"Invalid final_lr: {final_lr!r} (final_lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
         if not (0 <= beta2 < 1):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-        if not (gamma > 0):
+        if not (math.isfinite(gamma) and gamma > 0):
             raise ValueError(f"Invalid gamma: {gamma!r} (gamma must be in (0, inf))")
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )

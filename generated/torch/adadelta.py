@@ -6,6 +6,7 @@ Zeiler, ADADELTA: An Adaptive Learning Rate Method, arXiv:1212.5701 2012
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -90,13 +91,13 @@ class Adadelta(torch.optim.Optimizer):
         eps: float = 1e-06,
         weight_decay: float = 0.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= rho < 1):
             raise ValueError(f"Invalid rho: {rho!r} (rho must be in [0, 1))")
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )

@@ -6,6 +6,7 @@ Chen, Liu, Sun & Hong, On the Convergence of A Class of Adam-Type Algorithms for
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -80,11 +81,11 @@ class AdaFom(torch.optim.Optimizer):
         beta1: float = 0.9,
         eps: float = 1e-08,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {"lr": lr, "beta1": beta1, "eps": eps}
         super().__init__(params, defaults)

@@ -6,6 +6,7 @@ Duchi, Hazan & Singer, Adaptive Subgradient Methods for Online Learning and Stoc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -96,19 +97,19 @@ class Adagrad(torch.optim.Optimizer):
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-        if not (lr_decay >= 0):
+        if not (math.isfinite(lr_decay) and lr_decay >= 0):
             raise ValueError(f"Invalid lr_decay: {lr_decay!r} (lr_decay must be in [0, inf))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )
-        if not (initial_accumulator_value >= 0):
+        if not (math.isfinite(initial_accumulator_value) and initial_accumulator_value >= 0):
             raise ValueError(
                 f"Invalid initial_accumulator_value: {initial_accumulator_value!r} (initial_accumulator_value must be in [0, inf))"
             )
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {
             "lr": lr,

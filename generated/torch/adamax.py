@@ -6,6 +6,7 @@ Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -90,15 +91,15 @@ class Adamax(torch.optim.Optimizer):
         eps: float = 1e-08,
         weight_decay: float = 0.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
         if not (0 <= beta2 < 1):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )

@@ -6,6 +6,7 @@ Wang, Wang, Zhang, Wang, Pei, Cai, E & Wu, GradPower: Powering Gradients for Fas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -107,19 +108,19 @@ class AdamPower(torch.optim.Optimizer):
         weight_decay: float = 0.01,
         p: float = 1.2,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
         if not (0 <= beta2 < 1):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )
-        if not (p > 0):
+        if not (math.isfinite(p) and p > 0):
             raise ValueError(f"Invalid p: {p!r} (p must be in (0, inf))")
         defaults = {
             "lr": lr,

@@ -6,6 +6,7 @@ Tran Thi Phuong & Le Trieu Phong, On the Convergence Proof of AMSGrad and a New 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -98,7 +99,7 @@ class AdamX(torch.optim.Optimizer):
         beta1_decay: float = 1.0,
         eps: float = 1e-08,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
@@ -108,7 +109,7 @@ class AdamX(torch.optim.Optimizer):
             raise ValueError(
                 f"Invalid beta1_decay: {beta1_decay!r} (beta1_decay must be in (0, 1])"
             )
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {
             "lr": lr,

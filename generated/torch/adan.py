@@ -6,6 +6,7 @@ Xie, Zhou, Li, Lin & Yan, Adan: Adaptive Nesterov Momentum Algorithm for Faster 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -57,7 +58,7 @@ def adan_update(
     Pure: no argument is modified. ``t`` is the step count, 1 on the first step.
     """
     # line 21: d = if t == 1 then 0 else g - g_prev
-    d = 0 if t == 1 else g - g_prev
+    d = torch.full_like(g, 0) if t == 1 else g - g_prev
     # line 22: m <- ema(m, g, beta1)
     m = beta1 * m + (1 - beta1) * g
     # line 23: v <- ema(v, d, beta2)
@@ -114,7 +115,7 @@ class Adan(torch.optim.Optimizer):
         eps: float = 1e-08,
         weight_decay: float = 0.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
@@ -122,9 +123,9 @@ class Adan(torch.optim.Optimizer):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
         if not (0 <= beta3 < 1):
             raise ValueError(f"Invalid beta3: {beta3!r} (beta3 must be in [0, 1))")
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )

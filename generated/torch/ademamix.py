@@ -134,7 +134,7 @@ class AdEMAMix(torch.optim.Optimizer):
         eps: float = 1e-08,
         weight_decay: float = 0.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 < beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in (0, 1))")
@@ -142,15 +142,15 @@ class AdEMAMix(torch.optim.Optimizer):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
         if not (0 < beta3 < 1):
             raise ValueError(f"Invalid beta3: {beta3!r} (beta3 must be in (0, 1))")
-        if not (alpha >= 0):
+        if not (math.isfinite(alpha) and alpha >= 0):
             raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [0, inf))")
-        if not (t_alpha_beta3 == int(t_alpha_beta3) and t_alpha_beta3 >= 0):
+        if not (float(t_alpha_beta3).is_integer() and t_alpha_beta3 >= 0):
             raise ValueError(
                 f"Invalid t_alpha_beta3: {t_alpha_beta3!r} (t_alpha_beta3 must be in integers in [0, inf))"
             )
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )

@@ -6,6 +6,7 @@ Reddi, Kale & Kumar, On the Convergence of Adam and Beyond, ICLR 2018
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -94,13 +95,13 @@ class AMSGrad(torch.optim.Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-08,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
         if not (0 <= beta2 < 1):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps}
         super().__init__(params, defaults)

@@ -71,7 +71,7 @@ class DualAveraging(torch.optim.Optimizer):
     def __init__(
         self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float = 0.01
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         defaults = {"lr": lr}
         super().__init__(params, defaults)

@@ -6,6 +6,7 @@ Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le, Symbolic Disc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -81,13 +82,13 @@ class Lion(torch.optim.Optimizer):
         beta2: float = 0.99,
         weight_decay: float = 0.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
         if not (0 <= beta2 < 1):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )

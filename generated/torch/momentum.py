@@ -7,6 +7,7 @@ Qian, On the momentum term in gradient descent learning algorithms, Neural Netwo
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -64,7 +65,7 @@ class Momentum(torch.optim.Optimizer):
         lr: float = 0.001,
         momentum: float = 0.9,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= momentum < 1):
             raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")

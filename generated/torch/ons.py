@@ -6,6 +6,7 @@ Hazan, Agarwal & Kale, Logarithmic regret algorithms for online convex optimizat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -64,9 +65,9 @@ class ONS(torch.optim.Optimizer):
         lr: float = 0.01,
         eps: float = 1.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {"lr": lr, "eps": eps}
         super().__init__(params, defaults)

@@ -7,6 +7,7 @@ Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -79,11 +80,11 @@ class RMSpropDebiased(torch.optim.Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-08,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta2 < 1):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-        if not (eps > 0):
+        if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
         defaults = {"lr": lr, "beta2": beta2, "eps": eps}
         super().__init__(params, defaults)

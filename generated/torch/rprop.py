@@ -6,6 +6,7 @@ Riedmiller & Braun, A Direct Adaptive Method for Faster Backpropagation Learning
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -83,7 +84,7 @@ class Rprop(torch.optim.Optimizer):
       \end{aligned}
 
     Conventions:
-        variant: torch.optim.Rprop (= optax.rprop while lr lies in [min_step_size, max_step_size]): no weight backtracking; after a sign change the step shrinks, the move is skipped and the stored gradient is zeroed, so the next step does not shrink again. The summary sheet's form backtracks the previous move instead
+        variant: torch.optim.Rprop (optax 0.2.8 scale_by_rprop returns the previous step's update, one step behind torch): no weight backtracking; after a sign change the step shrinks, the move is skipped and the stored gradient is zeroed, so the next step does not shrink again. The summary sheet's form backtracks the previous move instead
         step_size: per-coordinate step sizes start at lr and are clamped to [min_step_size, max_step_size] after every update, as torch.optim.Rprop
 
     Args:
@@ -104,17 +105,17 @@ class Rprop(torch.optim.Optimizer):
         min_step_size: float = 1e-06,
         max_step_size: float = 50.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 < eta_minus < 1):
             raise ValueError(f"Invalid eta_minus: {eta_minus!r} (eta_minus must be in (0, 1))")
-        if not (eta_plus > 1):
+        if not (math.isfinite(eta_plus) and eta_plus > 1):
             raise ValueError(f"Invalid eta_plus: {eta_plus!r} (eta_plus must be in (1, inf))")
-        if not (min_step_size >= 0):
+        if not (math.isfinite(min_step_size) and min_step_size >= 0):
             raise ValueError(
                 f"Invalid min_step_size: {min_step_size!r} (min_step_size must be in [0, inf))"
             )
-        if not (max_step_size > 0):
+        if not (math.isfinite(max_step_size) and max_step_size > 0):
             raise ValueError(
                 f"Invalid max_step_size: {max_step_size!r} (max_step_size must be in (0, inf))"
             )

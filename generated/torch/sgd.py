@@ -6,6 +6,7 @@ Robbins & Monro, A Stochastic Approximation Method, Annals of Mathematical Stati
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -62,9 +63,9 @@ class SGD(torch.optim.Optimizer):
         lr: float = 0.001,
         weight_decay: float = 0.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )

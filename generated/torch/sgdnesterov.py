@@ -7,6 +7,7 @@ Sutskever, Martens, Dahl & Hinton, On the importance of initialization and momen
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -79,11 +80,11 @@ class SGDNesterov(torch.optim.Optimizer):
         momentum: float = 0.9,
         weight_decay: float = 0.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= momentum < 1):
             raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )

@@ -6,6 +6,7 @@ Bernstein, Wang, Azizzadenesheli & Anandkumar, signSGD: Compressed Optimisation 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -76,11 +77,11 @@ class Signum(torch.optim.Optimizer):
         beta: float = 0.9,
         weight_decay: float = 0.0,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta < 1):
             raise ValueError(f"Invalid beta: {beta!r} (beta must be in [0, 1))")
-        if not (weight_decay >= 0):
+        if not (math.isfinite(weight_decay) and weight_decay >= 0):
             raise ValueError(
                 f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
             )

@@ -6,6 +6,7 @@ Zaheer, Reddi, Sachan, Kale & Kumar, Adaptive Methods for Nonconvex Optimization
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -103,15 +104,15 @@ class Yogi(torch.optim.Optimizer):
         eps: float = 0.001,
         initial_accumulator_value: float = 1e-06,
     ) -> None:
-        if not (lr > 0):
+        if not (math.isfinite(lr) and lr > 0):
             raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
         if not (0 <= beta1 < 1):
             raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
         if not (0 <= beta2 < 1):
             raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-        if not (eps >= 0):
+        if not (math.isfinite(eps) and eps >= 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
-        if not (initial_accumulator_value > 0):
+        if not (math.isfinite(initial_accumulator_value) and initial_accumulator_value > 0):
             raise ValueError(
                 f"Invalid initial_accumulator_value: {initial_accumulator_value!r} (initial_accumulator_value must be in (0, inf))"
             )

@@ -1,0 +1,169 @@
+"""End-to-end training: generated optimizers solve two small problems on both backends.
+
+torch: real autograd (``loss.backward()`` then ``opt.step()``); jax: ``jax.grad`` then
+``optax.apply_updates``, the whole loop jitted once. float64 throughout.
+
+Thresholds and where they come from:
+
+* Rosenbrock f(x, y) = (1 - x)^2 + 100 (y - x^2)^2 from (-1.5, 2): f* = 0 at (1, 1). Adaptive and
+  momentum methods must get f below 1e-3 (within ~0.03 of the minimiser along the valley) in
+  2000 steps. Sign-like methods (Lion, RMSprop with small state) move every coordinate by about
+  lr per step and keep oscillating at that scale around the valley, where f ~ 100 (3 lr)^2: their
+  bound is 2e-2 at lr = 3e-3.
+* Linear regression, 256 x 8 Gaussian design (seed 0), weights w* = linspace(-1, 1, 8), noise
+  sigma = 0.1: the least-squares fit's mean squared error is about sigma^2 (1 - 8/256) = 0.0097
+  (the noise floor; computed exactly with lstsq below). Training must reach 1.5 sigma^2 = 0.015,
+  never beat the least-squares floor, and recover w* to within 0.05 (about 8 standard errors
+  sigma / sqrt(256)).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+
+import optc
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+@functools.cache
+def torch_class(spec: str):
+    return optc.load(SPECS / f"{spec}.opt", backend="torch")
+
+
+@functools.cache
+def jax_factory(spec: str):
+    return optc.load(SPECS / f"{spec}.opt", backend="jax")
+
+
+def train_torch(spec, hypers, loss_fn, start, steps) -> np.ndarray:
+    p = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
+    opt = torch_class(spec)([p], **hypers)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss_fn(p).backward()
+        opt.step()
+    return p.detach().numpy()
+
+
+def train_jax(spec, hypers, loss_fn, start, steps) -> np.ndarray:
+    tx = jax_factory(spec)(**hypers)
+
+    def body(_, carry):
+        params, state = carry
+        updates, state = tx.update(jax.grad(loss_fn)(params), state, params)
+        return optax.apply_updates(params, updates), state
+
+    @jax.jit
+    def run(params):
+        return jax.lax.fori_loop(0, steps, body, (params, tx.init(params)))[0]
+
+    return np.asarray(run(jnp.asarray(start, jnp.float64)))
+
+
+BACKENDS = {"torch": train_torch, "jax": train_jax}
+
+
+# -- Rosenbrock ---------------------------------------------------------------------------------
+
+
+def rosenbrock(p):
+    return (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+
+
+ROSENBROCK_START = [-1.5, 2.0]
+ROSENBROCK_STEPS = 2000
+ROSENBROCK = {  # spec: (hypers, bound on f after ROSENBROCK_STEPS; f* = 0)
+    "adam": ({"lr": 0.02}, 1e-3),
+    "adamw": ({"lr": 0.02, "weight_decay": 1e-4}, 1e-3),
+    "sgdmomentum": ({"lr": 1e-3, "momentum": 0.9}, 1e-3),
+    "adabelief": ({"lr": 0.02}, 1e-3),
+    "amsgrad": ({"lr": 0.05}, 1e-3),
+    "yogi": ({"lr": 0.05}, 1e-3),
+    "lion": ({"lr": 3e-3}, 2e-2),  # sign steps: oscillates at the lr scale
+    "rmsprop": ({"lr": 3e-3}, 2e-2),  # nearly sign steps once v tracks g^2
+}
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("spec", list(ROSENBROCK))
+def test_rosenbrock_from_minus_1_5_2_gets_near_the_minimum(spec, backend):
+    hypers, bound = ROSENBROCK[spec]
+    start_value = rosenbrock(np.array(ROSENBROCK_START))  # 6.5
+    final = BACKENDS[backend](spec, hypers, rosenbrock, ROSENBROCK_START, ROSENBROCK_STEPS)
+    value = rosenbrock(final)
+    assert np.isfinite(value)
+    assert value < bound, f"{spec} on {backend}: f = {value:.3e} after {ROSENBROCK_STEPS} steps"
+    assert value < start_value
+    assert np.abs(final - 1.0).max() < 0.5  # in the minimiser's basin, not elsewhere on the valley
+
+
+# -- noisy linear regression --------------------------------------------------------------------
+
+SIGMA = 0.1
+_rng = np.random.default_rng(0)
+X = _rng.normal(size=(256, 8))
+W_TRUE = np.linspace(-1.0, 1.0, 8)
+Y = X @ W_TRUE + SIGMA * _rng.normal(size=256)
+W_LSTSQ = np.linalg.lstsq(X, Y, rcond=None)[0]
+FLOOR = float(np.mean((X @ W_LSTSQ - Y) ** 2))  # the best any optimizer can do on this data
+THRESHOLD = 1.5 * SIGMA**2
+
+X_T, Y_T = torch.tensor(X), torch.tensor(Y)
+X_J, Y_J = jnp.asarray(X), jnp.asarray(Y)
+
+
+def mse_torch(w):
+    return torch.mean((X_T @ w - Y_T) ** 2)
+
+
+def mse_jax(w):
+    return jnp.mean((X_J @ w - Y_J) ** 2)
+
+
+REGRESSION = {  # spec: (hypers, full-batch steps)
+    "adam": ({"lr": 0.02}, 200),
+    "adamw": ({"lr": 0.02, "weight_decay": 1e-4}, 200),
+    "sgdmomentum": ({"lr": 0.05, "momentum": 0.9}, 200),
+    "lion": ({"lr": 0.01}, 200),
+    "rmsprop": ({"lr": 0.01}, 200),
+    "adabelief": ({"lr": 0.02}, 200),
+    "nadam": ({"lr": 0.02}, 200),
+    "radam": ({"lr": 0.05}, 200),
+    "adan": ({"lr": 0.05}, 400),
+}
+
+
+def test_regression_noise_floor_is_below_the_threshold():
+    # sanity of the problem itself: E[floor] = sigma^2 (1 - 8/256)
+    assert 0.7 * SIGMA**2 < FLOOR < THRESHOLD
+    assert np.abs(W_LSTSQ - W_TRUE).max() < 0.05
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("spec", list(REGRESSION))
+def test_noisy_linear_regression_reaches_the_noise_floor(spec, backend):
+    hypers, steps = REGRESSION[spec]
+    loss = mse_torch if backend == "torch" else mse_jax
+    w = BACKENDS[backend](spec, hypers, loss, np.zeros(8), steps)
+    mse = float(np.mean((X @ w - Y) ** 2))
+    assert mse < THRESHOLD, f"{spec} on {backend}: MSE {mse:.5f} after {steps} steps"
+    assert mse >= FLOOR * (1 - 1e-9)  # nothing beats least squares
+    assert np.abs(w - W_TRUE).max() < 0.05
+
+
+@pytest.mark.parametrize("spec", ["adam", "sgdmomentum", "adabelief"])
+def test_torch_and_jax_training_runs_end_at_the_same_weights(spec):
+    # both are float64 and see gradients equal up to rounding: smooth methods stay together
+    hypers, steps = REGRESSION[spec]
+    w_torch = train_torch(spec, hypers, mse_torch, np.zeros(8), steps)
+    w_jax = train_jax(spec, hypers, mse_jax, np.zeros(8), steps)
+    np.testing.assert_allclose(w_torch, w_jax, rtol=1e-8, atol=1e-10)
