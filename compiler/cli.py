@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     p = command("check", _check, "compile and run the symbolic checks; print the property report")
     p.add_argument("specs", type=Path, nargs="*", help="default: the whole library")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--summary", action="store_true", help="one line per spec")
 
     p = command("verify", _verify, "run torch, jax and the reference interpreter side by side")
     p.add_argument("specs", type=Path, nargs="*", help="default: the whole library")
@@ -127,11 +128,26 @@ def _check(args: argparse.Namespace) -> int:
     from optc.check.report import check_report
     from optc.pipeline import compile_file
 
-    reports = []
-    for path in _specs(args.specs):
-        compiled = compile_file(path)
-        reports.append(check_report(compiled))
-    if args.json:
+    reports = [check_report(compile_file(path)) for path in _specs(args.specs)]
+    if args.summary:
+        rows = [r.summary() for r in reports]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return EXIT_OK
+        print(
+            f"{'spec':<16} {'safe/risky ops':>14} {'warnings':>8} {'scale-invariant':>16} "
+            f"{'memory':>12} {'ops/step':>8}"
+        )
+        for row in rows:
+            safe = f"{row['proved_safe']}/{row['risky_ops']}"
+            print(
+                f"{row['spec']:<16} {safe:>14} {row['warnings']:>8} "
+                f"{row['scale_invariant']:>16} {row['memory']:>12} {row['ops_per_step']:>8}"
+            )
+        total = sum(row["risky_ops"] for row in rows)
+        proved = sum(row["proved_safe"] for row in rows)
+        print(f"{len(rows)} specs checked: {proved} of {total} risky operations proved safe")
+    elif args.json:
         print(json.dumps([r.to_json() for r in reports], indent=2))
     else:
         print("\n\n".join(r.render() for r in reports))

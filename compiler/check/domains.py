@@ -76,7 +76,7 @@ class DomainReport:
 
     name: str
     file: str
-    invariants: dict[str, str]  # state → its inferred range, e.g. "[0, inf)" ("none" if unknown)
+    invariants: dict[str, str]  # state → its inferred range, e.g. "[0, inf)" or "(-inf, inf)"
     checks: list[DomainCheck] = field(default_factory=list)
 
     @property
@@ -109,22 +109,22 @@ class DomainReport:
 
 
 def domain_warnings(program: Program) -> list[Diagnostic]:
-    """The warnings of :func:`domain_report`, for the compile pipeline."""
-    return domain_report(program).diagnostics()
+    """The warnings of :func:`domain_report`, for the compile pipeline.
+
+    A failure of the analysis itself never stops a compile: it becomes one warning.
+    """
+    try:
+        return domain_report(program).diagnostics()
+    except Exception as err:
+        message = f"domain checks skipped: the analysis failed ({type(err).__name__}: {err})"
+        return [Diagnostic("warning", message, None, "please report this spec")]
 
 
 def domain_report(program: Program) -> DomainReport:
     """Prove or warn about every division, sqrt, log and negative/fractional power."""
     analysis = _Analysis(program)
     env = analysis.fixpoint()
-    invariants = {
-        s.name: (
-            "none"
-            if env[analysis.symbols[s.name]] == iv.REALS
-            else str(env[analysis.symbols[s.name]])
-        )
-        for s in program.states
-    }
+    invariants = {s.name: str(env[analysis.symbols[s.name]]) for s in program.states}
     report = DomainReport(program.name, program.file, invariants)
     evaluator = IntervalEval(env)
     seen: set[tuple] = set()
@@ -283,15 +283,15 @@ def _judge(site: _Site, base: IntervalEval, analysis: _Analysis) -> DomainCheck 
         if failure is None:
             return None
     else:
-        failure = _FAILURES[site.kind](site.args[-1], evaluator)
-    operand_node = site.node.args[1] if site.kind == "division" else site.node.args[0]
+        failure = (*_FAILURES[site.kind](site.args[-1], evaluator), _EFFECT[site.kind])
+    operand_node = site.node if site.kind == "power" else site.node.args[-1]
     operand = ir_text(operand_node, analysis.program)
     make = _CheckMaker(site, operand, analysis)
-    cond, range_text = failure
+    cond, range_text, effect = failure
     cond = _refute(cond, site.path, evaluator)
     if cond is sympy.false:
         return make.safe(range_text)
-    return make.warning(cond)
+    return make.warning(cond, effect)
 
 
 def _zero_failure(expr: sympy.Basic, ev: IntervalEval) -> tuple[sympy.Basic, str]:
@@ -312,26 +312,31 @@ def _log_failure(expr: sympy.Basic, ev: IntervalEval) -> tuple[sympy.Basic, str]
 _FAILURES = {"division": _zero_failure, "sqrt": _sqrt_failure, "log": _log_failure}
 
 
-def _power_failure(site: _Site, ev: IntervalEval) -> tuple[sympy.Basic, str] | None:
+def _power_failure(site: _Site, ev: IntervalEval) -> tuple[sympy.Basic, str, str] | None:
     """A power fails at 0^negative or negative^fractional; integer powers ≥ 0 never fail."""
     base, expo = site.args
     expo_range = ev(expo)
     integer = bool(expo.is_integer)
     if integer and expo_range.nonneg:
         return None
-    can_be_negative = not expo_range.nonneg
-    parts = []
-    if can_be_negative:
-        parts.append(sympy.And(zero_condition(base, ev), _lt_zero(expo, ev)))
-    if not integer:
-        parts.append(negative_condition(base, ev))
+    zero_base = sympy.false
+    if not expo_range.nonneg:
+        zero_base = sympy.And(zero_condition(base, ev), _decided(sympy.Lt(expo, 0), ev))
+    negative_base = negative_condition(base, ev) if not integer else sympy.false
     text = f"the base lies in {ev(base)} and the exponent in {expo_range}"
-    return sympy.Or(*parts), text
+    if negative_base is sympy.false:
+        site_effect = "raises 0 to a negative power"
+    elif zero_base is sympy.false:
+        site_effect = "takes a fractional power of a negative number"
+    else:
+        site_effect = _EFFECT["power"]
+    return sympy.Or(zero_base, negative_base), text, site_effect
 
 
-def _lt_zero(expr: sympy.Basic, ev: IntervalEval) -> sympy.Basic:
-    decided = ev.truth(sympy.Lt(expr, 0))
-    return sympy.sympify(decided) if decided is not None else sympy.Lt(expr, 0)
+def _decided(cond: sympy.Basic, ev: IntervalEval) -> sympy.Basic:
+    """``cond``, or true/false when the ranges decide it."""
+    verdict = ev.truth(cond)
+    return cond if verdict is None else sympy.sympify(verdict)
 
 
 class _CheckMaker:
@@ -349,9 +354,8 @@ class _CheckMaker:
     def safe(self, range_text: str) -> DomainCheck:
         return self._record("proved safe", range_text, None, None)
 
-    def warning(self, cond: sympy.Basic) -> DomainCheck:
+    def warning(self, cond: sympy.Basic, effect: str) -> DomainCheck:
         text = spec_str(cond, self.analysis.names(cond)) if cond is not sympy.true else None
-        effect = _EFFECT[self.site.kind]
         reason = f"{text} {effect}" if text else f"always {effect}"
         return self._record("warning", reason, text or "always", self._hint(cond))
 
@@ -429,8 +433,9 @@ def zero_condition(expr: sympy.Basic, ev: IntervalEval) -> sympy.Basic:
         expo = ev(expr.exp)
         if expo.positive:
             return zero_condition(expr.base, ev)
-        if iv.neg(expo).positive:
-            return sympy.false  # 1/x is never 0 for a finite x
+        if iv.neg(expo).nonneg:
+            return sympy.false  # x^0 = 1, and 1/x is never 0 for a finite x
+        return sympy.And(zero_condition(expr.base, ev), _decided(sympy.Gt(expr.exp, 0), ev))
     if isinstance(expr, sympy.Abs):
         return zero_condition(expr.args[0], ev)
     if isinstance(expr, sympy.exp):

@@ -161,6 +161,8 @@ def recip(a: Interval) -> Interval:
     """1/a, assuming a ≠ 0 (a zero divisor is reported separately)."""
     if a.empty:
         return EMPTY
+    if a.lo == a.hi == 0:
+        return REALS  # always a division by zero: reported; nothing is known downstream
     if a.lo >= 0:
         lo = Fraction(0) if math.isinf(a.hi) else 1 / a.hi
         hi = INF if a.lo == 0 else 1 / a.lo
@@ -358,7 +360,7 @@ class IntervalEval:
             if cond is sympy.false or self.truth(cond) is False:
                 continue
             case = self.assume(cond) if cond is not sympy.true else self
-            split = union(split, case.range(expr.xreplace({atom: sgn}), splits - 1))
+            split = union(split, case.range(expr.xreplace({atom: sympy.Integer(sgn)}), splits - 1))
         return intersect(value, split)
 
     def _with_facts(self, expr: sympy.Basic, value: Interval) -> Interval:

@@ -9,13 +9,15 @@ sign(x): Adam's is -lr*sign(g)); (d) state memory per parameter; (e) elementwise
 from __future__ import annotations
 
 import collections
-from collections.abc import Mapping
+import itertools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import sympy
 
+from optc.check import intervals as iv
 from optc.check.domains import hyper_range
-from optc.check.intervals import POSITIVE, REALS, IntervalEval, neg
+from optc.check.intervals import POSITIVE, REALS, Interval, IntervalEval, neg
 from optc.check.symbolic import (
     BOOL,
     Ranges,
@@ -72,14 +74,19 @@ class PropertyReport:
             f"properties of {self.name} ({self.file})",
             f"  gradient-scale invariance (g -> c*g, eps -> 0): {self.scale_invariance}"
             + (f": {self.scale_detail}" if self.scale_detail else ""),
-            f"  update at g = 0 from the initial state: dtheta = {self.update_at_zero}",
-            f"  first step: dtheta_1 = {self.first_step}",
+            f"  update at g = 0 from the initial state: dtheta = {_clip(self.update_at_zero)}",
+            f"  first step: dtheta_1 = {_clip(self.first_step)}",
         ]
         if self.first_step_eps0 is not None:
-            lines.append(f"  first step at eps = 0: dtheta_1 = {self.first_step_eps0}")
+            lines.append(f"  first step at eps = 0: dtheta_1 = {_clip(self.first_step_eps0)}")
         lines.append(f"  state memory per parameter: {self.memory}")
         lines.append(f"  elementwise ops per step: {self.elementwise_ops} ({ops or 'none'})")
         return "\n".join(lines)
+
+
+def _clip(text: str, width: int = 300) -> str:
+    """Long closed forms are cut in the text rendering (to_json keeps them whole)."""
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def property_report(program: Program) -> PropertyReport:
@@ -88,10 +95,15 @@ def property_report(program: Program) -> PropertyReport:
     ranges = _ranges(program, sp)
     eps0 = {sp.symbols[h.name]: sympy.Integer(0) for h in program.hypers if _is_eps(h.name)}
     evaluator = IntervalEval({s: r for s, r in ranges.items() if r != BOOL})
-    first = _simplify(_first_step(sp, sp.symbols["g"], ranges), evaluator)
-    zero = _simplify(_first_step(sp, sympy.Integer(0), ranges), evaluator)
-    first_eps0 = _simplify(first.xreplace(eps0), evaluator) if eps0 else None
-    status, detail = scale_invariance(sp, ranges, eps0)
+    first = _attempt(lambda: simplify_expr(_first_step(sp, sp.symbols["g"], ranges), evaluator))
+    zero = _attempt(lambda: simplify_expr(_first_step(sp, sympy.Integer(0), ranges), evaluator))
+    first_eps0 = None
+    if eps0:
+        first_eps0 = _attempt(lambda: simplify_expr(first.xreplace(eps0), evaluator))
+    try:
+        status, detail = scale_invariance(sp, ranges, eps0)
+    except Exception as err:  # SymPy can fail on odd programs; the report must still come out
+        status, detail = UNDECIDED, f"SymPy failed while unrolling ({type(err).__name__})"
     tensors = sum(s.shape is Shape.TENSOR for s in program.states)
     scalars = len(program.states) - tensors
     ops = elementwise_ops(program)
@@ -115,13 +127,21 @@ def property_report(program: Program) -> PropertyReport:
     )
 
 
+def _attempt(compute: Callable[[], sympy.Basic]) -> sympy.Basic:
+    """A closed form, or NaN when SymPy fails on it (printed as ``nan``)."""
+    try:
+        return compute()
+    except Exception:  # SymPy raises many kinds of errors on pathological programs
+        return sympy.nan
+
+
 def _is_eps(name: str) -> bool:
     return name.startswith("eps")
 
 
-def _ranges(program: Program, sp: SymbolicProgram) -> dict[sympy.Symbol, object]:
+def _ranges(program: Program, sp: SymbolicProgram) -> dict[sympy.Symbol, Interval | str]:
     """The range of every hyper (booleans marked), for branch decisions and random tests."""
-    ranges: dict[sympy.Symbol, object] = {}
+    ranges: dict[sympy.Symbol, Interval | str] = {}
     for hyper in program.hypers:
         ranges[sp.symbols[hyper.name]] = BOOL if hyper.kind == "bool" else hyper_range(hyper)
     return ranges
@@ -130,15 +150,17 @@ def _ranges(program: Program, sp: SymbolicProgram) -> dict[sympy.Symbol, object]
 # -- unrolling ------------------------------------------------------------------------------------
 
 
-def unroll(
-    sp: SymbolicProgram, grads: list[sympy.Basic], ranges: Ranges
-) -> list[sympy.Basic]:
+def unroll(sp: SymbolicProgram, grads: list[sympy.Basic], ranges: Ranges) -> list[sympy.Basic]:
     """θ after each step from the initial states, step k seeing gradient ``grads[k-1]``."""
     theta = sp.symbols["theta"]
     states = dict(sp.inits)
     thetas = []
     for k, grad in enumerate(grads, start=1):
-        mapping = {sp.symbols["g"]: grad, sp.symbols["t"]: sympy.Integer(k), sp.symbols["theta"]: theta}
+        mapping = {
+            sp.symbols["g"]: grad,
+            sp.symbols["t"]: sympy.Integer(k),
+            sp.symbols["theta"]: theta,
+        }
         mapping.update({sp.symbols[name]: value for name, value in states.items()})
         theta = decide_branches(sp.outputs["theta"].xreplace(mapping), ranges)
         states = {
@@ -178,11 +200,38 @@ def _truth(cond: sympy.Basic, evaluator: IntervalEval) -> bool | None:
         return verdict
     simpler = cond.replace(
         lambda e: isinstance(e, sympy.Rel) and not isinstance(e, sympy.Eq | sympy.Ne),
-        lambda e: e.func(sympy.simplify(e.lhs - e.rhs), 0),
+        lambda e: e.func(_cheap_simplify(e.lhs - e.rhs), 0),
     )
     if simpler is sympy.true or simpler is sympy.false:
         return bool(simpler)
     return evaluator.truth(simpler)
+
+
+def _branchy(expr: sympy.Basic) -> bool:
+    """Whether ``expr`` holds branches or conditions, which make sympy.simplify very slow."""
+    return expr.has(sympy.Piecewise, sympy.ITE, sympy.Rel, sympy.logic.boolalg.BooleanFunction)
+
+
+# sign, min and max hidden from sympy.simplify, which would expand them into slow case splits
+_OPAQUE = {sympy.sign: sympy.Function("sgn"), sympy.Min: sympy.Function("mn"),
+           sympy.Max: sympy.Function("mx")}  # fmt: skip
+
+
+def _protected_simplify(expr: sympy.Basic) -> sympy.Basic:
+    """sympy.simplify with sign/min/max kept opaque; ``expr`` itself if it has branches."""
+    if _branchy(expr):
+        return expr
+    for function, opaque in _OPAQUE.items():
+        expr = expr.replace(function, opaque)
+    expr = sympy.simplify(expr)
+    for function, opaque in _OPAQUE.items():
+        expr = expr.replace(opaque, function)
+    return expr
+
+
+def _cheap_simplify(expr: sympy.Basic) -> sympy.Basic:
+    """sympy.simplify for small expressions only (it can take minutes otherwise)."""
+    return expr if sympy.count_ops(expr) > 60 else _protected_simplify(expr)
 
 
 # -- (a) gradient-scale invariance ----------------------------------------------------------------
@@ -199,7 +248,8 @@ def scale_invariance(
         {k: v.xreplace(eps0) for k, v in sp.outputs.items()},
         {k: v.xreplace(eps0) for k, v in sp.inits.items()},
     )
-    g1, g2 = sympy.Symbol("g_1", real=True), sympy.Symbol("g_2", real=True)
+    # Nonzero gradients: the generic case (sign(|g|) = 1), as the random tests sample it too.
+    g1, g2 = (sympy.Symbol(f"g_{k}", real=True, nonzero=True) for k in (1, 2))
     c = sympy.Symbol("c", positive=True)
     ranges = {**ranges, c: POSITIVE}
     plain = _deltas(at0, [g1, g2], ranges)
@@ -209,29 +259,66 @@ def scale_invariance(
     for k, (a, b) in enumerate(zip(plain, scaled, strict=True), start=1):
         same, point = numeric_equal(a, b, {**ranges, g1: REALS, g2: REALS})
         if same is False:
-            diff = _simplify(b - a, IntervalEval({s: r for s, r in ranges.items() if r != BOOL}))
-            where = ", ".join(f"{s} = {v}" for s, v in point.items() if s in diff.free_symbols)
-            return DISPROVED, f"step {k}: dtheta(c*g) - dtheta(g) = {_text(diff)} (e.g. at {where})"
-    if all(_is_zero(b - a) for a, b in zip(plain, scaled, strict=True)):
-        vanishes = all(_is_zero(a) for a in plain)
-        return PROVED, "the update vanishes as eps -> 0" if vanishes else "two unrolled steps"
+            return DISPROVED, _counterexample(k, a, b, point, ranges)
+    evaluator = IntervalEval({s: r for s, r in ranges.items() if r != BOOL})
+    if all(is_zero(b - a, evaluator) for a, b in zip(plain, scaled, strict=True)):
+        vanishes = all(is_zero(a, evaluator) for a in plain)
+        steps = "two unrolled steps, nonzero gradients"
+        return PROVED, f"the update vanishes as eps -> 0 ({steps})" if vanishes else steps
     return NUMERIC, "SymPy could not simplify the difference to 0; random points agree"
+
+
+def _counterexample(
+    k: int,
+    a: sympy.Basic,
+    b: sympy.Basic,
+    point: Mapping[sympy.Symbol, sympy.Basic],
+    ranges: Ranges,
+) -> str:
+    """The differing step: the simplified difference when short, else the two values."""
+    diff = b - a
+    if sympy.count_ops(diff) <= SIMPLIFY_BUDGET:
+        diff = simplify_expr(diff, IntervalEval({s: r for s, r in ranges.items() if r != BOOL}))
+    used = diff.free_symbols if sympy.count_ops(diff) <= 40 else a.free_symbols | b.free_symbols
+    where = ", ".join(f"{s} = {v}" for s, v in point.items() if s in used)
+    if sympy.count_ops(diff) <= 40:
+        return f"step {k}: dtheta(c*g) - dtheta(g) = {_text(diff)} (e.g. at {where})"
+    x, y = (sympy.N(e.xreplace(point), 6) for e in (a, b))
+    return f"step {k}: at {where}: dtheta(g) = {x} but dtheta(c*g) = {y}"
 
 
 def _deltas(sp: SymbolicProgram, grads: list[sympy.Basic], ranges: Ranges) -> list[sympy.Basic]:
     thetas = [sp.symbols["theta"], *unroll(sp, grads, ranges)]
-    return [after - before for before, after in zip(thetas, thetas[1:], strict=False)]
+    return [after - before for before, after in itertools.pairwise(thetas)]
+
+
+def is_zero(expr: sympy.Basic, evaluator: IntervalEval) -> bool:
+    """Whether SymPy can show ``expr == 0``, helped by the ranges: known signs pulled out of
+    sign/abs/max, sums of known sign abstracted as positive symbols (sound: a function that is 0
+    for every positive value of a symbol is 0 at the value it stood for)."""
+    if expr == 0:
+        return True
+    expr = _normalize(expr, evaluator)
+    abstract, _ = abstract_signs(expr, evaluator)
+    return _is_zero(abstract) or (abstract != expr and _is_zero(expr))
 
 
 def _is_zero(expr: sympy.Basic) -> bool:
     """Whether SymPy can show ``expr == 0`` (cheap canonical forms first)."""
     if expr == 0:
         return True
-    for transform in (sympy.factor_terms, sympy.cancel, sympy.simplify):
+    if expr.has(sympy.Piecewise):  # SymPy's piecewise simplification is far too slow here
+        folded = sympy.piecewise_fold(expr)
+        if isinstance(folded, sympy.Piecewise):
+            return all(_is_zero(value) for value, _ in folded.args)
+    transforms = [sympy.factor_terms, sympy.cancel]
+    if sympy.count_ops(expr) <= 2 * SIMPLIFY_BUDGET:
+        transforms.append(_protected_simplify)
+    for transform in transforms:
         try:
             if transform(expr) == 0:
                 return True
-        except (sympy.PolynomialError, TypeError, ValueError):
+        except Exception:  # a transform that fails proves nothing
             continue
     return False
 
@@ -239,22 +326,103 @@ def _is_zero(expr: sympy.Basic) -> bool:
 # -- closed forms ---------------------------------------------------------------------------------
 
 
-_SGN = sympy.Function("sgn")  # sign(x) hidden from simplify, which would expand it to cases
+def simplify_expr(expr: sympy.Basic, evaluator: IntervalEval) -> sympy.Basic:
+    """The shortest of a few canonical forms, x/|x| written sign(x), known signs pulled out.
 
-
-def _simplify(expr: sympy.Basic, evaluator: IntervalEval) -> sympy.Basic:
-    """The shortest of a few canonical forms, x/|x| written sign(x), known signs pulled out."""
-    expr = _normalize(expr, evaluator).replace(sympy.sign, _SGN)
-    candidates = [expr]
-    if sympy.count_ops(expr) < 300:
-        candidates += [sympy.expand(expr), sympy.simplify(expr)]
+    Sums of hypers of known sign (``1 - beta2``) stand in as positive symbols meanwhile, so
+    SymPy may cancel ``sqrt(1/(1 - beta2))*sqrt(1 - beta2)``.
+    """
+    expr = _normalize(expr, evaluator)
+    abstract, restore = abstract_signs(expr, evaluator)
+    candidates = [abstract]
+    if sympy.count_ops(abstract) <= SIMPLIFY_BUDGET:
+        expanded = sympy.expand(abstract)
+        candidates += [expanded, sympy.collect(expanded, _THETA), _protected_simplify(abstract)]
     candidates += [sympy.factor_terms(c) for c in candidates]
     best = min(candidates, key=lambda e: (sympy.count_ops(e), len(str(e))))
-    return _normalize(best.replace(_SGN, sympy.sign), evaluator)
+    return _normalize(best.xreplace(restore), evaluator)
+
+
+def abstract_signs(
+    expr: sympy.Basic, evaluator: IntervalEval
+) -> tuple[sympy.Basic, dict[sympy.Symbol, sympy.Basic]]:
+    """Replace each maximal sum of scalars (no g, theta or state) whose sign the ranges decide
+    by a positive symbol (negated if negative). Returns the new expression and the way back.
+    """
+    restore: dict[sympy.Symbol, sympy.Basic] = {}
+    made: dict[sympy.Basic, sympy.Basic] = {}
+    tensors = {s for s in expr.free_symbols if s.name in _TENSOR_NAMES or s.name.startswith("g_")}
+
+    def visit(node: sympy.Basic) -> sympy.Basic:
+        if not node.args or isinstance(node, sympy.Rel | sympy.logic.boolalg.Boolean):
+            return node
+        if isinstance(node, sympy.Add) and not node.free_symbols & tensors:
+            if node not in made:
+                made[node] = _stand_in(node, evaluator, restore)
+            if made[node] is not None:
+                return made[node]
+        return node.func(*(visit(a) for a in node.args))
+
+    return visit(expr), restore
+
+
+_TENSOR_NAMES = {"theta", "g"}
+
+
+def _stand_in(
+    node: sympy.Basic, evaluator: IntervalEval, restore: dict[sympy.Symbol, sympy.Basic]
+) -> sympy.Basic | None:
+    value = evaluator(node)
+    if value.positive:
+        symbol = sympy.Dummy("q", positive=True)
+        restore[symbol] = node
+        return symbol
+    if neg(value).positive:
+        symbol = sympy.Dummy("q", positive=True)
+        restore[symbol] = -node
+        return -symbol
+    return None
+
+
+SIMPLIFY_BUDGET = 120  # count_ops above which sympy.simplify is too slow to run on every check
+_THETA = sympy.Symbol("theta", real=True)
 
 
 def _normalize(expr: sympy.Basic, evaluator: IntervalEval) -> sympy.Basic:
-    return sign_rewrite(pull_known_signs(sign_rewrite(expr), evaluator))
+    expr = pull_known_signs(sign_rewrite(expr), evaluator)
+    return sign_rewrite(factor_min_max(prune_min_max(expr, evaluator), evaluator))
+
+
+def factor_min_max(expr: sympy.Basic, evaluator: IntervalEval) -> sympy.Basic:
+    """max(p*a, p*b) → p*max(a, b) for a common factor p > 0 (e.g. c^2 in a scaled AMSGrad)."""
+
+    def fix(e: sympy.Basic) -> sympy.Basic:
+        factored = [sympy.factor_terms(a) for a in e.args]
+        common = set(sympy.Mul.make_args(factored[0]))
+        for arg in factored[1:]:
+            common &= set(sympy.Mul.make_args(arg))
+        pulled = [f for f in common if evaluator(f).positive]
+        if not pulled:
+            return e
+        scale = sympy.Mul(*pulled)
+        return scale * e.func(*(sympy.cancel(a / scale) for a in factored))
+
+    return expr.replace(lambda e: isinstance(e, sympy.Max | sympy.Min), fix)
+
+
+def prune_min_max(expr: sympy.Basic, evaluator: IntervalEval) -> sympy.Basic:
+    """max(a, b) → a when the ranges prove a >= b (e.g. max(0, g^2*(1 - beta2))); same for min."""
+
+    def fix(e: sympy.Basic) -> sympy.Basic:
+        keep = list(e.args)
+        wanted = iv.NONNEG if isinstance(e, sympy.Max) else iv.neg(iv.NONNEG)
+        for a in e.args:
+            for b in e.args:
+                if a is not b and a in keep and b in keep and evaluator(a - b).within(wanted):
+                    keep.remove(b)
+        return e.func(*keep)
+
+    return expr.replace(lambda e: isinstance(e, sympy.Max | sympy.Min), fix)
 
 
 def pull_known_signs(expr: sympy.Basic, evaluator: IntervalEval) -> sympy.Basic:
@@ -280,8 +448,12 @@ def pull_known_signs(expr: sympy.Basic, evaluator: IntervalEval) -> sympy.Basic:
         known, rest = split(e.args[0])
         return known * sympy.Abs(rest)
 
+    def fix_relation(e: sympy.Rel) -> sympy.Basic:
+        return e.func(split(e.lhs - e.rhs)[1], 0)
+
     expr = expr.replace(lambda e: isinstance(e, sympy.sign), fix_sign)
-    return expr.replace(lambda e: isinstance(e, sympy.Abs), fix_abs)
+    expr = expr.replace(lambda e: isinstance(e, sympy.Abs), fix_abs)
+    return expr.replace(lambda e: isinstance(e, sympy.Rel) and e.rhs == 0, fix_relation)
 
 
 def sign_rewrite(expr: sympy.Basic) -> sympy.Basic:
@@ -291,12 +463,16 @@ def sign_rewrite(expr: sympy.Basic) -> sympy.Basic:
         factors = list(mul.args)
         for i, factor in enumerate(factors):
             base, expo = factor.as_base_exp()
-            if isinstance(base, sympy.Abs) and expo.is_negative and expo.is_integer:
-                x = base.args[0]
-                for j, other in enumerate(factors):
-                    if j != i and other.as_base_exp() == (x, -expo):
-                        rest = [f for k, f in enumerate(factors) if k not in (i, j)]
-                        return sympy.Mul(*rest, sympy.sign(x) ** (-expo))
+            if not isinstance(base, sympy.Abs) or not expo.is_integer:
+                continue
+            x = base.args[0]
+            # x^k / |x|^k = sign(x)^k, and |x|^k * sign(x)^k = x^k
+            partner = (x, -expo) if expo.is_negative else (sympy.sign(x), expo)
+            result = sympy.sign(x) ** (-expo) if expo.is_negative else x**expo
+            for j, other in enumerate(factors):
+                if j != i and other.as_base_exp() == partner:
+                    rest = [f for k, f in enumerate(factors) if k not in (i, j)]
+                    return sympy.Mul(*rest, result)
         return mul
 
     previous = None

@@ -89,9 +89,7 @@ def piecewise(cond: sympy.Basic, then: sympy.Basic, orelse: sympy.Basic) -> symp
         return then
     if cond is sympy.false:
         return orelse
-    if isinstance(then, sympy.logic.boolalg.Boolean) and isinstance(
-        orelse, sympy.logic.boolalg.Boolean
-    ):
+    if is_condition(then) and is_condition(orelse):
         return sympy.ITE(cond, then, orelse)
     return sympy.Piecewise((then, cond), (orelse, True))
 
@@ -124,16 +122,47 @@ _BINARY: dict[str, Callable[[sympy.Basic, sympy.Basic], sympy.Basic]] = {
 }
 
 
+def is_condition(expr: sympy.Basic) -> bool:
+    """Whether a translated value is a truth value (a comparison, and/or/not, true/false)."""
+    return isinstance(expr, sympy.logic.boolalg.Boolean) and not isinstance(expr, sympy.Symbol)
+
+
+def as_number(expr: sympy.Basic) -> sympy.Basic:
+    """A truth value used as a number is 1 or 0 (as the backends compute it)."""
+    if expr is sympy.true or expr is sympy.false:
+        return sympy.Integer(int(bool(expr)))
+    if is_condition(expr):
+        return sympy.Piecewise((1, expr), (0, True))
+    return expr
+
+
+def as_condition(expr: sympy.Basic) -> sympy.Basic:
+    """A number used as a condition is true when nonzero."""
+    if is_condition(expr) or (isinstance(expr, sympy.Symbol) and expr.is_real is None):
+        return expr
+    return sympy.Ne(expr, 0)
+
+
+_LOGIC = ("and", "or", "not")
+
+
 def apply_op(op: str, args: list[sympy.Basic]) -> sympy.Basic:
     """The SymPy meaning of one IR op applied to translated arguments."""
+    if op in _LOGIC:
+        args = [as_condition(a) for a in args]
+    elif op in ("where", "ifelse"):
+        cond, then, orelse = as_condition(args[0]), args[1], args[2]
+        if not (is_condition(then) and is_condition(orelse)):
+            then, orelse = as_number(then), as_number(orelse)
+        return piecewise(cond, then, orelse)
+    else:
+        args = [as_number(a) for a in args]
     if op in _UNARY:
         return _UNARY[op](args[0])
     if op in _BINARY:
         return _BINARY[op](args[0], args[1])
     if op == "clip":
         return sympy.Min(sympy.Max(args[0], args[1]), args[2])
-    if op in ("where", "ifelse"):
-        return piecewise(*args)
     raise ValueError(f"no SymPy meaning for op `{op}`")
 
 
