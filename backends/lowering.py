@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 
 from optc.backends.pyexpr import PythonPrinter, format_number, python_name
 from optc.ir.nodes import Binding, Const, Hyper, Op, Program, Shape, Var
-from optc.render.latex import latex_statements
+from optc.render.latex import latex_aligned
 
 
 @dataclass(frozen=True)
@@ -148,9 +149,8 @@ def theta_delta(program: Program) -> Op | None:
 
 
 def docstring_math(program: Program) -> str:
-    """The update rule as a LaTeX ``aligned`` block, for docstrings."""
-    rows = " \\\\\n".join(f"    &{line}" for line in latex_statements(program))
-    return f".. math::\n\n  \\begin{{aligned}}\n{rows}\n  \\end{{aligned}}"
+    """The update rule as a reST math block, for docstrings."""
+    return ".. math::\n\n" + textwrap.indent(latex_aligned(program), "  ")
 
 
 def is_zero(expr) -> bool:

@@ -199,18 +199,11 @@ def _equiv(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     from optc.pipeline import compile_file
-    from optc.render.latex import latex_statements
+    from optc.render.latex import latex_aligned
     from optc.render.markdown import markdown
 
     program = compile_file(args.spec, checks=False).program
-    if args.markdown:
-        print(markdown(program))
-    else:
-        print(
-            "\\begin{aligned}\n"
-            + " \\\\\n".join(f"  &{line}" for line in latex_statements(program))
-            + "\n\\end{aligned}"
-        )
+    print(markdown(program) if args.markdown else latex_aligned(program))
     return EXIT_OK
 
 

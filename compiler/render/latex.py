@@ -140,3 +140,9 @@ def latex_statements(program: Program) -> list[str]:
         arrow = r"\leftarrow" if binding.target else "="
         lines.append(f"{latex_name(binding.display)} {arrow} {printer.render(binding.expr)}")
     return lines
+
+
+def latex_aligned(program: Program, indent: str = "  ") -> str:
+    """The whole step as one LaTeX ``aligned`` environment."""
+    rows = " \\\\\n".join(f"{indent}&{line}" for line in latex_statements(program))
+    return f"\\begin{{aligned}}\n{rows}\n\\end{{aligned}}"

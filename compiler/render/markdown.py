@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from optc.ir.nodes import Program
-from optc.render.latex import LatexPrinter, latex_name, latex_statements
+from optc.render.latex import LatexPrinter, latex_aligned, latex_name
 
 
 def markdown(program: Program) -> str:
@@ -22,7 +22,5 @@ def markdown(program: Program) -> str:
         for s in program.states:
             lines.append(f"| ${latex_name(s.name)}$ | ${printer.render(s.init)}$ |")
         lines.append("")
-    lines += ["$$", "\\begin{aligned}"]
-    lines.append(" \\\\\n".join(f"&{line}" for line in latex_statements(program)))
-    lines += ["\\end{aligned}", "$$"]
+    lines += ["$$", latex_aligned(program, indent=""), "$$"]
     return "\n".join(lines)
