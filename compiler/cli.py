@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p = command("compile", _compile, "compile a spec to torch and/or jax code")
     p.add_argument("spec", type=Path)
     p.add_argument("--backend", choices=["torch", "jax", "all"], default="all")
-    p.add_argument("-o", "--out", type=Path, default=Path("."), help="output folder (default .)")
+    p.add_argument(
+        "-o", "--out", type=Path, default=Path("."), help="folder for NAME_torch.py / NAME_jax.py"
+    )
 
     p = command("regen", _regen, "regenerate generated/ from the spec library")
     p.add_argument("--check", action="store_true", help="only check; exit 1 naming stale files")
@@ -92,7 +94,7 @@ def _compile(args: argparse.Namespace) -> int:
     _print_warnings(compiled)
     program = compiled.program
     for backend in BACKENDS if args.backend == "all" else (args.backend,):
-        path = args.out / backend / f"{program.snake_name}.py"
+        path = args.out / f"{program.snake_name}_{backend}.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(generator(backend)(program, str(args.spec)), encoding="utf-8")
         print(f"wrote {path}")

@@ -198,8 +198,13 @@ def _truth(cond: sympy.Basic, evaluator: IntervalEval) -> bool | None:
     verdict = evaluator.truth(cond)
     if verdict is not None:
         return verdict
+    # only conditions on hypers alone can be decided by their ranges: simplify just those
     simpler = cond.replace(
-        lambda e: isinstance(e, sympy.Rel) and not isinstance(e, sympy.Eq | sympy.Ne),
+        lambda e: (
+            isinstance(e, sympy.Rel)
+            and not isinstance(e, sympy.Eq | sympy.Ne)
+            and e.free_symbols <= evaluator.env.keys()
+        ),
         lambda e: e.func(_cheap_simplify(e.lhs - e.rhs), 0),
     )
     if simpler is sympy.true or simpler is sympy.false:
@@ -241,21 +246,18 @@ def scale_invariance(
     sp: SymbolicProgram, ranges: Ranges, eps0: Mapping[sympy.Symbol, sympy.Basic]
 ) -> tuple[str, str]:
     """Whether Δθ₁ and Δθ₂ are unchanged under g → c·g (c > 0) once every eps* is 0."""
-    at0 = SymbolicProgram(
-        sp.program,
-        sp.symbols,
-        sp.bindings,
-        {k: v.xreplace(eps0) for k, v in sp.outputs.items()},
-        {k: v.xreplace(eps0) for k, v in sp.inits.items()},
-    )
+    scalars = {sp.symbols[h.name] for h in sp.program.hypers} | {sp.symbols["t"]}
+    branches = sum(_branch_nodes(v, scalars) for v in sp.outputs.values())
+    if branches > MAX_BRANCHES:
+        return UNDECIDED, f"{branches} branches (where/if/min/max): too many to unroll in SymPy"
     # Nonzero gradients: the generic case (sign(|g|) = 1), as the random tests sample it too.
     g1, g2 = (sympy.Symbol(f"g_{k}", real=True, nonzero=True) for k in (1, 2))
     c = sympy.Symbol("c", positive=True)
     ranges = {**ranges, c: POSITIVE}
-    plain = _deltas(at0, [g1, g2], ranges)
-    scaled = _deltas(at0, [c * g1, c * g2], ranges)
-    if any(d.has(sympy.nan, sympy.zoo) for d in plain + scaled):
-        return UNDECIDED, "the unrolled update is 0/0 at eps = 0"
+    plain = _deltas_at_eps0(sp, [g1, g2], ranges, eps0)
+    scaled = _deltas_at_eps0(sp, [c * g1, c * g2], ranges, eps0)
+    if plain is None or scaled is None:
+        return UNDECIDED, "the unrolled update is undefined (0/0) at eps = 0"
     for k, (a, b) in enumerate(zip(plain, scaled, strict=True), start=1):
         same, point = numeric_equal(a, b, {**ranges, g1: REALS, g2: REALS})
         if same is False:
@@ -266,6 +268,19 @@ def scale_invariance(
         steps = "two unrolled steps, nonzero gradients"
         return PROVED, f"the update vanishes as eps -> 0 ({steps})" if vanishes else steps
     return NUMERIC, "SymPy could not simplify the difference to 0; random points agree"
+
+
+MAX_BRANCHES = 10  # two unrolled steps multiply branches; SymPy slows down badly beyond this
+
+
+def _branch_nodes(expr: sympy.Basic, scalars: set[sympy.Symbol]) -> int:
+    """Branch nodes (where/if/min/max) that depend on θ, g or a state."""
+    return sum(
+        1
+        for node in sympy.preorder_traversal(expr)
+        if isinstance(node, sympy.Piecewise | sympy.ITE | sympy.Min | sympy.Max)
+        and not node.free_symbols <= scalars
+    )
 
 
 def _counterexample(
@@ -285,6 +300,32 @@ def _counterexample(
         return f"step {k}: dtheta(c*g) - dtheta(g) = {_text(diff)} (e.g. at {where})"
     x, y = (sympy.N(e.xreplace(point), 6) for e in (a, b))
     return f"step {k}: at {where}: dtheta(g) = {x} but dtheta(c*g) = {y}"
+
+
+def _deltas_at_eps0(
+    sp: SymbolicProgram,
+    grads: list[sympy.Basic],
+    ranges: Ranges,
+    eps0: Mapping[sympy.Symbol, sympy.Basic],
+) -> list[sympy.Basic] | None:
+    """Δθ of each unrolled step with every eps* = 0: set before unrolling (small expressions),
+    else after it (a branch not taken may divide by eps: ADOPT's first step); None if 0/0."""
+    at0 = SymbolicProgram(
+        sp.program,
+        sp.symbols,
+        sp.bindings,
+        {k: v.xreplace(eps0) for k, v in sp.outputs.items()},
+        {k: v.xreplace(eps0) for k, v in sp.inits.items()},
+    )
+    for attempt in (lambda: _deltas(at0, grads, ranges),
+                    lambda: [d.xreplace(eps0) for d in _deltas(sp, grads, ranges)]):  # fmt: skip
+        try:
+            deltas = attempt()
+        except (ValueError, TypeError, ZeroDivisionError):  # SymPy: "zoo is not comparable"
+            continue
+        if not any(d.has(sympy.nan, sympy.zoo) for d in deltas):
+            return deltas
+    return None
 
 
 def _deltas(sp: SymbolicProgram, grads: list[sympy.Basic], ranges: Ranges) -> list[sympy.Basic]:
