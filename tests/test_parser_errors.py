@@ -236,3 +236,22 @@ def test_cli_exits_1_without_traceback(case, tmp_path: Path):
     assert "Traceback" not in result.stderr
     assert f":{case[2]}:{case[3]}: error: " in result.stderr
     assert "help: " in result.stderr
+
+
+def test_brackets_may_span_continued_lines_and_the_comment_quotes_the_whole_statement():
+    text = (
+        "optimizer X\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta)\n"
+    )
+    (binding,) = compile_text(text, "ok.opt").program.body
+    assert binding.source == "theta <- theta - lr * (g + theta)"
+
+
+def test_unclosed_bracket_on_a_continued_line_points_at_the_bracket():
+    text = (
+        "optimizer X\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta\n"
+    )
+    with pytest.raises(SpecError) as info:
+        compile_text(text, "bad.opt")
+    span = info.value.diagnostic.span
+    assert (span.line, span.col) == (4, 25)
+    assert "never closed" in info.value.diagnostic.message

@@ -214,7 +214,7 @@ class _Analysis:
             extra = [c for c in (_lower(start), _upper(start)) if c is not None]
             alive[state.name] = [c for c in (*CANDIDATES, *extra) if start.within(c)]
         while True:
-            entry = {name: _meet(cands) for name, cands in alive.items()}
+            entry = {name: iv.meet(cands) for name, cands in alive.items()}
             env = self.run(entry)
             changed = False
             for state in self.program.states:
@@ -261,13 +261,6 @@ def _lower(x: Interval) -> Interval | None:
 
 def _upper(x: Interval) -> Interval | None:
     return None if x.empty or abs(x.hi) == iv.INF else Interval(-iv.INF, x.hi, True, x.hi_open)
-
-
-def _meet(values: list[Interval]) -> Interval:
-    result = iv.REALS
-    for value in values:
-        result = iv.intersect(result, value)
-    return result
 
 
 # -- judging one site -----------------------------------------------------------------------------

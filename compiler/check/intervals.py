@@ -193,6 +193,14 @@ def intersect(a: Interval, b: Interval) -> Interval:
     return EMPTY if result.empty else result
 
 
+def meet(values: Iterable[Interval]) -> Interval:
+    """The intersection of several intervals (all reals for none)."""
+    result = REALS
+    for value in values:
+        result = intersect(result, value)
+    return result
+
+
 def maximum(a: Interval, b: Interval) -> Interval:
     if a.empty or b.empty:
         return EMPTY

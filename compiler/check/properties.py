@@ -23,6 +23,7 @@ from optc.check.symbolic import (
     Ranges,
     SymbolicProgram,
     numeric_equal,
+    shorten,
     spec_str,
     symbolic_program,
 )
@@ -74,19 +75,16 @@ class PropertyReport:
             f"properties of {self.name} ({self.file})",
             f"  gradient-scale invariance (g -> c*g, eps -> 0): {self.scale_invariance}"
             + (f": {self.scale_detail}" if self.scale_detail else ""),
-            f"  update at g = 0 from the initial state: dtheta = {_clip(self.update_at_zero)}",
-            f"  first step: dtheta_1 = {_clip(self.first_step)}",
+            f"  update at g = 0 from the initial state: dtheta = {shorten(self.update_at_zero, 300)}",
+            f"  first step: dtheta_1 = {shorten(self.first_step, 300)}",
         ]
         if self.first_step_eps0 is not None:
-            lines.append(f"  first step at eps = 0: dtheta_1 = {_clip(self.first_step_eps0)}")
+            lines.append(
+                f"  first step at eps = 0: dtheta_1 = {shorten(self.first_step_eps0, 300)}"
+            )
         lines.append(f"  state memory per parameter: {self.memory}")
         lines.append(f"  elementwise ops per step: {self.elementwise_ops} ({ops or 'none'})")
         return "\n".join(lines)
-
-
-def _clip(text: str, width: int = 300) -> str:
-    """Long closed forms are cut in the text rendering (to_json keeps them whole)."""
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def property_report(program: Program) -> PropertyReport:

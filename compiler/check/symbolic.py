@@ -298,6 +298,11 @@ def _ordered(args: tuple[sympy.Basic, ...]) -> list[sympy.Basic]:
     return sorted(args, key=lambda a: (sympy.count_ops(a), str(a)))
 
 
+def shorten(text: str, width: int) -> str:
+    """Long closed forms are cut in text renderings (the JSON forms keep them whole)."""
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def spec_str(expr: sympy.Basic, names: Mapping[str, str] | None = None) -> str:
     """Render a SymPy expression or condition in spec syntax (``-lr*sign(g)``, ``eps = 0``)."""
     return SpecPrinter(names).doprint(expr).replace("**", "^")

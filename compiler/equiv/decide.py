@@ -25,6 +25,7 @@ from optc.check.symbolic import (
     domain_assumptions,
     input_symbols,
     numeric_equal,
+    shorten,
     spec_str,
     symbolic_program,
 )
@@ -96,18 +97,13 @@ class EquivResult:
             lines.append(f"  {output}: {status}")
         if self.differences:
             first = self.differences[0]
-            lines.append(f"  first difference: {first.output}: {_clip(first.difference)}")
+            lines.append(f"  first difference: {first.output}: {shorten(first.difference, 400)}")
             if first.counterexample:
                 point = ", ".join(f"{k} = {v}" for k, v in first.counterexample.items())
                 lines.append(f"    e.g. at {point}")
             for other in self.differences[1:]:
-                lines.append(f"  also: {other.output}: {_clip(other.difference)}")
+                lines.append(f"  also: {other.output}: {shorten(other.difference, 400)}")
         return "\n".join(lines)
-
-
-def _clip(text: str, width: int = 400) -> str:
-    """Long differences are cut in the text rendering (to_json keeps them whole)."""
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def equivalent(a: Program, b: Program, binds: Mapping[str, str] | None = None) -> EquivResult:
@@ -158,12 +154,12 @@ class _Decision:
         symbols = {}
         for name, hypers in declared.items():
             kind = hypers[0].kind
-            domain = _meet([hyper_range(h) for h in hypers]) if kind != "bool" else None
+            domain = iv.meet([hyper_range(h) for h in hypers]) if kind != "bool" else None
             symbols[name] = self._make_symbol(name, kind, domain)
         for name in self._new_names(symbols):
             bound = [h for hs in declared.values() for h in hs if self.binds.get(h.name) == name]
             kind = bound[0].kind if bound else "real"
-            domain = _meet([hyper_range(h) for h in bound]) if kind != "bool" else None
+            domain = iv.meet([hyper_range(h) for h in bound]) if kind != "bool" else None
             symbols[name] = self._make_symbol(name, kind, domain)
         return symbols
 
@@ -344,10 +340,3 @@ def _influential(
 
 def _memoryless(side: _Side) -> list[str]:
     return [name for name in side.states if name not in side.influential]
-
-
-def _meet(values: list[Interval]) -> Interval:
-    result = iv.REALS
-    for value in values:
-        result = iv.intersect(result, value)
-    return result

@@ -181,7 +181,10 @@ class _Builder:
         for stmt in self.spec.body:
             self._check_target(stmt, locals_at)
             expr = self._expr(stmt.expr, env, context="the step")
-            source = source_lines[stmt.span.line - 1].strip()
+            source = " ".join(
+                line.strip().removesuffix("\\").strip()
+                for line in source_lines[stmt.span.line - 1 : stmt.span.end_line]
+            )
             if stmt.kind == "assign":
                 locals_at[stmt.target] = stmt.target_span
                 binding = Binding(stmt.target, stmt.target, None, expr, stmt.span, source)

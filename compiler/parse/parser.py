@@ -135,16 +135,19 @@ def _transform(tree, filename: str) -> list:
 
 
 def _check_brackets(text: str, filename: str) -> None:
-    """Report the first unbalanced `(` or `)` with the position of the bracket itself."""
+    """Report the first unbalanced `(` or `)` with the position of the bracket itself.
+
+    A line ending in `\\` continues on the next, so brackets may span such lines.
+    """
+    opened: list[tuple[int, int]] = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = re.sub(r'"[^"\n]*"', lambda m: " " * len(m.group()), raw.split("#", 1)[0])
         if re.match(r"\s*hyper\b", line):  # domains like `[0, 1)` are half-open on purpose
             cut = re.search(r"\bin\b", line)
             line = line[: cut.start()] if cut else line
-        opened: list[int] = []
         for col, ch in enumerate(line, start=1):
             if ch == "(":
-                opened.append(col)
+                opened.append((lineno, col))
             elif ch == ")":
                 if not opened:
                     raise SpecError(
@@ -153,11 +156,11 @@ def _check_brackets(text: str, filename: str) -> None:
                         hint="remove it, or add the `(` it closes",
                     )
                 opened.pop()
-        if opened and not raw.rstrip().endswith("\\"):
-            col = opened[-1]
+        if opened and not line.rstrip().endswith("\\"):
+            line_open, col = opened[-1]
             raise SpecError(
                 "`(` is never closed",
-                Span(filename, lineno, col, lineno, col + 1),
+                Span(filename, line_open, col, line_open, col + 1),
                 hint="add the matching `)` before the end of the line",
             )
 

@@ -57,7 +57,7 @@ def radam_update(
     rho_inf = 2 / (1 - beta2) - 1
     # line 23: rho_t = rho_inf - 2 * t * beta2^t / (1 - beta2^t)
     rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
-    # line 25: r = if rho_t > 5 \
+    # line 25: r = if rho_t > 5 then sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) else 1
     r = (
         math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
         if rho_t > 5
