@@ -21,6 +21,6 @@ def resolve_hypers(program: Program, overrides: Mapping[str, Any] | None = None)
         if not hyper.contains(values[hyper.name]):
             raise ValueError(
                 f"Invalid {hyper.name}: {values[hyper.name]!r} "
-                f"({hyper.name} must be in {hyper.domain_text()})"
+                f"({hyper.name} must be {hyper.requirement()})"
             )
     return values

@@ -24,7 +24,8 @@ class HyperView:
     default: str  # Python literal
     annotation: str
     valid: str  # a Python condition that holds exactly when the value is in the domain
-    domain: str  # the domain in words, for error messages and docs
+    domain: str  # the domain, for docs
+    requirement: str  # what a valid value is, for error messages
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,14 @@ def hyper_views(program: Program) -> list[HyperView]:
 def _hyper_view(hyper: Hyper) -> HyperView:
     name = python_name(hyper.name)
     if hyper.kind == "bool":
-        return HyperView(name, repr(hyper.default), "bool", f"isinstance({name}, bool)", "bool")
+        return HyperView(
+            name,
+            repr(hyper.default),
+            "bool",
+            f"isinstance({name}, bool)",
+            "{True, False}",
+            hyper.requirement(),
+        )
     default = format_number(hyper.default) if hyper.kind == "int" else repr(float(hyper.default))
     return HyperView(
         name,
@@ -48,6 +56,7 @@ def _hyper_view(hyper: Hyper) -> HyperView:
         hyper.kind if hyper.kind == "int" else "float",
         domain_condition(hyper, name),
         hyper.domain_text(),
+        hyper.requirement(),
     )
 
 

@@ -100,6 +100,14 @@ class Hyper:
         interval = f"{'[' if self.lo_closed else '('}{lo}, {hi}{']' if self.hi_closed else ')'}"
         return f"integers in {interval}" if self.kind == "int" else interval
 
+    def requirement(self) -> str:
+        """What a valid value is, for error messages: ``in (0, inf)``, ``a bool``..."""
+        if self.kind == "bool":
+            return "a bool"
+        if self.kind == "int":
+            return f"an integer in {self.domain_text().removeprefix('integers in ')}"
+        return f"in {self.domain_text()}"
+
     def contains(self, value: float) -> bool:
         if self.kind == "bool":
             return isinstance(value, bool)

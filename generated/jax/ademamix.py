@@ -137,7 +137,7 @@ def ademamix(
         float(t_alpha_beta3).is_integer() and t_alpha_beta3 >= 0
     ):
         raise ValueError(
-            f"Invalid t_alpha_beta3: {t_alpha_beta3!r} (t_alpha_beta3 must be in integers in [0, inf))"
+            f"Invalid t_alpha_beta3: {t_alpha_beta3!r} (t_alpha_beta3 must be an integer in [0, inf))"
         )
     if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
         raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")

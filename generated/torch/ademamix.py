@@ -146,7 +146,7 @@ class AdEMAMix(torch.optim.Optimizer):
             raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [0, inf))")
         if not (float(t_alpha_beta3).is_integer() and t_alpha_beta3 >= 0):
             raise ValueError(
-                f"Invalid t_alpha_beta3: {t_alpha_beta3!r} (t_alpha_beta3 must be in integers in [0, inf))"
+                f"Invalid t_alpha_beta3: {t_alpha_beta3!r} (t_alpha_beta3 must be an integer in [0, inf))"
             )
         if not (math.isfinite(eps) and eps > 0):
             raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
