@@ -175,6 +175,8 @@ def format_python(source: str) -> str:
         text=True,
         check=False,
     )
+    if "No module named ruff" in result.stderr:
+        raise RuntimeError("optc formats generated code with ruff: pip install ruff==0.17.5")
     if result.returncode != 0:
         raise RuntimeError(f"generated code does not parse:\n{result.stderr}\n{source}")
     return result.stdout
