@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import pytest
 
 from optc.pipeline import compile_file, library_specs
 from optc.regen import expected_files
+from tests.conftest import SPECS
 
 # Catalogue number → spec files (shared/catalog.md, entries tagged E or E+C).
 CATALOGUE = {
@@ -58,6 +60,19 @@ def test_every_promised_catalogue_entry_has_a_spec():
     stems = {path.stem for path in library_specs()}
     missing = {n: s for n, specs in CATALOGUE.items() for s in specs if s not in stems}
     assert not missing
+
+
+def test_catalogue_coverage_doc_lists_exactly_the_library():
+    """docs/catalog.md names each spec file once, on its catalogue row, and nothing else."""
+    doc = (SPECS.parent / "docs" / "catalog.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].isdigit():
+            rows[int(cells[0])] = re.findall(r"specs/(\w+)\.opt", cells[5])
+    assert len(rows) == 139
+    assert {n: specs for n, specs in rows.items() if specs} == CATALOGUE
+    assert {s for specs in CATALOGUE.values() for s in specs} == {p.stem for p in library_specs()}
 
 
 @pytest.mark.parametrize("path", library_specs(), ids=lambda p: p.stem)
