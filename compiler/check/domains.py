@@ -11,6 +11,7 @@ non-negative terms is zero iff every term is, a product iff some factor is...) a
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -382,29 +383,9 @@ def _narrowed(hyper: Hyper, cond: sympy.Basic, symbol: sympy.Symbol) -> str | No
             continue
         value = atom.rhs if atom.lhs == symbol else atom.lhs
         if hyper.lo_closed and value == sympy.nsimplify(hyper.lo):
-            opened = Hyper(
-                hyper.name,
-                hyper.default,
-                hyper.kind,
-                hyper.lo,
-                hyper.hi,
-                False,
-                hyper.hi_closed,
-                hyper.span,
-            )
-            return opened.domain_text()
+            return dataclasses.replace(hyper, lo_closed=False).domain_text()
         if hyper.hi_closed and value == sympy.nsimplify(hyper.hi):
-            opened = Hyper(
-                hyper.name,
-                hyper.default,
-                hyper.kind,
-                hyper.lo,
-                hyper.hi,
-                hyper.lo_closed,
-                False,
-                hyper.span,
-            )
-            return opened.domain_text()
+            return dataclasses.replace(hyper, hi_closed=False).domain_text()
     return None
 
 
