@@ -7,7 +7,7 @@ import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
-from optc.diagnostics import Diagnostic
+from optc.diagnostics import Diagnostic, SpecError
 from optc.ir.build import build_program
 from optc.ir.nodes import Program
 from optc.parse import ast
@@ -34,10 +34,8 @@ def compile_text(text: str, filename: str = "<spec>", checks: bool = True) -> Co
     spec = parse_spec(text, filename)
     try:
         program, warnings = build_program(spec, list(prelude()))
-    except Exception as err:  # SpecError: attach the source for the caret
-        if hasattr(err, "with_source"):
-            raise err.with_source(text) from None
-        raise
+    except SpecError as err:  # attach the source, so the error shows the line and a caret
+        raise err.with_source(text) from None
     if checks:
         from optc.check.domains import domain_warnings
 
