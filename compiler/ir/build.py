@@ -7,6 +7,7 @@ hyper, updating an undeclared state, a tensor condition in `if`, missing convent
 
 from __future__ import annotations
 
+import keyword
 import math
 
 from optc.diagnostics import Diagnostic, Span, SpecError, did_you_mean
@@ -15,6 +16,7 @@ from optc.ir.nodes import (
     REAL_TENSOR,
     Binding,
     Const,
+    Counterpart,
     DType,
     Expr,
     Hyper,
@@ -83,6 +85,7 @@ class _Builder:
             name=self.spec.name,
             cites=list(self.spec.cites),
             conventions={c.key: c.text for c in self.spec.conventions},
+            counterparts=[self._counterpart(decl) for decl in self.spec.counterparts],
             hypers=list(self.hypers.values()),
             states=list(self.states.values()),
             body=body,
@@ -92,7 +95,58 @@ class _Builder:
         )
         return program, self.warnings
 
+    def _counterpart(self, decl: ast.CounterpartDecl) -> Counterpart:
+        hypers: dict[str, str | tuple[str, ...]] = {}
+        states: dict[str, str] = {}
+        fixed: dict[str, float | bool] = {}
+        mapped: dict[str, str] = {}  # spec name → the library name it maps to
+        for entry in decl.entries:
+            if entry.name in hypers or entry.name in states or entry.name in fixed:
+                raise SpecError(
+                    f"`{entry.name}` is mapped twice in counterpart `{decl.library}`", entry.span
+                )
+            if isinstance(entry.value, (bool, float)):
+                fixed[entry.name] = entry.value
+                continue
+            names = entry.value if isinstance(entry.value, tuple) else (entry.value,)
+            for name in names:
+                if name in mapped:
+                    raise SpecError(
+                        f"`{name}` already maps to `{mapped[name]}` in counterpart "
+                        f"`{decl.library}`",
+                        entry.span,
+                    )
+                mapped[name] = entry.name
+                if name in self.states and isinstance(entry.value, tuple):
+                    raise SpecError(
+                        f"state `{name}` cannot be part of a tuple",
+                        entry.span,
+                        hint="tuples group hypers, as torch's `betas = (beta1, beta2)`",
+                    )
+                if name not in self.hypers and name not in self.states:
+                    known = [*self.hypers, *self.states]
+                    raise SpecError(
+                        f"counterpart `{decl.library}` maps `{entry.name}` to `{name}`, which is "
+                        "neither a hyper nor a state of this spec",
+                        entry.span,
+                        hint=did_you_mean(name, known)
+                        or "the right-hand side names a hyper or a state of this spec",
+                    )
+            if entry.value in self.states:
+                states[entry.name] = entry.value
+            else:
+                hypers[entry.name] = entry.value
+        return Counterpart(decl.library, hypers, states, fixed, decl.span)
+
     def _check_not_builtin(self, name: str, span: Span) -> None:
+        if keyword.iskeyword(name) or name.startswith("__"):
+            raise SpecError(
+                f"`{name}` cannot be a hyper or state name: generated code passes it as a "
+                "Python keyword argument",
+                span,
+                hint="Python keywords and names starting with `__` cannot be keyword arguments; "
+                "rename it",
+            )
         if name in BUILTINS or name in CONSTANTS:
             raise SpecError(
                 f"`{name}` is built in and cannot be redeclared",
@@ -111,7 +165,7 @@ class _Builder:
                     f"the default of bool hyper `{decl.name}` must be true or false",
                     _span_of(decl.default),
                 )
-            hyper = Hyper(decl.name, default, "bool", 0.0, 1.0, True, True, decl.span)
+            hyper = Hyper(decl.name, default, "bool", 0.0, 1.0, True, True, decl.span, decl.doc)
             return hyper
         lo = _constant(domain.lo, "a domain bound")
         hi = _constant(domain.hi, "a domain bound")
@@ -122,7 +176,15 @@ class _Builder:
                 hint="write the lower bound first, e.g. `in [0, 1)`",
             )
         hyper = Hyper(
-            decl.name, default, domain.kind, lo, hi, domain.lo_closed, domain.hi_closed, decl.span
+            decl.name,
+            default,
+            domain.kind,
+            lo,
+            hi,
+            domain.lo_closed,
+            domain.hi_closed,
+            decl.span,
+            decl.doc,
         )
         if isinstance(default, bool) or not hyper.contains(default):
             raise SpecError(

@@ -91,6 +91,7 @@ class Hyper:
     lo_closed: bool
     hi_closed: bool
     span: Span
+    doc: str = ""  # one line: what the hyper means, for the generated docstrings
 
     def domain_text(self) -> str:
         if self.kind == "bool":
@@ -150,6 +151,41 @@ class Binding:
         return self.expr.type
 
 
+@dataclass(frozen=True)
+class Counterpart:
+    """A library implementation the spec reproduces exactly, and how names map onto it.
+
+    ``hypers`` maps a library argument to a spec hyper, or to a tuple of them (torch's
+    ``betas``); ``states`` maps a library state key / field to a spec state; ``fixed`` holds
+    library options that must keep one value for the library to be this algorithm
+    (``amsgrad = false``). Spec hypers not named keep their spec name in the library.
+    """
+
+    library: str  # dotted path: torch.optim.AdamW, optax.adamw, pytorch_optimizer.Lion, ...
+    hypers: dict[str, str | tuple[str, ...]]
+    states: dict[str, str]
+    fixed: dict[str, float | bool]
+    span: Span
+
+    @property
+    def backend(self) -> str | None:
+        """The optc backend whose users this library serves: torch, jax, or None."""
+        if self.library.startswith("torch.optim."):
+            return "torch"
+        if self.library.startswith("optax."):
+            return "jax"
+        return None
+
+    def library_name(self, hyper: str) -> tuple[str, int | None]:
+        """Where a spec hyper lives in the library: (argument, index in its tuple or None)."""
+        for lib, spec in self.hypers.items():
+            if spec == hyper:
+                return lib, None
+            if isinstance(spec, tuple) and hyper in spec:
+                return lib, spec.index(hyper)
+        return hyper, None
+
+
 @dataclass
 class Program:
     """A whole optimizer: declarations plus the per-step SSA body."""
@@ -157,6 +193,7 @@ class Program:
     name: str
     cites: list[str]
     conventions: dict[str, str]
+    counterparts: list[Counterpart]
     hypers: list[Hyper]
     states: list[State]
     body: list[Binding]
@@ -168,6 +205,10 @@ class Program:
     def snake_name(self) -> str:
         """The jax factory name: the spec name lower-cased, as optax spells its aliases."""
         return self.name.lower()
+
+    def counterpart(self, backend: str) -> Counterpart | None:
+        """The first declared counterpart serving ``backend`` ("torch" or "jax"), if any."""
+        return next((c for c in self.counterparts if c.backend == backend), None)
 
     def binding(self, id_: str) -> Binding:
         return next(b for b in self.body if b.id == id_)

@@ -86,6 +86,30 @@ class HyperDecl:
     default: Expr
     domain: Domain
     span: Span
+    doc: str = ""  # the optional one-line description after the domain
+
+
+@dataclass(frozen=True)
+class CounterpartEntry:
+    """One ``library_name = value`` of a counterpart line.
+
+    ``value`` is a spec name (a hyper or a state), a tuple of hyper names (torch's ``betas``), or
+    a fixed number/bool: the library option must have that value to be this algorithm.
+    """
+
+    name: str
+    value: str | tuple[str, ...] | float | bool
+    span: Span
+
+
+@dataclass(frozen=True)
+class CounterpartDecl:
+    """``counterpart torch.optim.AdamW: betas = (beta1, beta2), exp_avg = m, amsgrad = false``."""
+
+    library: str
+    library_span: Span
+    entries: tuple[CounterpartEntry, ...]
+    span: Span
 
 
 @dataclass(frozen=True)
@@ -134,6 +158,7 @@ class SpecFile:
     name_span: Span | None = None
     cites: list[str] = field(default_factory=list)
     conventions: list[Convention] = field(default_factory=list)
+    counterparts: list[CounterpartDecl] = field(default_factory=list)
     hypers: list[HyperDecl] = field(default_factory=list)
     states: list[StateDecl] = field(default_factory=list)
     defs: list[DefDecl] = field(default_factory=list)

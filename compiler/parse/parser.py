@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import keyword
 import re
 
 from lark import Lark, Token, Transformer, v_args
@@ -42,6 +43,7 @@ KEYWORDS = (
     "optimizer",
     "cite",
     "convention",
+    "counterpart",
     "hyper",
     "state",
     "def",
@@ -70,6 +72,7 @@ _TOKEN_WORDS = {
     "OPEN": "`[` or `(`",
     "CLOSE": "`]` or `)`",
     "COLON": "`:`",
+    "DOTTED": "a dotted library path like `torch.optim.AdamW`",
     "LESSTHAN": "`<-`",
     "COMPARE": "a comparison",
     "PLUS": "`+`",
@@ -300,10 +303,50 @@ class _ToAst(Transformer):
         return ast.Convention(self._name(key), str(text)[1:-1], self._span(meta))
 
     def hyper(self, meta, children):
-        name, default, domain = children
+        name, default, domain, doc = children
         return ast.HyperDecl(
-            self._name(name), _token_span(self.filename, name), default, domain, self._span(meta)
+            self._name(name),
+            _token_span(self.filename, name),
+            default,
+            domain,
+            self._span(meta),
+            str(doc)[1:-1].strip() if doc is not None else "",
         )
+
+    def counterpart(self, meta, children):
+        library, *entries = children
+        return ast.CounterpartDecl(
+            str(library),
+            _token_span(self.filename, library),
+            tuple(entry for entry in entries if entry is not None),
+            self._span(meta),
+        )
+
+    def rename(self, meta, children):
+        name, value = children
+        return ast.CounterpartEntry(str(name), self._name(value), self._span(meta))
+
+    def tuple_rename(self, meta, children):
+        name, *values = children
+        return ast.CounterpartEntry(
+            str(name), tuple(self._name(v) for v in values), self._span(meta)
+        )
+
+    def fixed(self, meta, children):
+        name, value = children
+        return ast.CounterpartEntry(str(name), value, self._span(meta))
+
+    def fixed_number(self, meta, children):
+        return float(children[0])
+
+    def fixed_negative(self, meta, children):
+        return -float(children[0])
+
+    def fixed_true(self, meta, children):
+        return True
+
+    def fixed_false(self, meta, children):
+        return False
 
     def state(self, meta, children):
         name, shape, init = children
@@ -454,6 +497,12 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                     )
                 if not value.isidentifier() or not value[0].isalpha():
                     raise SpecError(f"invalid optimizer name `{value}`", span)
+                if keyword.iskeyword(value) or keyword.iskeyword(value.lower()):
+                    raise SpecError(
+                        f"invalid optimizer name `{value}`",
+                        span,
+                        hint=f"`{value.lower()}` (the jax factory's name) is a Python keyword",
+                    )
                 spec.name, spec.name_span = value, span
             elif kind == "cite":
                 spec.cites.append(value)
@@ -490,6 +539,10 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
         elif isinstance(item, ast.DefDecl):
             declare(item.name, item.name_span, "def")
             spec.defs.append(item)
+        elif isinstance(item, ast.CounterpartDecl):
+            if any(c.library == item.library for c in spec.counterparts):
+                raise SpecError(f"counterpart `{item.library}` declared twice", item.span)
+            spec.counterparts.append(item)
         elif isinstance(item, ast.Convention):
             if any(c.key == item.key for c in spec.conventions):
                 raise SpecError(f"convention `{item.key}` stated twice", item.span)
