@@ -35,11 +35,17 @@ class StatementView:
 
 
 def hyper_views(program: Program) -> list[HyperView]:
-    return [_hyper_view(h) for h in program.hypers]
+    return [hyper_view(h, python_name(h.name)) for h in program.hypers]
 
 
-def _hyper_view(hyper: Hyper) -> HyperView:
-    name = python_name(hyper.name)
+def hyper_doc(hyper: Hyper) -> str:
+    """A hyper's docstring entry: its description (if the spec gives one) and its domain."""
+    requirement = hyper.requirement()
+    return f"{hyper.doc.rstrip('.')}; {requirement}" if hyper.doc else requirement
+
+
+def hyper_view(hyper: Hyper, name: str) -> HyperView:
+    """A hyper as the Python parameter ``name``."""
     if hyper.kind == "bool":
         return HyperView(
             name,
@@ -180,3 +186,41 @@ def format_python(source: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"generated code does not parse:\n{result.stderr}\n{source}")
     return result.stdout
+
+
+def spec_names(program: Program) -> set[str]:
+    """Every name a spec puts into generated code: optimizer, hypers, states, locals."""
+    names = {program.name, program.snake_name}
+    names |= {h.name for h in program.hypers} | {s.name for s in program.states}
+    names |= {b.display for b in program.body}
+    return names
+
+
+class InternalNames:
+    """Spellings for the generated code's own names that never collide with a spec's names.
+
+    A spec's names are public (keyword arguments, state keys) and are used exactly as written;
+    when one of them equals an internal name (``torch``, ``math``, ``self``...), the internal one
+    gets trailing underscores instead: ``import torch as torch_``.
+    """
+
+    def __init__(self, taken: set[str]) -> None:
+        self._taken = set(taken)
+        self._chosen: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._chosen:
+            spelling = name
+            while spelling in self._taken:
+                spelling += "_"
+            self._taken.add(spelling)
+            self._chosen[name] = spelling
+        return self._chosen[name]
+
+    def import_line(self, module: str, *names: str) -> str:
+        """``import torch [as torch_]`` or ``from a import b [as b_], c``."""
+        if not names:
+            alias = self[module]
+            return f"import {module}" + (f" as {alias}" if alias != module else "")
+        parts = [name + (f" as {self[name]}" if self[name] != name else "") for name in names]
+        return f"from {module} import {', '.join(parts)}"

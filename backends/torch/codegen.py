@@ -13,24 +13,35 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import math
+from dataclasses import dataclass
 
 import jinja2
 
 from optc.backends import lowering
-from optc.backends.pyexpr import ATOM, TERNARY, PythonPrinter, python_name
+from optc.backends.pyexpr import ATOM, TERNARY, PythonPrinter
+from optc.diagnostics import SpecError
 from optc.ir.nodes import Expr, Op, Program, Shape, Var, free_vars
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log"}
-_SCALAR_FUNCTIONS = {"sqrt": "math.sqrt", "abs": "abs", "exp": "math.exp", "log": "math.log"}
+_MATH_FUNCTIONS = {"sqrt", "exp", "log"}
 
 
 class TorchPrinter(PythonPrinter):
-    def __init__(self, names: dict[str, str], device_values: set[str]) -> None:
+    """Spells IR functions for torch; ``torch``/``math`` as the module imports them."""
+
+    def __init__(
+        self, names: dict[str, str], device_values: set[str], internal: lowering.InternalNames
+    ) -> None:
         super().__init__(names)
         self.device_values = device_values
+        self.torch = internal["torch"]
+        self.math = internal["math"]
+        self.uses_math = False
 
     def inf(self) -> str:
-        return "math.inf"
+        self.uses_math = True
+        return f"{self.math}.inf"
 
     def on_device(self, expr: Expr) -> bool:
         """Whether the value is a tensor at run time (θ-shaped, or a scalar state's 0-d tensor)."""
@@ -42,36 +53,40 @@ class TorchPrinter(PythonPrinter):
     def fill_like_gradient(self, expr: Expr, text: str) -> str:
         if self.on_device(expr):  # a scalar state's 0-d tensor
             return f"({text}).expand_as(g).clone()"
-        return f"torch.full_like(g, {text})"
+        return f"{self.torch}.full_like(g, {text})"
 
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
         op, a = expr.op, expr.args
         if op in _TENSOR_FUNCTIONS:
             if self.on_device(a[0]):
-                return f"torch.{op}({args[0]})", ATOM
+                return f"{self.torch}.{op}({args[0]})", ATOM
             if op == "sign":
                 x = args[0]
                 return f"(({x} > 0) - ({x} < 0))", ATOM
-            return f"{_SCALAR_FUNCTIONS[op]}({args[0]})", ATOM
+            if op in _MATH_FUNCTIONS:
+                self.uses_math = True
+                return f"{self.math}.{op}({args[0]})", ATOM
+            return f"{op}({args[0]})", ATOM
         if op in ("min", "max"):
             tensors = [self.on_device(x) for x in a]
             if all(tensors):
                 return (
-                    f"torch.{'minimum' if op == 'min' else 'maximum'}({args[0]}, {args[1]})",
+                    f"{self.torch}.{'minimum' if op == 'min' else 'maximum'}({args[0]}, {args[1]})",
                     ATOM,
                 )
             if any(tensors):
                 tensor, scalar = (args[0], args[1]) if tensors[0] else (args[1], args[0])
                 bound = "max" if op == "min" else "min"
-                return f"torch.clamp({tensor}, {bound}={scalar})", ATOM
+                return f"{self.torch}.clamp({tensor}, {bound}={scalar})", ATOM
             return f"{op}({args[0]}, {args[1]})", ATOM
         if op == "clip":
             x = self.as_tensor(a[0], args[0]) if self.on_device(expr) else args[0]
             if not self.on_device(expr):
                 return f"min(max({args[0]}, {args[1]}), {args[2]})", ATOM
             if self.on_device(a[1]) == self.on_device(a[2]):
-                return f"torch.clamp({x}, {args[1]}, {args[2]})", ATOM
-            return f"torch.clamp(torch.clamp({x}, min={args[1]}), max={args[2]})", ATOM
+                return f"{self.torch}.clamp({x}, {args[1]}, {args[2]})", ATOM
+            inner = f"{self.torch}.clamp({x}, min={args[1]})"
+            return f"{self.torch}.clamp({inner}, max={args[2]})", ATOM
         if op in ("where", "ifelse"):
             if not self.on_device(a[0]):
                 if not self.on_device(expr):
@@ -85,12 +100,12 @@ class TorchPrinter(PythonPrinter):
             # tensor of the gradient's dtype. One tensor branch sets the dtype by itself.
             both_scalar = not (self.on_device(a[1]) or self.on_device(a[2]))
             then = self.as_tensor(a[1], args[1]) if both_scalar else args[1]
-            return f"torch.where({args[0]}, {then}, {args[2]})", ATOM
+            return f"{self.torch}.where({args[0]}, {then}, {args[2]})", ATOM
         if op in ("and", "or", "not"):
             if not self.on_device(expr):
                 return self.logic(expr)
             tensors = [self.as_tensor(x, text) for x, text in zip(a, args, strict=True)]
-            return f"torch.logical_{op}({', '.join(tensors)})", ATOM
+            return f"{self.torch}.logical_{op}({', '.join(tensors)})", ATOM
         raise AssertionError(f"torch backend cannot spell {op}")
 
     def _branch(self, expr: Expr, text: str) -> str:
@@ -109,7 +124,8 @@ def _device_values(program: Program) -> set[str]:
 
 def _state_init(program: Program, printer: TorchPrinter) -> list[tuple[str, str, str]]:
     """(name, Python expression, spec text) for each state's initial value."""
-    result = []
+    torch, result = printer.torch, []
+    keep = f"memory_format={torch}.preserve_format"
     for state in program.states:
         init = state.init
         if state.shape is Shape.SCALAR:
@@ -119,16 +135,152 @@ def _state_init(program: Program, printer: TorchPrinter) -> list[tuple[str, str,
                 else f"theta.new_full((), {printer.render(init)})"
             )
         elif lowering.is_zero(init):
-            code = "torch.zeros_like(theta, memory_format=torch.preserve_format)"
+            code = f"{torch}.zeros_like(theta, {keep})"
         elif isinstance(init, Var) and init.name == "theta":
-            code = "theta.clone(memory_format=torch.preserve_format)"
+            code = f"theta.clone({keep})"
         elif init.type.is_tensor:
             code = printer.render(init)
         else:
-            code = f"torch.full_like(theta, {printer.render(init)}, memory_format=torch.preserve_format)"
+            code = f"{torch}.full_like(theta, {printer.render(init)}, {keep})"
         source = program.source.splitlines()[state.span.line - 1].strip()
         result.append((state.name, code, source))
     return result
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of the generated ``__init__``, with its docstring entry."""
+
+    name: str
+    annotation: str
+    default: str
+    doc: str
+
+
+def _class_parameters(program: Program, layout: GroupLayout) -> tuple[list, list]:
+    """The positional-or-keyword and the keyword-only parameters of ``__init__``."""
+    hypers = {h.name: h for h in program.hypers}
+    positional, keyword_only = [], []
+    for key, members in layout.keys.items():
+        if len(members) == 1 and layout.index[members[0]] is None:
+            hyper = hypers[members[0]]
+            view = lowering.hyper_view(hyper, key)
+            doc = lowering.hyper_doc(hyper)
+            positional.append(Parameter(key, view.annotation, view.default, doc))
+            continue
+        views = [lowering.hyper_view(hypers[m], m) for m in members]
+        default = "(" + lowering.tuple_items([v.default for v in views]) + ")"
+        annotation = "tuple[" + ", ".join(v.annotation for v in views) + "]"
+        doc = "; ".join(f"``{m}``: {lowering.hyper_doc(hypers[m])}" for m in members)
+        positional.append(Parameter(key, annotation, default, f"``({', '.join(members)})``: {doc}"))
+        for member, view in zip(members, views, strict=True):
+            keyword_only.append(
+                Parameter(
+                    member,
+                    f"{view.annotation} | None",
+                    "None",
+                    f"``{key}[{layout.index[member]}]`` by its spec name; overrides ``{key}``",
+                )
+            )
+    counterpart = program.counterpart("torch")
+    for name, value in (counterpart.fixed if counterpart else {}).items():
+        literal = repr(value) if isinstance(value, bool) else lowering.format_number(value)
+        annotation = "bool" if isinstance(value, bool) else "float"
+        doc = f"{counterpart.library}'s option; only ``{literal}`` is this algorithm"
+        positional.append(Parameter(name, annotation, literal, doc))
+    taken = {p.name for p in positional + keyword_only}
+    for name, annotation, default, doc in _FLAG_PARAMETERS:
+        if name not in taken:
+            keyword_only.append(Parameter(name, annotation, default, doc))
+    return positional, keyword_only
+
+
+_FLAG_PARAMETERS = (
+    ("maximize", "bool", "False", "maximize the objective instead of minimizing it"),
+    ("foreach", "bool | None", "None", "accepted as in torch.optim; True is not available yet"),
+    ("fused", "bool | None", "None", "accepted as in torch.optim; True is not available yet"),
+    ("capturable", "bool", "False", "accepted as in torch.optim; True is not available yet"),
+    ("differentiable", "bool", "False", "accepted as in torch.optim; True is not available"),
+)
+
+
+@dataclass(frozen=True)
+class GroupLayout:
+    """Where each hyper lives in a param group: torch's names, tuples such as ``betas``."""
+
+    keys: dict[str, list[str]]  # group key → the spec hypers stored under it, in order
+    index: dict[str, int | None]  # spec hyper → index in its tuple (None: the key holds it)
+
+    @classmethod
+    def of(cls, program: Program) -> GroupLayout:
+        counterpart = program.counterpart("torch")
+        names = [h.name for h in program.hypers]
+        tuples: dict[str, tuple[str, ...]] = {}
+        if counterpart is not None:
+            tuples = {k: v for k, v in counterpart.hypers.items() if isinstance(v, tuple)}
+            renames = {v: k for k, v in counterpart.hypers.items() if isinstance(v, str)}
+        else:
+            renames = {}
+            betas = [f"beta{k}" for k in range(1, len(names) + 1)]
+            count = next((k for k in range(len(betas)) if betas[k] not in names), len(betas))
+            if count >= 2 and "betas" not in names:  # torch's form: betas = (beta1, ..., betaK)
+                tuples = {"betas": tuple(betas[:count])}
+        keys: dict[str, list[str]] = {}
+        index: dict[str, int | None] = {}
+        for name in names:
+            member_of = next((k for k, members in tuples.items() if name in members), None)
+            if member_of is None:
+                keys[renames.get(name, name)] = [name]
+                index[name] = None
+            else:
+                keys.setdefault(member_of, list(tuples[member_of]))
+                index[name] = tuples[member_of].index(name)
+        return cls(keys, index)
+
+    def key_of(self, hyper: str) -> str:
+        return next(k for k, members in self.keys.items() if hyper in members)
+
+
+def _runtime_hypers(program: Program, layout: GroupLayout, constructor: str) -> list[str]:
+    """``Hyper(...)`` constructor calls declaring each hyper's domain and group position."""
+    calls = []
+    for hyper in program.hypers:
+        args = [repr(hyper.name), repr(hyper.kind)]
+        if hyper.kind != "bool":
+            for end, value, closed in (
+                ("lo", hyper.lo, hyper.lo_closed),
+                ("hi", hyper.hi, hyper.hi_closed),
+            ):
+                if math.isfinite(value):
+                    args.append(f"{end}={lowering.format_number(value)}")
+                if closed:
+                    args.append(f"{end}_closed=True")
+        key = layout.key_of(hyper.name)
+        if key != hyper.name:
+            args.append(f"key={key!r}")
+        if layout.index[hyper.name] is not None:
+            args.append(f"index={layout.index[hyper.name]}")
+        calls.append(f"{constructor}({', '.join(args)})")
+    return calls
+
+
+def _check_names(program: Program, layout: GroupLayout) -> None:
+    """Names torch.optim gives a meaning that no spec name may take."""
+    for hyper in program.hypers:
+        if layout.key_of(hyper.name) in ("params", "step"):
+            raise SpecError(
+                f"hyper `{hyper.name}` would be the param-group key "
+                f"`{layout.key_of(hyper.name)}`, which torch.optim reserves",
+                hyper.span,
+                hint="rename the hyper",
+            )
+    for state in program.states:
+        if state.name == "step":
+            raise SpecError(
+                "state `step` would be the key torch.optim keeps the step count under",
+                state.span,
+                hint="rename the state",
+            )
 
 
 @functools.cache
@@ -140,24 +292,54 @@ def _template() -> jinja2.Template:
 
 def generate(program: Program, spec_path: str) -> str:
     """The formatted source of ``generated/torch/<name>.py``."""
-    printer = TorchPrinter(lowering.python_names(program), _device_values(program))
+    layout = GroupLayout.of(program)
+    _check_names(program, layout)
+    internal = lowering.InternalNames(lowering.spec_names(program))
+    printer = TorchPrinter(
+        {b.id: b.display for b in program.body}, _device_values(program), internal
+    )
     statements = lowering.statements(program, printer)
     inits = _state_init(program, printer)
-    hypers = lowering.hyper_views(program)
+    counterpart = program.counterpart("torch")
+    positional, keyword_only = _class_parameters(program, layout)
     source = _template().render(
-        uses_math=lowering.uses_math(statements, hypers, [code for _, code, _ in inits]),
+        imports=[
+            *([internal.import_line("math")] if printer.uses_math else []),
+            internal.import_line("collections.abc", "Iterable"),
+            internal.import_line(
+                "typing",
+                "Any",
+                *(
+                    ["ClassVar"]
+                    if counterpart and (counterpart.states or counterpart.fixed)
+                    else []
+                ),
+            ),
+            "",
+            internal.import_line("torch"),
+            "",
+            internal.import_line("optc.backends.torch.runtime", "Hyper", "SpecOptimizer"),
+        ],
+        n=internal,
         dunder_all=lowering.dunder_all(
             [program.name, f"{program.snake_name}_init", f"{program.snake_name}_update"]
         ),
         program=program,
         spec_path=spec_path,
         snake=program.snake_name,
-        hypers=hypers,
-        states=[python_name(s.name) for s in program.states],
-        state_keys=[s.name for s in program.states],
+        hyper_params=", ".join(
+            f"{h.name}: {lowering.hyper_view(h, h.name).annotation}" for h in program.hypers
+        ),
+        states=[s.name for s in program.states],
+        state_keys={spec: lib for lib, spec in (counterpart.states if counterpart else {}).items()},
+        fixed=counterpart.fixed if counterpart else {},
+        counterpart=counterpart.library if counterpart else None,
+        runtime_hypers=_runtime_hypers(program, layout, internal["Hyper"]),
+        state_tuple=lowering.python_tuple(s.name for s in program.states),
         inits=inits,
         statements=statements,
+        positional=positional,
+        keyword_only=keyword_only,
         math=lowering.docstring_math(program),
-        **lowering.signature_parts(program),
     )
     return lowering.format_python(source)

@@ -1,0 +1,313 @@
+"""The hand-written part of every generated ``torch.optim.Optimizer``.
+
+A generated module keeps what is specific to its spec — the pure ``<name>_update`` (the readable
+ground truth), ``<name>_init``, the hyperparameters with their domains, the names the torch.optim
+counterpart uses, and the docs — and subclasses :class:`SpecOptimizer`, which owns everything
+the optimizers share: param groups and their validation, torch.optim's flags, lazy state
+creation, the step loop, complex parameters, and checkpoints in the counterpart's format.
+
+The step loop is the *readable* path: it calls ``update`` once per parameter, out of place, and
+copies the results into the optimizer's own buffers. Copying (rather than storing the returned
+tensors) is what makes a state never share storage with θ, the gradient or another state — a
+spec may write ``g_prev <- g`` or ``prev <- theta`` — and keeps every state tensor the same
+object from step to step, as torch.optim's in-place kernels do. Faster paths plug in by
+overriding :meth:`SpecOptimizer._step_group`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+__all__ = ["Hyper", "SpecOptimizer"]
+
+# torch.optim's per-group flags. optc accepts each with the value its readable path implements
+# and refuses the others with a ValueError naming the flag (never a TypeError).
+FLAGS: dict[str, Any] = {
+    "maximize": False,
+    "foreach": None,
+    "fused": None,
+    "capturable": False,
+    "differentiable": False,
+}
+_UNAVAILABLE = {
+    "foreach": (True, "the multi-tensor (foreach) path is not generated yet"),
+    "fused": (True, "the fused path is not generated yet"),
+    "capturable": (True, "CUDA-graph capture (capturable) is not supported yet"),
+    "differentiable": (True, "differentiating through step() is not supported"),
+}
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """A hyperparameter as the generated class declares it: its spec name and domain.
+
+    ``kind`` is "real", "int" or "bool"; the interval's open infinite ends exclude ±inf.
+    ``key``/``index`` say where the value lives in a param group: ``group[key]``, or
+    ``group[key][index]`` for a member of a tuple such as torch's ``betas``.
+    """
+
+    name: str
+    kind: str
+    lo: float = -math.inf
+    hi: float = math.inf
+    lo_closed: bool = False
+    hi_closed: bool = False
+    key: str = ""
+    index: int | None = None
+
+    @property
+    def group_key(self) -> str:
+        return self.key or self.name
+
+    def domain(self) -> str:
+        if self.kind == "bool":
+            return "a bool"
+        lo = "-inf" if self.lo == -math.inf else _number(self.lo)
+        hi = "inf" if self.hi == math.inf else _number(self.hi)
+        interval = f"{'[' if self.lo_closed else '('}{lo}, {hi}{']' if self.hi_closed else ')'}"
+        return f"an integer in {interval}" if self.kind == "int" else f"in {interval}"
+
+    def check(self, value: Any) -> None:
+        """Raise ValueError naming the hyper and its domain unless ``value`` lies in it."""
+        if not self._contains(value):
+            raise ValueError(
+                f"Invalid {self.name}: {value!r} ({self.name} must be {self.domain()})"
+            )
+
+    def _contains(self, value: Any) -> bool:
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1 or value.is_complex():
+                return False
+            value = value.item()
+        if not isinstance(value, (int, float)):
+            return False
+        value = float(value)
+        if self.kind == "int" and not value.is_integer():  # nan and inf are not integers
+            return False
+        if math.isnan(value) or (math.isinf(value) and not _closed_at(self, value)):
+            return False
+        above = value >= self.lo if self.lo_closed else value > self.lo
+        below = value <= self.hi if self.hi_closed else value < self.hi
+        return above and below
+
+
+def _closed_at(hyper: Hyper, value: float) -> bool:
+    """Whether an infinite value is admitted: only as a closed, infinite bound."""
+    return (value == hyper.lo and hyper.lo_closed) or (value == hyper.hi and hyper.hi_closed)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+class SpecOptimizer(torch.optim.Optimizer):
+    """Base class of the generated optimizers (see the module docstring).
+
+    Subclasses set the class attributes below; their ``__init__`` only spells the signature and
+    calls :meth:`_setup`.
+    """
+
+    hypers: ClassVar[tuple[Hyper, ...]]
+    states: ClassVar[tuple[str, ...]]  # spec state names, in the order ``update`` takes them
+    state_keys: ClassVar[Mapping[str, str]] = {}  # spec state → key in ``self.state[p]``
+    fixed: ClassVar[Mapping[str, Any]] = {}  # counterpart options with their one valid value
+    counterpart: ClassVar[str | None] = None  # e.g. "torch.optim.AdamW"
+    init_state: ClassVar[Callable[..., dict[str, torch.Tensor]]]
+    update_state: ClassVar[Callable[..., tuple[torch.Tensor, ...]]]
+
+    # -- construction ---------------------------------------------------------------------------
+    def _setup(self, params_: Any, /, **arguments: Any) -> None:
+        """Validate the constructor's arguments and build the param groups.
+
+        ``arguments`` holds every keyword of the generated signature: group keys (``betas``),
+        spec-name aliases (``beta1``, None when not given), fixed counterpart options and flags.
+        """
+        spec_names = {h.name for h in self.hypers} | {h.group_key for h in self.hypers}
+        flags = {
+            name: arguments.pop(name, default)
+            for name, default in FLAGS.items()
+            if name not in spec_names  # a spec's own hyper wins over torch's flag of that name
+        }
+        for name, value in flags.items():
+            _check_flag(type(self).__name__, name, value)
+        for name, value in self.fixed.items():
+            self._check_fixed(name, arguments.pop(name, value))
+        defaults = self._group_values(arguments, where="")
+        super().__init__(params_, {**defaults, **self.fixed, **flags})
+
+    def _group_values(self, arguments: Mapping[str, Any], where: str) -> dict[str, Any]:
+        """Group keys → values, from keys and/or spec-name aliases; every hyper validated."""
+        values: dict[str, Any] = {}
+        for hyper in self.hypers:
+            key = hyper.group_key
+            alias = arguments.get(hyper.name) if hyper.name != key else None
+            if hyper.index is None:
+                value = arguments[key] if alias is None else alias
+                values[key] = value
+            else:
+                members = values.setdefault(key, _as_list(key, arguments[key], self._arity(key)))
+                if alias is not None:
+                    members[hyper.index] = alias
+                value = members[hyper.index]
+            try:
+                hyper.check(value)
+            except ValueError as err:
+                raise ValueError(f"{err}{where}") from None
+        for key in values:
+            if isinstance(values[key], list):
+                values[key] = tuple(values[key])
+        return values
+
+    def _arity(self, key: str) -> int:
+        return sum(1 for h in self.hypers if h.key == key and h.index is not None)
+
+    def _check_fixed(self, name: str, value: Any) -> None:
+        want = self.fixed[name]
+        if value != want or isinstance(value, bool) != isinstance(want, bool):
+            raise ValueError(
+                f"{type(self).__name__} is {self.counterpart} with {name}={want!r} only "
+                f"(got {name}={value!r}); the spec library has other optimizers for other forms"
+            )
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """torch.optim's add_param_group, also taking spec names (``beta1``) and validating."""
+        group = dict(param_group)
+        given = {
+            h.name: group.pop(h.name)
+            for h in self.hypers
+            if h.name != h.group_key and h.name in group
+        }
+        if given or any(h.group_key in group for h in self.hypers):
+            filled = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}, **given}
+            group.update(self._group_values(filled, where=" in a param group"))
+        super().add_param_group(group)
+
+    # -- the step -------------------------------------------------------------------------------
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def group_hypers(self, group: Mapping[str, Any]) -> dict[str, Any]:
+        """Spec hyper name → value, read from the group's torch-named keys."""
+        values = {}
+        for hyper in self.hypers:
+            value = group[hyper.group_key]
+            values[hyper.name] = value if hyper.index is None else value[hyper.index]
+        return values
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        """The readable path: one out-of-place ``update`` per parameter, copied into state."""
+        hypers = self.group_hypers(group)
+        maximize = "maximize" not in hypers and group.get("maximize", False)
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+            grad = -p.grad if maximize else p.grad
+            theta = torch.view_as_real(p) if p.is_complex() else p
+            if grad.is_complex():
+                grad = torch.view_as_real(grad)
+            state = self.state[p]
+            if not state:
+                self._init_state(p, theta, state, hypers)
+            buffers = [_real(state[self._key(name)]) for name in self.states]
+            step = state["step"]
+            step += 1
+            new_theta, *new_states = self.update_state(
+                theta, grad, *buffers, t=int(step.item()), **hypers
+            )
+            for buffer, value in zip(buffers, new_states, strict=True):
+                buffer.copy_(value)
+            theta.copy_(new_theta)
+
+    def _key(self, name: str) -> str:
+        return self.state_keys.get(name, name)
+
+    def _init_state(
+        self, p: torch.Tensor, theta: torch.Tensor, state: dict[str, Any], hypers: dict[str, Any]
+    ) -> None:
+        """Create a parameter's state: ``step`` as torch.optim keeps it, and fresh buffers.
+
+        θ-shaped buffers of a complex parameter are stored complex (as torch.optim stores them)
+        and updated through their real view.
+        """
+        state["step"] = torch.tensor(0.0, dtype=_step_dtype())
+        taken: set[int] = {theta.untyped_storage().data_ptr()}
+        for name, value in self.init_state(theta, **hypers).items():
+            if value.untyped_storage().data_ptr() in taken:  # never share storage
+                value = value.clone()
+            taken.add(value.untyped_storage().data_ptr())
+            if p.is_complex() and value.shape == theta.shape:
+                value = torch.view_as_complex(value)
+            state[self._key(name)] = value
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """torch.optim's load_state_dict, also for the counterpart's checkpoints.
+
+        The state keys already are the counterpart's, so its ``state_dict`` loads as is and
+        ours loads into it. Checked here: fixed options (a torch.optim.Adam checkpoint with
+        amsgrad=True is refused by optc's Adam) and every hyper's domain. torch.optim.SGD keeps
+        no ``step``: such a state resumes at t = 2, since the buffer exists only after step 1.
+        """
+        for group in state_dict["param_groups"]:
+            for name in self.fixed:
+                if name in group:
+                    self._check_fixed(name, group[name])
+            self._group_values(group, where=" in the checkpoint")
+        state_dict = {**state_dict, "state": dict(state_dict["state"])}
+        for index, state in state_dict["state"].items():
+            state = {k: v for k, v in state.items() if v is not None}
+            if state and "step" not in state:
+                state["step"] = torch.tensor(1.0, dtype=_step_dtype())
+            state_dict["state"][index] = state
+        super().load_state_dict(state_dict)
+        for state in self.state.values():
+            step = state.get("step")
+            if step is not None and not isinstance(step, torch.Tensor):
+                state["step"] = torch.tensor(float(step), dtype=_step_dtype())
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for name, default in FLAGS.items():
+                group.setdefault(name, default)
+
+
+def _check_flag(optimizer: str, name: str, value: Any) -> None:
+    if name in _UNAVAILABLE and value == _UNAVAILABLE[name][0]:
+        raise ValueError(f"{optimizer}: {name}={value!r} is not available: {_UNAVAILABLE[name][1]}")
+    if name == "maximize" and not isinstance(value, bool):
+        raise ValueError(f"Invalid maximize: {value!r} (maximize must be a bool)")
+
+
+def _as_list(key: str, value: Any, arity: int) -> list[Any]:
+    if not isinstance(value, (tuple, list)) or len(value) != arity:
+        raise ValueError(f"Invalid {key}: {value!r} ({key} must be a tuple of {arity} numbers)")
+    return list(value)
+
+
+def _real(value: torch.Tensor) -> torch.Tensor:
+    return torch.view_as_real(value) if value.is_complex() else value
+
+
+def _step_dtype() -> torch.dtype:
+    """torch.optim's dtype for ``state["step"]``: float64 if that is the default, else float32."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
