@@ -185,17 +185,22 @@ def collect(
     check_steps: int = 2,
     torch_mapping: Callable = torch_side.torch_adamw_kwargs,
     optax_mapping: Callable = jax_side.optax_adamw_kwargs,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Every figure of the benchmark, as a JSON-ready dict. Raises check.MismatchError if some
     candidate does not compute the generated step's updates (then nothing is timed).
 
     The probe check runs on ``probe_workload`` with hypers under which any wrong mapping shows;
-    the second check on the benchmark's own workload and hypers."""
+    the second check on the benchmark's own workload and hypers. ``progress`` is called with the
+    name of each stage as it starts (the CLI shows it)."""
+    stage = progress or (lambda _name: None)
     mappings = {"torch_mapping": torch_mapping, "optax_mapping": optax_mapping}
     import torch
 
     load_before = os.getloadavg()
+    stage("compiling the AdamW spec")
     tgen, jgen, hypers = load_generated()
+    stage("checking that all candidates compute the same updates")
     checks = [
         check_mod.check_agreement(
             probe_workload,
@@ -209,8 +214,10 @@ def collect(
         check_mod.check_agreement(workload, hypers, tgen, jgen, steps=check_steps, **mappings),
     ]
     gc.collect()
+    stage(f"timing torch ({repeats} steps per candidate)")
     result_torch = bench_torch(workload, hypers, tgen, repeats, torch_warmup, torch_mapping)
     gc.collect()
+    stage(f"timing jax ({repeats} steps per candidate)")
     result_jax = bench_jax(workload, hypers, jgen, repeats, jax_warmup, optax_mapping)
     return {
         "benchmark": "adamw",
@@ -360,12 +367,14 @@ def format_report(r: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def run(repeats: int = 20, as_json: bool = False) -> int:
+def run(
+    repeats: int = 20, as_json: bool = False, progress: Callable[[str], None] | None = None
+) -> int:
     if repeats < 1:
         print("optc bench: error: --repeats must be at least 1", file=sys.stderr)
         return 2
     try:
-        result = collect(repeats)
+        result = collect(repeats, progress=progress)
     except check_mod.MismatchError as e:
         print(f"optc bench: error: {e}", file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@
 hold the whole spec library, precompiled.
 """
 
-from optc.api import load, load_program
+from optc.api import OptcWarning, load, load_program
 from optc.diagnostics import SpecError
 
-__all__ = ["SpecError", "load", "load_program"]
+__all__ = ["OptcWarning", "SpecError", "load", "load_program"]

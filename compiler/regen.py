@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,9 @@ def generated_dir() -> Path:
     return Path(str(importlib.resources.files("optc.generated")))
 
 
-def expected_files() -> dict[Path, str]:
-    """Every file generated/ should hold, with its exact content."""
+def expected_files(on_file: Callable[[Path], None] | None = None) -> dict[Path, str]:
+    """Every file generated/ should hold, with its exact content. ``on_file`` is called with
+    each spec module's path once its text is generated (the CLI's progress)."""
     programs: list[Program] = []
     for path in library_specs():
         program = compile_file(path, checks=False).program
@@ -45,7 +47,10 @@ def expected_files() -> dict[Path, str]:
         exports = []
         for program in programs:
             spec_path = f"specs/{program.snake_name}.opt"
-            files[root / backend / f"{program.snake_name}.py"] = generate(program, spec_path)
+            path = root / backend / f"{program.snake_name}.py"
+            files[path] = generate(program, spec_path)
+            if on_file is not None:
+                on_file(path)
             names = [export_name(program, backend)]
             if backend == "jax":
                 names.insert(0, f"{program.name}State")
@@ -57,9 +62,10 @@ def expected_files() -> dict[Path, str]:
     return files
 
 
-def regen(check: bool = False) -> RegenResult:
-    """Write (or with ``check``, only compare) every generated file; report what differs."""
-    expected = expected_files()
+def regen(check: bool = False, on_file: Callable[[Path], None] | None = None) -> RegenResult:
+    """Write (or with ``check``, only compare) every generated file; report what differs.
+    ``on_file`` is called after each spec module is generated (see :func:`expected_files`)."""
+    expected = expected_files(on_file)
     stale = [path for path, text in expected.items() if _read(path) != text]
     for backend in BACKENDS:
         for path in sorted((generated_dir() / backend).glob("*.py")):

@@ -3,17 +3,30 @@
 Every backend starts from the same parameters and receives the same gradients; after every step
 θ and every state are compared with the float64 reference. The deviation of a value is
 ``max |x - ref| / (atol + rtol * |ref|)`` — at most 1 passes — with tolerances per dtype.
+
+Gradient modes say how the torch backend receives each step's gradient (jax arrays are
+immutable, so jax runs ``fresh`` only):
+
+- ``fresh``: a new ``p.grad`` tensor every step;
+- ``inplace``: every step's gradient is written into the same ``p.grad`` tensor in place, as
+  ``zero_grad(set_to_none=False)`` followed by ``backward()`` (and gradient accumulation) do;
+- ``mutated``: a new ``p.grad`` each step, overwritten with NaN right after ``step()`` — before
+  the states are read and before the next step — so a state that shares storage with the
+  gradient, or an optimizer that reads an old gradient later, shows.
 """
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from optc.backends.hypers import resolve_hypers
-from optc.backends.pyexpr import python_name
 from optc.backends.reference.interpreter import init_state, step
 from optc.codegen import build
 from optc.ir.nodes import Program
@@ -21,6 +34,9 @@ from optc.ir.nodes import Program
 SHAPES: tuple[tuple[int, ...], ...] = ((), (7,), (6, 3), (3, 6), (2, 3, 2, 2))
 # (rtol, atol) against the float64 reference.
 TOLERANCES = {"float64": (1e-9, 1e-12), "float32": (2e-4, 2e-6)}
+GRAD_MODES: tuple[str, ...] = ("fresh", "inplace", "mutated")
+# The gradient modes each backend can be run in (jax arrays cannot be written in place).
+BACKEND_GRAD_MODES = {"torch": GRAD_MODES, "jax": ("fresh",)}
 
 
 @dataclass
@@ -31,6 +47,7 @@ class Deviation:
     max_abs: float = 0.0
     max_scaled: float = 0.0  # ≤ 1 passes
     worst_step: int = 0
+    grad_mode: str = "fresh"
 
 
 @dataclass
@@ -38,13 +55,33 @@ class VerifyReport:
     spec: str
     steps: int
     deviations: list[Deviation] = field(default_factory=list)
+    grad_modes: tuple[str, ...] = ("fresh",)
+    file: str | None = None
+    error: str | None = None  # a backend that could not run at all (compile or runtime error)
+    seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
-        return all(d.max_scaled <= 1.0 for d in self.deviations)
+        return self.error is None and all(d.max_scaled <= 1.0 for d in self.deviations)
 
-    def largest(self, dtype: str) -> float:
-        return max((d.max_abs for d in self.deviations if d.dtype == dtype), default=0.0)
+    @property
+    def failures(self) -> list[Deviation]:
+        return [d for d in self.deviations if not d.max_scaled <= 1.0]
+
+    def largest(self, dtype: str, grad_mode: str | None = None) -> float:
+        return max(
+            (
+                d.max_abs
+                for d in self.deviations
+                if d.dtype == dtype and grad_mode in (None, d.grad_mode)
+            ),
+            default=0.0,
+        )
+
+    def mode_passed(self, grad_mode: str) -> bool:
+        return self.error is None and all(
+            d.max_scaled <= 1.0 for d in self.deviations if d.grad_mode == grad_mode
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +90,10 @@ class VerifyReport:
             "passed": self.passed,
             "tolerances": {k: {"rtol": r, "atol": a} for k, (r, a) in TOLERANCES.items()},
             "deviations": [asdict(d) for d in self.deviations],
+            "grad_modes": list(self.grad_modes),
+            "file": self.file,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
         }
 
 
@@ -82,23 +123,44 @@ def run_reference(program: Program, params, grads, hypers) -> list[list[dict[str
 
 
 def run_torch(
-    program: Program, params, grads, hypers, dtype: str
+    program: Program,
+    params,
+    grads,
+    hypers,
+    dtype: str,
+    grad_mode: str = "fresh",
+    optimizer_class: type | None = None,
 ) -> list[list[dict[str, np.ndarray]]]:
+    """Run the torch backend; ``grad_mode`` says how each step's gradient is handed over."""
     import torch
 
-    optimizer_class = build(program, "torch")
+    if grad_mode not in GRAD_MODES:
+        raise ValueError(f"unknown gradient mode {grad_mode!r}; one of {', '.join(GRAD_MODES)}")
+    optimizer_class = optimizer_class or build(program, "torch")
+    keys = state_keys(optimizer_class)
     tensors = [torch.tensor(p, dtype=getattr(torch, dtype), requires_grad=True) for p in params]
     optimizer = optimizer_class(tensors, **_keywords(hypers))
     history = []
     for step_grads in grads:
         for tensor, g in zip(tensors, step_grads, strict=True):
-            tensor.grad = torch.tensor(g, dtype=tensor.dtype)
+            new = torch.tensor(g, dtype=tensor.dtype)
+            if grad_mode == "inplace" and tensor.grad is not None:
+                tensor.grad.zero_()  # zero_grad(set_to_none=False), then backward() accumulates
+                tensor.grad.add_(new)
+            else:
+                tensor.grad = new
         optimizer.step()
+        if grad_mode == "mutated":
+            for tensor in tensors:
+                tensor.grad.fill_(float("nan"))
         history.append(
             [
                 {
                     "theta": tensor.detach().double().numpy().copy(),
-                    **{s.name: _numpy(optimizer.state[tensor][s.name]) for s in program.states},
+                    **{
+                        s.name: _numpy(optimizer.state[tensor][keys.get(s.name, s.name)])
+                        for s in program.states
+                    },
                 }
                 for tensor in tensors
             ]
@@ -106,19 +168,40 @@ def run_torch(
     return history
 
 
+def state_keys(optimizer_class: type) -> dict[str, str]:
+    """Spec state → key in ``optimizer.state[p]`` (the spec name unless the class renames it)."""
+    return dict(getattr(optimizer_class, "STATE_KEYS", None) or {})
+
+
+def state_fields(factory: Callable) -> dict[str, str]:
+    """Spec state → field of the jax state NamedTuple (the spec name unless the module renames
+    it)."""
+    module = sys.modules.get(getattr(factory, "__module__", ""), None)
+    return dict(getattr(module, "STATE_FIELDS", None) or {})
+
+
 def _numpy(value) -> np.ndarray:
     return value.detach().double().cpu().numpy().copy()
 
 
 def run_jax(
-    program: Program, params, grads, hypers, dtype: str
+    program: Program,
+    params,
+    grads,
+    hypers,
+    dtype: str,
+    grad_mode: str = "fresh",
+    factory: Callable | None = None,
 ) -> list[list[dict[str, np.ndarray]]]:
     import jax
     import jax.numpy as jnp
     import optax
 
+    if grad_mode != "fresh":
+        raise ValueError(f"jax arrays are immutable: gradient mode {grad_mode!r} does not apply")
     jax.config.update("jax_enable_x64", True)
-    factory = build(program, "jax")
+    factory = factory or build(program, "jax")
+    fields = state_fields(factory)
     transformation = factory(**_keywords(hypers))
     tree = [jnp.asarray(p, dtype=dtype) for p in params]
     state = transformation.init(tree)
@@ -133,7 +216,9 @@ def run_jax(
                 {
                     "theta": np.asarray(tree[i], dtype=np.float64),
                     **{
-                        s.name: np.asarray(getattr(state, python_name(s.name))[i], dtype=np.float64)
+                        s.name: np.asarray(
+                            getattr(state, fields.get(s.name, s.name))[i], dtype=np.float64
+                        )
                         for s in program.states
                     },
                 }
@@ -144,8 +229,8 @@ def run_jax(
 
 
 def _keywords(hypers: dict[str, Any]) -> dict[str, Any]:
-    """Spec hyper names as the generated code's keyword arguments (``lambda`` → ``lambda_``)."""
-    return {python_name(name): value for name, value in hypers.items()}
+    """The generated code's keyword arguments: the spec's hyper names, exactly."""
+    return dict(hypers)
 
 
 def verify(
@@ -155,25 +240,72 @@ def verify(
     backends: tuple[str, ...] = ("torch", "jax"),
     hypers: dict[str, Any] | None = None,
     shapes: tuple[tuple[int, ...], ...] = SHAPES,
+    grad_modes: tuple[str, ...] = ("fresh",),
 ) -> VerifyReport:
-    """Run each backend in each dtype against the float64 reference; collect the deviations."""
+    """Run each backend in each dtype and gradient mode against the float64 reference.
+
+    A gradient mode a backend does not have (jax: ``inplace``, ``mutated``) is skipped for it.
+    """
+    unknown = [m for m in grad_modes if m not in GRAD_MODES]
+    if unknown:
+        raise ValueError(f"unknown gradient mode {unknown[0]!r}; one of {', '.join(GRAD_MODES)}")
+    started = time.perf_counter()
     values = resolve_hypers(program, hypers)
     params = initial_params(shapes)
     grads = gradient_stream(shapes, steps)
     reference = run_reference(program, params, grads, values)
     runners = {"torch": run_torch, "jax": run_jax}
-    report = VerifyReport(program.name, steps)
+    report = VerifyReport(program.name, steps, grad_modes=tuple(grad_modes), file=program.file)
     for backend in backends:
-        for dtype in dtypes:
-            history = runners[backend](program, params, grads, values, dtype)
-            rtol, atol = TOLERANCES[dtype]
-            for name in ["theta", *(s.name for s in program.states)]:
-                deviation = Deviation(backend, dtype, name)
-                for t, (got, want) in enumerate(zip(history, reference, strict=True), start=1):
-                    for got_p, want_p in zip(got, want, strict=True):
-                        _accumulate(deviation, got_p[name], want_p[name], rtol, atol, t)
-                report.deviations.append(deviation)
+        built = build(program, backend)  # once per backend, shared by every dtype and mode
+        extra = {"optimizer_class": built} if backend == "torch" else {"factory": built}
+        for mode in grad_modes:
+            if mode not in BACKEND_GRAD_MODES[backend]:
+                continue
+            for dtype in dtypes:
+                history = runners[backend](program, params, grads, values, dtype, mode, **extra)
+                rtol, atol = TOLERANCES[dtype]
+                for name in ["theta", *(s.name for s in program.states)]:
+                    deviation = Deviation(backend, dtype, name, grad_mode=mode)
+                    for t, (got, want) in enumerate(zip(history, reference, strict=True), start=1):
+                        for got_p, want_p in zip(got, want, strict=True):
+                            _accumulate(deviation, got_p[name], want_p[name], rtol, atol, t)
+                    report.deviations.append(deviation)
+    report.seconds = time.perf_counter() - started
     return report
+
+
+def verify_specs(
+    specs: Iterable[Path | Program], **options: Any
+) -> Iterator[tuple[Path | Program, VerifyReport]]:
+    """Verify specs one after another, yielding each report as soon as it is done.
+
+    ``specs`` are paths (compiled here) or programs; ``options`` go to :func:`verify`. A spec
+    that does not compile raises its ``SpecError``; a backend that fails to build or run gives
+    a failed report carrying the error, and the next spec is verified.
+    """
+    from optc.pipeline import compile_file
+
+    for spec in specs:
+        program = compile_file(spec, checks=False).program if isinstance(spec, Path) else spec
+        started = time.perf_counter()
+        try:
+            report = verify(program, **options)
+        except Exception as err:  # generated code that does not build or crashes: a finding
+            report = VerifyReport(
+                program.name,
+                options.get("steps", 10),
+                grad_modes=tuple(options.get("grad_modes", ("fresh",))),
+                file=program.file,
+                error=f"{type(err).__name__}: {_first_line(err)}",
+            )
+            report.seconds = time.perf_counter() - started
+        yield spec, report
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else "(no message)"
 
 
 def _accumulate(dev: Deviation, got, want, rtol: float, atol: float, t: int) -> None:
