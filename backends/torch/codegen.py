@@ -295,9 +295,9 @@ def generate(program: Program, spec_path: str) -> str:
     layout = GroupLayout.of(program)
     _check_names(program, layout)
     internal = lowering.InternalNames(lowering.spec_names(program))
-    printer = TorchPrinter(
-        {b.id: b.display for b in program.body}, _device_values(program), internal
-    )
+    names = {name: name for name in lowering.spec_names(program)}  # exactly as the spec spells them
+    names.update({b.id: b.display for b in program.body})
+    printer = TorchPrinter(names, _device_values(program), internal)
     statements = lowering.statements(program, printer)
     inits = _state_init(program, printer)
     counterpart = program.counterpart("torch")

@@ -43,15 +43,15 @@ def adadelta_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
-    # line 17: d = g + weight_decay * theta
+    # line 18: d = g + weight_decay * theta
     d = g + weight_decay * theta
-    # line 18: v <- ema(v, d^2, rho)
+    # line 19: v <- ema(v, d^2, rho)
     v = rho * v + (1 - rho) * d**2
-    # line 19: delta = sqrt(u + eps) / sqrt(v + eps) * d
+    # line 20: delta = sqrt(u + eps) / sqrt(v + eps) * d
     delta = torch.sqrt(u + eps) / torch.sqrt(v + eps) * d
-    # line 20: u <- ema(u, delta^2, rho)
+    # line 21: u <- ema(u, delta^2, rho)
     u = rho * u + (1 - rho) * delta**2
-    # line 21: theta <- theta - lr * delta
+    # line 22: theta <- theta - lr * delta
     theta = theta - lr * delta
     return theta, v, u
 

@@ -43,15 +43,15 @@ def adam_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
-    # line 16: m <- ema(m, g, beta1)
+    # line 17: m <- ema(m, g, beta1)
     m = beta1 * m + (1 - beta1) * g
-    # line 17: v <- ema(v, g^2, beta2)
+    # line 18: v <- ema(v, g^2, beta2)
     v = beta2 * v + (1 - beta2) * g**2
-    # line 18: m_hat = debias(m, beta1)
+    # line 19: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
-    # line 19: v_hat = debias(v, beta2)
+    # line 20: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 20: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
     theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
     return theta, m, v
 

@@ -41,11 +41,11 @@ def lion_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
-    # line 14: c = ema(m, g, beta1)
+    # line 15: c = ema(m, g, beta1)
     c = beta1 * m + (1 - beta1) * g
-    # line 15: m <- ema(m, g, beta2)
+    # line 16: m <- ema(m, g, beta2)
     m = beta2 * m + (1 - beta2) * g
-    # line 16: theta <- theta - lr * (sign(c) + weight_decay * theta)
+    # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
     theta = theta - lr * (torch.sign(c) + weight_decay * theta)
     return theta, m
 

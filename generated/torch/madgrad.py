@@ -46,17 +46,17 @@ def madgrad_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
-    # line 17: d = g + weight_decay * theta
+    # line 18: d = g + weight_decay * theta
     d = g + weight_decay * theta
-    # line 18: lamb = (lr + eps) * sqrt(t)
+    # line 19: lamb = (lr + eps) * sqrt(t)
     lamb = (lr + eps) * math.sqrt(t)
-    # line 19: s <- s + lamb * d
+    # line 20: s <- s + lamb * d
     s = s + lamb * d
-    # line 20: nu <- nu + lamb * d^2
+    # line 21: nu <- nu + lamb * d^2
     nu = nu + lamb * d**2
-    # line 21: z = theta0 - s / (nu^(1/3) + eps)
+    # line 22: z = theta0 - s / (nu^(1/3) + eps)
     z = theta0 - s / (nu ** (1 / 3) + eps)
-    # line 22: theta <- lerp(theta, z, 1 - momentum)
+    # line 23: theta <- lerp(theta, z, 1 - momentum)
     theta = theta + (1 - momentum) * (z - theta)
     return theta, theta0, s, nu
 

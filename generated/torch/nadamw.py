@@ -53,15 +53,15 @@ def nadamw_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
-    # line 20: m <- ema(m, g, beta1)
+    # line 21: m <- ema(m, g, beta1)
     m = beta1 * m + (1 - beta1) * g
-    # line 21: v <- ema(v, g^2, beta2)
+    # line 22: v <- ema(v, g^2, beta2)
     v = beta2 * v + (1 - beta2) * g**2
-    # line 22: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
+    # line 23: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
     m_hat = beta1 * m / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (1 - beta1**t)
-    # line 23: v_hat = debias(v, beta2)
+    # line 24: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 24: theta <- theta - lr * (m_hat / (sqrt(v_hat + eps_root) + eps) + weight_decay * theta)
+    # line 25: theta <- theta - lr * (m_hat / (sqrt(v_hat + eps_root) + eps) + weight_decay * theta)
     theta = theta - lr * (m_hat / (torch.sqrt(v_hat + eps_root) + eps) + weight_decay * theta)
     return theta, m, v
 

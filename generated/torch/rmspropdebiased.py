@@ -41,11 +41,11 @@ def rmspropdebiased_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
-    # line 14: v <- ema(v, g^2, beta2)
+    # line 15: v <- ema(v, g^2, beta2)
     v = beta2 * v + (1 - beta2) * g**2
-    # line 15: v_hat = debias(v, beta2)
+    # line 16: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 16: theta <- theta - lr * g / (sqrt(v_hat) + eps)
+    # line 17: theta <- theta - lr * g / (sqrt(v_hat) + eps)
     theta = theta - lr * g / (torch.sqrt(v_hat) + eps)
     return theta, v
 
