@@ -7,7 +7,7 @@ import importlib.resources
 from dataclasses import dataclass
 from pathlib import Path
 
-from optc.diagnostics import Diagnostic, SpecError
+from optc.diagnostics import Diagnostic, Span, SpecError
 from optc.ir.build import build_program
 from optc.ir.nodes import Program
 from optc.parse import ast
@@ -30,16 +30,36 @@ def prelude() -> tuple[ast.DefDecl, ...]:
 
 
 def compile_text(text: str, filename: str = "<spec>", checks: bool = True) -> Compiled:
-    """Parse, build and (by default) check a spec. Raises SpecError on malformed input."""
-    spec = parse_spec(text, filename)
+    """Parse, build and (by default) check a spec. Raises SpecError on malformed input.
+
+    No other exception escapes, whatever the input: a failure of the compiler itself is turned
+    into a SpecError saying so (and is a bug to report).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"spec text must be a str, not {type(text).__name__}")
     try:
+        spec = parse_spec(text, filename)
         program, warnings = build_program(spec, list(prelude()))
+        if checks:
+            from optc.check.domains import domain_warnings
+
+            warnings = [*warnings, *domain_warnings(program)]
     except SpecError as err:  # attach the source, so the error shows the line and a caret
         raise err.with_source(text) from None
-    if checks:
-        from optc.check.domains import domain_warnings
-
-        warnings = [*warnings, *domain_warnings(program)]
+    except RecursionError:
+        raise SpecError(
+            "the spec is nested too deeply to compile",
+            Span(filename, 1, 1, 1, 2),
+            hint="split deep expressions into statements with locals",
+            source=text,
+        ) from None
+    except Exception as err:  # a compiler bug: still one located error, never a traceback
+        raise SpecError(
+            f"internal compiler error ({type(err).__name__}: {err})",
+            Span(filename, 1, 1, 1, 2),
+            hint="this is a bug in optc; please report it with this spec",
+            source=text,
+        ) from err
     return Compiled(program, warnings)
 
 

@@ -13,23 +13,24 @@ from optc.diagnostics import SpecError
 from optc.pipeline import compile_text
 
 HEADER = """optimizer Bad
+cite "x"
 convention eps "outside the root"
 hyper lr = 1e-3 in (0, inf)
 hyper eps = 1e-8 in [0, inf)
 state m = 0
 step
-"""  # the step body starts on line 7
+"""  # the step body starts on line 8
 TAIL = "  theta <- theta - lr * m\n"
 
 # (case id, spec text, line, column, caret width, message fragment, hint fragment)
 CASES = [
-    ("syntax", HEADER + "  m <- m +* g\n" + TAIL, 7, 11, 1, "unexpected `*`", "expected"),
-    ("unclosed-paren", HEADER + "  m <- (m + g\n" + TAIL, 7, 8, 1, "`(` is never closed", "`)`"),
-    ("unmatched-paren", HEADER + "  m <- m + g)\n" + TAIL, 7, 13, 1, "unmatched `)`", "`(`"),
+    ("syntax", HEADER + "  m <- m +* g\n" + TAIL, 8, 11, 1, "unexpected `*`", "expected"),
+    ("unclosed-paren", HEADER + "  m <- (m + g\n" + TAIL, 8, 8, 1, "`(` is never closed", "`)`"),
+    ("unmatched-paren", HEADER + "  m <- m + g)\n" + TAIL, 8, 13, 1, "unmatched `)`", "`(`"),
     (
         "unknown-function",
         HEADER + "  m <- sqr(g)\n" + TAIL,
-        7,
+        8,
         8,
         3,
         "unknown function `sqr`",
@@ -38,7 +39,7 @@ CASES = [
     (
         "wrong-arity",
         HEADER + "  m <- clip(g, 1)\n" + TAIL,
-        7,
+        8,
         8,
         4,
         "takes 3 arguments, got 2",
@@ -47,48 +48,48 @@ CASES = [
     (
         "def-arity",
         HEADER + "  m <- ema(m, g)\n" + TAIL,
-        7,
+        8,
         8,
         3,
         "`ema` takes 3 arguments",
         "ema(s, x, b)",
     ),
-    ("undefined-name", HEADER + "  m <- m + gg\n" + TAIL, 7, 12, 2, "undefined name `gg`", "`g`"),
-    ("assign-hyper", HEADER + "  lr <- lr * 2\n" + TAIL, 7, 3, 2, "`lr` is a hyper", "lr_t"),
-    ("bind-hyper", HEADER + "  lr = lr * 2\n" + TAIL, 7, 3, 2, "`lr` is a hyper", "new local"),
+    ("undefined-name", HEADER + "  m <- m + gg\n" + TAIL, 8, 12, 2, "undefined name `gg`", "`g`"),
+    ("assign-hyper", HEADER + "  lr <- lr * 2\n" + TAIL, 8, 3, 2, "`lr` is a hyper", "lr_t"),
+    ("bind-hyper", HEADER + "  lr = lr * 2\n" + TAIL, 8, 3, 2, "`lr` is a hyper", "new local"),
     (
         "undeclared-state",
         HEADER + "  mm <- g\n" + TAIL,
-        7,
+        8,
         3,
         2,
         "`mm` is not a declared state",
         "`m`",
     ),
-    ("state-with-equals", HEADER + "  m = g\n" + TAIL, 7, 3, 1, "`m` is a state", "m <- ..."),
+    ("state-with-equals", HEADER + "  m = g\n" + TAIL, 8, 3, 1, "`m` is a state", "m <- ..."),
     (
         "rebind-local",
         HEADER + "  x = g\n  x = 2 * g\n" + TAIL,
-        8,
+        9,
         3,
         1,
-        "already bound at line 7",
+        "already bound at line 8",
         "new name",
     ),
     (
         "tensor-if",
         HEADER + "  m <- if g > 0 then g else m\n" + TAIL,
-        7,
+        8,
         8,
         22,
         "must be a scalar",
         "where(",
     ),
-    ("theta-never-updated", HEADER + "  m <- g\n", 6, 1, 4, "never updates `theta`", "theta <-"),
+    ("theta-never-updated", HEADER + "  m <- g\n", 7, 1, 4, "never updates `theta`", "theta <-"),
     (
         "default-outside-domain",
-        "optimizer Bad\nhyper lr = -1 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
-        2,
+        "optimizer Bad\ncite \"x\"\nhyper lr = -1 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
+        3,
         12,
         2,
         "outside its domain (0, inf)",
@@ -96,26 +97,26 @@ CASES = [
     ),
     (
         "duplicate-hyper",
-        "optimizer Bad\nhyper lr = 1 in (0, inf)\nhyper lr = 2 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
-        3,
+        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nhyper lr = 2 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
+        4,
         7,
         2,
         "duplicate declaration of `lr`",
-        "line 2",
-    ),
-    (
-        "duplicate-state",
-        "optimizer Bad\nhyper lr = 1 in (0, inf)\nstate m = 0\nstate m = 1\nstep\n  theta <- theta - lr * m\n",
-        4,
-        7,
-        1,
-        "duplicate declaration of `m`",
         "line 3",
     ),
     (
+        "duplicate-state",
+        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstate m = 0\nstate m = 1\nstep\n  theta <- theta - lr * m\n",
+        5,
+        7,
+        1,
+        "duplicate declaration of `m`",
+        "line 4",
+    ),
+    (
         "missing-step",
-        "optimizer Bad\nhyper lr = 1 in (0, inf)\n",
-        2,
+        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\n",
+        3,
         1,
         1,
         "missing `step` block",
@@ -123,8 +124,8 @@ CASES = [
     ),
     (
         "non-ascii",
-        "optimizer Bad\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta \u2212 lr * g\n",
-        4,
+        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta \u2212 lr * g\n",
+        5,
         18,
         1,
         "non-ASCII character",
@@ -132,8 +133,8 @@ CASES = [
     ),
     (
         "non-ascii-name",
-        "optimizer Bad\nhyper lr = 1 in (0, inf)\nstep\n  \u00e9t\u00e9 = g\n  theta <- theta - lr * g\n",
-        4,
+        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstep\n  \u00e9t\u00e9 = g\n  theta <- theta - lr * g\n",
+        5,
         3,
         3,
         "non-ASCII name",
@@ -143,8 +144,8 @@ CASES = [
     ("only-comments", "# nothing here\n", 1, 1, 1, "empty spec", "optimizer NAME"),
     (
         "misspelt-keyword",
-        "optimizer Bad\nhyperr lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
-        2,
+        "optimizer Bad\ncite \"x\"\nhyperr lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
+        3,
         1,
         6,
         "unknown declaration `hyperr`",
@@ -152,8 +153,8 @@ CASES = [
     ),
     (
         "missing-convention",
-        "optimizer Bad\nhyper lr = 1 in (0, inf)\nhyper eps = 1 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
-        3,
+        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nhyper eps = 1 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
+        4,
         7,
         3,
         "`eps` needs its convention stated",
@@ -170,8 +171,8 @@ CASES = [
     ),
     (
         "statement-before-step",
-        "optimizer Bad\nhyper lr = 1 in (0, inf)\n  theta <- theta - lr * g\n",
-        3,
+        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\n  theta <- theta - lr * g\n",
+        4,
         3,
         23,
         "before the `step` block",
@@ -180,7 +181,7 @@ CASES = [
     (
         "line-ends-early",
         HEADER + "  m <- m +\n" + TAIL,
-        7,
+        8,
         11,
         1,
         "ends in the middle",
@@ -189,7 +190,7 @@ CASES = [
     (
         "where-needs-condition",
         HEADER + "  m <- where(g, g, m)\n" + TAIL,
-        7,
+        8,
         8,
         14,
         "must be a comparison",
@@ -240,7 +241,7 @@ def test_cli_exits_1_without_traceback(case, tmp_path: Path):
 
 def test_brackets_may_span_continued_lines_and_the_comment_quotes_the_whole_statement():
     text = (
-        "optimizer X\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta)\n"
+        "optimizer X\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta)\n"
     )
     (binding,) = compile_text(text, "ok.opt").program.body
     assert binding.source == "theta <- theta - lr * (g + theta)"
@@ -248,10 +249,10 @@ def test_brackets_may_span_continued_lines_and_the_comment_quotes_the_whole_stat
 
 def test_unclosed_bracket_on_a_continued_line_points_at_the_bracket():
     text = (
-        "optimizer X\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta\n"
+        "optimizer X\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta\n"
     )
     with pytest.raises(SpecError) as info:
         compile_text(text, "bad.opt")
     span = info.value.diagnostic.span
-    assert (span.line, span.col) == (4, 25)
+    assert (span.line, span.col) == (5, 25)
     assert "never closed" in info.value.diagnostic.message

@@ -19,10 +19,11 @@ from fractions import Fraction
 import sympy
 
 from optc.check import intervals as iv
+from optc.check.budget import BudgetExceeded, bounded
 from optc.check.intervals import Interval, IntervalEval
 from optc.check.symbolic import Translator, program_symbols, spec_str, to_sympy
-from optc.diagnostics import Diagnostic, Span
-from optc.ir.nodes import Binding, Const, Expr, Hyper, Op, Program, Var
+from optc.diagnostics import Diagnostic, Span, SpecError
+from optc.ir.nodes import Binding, Const, Expr, Hyper, Op, Program, Var, walk
 
 # Candidate state invariants: a state keeps those its start satisfies and each step preserves.
 CANDIDATES = (
@@ -36,6 +37,14 @@ CANDIDATES = (
 )
 T_RANGE = Interval(Fraction(1), iv.INF, False, True)
 
+# Seconds of SymPy work one compile may spend on domain checks; what is left when it runs out is
+# reported "undecided". The library's largest spec needs well under 0.1 s.
+COMPILE_BUDGET = 1.0
+
+PROVED_SAFE = "proved safe"
+WARNING = "warning"
+UNDECIDED = "undecided"
+
 
 @dataclass
 class DomainCheck:
@@ -43,7 +52,7 @@ class DomainCheck:
 
     kind: str  # "division" | "sqrt" | "log" | "power"
     operand: str  # the operand in spec syntax, e.g. "sqrt(v_hat) + eps"
-    status: str  # "proved safe" | "warning"
+    status: str  # "proved safe" | "warning" | "undecided" (the time budget ran out)
     reason: str  # why it is safe, or what goes wrong ("eps = 0 and v = 0 divides by zero")
     condition: str | None  # when it fails, e.g. "eps = 0 and v = 0"
     hint: str | None
@@ -52,8 +61,20 @@ class DomainCheck:
     span: Span
 
     def diagnostic(self) -> Diagnostic:
-        message = f"{_WHAT[self.kind]} `{self.operand}` may fail: {self.reason}"
+        if self.status == UNDECIDED:
+            message = f"{_WHAT[self.kind]} `{self.operand}` was not checked: {self.reason}"
+        else:
+            message = f"{_WHAT[self.kind]} `{self.operand}` may fail: {self.reason}"
         return Diagnostic("warning", message, self.span, self.hint)
+
+    @property
+    def always_fails(self) -> bool:
+        """Whether it fails on every input (``x / 0``, ``g / (v - v)``): a compile error."""
+        return self.status == WARNING and self.condition == "always"
+
+    def error(self) -> SpecError:
+        """The compile error of a site that always fails."""
+        return SpecError(_ALWAYS[self.kind].format(self.operand), self.span, self.hint)
 
     def to_json(self) -> dict:
         return {
@@ -82,10 +103,14 @@ class DomainReport:
 
     @property
     def warnings(self) -> list[DomainCheck]:
-        return [c for c in self.checks if c.status == "warning"]
+        return [c for c in self.checks if c.status == WARNING]
+
+    @property
+    def undecided(self) -> list[DomainCheck]:
+        return [c for c in self.checks if c.status == UNDECIDED]
 
     def diagnostics(self) -> list[Diagnostic]:
-        return [c.diagnostic() for c in self.warnings]
+        return [c.diagnostic() for c in self.warnings + self.undecided]
 
     def to_json(self) -> dict:
         return {
@@ -102,48 +127,103 @@ class DomainReport:
         if not self.checks:
             lines.append("  no divisions, square roots, logs or negative/fractional powers")
         for c in self.checks:
-            verdict = "proved safe" if c.status == "proved safe" else "WARNING"
+            verdict = {PROVED_SAFE: "proved safe", UNDECIDED: "UNDECIDED"}.get(c.status, "WARNING")
             lines.append(f"  line {c.line:<3} {_WHAT[c.kind]} `{c.operand}`: {verdict}: {c.reason}")
             if c.hint:
                 lines.append(f"           help: {c.hint}")
         return "\n".join(lines)
 
 
-def domain_warnings(program: Program) -> list[Diagnostic]:
+def domain_warnings(program: Program, budget: float | None = COMPILE_BUDGET) -> list[Diagnostic]:
     """The warnings of :func:`domain_report`, for the compile pipeline.
 
-    A failure of the analysis itself never stops a compile: it becomes one warning.
+    A risky operation that fails on every input (``g / 0``) raises its :class:`SpecError`. A
+    failure of the analysis itself never stops a compile: it becomes one warning.
     """
     try:
-        return domain_report(program).diagnostics()
+        report = domain_report(program, budget)
     except Exception as err:
         message = f"domain checks skipped: the analysis failed ({type(err).__name__}: {err})"
         return [Diagnostic("warning", message, None, "please report this spec")]
+    for check in report.checks:
+        if check.always_fails:
+            raise check.error()
+    return report.diagnostics()
 
 
-def domain_report(program: Program) -> DomainReport:
-    """Prove or warn about every division, sqrt, log and negative/fractional power."""
-    analysis = _Analysis(program)
-    env = analysis.fixpoint()
-    invariants = {s.name: str(env[analysis.symbols[s.name]]) for s in program.states}
-    report = DomainReport(program.name, program.file, invariants)
-    evaluator = IntervalEval(env)
-    seen: set[tuple] = set()
-    for site in analysis.sites:
-        key = (site.binding.id, site.kind, site.args, site.path)
-        if key in seen:
-            continue
-        seen.add(key)
-        check = _judge(site, evaluator, analysis)
-        if check is not None:
-            report.checks.append(check)
+def domain_report(program: Program, budget: float | None = None) -> DomainReport:
+    """Prove or warn about every division, sqrt, log and negative/fractional power.
+
+    With a ``budget`` (seconds), the sites not judged when it runs out are "undecided".
+    """
+    report = DomainReport(program.name, program.file, {})
+    judged: set[int] = set()
+    analysis: _Analysis | None = None
+    try:
+        with bounded(budget):
+            analysis = _Analysis(program)
+            env = analysis.fixpoint()
+            report.invariants = {
+                s.name: str(env[analysis.symbols[s.name]]) for s in program.states
+            }
+            evaluator = IntervalEval(env)
+            seen: set[tuple] = set()
+            for index, site in enumerate(analysis.sites):
+                key = (site.binding.id, site.kind, site.args, site.path)
+                if key in seen:
+                    judged.add(index)
+                    continue
+                seen.add(key)
+                check = _judge(site, evaluator, analysis)
+                judged.add(index)
+                if check is not None:
+                    report.checks.append(check)
+    except BudgetExceeded:
+        report.checks.extend(_undecided(program, analysis, judged, budget))
     return report
+
+
+def _undecided(
+    program: Program, analysis: _Analysis | None, judged: set[int], budget: float | None
+) -> list[DomainCheck]:
+    """A check per risky op the budget left unjudged (every one, if the analysis itself ran
+    out: then they are found in the IR directly)."""
+    reason = f"the symbolic analysis ran out of its {budget:g} s budget"
+    hint = "simplify the expression, or run `optc check` (a larger budget)"
+    if analysis is not None and analysis.sites:
+        nodes = [(s.kind, s.node, s.binding) for i, s in enumerate(analysis.sites) if i not in judged]
+    else:
+        nodes = [
+            (_KINDS[node.op], node, binding)
+            for binding in program.body
+            for node in walk(binding.expr)
+            if isinstance(node, Op) and node.op in _KINDS
+        ]
+    checks, seen = [], set()
+    for kind, node, binding in nodes:
+        if kind == "power" and isinstance(node.args[1], Const):
+            value = node.args[1].value
+            if float(value).is_integer() and value >= 0:
+                continue  # x^2 cannot fail
+        operand_node = node if kind == "power" else node.args[-1]
+        operand = ir_text(operand_node, program)
+        if (binding.id, kind, operand) in seen:
+            continue
+        seen.add((binding.id, kind, operand))
+        span = node.span or binding.span
+        checks.append(
+            DomainCheck(
+                kind, operand, UNDECIDED, reason, None, hint, span.line, binding.source, span
+            )
+        )
+    return checks
 
 
 def state_invariants(program: Program) -> dict[str, Interval]:
     """Each state's inferred range (the greatest fixpoint of the candidate bounds)."""
-    analysis = _Analysis(program)
-    env = analysis.fixpoint()
+    with bounded(None):
+        analysis = _Analysis(program)
+        env = analysis.fixpoint()
     return {s.name: env[analysis.symbols[s.name]] for s in program.states}
 
 
@@ -341,17 +421,18 @@ class _CheckMaker:
 
     def _record(self, status: str, reason: str, cond: str | None, hint: str | None) -> DomainCheck:
         b = self.site.binding
+        span = self.site.node.span or b.span  # the operator itself, where the IR knows it
         return DomainCheck(
-            self.site.kind, self.operand, status, reason, cond, hint, b.span.line, b.source, b.span
+            self.site.kind, self.operand, status, reason, cond, hint, span.line, b.source, span
         )
 
     def safe(self, range_text: str) -> DomainCheck:
-        return self._record("proved safe", range_text, None, None)
+        return self._record(PROVED_SAFE, range_text, None, None)
 
     def warning(self, cond: sympy.Basic, effect: str) -> DomainCheck:
         text = spec_str(cond, self.analysis.names(cond)) if cond is not sympy.true else None
         reason = f"{text} {effect}" if text else f"always {effect}"
-        return self._record("warning", reason, text or "always", self._hint(cond))
+        return self._record(WARNING, reason, text or "always", self._hint(cond))
 
     def _hint(self, cond: sympy.Basic) -> str:
         short, example = _GUARD[self.site.kind]
@@ -367,6 +448,13 @@ _EFFECT = {
     "sqrt": "takes the sqrt of a negative number",
     "log": "takes the log of a non-positive number",
     "power": "raises 0 to a negative power or a negative number to a fractional power",
+}
+_ALWAYS = {
+    "division": "division by zero: the denominator `{}` is 0 for every input",
+    "sqrt": "sqrt of a negative number: `{}` is negative for every input",
+    "log": "log of a non-positive number: `{}` is <= 0 for every input",
+    "power": "invalid power: `{}` raises 0 to a negative power or a negative number to a "
+    "fractional power for every input",
 }
 _GUARD = {
     "division": ("guard the division", "e.g. add a positive eps to the denominator"),

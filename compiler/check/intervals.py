@@ -20,6 +20,8 @@ from fractions import Fraction
 
 import sympy
 
+from optc.check import budget
+
 Num = Fraction | float  # a float endpoint is always ±inf
 INF = math.inf
 
@@ -282,7 +284,10 @@ def pow_int(a: Interval, n: int) -> Interval:
 def _ipow(x: Num, n: int, up: bool) -> Num:
     if isinstance(x, float) or n <= 64:
         return x**n
-    return _round(float(x) ** n, up)
+    try:
+        return _round(float(x) ** n, up)
+    except OverflowError:  # |x| > 1: the power is beyond any float, with the sign of x^n
+        return INF if x > 0 or n % 2 == 0 else -INF
 
 
 def power(base: Interval, expo: Interval, integer: bool) -> Interval:
@@ -345,6 +350,7 @@ class IntervalEval:
 
     def __call__(self, expr: sympy.Basic) -> Interval:
         if expr not in self.memo:
+            budget.check()
             self.memo[expr] = self._with_facts(expr, self._eval(expr))
         return self.memo[expr]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sympy
 from sympy.printing.str import StrPrinter
 
+from optc.check import budget
 from optc.check.intervals import Interval, sample, symbol_default
 from optc.ir.nodes import Const, Expr, Hyper, Op, Program, Var
 
@@ -178,6 +179,7 @@ class Translator:
         self.hook = hook
 
     def __call__(self, expr: Expr, path: tuple[sympy.Basic, ...] = ()) -> sympy.Basic:
+        budget.check()
         if isinstance(expr, Const):
             return number(expr.value)
         if isinstance(expr, Var):

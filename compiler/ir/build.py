@@ -38,6 +38,11 @@ BUILTINS = {
 }
 CONSTANTS = {"inf": math.inf}
 
+# Stated limits of one spec's IR (after `def`s are inlined): beyond them, a located error.
+MAX_IR_NODES = 10_000  # expression nodes built for the whole spec
+MAX_IR_DEPTH = 200  # nesting of one expression
+MAX_INLINE_DEPTH = 20  # defs calling defs
+
 # Hyper-name prefixes that oblige a spec to state a convention, and the convention key.
 REQUIRED_CONVENTIONS = (
     ("eps", "eps", 'convention eps "outside the root: sqrt(v_hat) + eps"'),
@@ -58,6 +63,9 @@ class _Builder:
         self.spec = spec
         self.defs: dict[str, ast.DefDecl] = {d.name: d for d in prelude}
         for d in spec.defs:
+            _check_identifier(d.name, d.name_span, "a def")
+            for param in d.params:
+                _check_identifier(param, d.name_span, "a def parameter")
             if d.name in self.defs or d.name in FUNCTIONS:
                 raise SpecError(
                     f"`{d.name}` is already defined"
@@ -70,6 +78,11 @@ class _Builder:
         self.states: dict[str, State] = {}
         self.warnings: list[Diagnostic] = []
         self._inlining: list[str] = []
+        self._sites: list[Span] = []  # the call sites of the defs being inlined, outermost first
+        self._nodes = 0  # expression nodes built so far (MAX_IR_NODES)
+        self._depth: dict[int, int] = {}  # id(op) → its nesting depth (MAX_IR_DEPTH)
+        self._values: dict[int, float] = {}  # id(op) → its value, for constant subexpressions
+        self._keep: list[Op] = []  # the ops whose ids key _depth and _values, kept alive
 
     # -- declarations -------------------------------------------------------------------------
     def build(self) -> tuple[Program, list[Diagnostic]]:
@@ -139,7 +152,8 @@ class _Builder:
         return Counterpart(decl.library, hypers, states, fixed, decl.span)
 
     def _check_not_builtin(self, name: str, span: Span) -> None:
-        if keyword.iskeyword(name) or name.startswith("__"):
+        _check_identifier(name, span, "a hyper or state")
+        if name.startswith("__"):
             raise SpecError(
                 f"`{name}` cannot be a hyper or state name: generated code passes it as a "
                 "Python keyword argument",
@@ -319,6 +333,7 @@ class _Builder:
                 span,
                 hint=f"write `{name} <- ...`",
             )
+        _check_identifier(name, span, "a local")
         if name in locals_at:
             raise SpecError(
                 f"`{name}` is already bound at line {locals_at[name].line}",
@@ -328,6 +343,15 @@ class _Builder:
 
     # -- expressions --------------------------------------------------------------------------
     def _expr(self, node: ast.Expr, env: dict[str, Expr], context: str) -> Expr:
+        self._nodes += 1
+        if self._nodes > MAX_IR_NODES:
+            raise SpecError(
+                f"the spec is too large: more than {MAX_IR_NODES} expression nodes once its "
+                "defs are inlined",
+                self._site(node.span),
+                hint="simplify it; a def called many times (or defs calling defs) is copied at "
+                "each call",
+            )
         match node:
             case ast.Num(value=value):
                 return Const(value)
@@ -338,16 +362,16 @@ class _Builder:
                     return env[name]
                 raise self._undefined(name, span, env, context)
             case ast.Unary(op=op, operand=operand, span=span):
-                return _make_op(op, [self._expr(operand, env, context)], span)
+                return self._make_op(op, [self._expr(operand, env, context)], span)
             case ast.Binary(op=op, left=left, right=right, span=span):
                 args = [self._expr(left, env, context), self._expr(right, env, context)]
-                return _make_op(op, args, span)
+                return self._make_op(op, args, span)
             case ast.Compare(op=op, left=left, right=right, span=span):
                 args = [self._expr(left, env, context), self._expr(right, env, context)]
-                return _make_op(COMPARE_OPS[op], args, span)
+                return self._make_op(COMPARE_OPS[op], args, span)
             case ast.IfElse(cond=cond, then=then, orelse=orelse, span=span):
                 args = [self._expr(x, env, context) for x in (cond, then, orelse)]
-                return _make_op("ifelse", args, span)
+                return self._make_op("ifelse", args, span)
             case ast.Call():
                 return self._call(node, env, context)
         raise AssertionError(f"unhandled AST node {node!r}")
@@ -363,7 +387,7 @@ class _Builder:
                     node.func_span,
                     hint=f"call it as {info.signature}",
                 )
-            return _make_op(node.func, args, node.span)
+            return self._make_op(node.func, args, node.span)
         if node.func in self.defs:
             return self._inline(self.defs[node.func], args, node)
         hint = did_you_mean(node.func, [*FUNCTIONS, *self.defs])
@@ -385,14 +409,46 @@ class _Builder:
             raise SpecError(
                 f"`{decl.name}` calls itself", call.func_span, hint="defs cannot recurse"
             )
+        if len(self._inlining) >= MAX_INLINE_DEPTH:
+            raise SpecError(
+                f"defs call defs more than {MAX_INLINE_DEPTH} deep",
+                self._site(call.func_span),
+                hint="flatten the chain of defs",
+            )
         env = self._global_env(include_theta=False)
         env["t"] = BUILTINS["t"]
         env.update(zip(decl.params, args, strict=True))
         self._inlining.append(decl.name)
+        self._sites.append(call.span)
         try:
             return self._expr(decl.body, env, context=f"def `{decl.name}`")
         finally:
             self._inlining.pop()
+            self._sites.pop()
+
+    def _site(self, span: Span) -> Span:
+        """Where to report a problem found while building: the outermost call being inlined
+        (a def's body is shared by every call; the step's line is what the user can change)."""
+        return self._sites[0] if self._sites else span
+
+    def _make_op(self, op: str, args: list[Expr], span: Span) -> Op:
+        """An op with its span, its depth bounded and its constant value checked."""
+        site = self._site(span)
+        node = _make_op(op, args, site)
+        depth = 1 + max((self._depth.get(id(a), 1) for a in args), default=0)
+        if depth > MAX_IR_DEPTH:
+            raise SpecError(
+                f"expression nested deeper than {MAX_IR_DEPTH} levels once its defs are inlined",
+                site,
+                hint="split it into several statements with locals (`x = ...`)",
+            )
+        self._depth[id(node)] = depth
+        self._keep.append(node)
+        values = [a.value if isinstance(a, Const) else self._values.get(id(a)) for a in args]
+        if op in _FOLD and not any(v is None or isinstance(v, bool) for v in values):
+            # a constant subexpression that overflows (9^9^9) is an error, not a hang later
+            self._values[id(node)] = _fold(op, values, site)
+        return node
 
     def _undefined(self, name: str, span: Span, env: dict[str, Expr], context: str) -> SpecError:
         if context.startswith("def") and (name in self.states or name in BUILTINS):
@@ -413,21 +469,38 @@ class _Builder:
         return SpecError(f"undefined name `{name}`", span, hint=hint)
 
 
+def _check_identifier(name: str, span: Span, what: str) -> None:
+    """A spec name becomes a Python name (keyword argument, variable): it must be one."""
+    if not (name.isascii() and name.isidentifier()):
+        raise SpecError(
+            f"`{name}` cannot be {what} name: it is not a Python identifier",
+            span,
+            hint="names are ASCII letters, digits and `_`, not starting with a digit",
+        )
+    if keyword.iskeyword(name):
+        raise SpecError(
+            f"`{name}` cannot be {what} name: generated code passes it as a Python name, and "
+            "it is a Python keyword",
+            span,
+            hint="Python keywords cannot be keyword arguments or variables; rename it",
+        )
+
+
 def _make_op(op: str, args: list[Expr], span: Span) -> Op:
     """Build an op node, inferring its type and rejecting ill-typed uses."""
     info = OPS[op]
     shape = Shape.TENSOR if any(a.type.is_tensor for a in args) else Shape.SCALAR
     if info.category == "arith":
-        return Op(op, tuple(args), Type(shape, DType.REAL))
+        return Op(op, tuple(args), Type(shape, DType.REAL), span)
     if info.category == "compare":
-        return Op(op, tuple(args), Type(shape, DType.BOOL))
+        return Op(op, tuple(args), Type(shape, DType.BOOL), span)
     if info.category == "logic":
         for arg in args:
             if arg.type.dtype is not DType.BOOL:
                 raise SpecError(
                     f"`{op}` needs conditions on both sides", span, hint="compare first: `a > 0`"
                 )
-        return Op(op, tuple(args), Type(shape, DType.BOOL))
+        return Op(op, tuple(args), Type(shape, DType.BOOL), span)
     cond, then, orelse = args
     if cond.type.dtype is not DType.BOOL:
         raise SpecError(
@@ -442,11 +515,12 @@ def _make_op(op: str, args: list[Expr], span: Span) -> Op:
             hint="use where(cond, a, b) for an elementwise choice",
         )
     both_bool = then.type.dtype is DType.BOOL and orelse.type.dtype is DType.BOOL
-    return Op(op, tuple(args), Type(shape, DType.BOOL if both_bool else DType.REAL))
+    return Op(op, tuple(args), Type(shape, DType.BOOL if both_bool else DType.REAL), span)
 
 
 def _constant(node: ast.Expr | None, what: str) -> float | bool:
-    """Evaluate a constant expression (numbers, inf, + - * / ^)."""
+    """Evaluate a constant expression (numbers, inf, + - * / ^), exactly as IR constants are
+    checked: a result that overflows, divides by zero or is not real is a located error."""
     match node:
         case ast.Num(value=value):
             return value
@@ -454,13 +528,25 @@ def _constant(node: ast.Expr | None, what: str) -> float | bool:
             return value
         case ast.Name(id=name) if name in CONSTANTS:
             return CONSTANTS[name]
-        case ast.Unary(op="neg", operand=operand):
-            return -_constant(operand, what)
-        case ast.Binary(op=op, left=left, right=right) if op in _ARITH:
-            return _ARITH[op](_constant(left, what), _constant(right, what))
+        case ast.Unary(op="neg", operand=operand, span=span):
+            return _fold("neg", [_number_operand(operand, what)], span)
+        case ast.Binary(op=op, left=left, right=right, span=span) if op in _ARITH:
+            values = [_number_operand(left, what), _number_operand(right, what)]
+            return _fold(op, values, span)
     raise SpecError(
         f"{what} must be a constant", _span_of(node), hint="use a number such as 1e-3 or inf"
     )
+
+
+def _number_operand(node: ast.Expr, what: str) -> float:
+    value = _constant(node, what)
+    if isinstance(value, bool):
+        raise SpecError(
+            "`true` and `false` are not numbers",
+            _span_of(node),
+            hint="arithmetic takes numbers; a bool hyper is written `= true in bool`",
+        )
+    return value
 
 
 _ARITH = {
@@ -470,6 +556,82 @@ _ARITH = {
     "div": lambda a, b: a / b,
     "pow": lambda a, b: a**b,
 }
+_FOLD = {
+    **_ARITH,
+    "neg": lambda a: -a,
+    "sqrt": math.sqrt,
+    "abs": abs,
+    "sign": lambda a: float((a > 0) - (a < 0)),
+    "exp": math.exp,
+    "log": math.log,
+    "min": min,
+    "max": max,
+    "clip": lambda x, lo, hi: min(max(x, lo), hi),
+}
+
+
+def _const_text(op: str, values: list[float]) -> str:
+    """``10 ^ 400``, ``sqrt(-1)``: a constant op with its operand values, for messages."""
+    texts = [_clip_number(v) for v in values]
+    if op == "neg":
+        return f"-{texts[0]}"
+    infix = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}
+    if op in infix:
+        return f"{texts[0]} {infix[op]} {texts[1]}"
+    return f"{op}({', '.join(texts)})"
+
+
+def _clip_number(value: float) -> str:
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def _fold(op: str, values: list[float], span: Span) -> float:
+    """One constant op in float64, as the generated code computes it; never a silent inf, nan
+    or complex number, never an exception other than SpecError."""
+    text = _const_text(op, values)
+    try:
+        result = _FOLD[op](*values)
+    except ZeroDivisionError:
+        raise SpecError(
+            f"the constant `{text}` divides by zero", span, hint="change the constant"
+        ) from None
+    except OverflowError:
+        raise SpecError(
+            f"the constant `{text}` overflows a float64",
+            span,
+            hint="constants are at most about 1.8e308 in magnitude",
+        ) from None
+    except ValueError:  # math.sqrt / math.log outside their domain
+        raise SpecError(
+            f"the constant `{text}` is outside the domain of `{op}`",
+            span,
+            hint="sqrt takes a number >= 0 and log a number > 0",
+        ) from None
+    if isinstance(result, complex):
+        raise SpecError(
+            f"the constant `{text}` is not a real number (a fractional power of a negative "
+            "number)",
+            span,
+            hint="take the power of a nonnegative base",
+        )
+    result = float(result)
+    if math.isnan(result):
+        raise SpecError(
+            f"the constant `{text}` is undefined (nan)",
+            span,
+            hint="inf - inf, 0 * inf and inf / inf have no value",
+        )
+    if math.isinf(result) and not any(math.isinf(v) for v in values):
+        raise SpecError(
+            f"the constant `{text}` overflows a float64",
+            span,
+            hint="constants are at most about 1.8e308 in magnitude",
+        )
+    return result
 
 
 def _span_of(node: ast.Expr) -> Span:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from optc.diagnostics import Span
 
@@ -62,6 +62,9 @@ class Op:
     op: str
     args: tuple[Expr, ...]
     type: Type
+    # Where the op is written in the spec (the call site, for an op inlined from a def); not
+    # part of the op's identity, so equal subtrees from different lines stay equal.
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 Expr = Const | Var | Op

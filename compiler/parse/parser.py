@@ -10,9 +10,13 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import keyword
+import math
 import re
+import unicodedata
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Tree, v_args
+from lark.lexer import PatternStr
+from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import (
     UnexpectedCharacters,
     UnexpectedEOF,
@@ -59,6 +63,18 @@ KEYWORDS = (
     "false",
 )
 
+# Stated limits: every input beyond them is a located error, never a hang or a crash.
+MAX_LINES = 2000  # lines in one spec
+MAX_CHARS = 200_000  # characters in one spec
+MAX_DEPTH = 100  # nesting levels of one expression (operators, calls, `if`, `not`, ...)
+MAX_LITERAL = 1e300  # largest magnitude of a number literal
+MIN_LITERAL = 1e-300  # smallest nonzero magnitude of a number literal
+
+# Expression rules of the grammar: each is one nesting level.
+_EXPR_RULES = frozenset(
+    "ifelse or_ and_ not_ compare add sub mul div neg pow number true false name call".split()
+)
+
 _TOKEN_WORDS = {
     "NAME": "a name",
     "NUMBER": "a number",
@@ -73,7 +89,6 @@ _TOKEN_WORDS = {
     "CLOSE": "`]` or `)`",
     "COLON": "`:`",
     "DOTTED": "a dotted library path like `torch.optim.AdamW`",
-    "LESSTHAN": "`<-`",
     "COMPARE": "a comparison",
     "PLUS": "`+`",
     "MINUS": "`-`",
@@ -93,7 +108,9 @@ def _lark() -> Lark:
 
 def parse_spec(text: str, filename: str = "<spec>") -> ast.SpecFile:
     """Parse spec text into a :class:`SpecFile`; raise :class:`SpecError` on any malformed input."""
+    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark is not part of the spec
     try:
+        _check_characters(text, filename)
         if not any(line.split("#", 1)[0].strip() for line in text.splitlines()):
             raise SpecError(
                 "empty spec",
@@ -101,10 +118,7 @@ def parse_spec(text: str, filename: str = "<spec>") -> ast.SpecFile:
                 hint="a spec starts with `optimizer NAME`, then hypers, states and a `step` block",
             )
         _check_brackets(text, filename)
-        try:
-            tree = _lark().parse(text if text.endswith("\n") else text + "\n")
-        except UnexpectedInput as err:
-            raise _syntax_error(err, text, filename) from None
+        tree = _parse(text, filename)
         return _assemble(_transform(tree, filename), filename, text)
     except SpecError as err:
         raise err.with_source(text) from None
@@ -113,17 +127,27 @@ def parse_spec(text: str, filename: str = "<spec>") -> ast.SpecFile:
 def parse_library(text: str, filename: str) -> list[ast.DefDecl]:
     """Parse a file of `def` lines only (the prelude)."""
     try:
-        tree = _lark().parse(text if text.endswith("\n") else text + "\n")
-    except UnexpectedInput as err:
-        raise _syntax_error(err, text, filename).with_source(text) from None
-    items = _transform(tree, filename)
+        _check_characters(text, filename)
+        items = _transform(_parse(text, filename), filename)
+    except SpecError as err:
+        raise err.with_source(text) from None
     for item in items:
         if not isinstance(item, ast.DefDecl):
             raise SpecError("only `def` lines may appear in a library file", item.span, source=text)
     return items
 
 
-def _transform(tree, filename: str) -> list:
+def _parse(text: str, filename: str) -> Tree:
+    """Lark's parse tree, its syntax errors as diagnostics, its depth checked."""
+    try:
+        tree = _lark().parse(text if text.endswith("\n") else text + "\n")
+    except UnexpectedInput as err:
+        raise _syntax_error(err, text, filename) from None
+    _check_depth(tree, filename)
+    return tree
+
+
+def _transform(tree: Tree, filename: str) -> list:
     """Parse tree → AST items; a SpecError raised while building is unwrapped from Lark's."""
     try:
         return _ToAst(filename).transform(tree).children
@@ -131,6 +155,69 @@ def _transform(tree, filename: str) -> list:
         if isinstance(err.orig_exc, SpecError):
             raise err.orig_exc from None
         raise
+
+
+# ---------------------------------------------------------------------------------------------
+# Limits: characters, size, nesting
+
+
+def _check_characters(text: str, filename: str) -> None:
+    """Reject control and invisible characters (NUL, a lone CR, bidi overrides...) and oversized
+    inputs.
+
+    Tabs and line ends (LF, CRLF) are the only control characters a spec may contain: strings
+    and comments are pasted into generated code, and a NUL or a lone CR there breaks it.
+    """
+    for index, ch in enumerate(text):
+        if ch in "\t\n" or (ch == "\r" and text[index + 1 : index + 2] == "\n"):
+            continue
+        if ch.isprintable() or ch == " ":
+            continue
+        if unicodedata.category(ch) in _FORBIDDEN_CATEGORIES:
+            line = text.count("\n", 0, index) + 1
+            col = index - (text.rfind("\n", 0, index) + 1) + 1
+            name = unicodedata.name(ch, _CONTROL_NAMES.get(ch, "control character"))
+            raise SpecError(
+                f"control character U+{ord(ch):04X} ({name}) in the spec",
+                Span(filename, line, col, line, col + 1),
+                hint="remove it: specs, their strings and comments hold printable text, tabs "
+                "and line ends only",
+            )
+    lines = text.count("\n") + 1
+    if lines > MAX_LINES or len(text) > MAX_CHARS:
+        line = min(lines, MAX_LINES + 1)
+        raise SpecError(
+            f"the spec is too long: {lines} lines, {len(text)} characters",
+            Span(filename, line, 1, line, 2),
+            hint=f"a spec has at most {MAX_LINES} lines and {MAX_CHARS} characters",
+        )
+
+
+# Control, format (bidi overrides, zero-width), line/paragraph separators, surrogates, private
+# use and unassigned code points.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+_CONTROL_NAMES = {"\x00": "NUL", "\r": "CARRIAGE RETURN", "\x0b": "LINE TABULATION", "\x0c": "FORM FEED"}
+
+
+def _check_depth(tree: Tree, filename: str) -> None:
+    """Reject an expression nested deeper than MAX_DEPTH, at the first construct too deep.
+
+    Iterative, so it holds for any input; every later stage (the AST, the IR, SymPy, the
+    backends' printers) then works on trees of bounded depth.
+    """
+    stack: list[tuple[Tree, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data in _EXPR_RULES:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(
+                    f"expression nested deeper than {MAX_DEPTH} levels",
+                    _span_of(filename, node.meta),
+                    hint="split it into several statements with locals (`x = ...`)",
+                )
+        children = [child for child in node.children if isinstance(child, Tree)]
+        stack.extend((child, depth) for child in reversed(children))  # leftmost first
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,7 +265,12 @@ def _syntax_error(err: UnexpectedInput, text: str, filename: str) -> SpecError:
                 span,
                 hint="specs are ASCII; the Greek names θ η β₁ β₂ ε λ are the only exceptions",
             )
-        return SpecError(f"unexpected character `{ch}`", span)
+        return SpecError(
+            f"unexpected character `{ch}`",
+            span,
+            hint="operators are + - * / ^ and comparisons; strings are in double quotes",
+        )
+    expected = _accepted(err)
     if isinstance(err, UnexpectedToken) and err.token.type != "$END":
         token = err.token
         width = max(1, len(str(token.value).rstrip("\n")))
@@ -187,13 +279,20 @@ def _syntax_error(err: UnexpectedInput, text: str, filename: str) -> SpecError:
             # Point just past the last token of the line, where something is missing.
             line_text = text.splitlines()[line - 1] if line - 1 < len(text.splitlines()) else ""
             code = line_text.split("#", 1)[0].rstrip()
-            col, width = len(code) + 1, 1
+            col = len(code) + 1
             return SpecError(
                 "the line ends in the middle of an expression or declaration",
                 Span(filename, line, col, line, col + 1),
-                hint=_expected_hint(err.expected),
+                hint=_expected_hint(expected, text, line, col),
             )
-        hint = _expected_hint(err.expected)
+        hint = _expected_hint(expected, text, line, col)
+        missing = _missing_keyword(expected, token)
+        if missing is not None:
+            return SpecError(
+                f"missing `{missing}` before {_describe(token)}",
+                Span(filename, line, col, line, col + width),
+                hint=hint,
+            )
         if token.type == "NAME" and _is_line_start(text, line, col):
             keyword = did_you_mean(str(token.value), KEYWORDS)
             hint = keyword or hint
@@ -215,29 +314,100 @@ def _syntax_error(err: UnexpectedInput, text: str, filename: str) -> SpecError:
     # End of input: report at the end of the last line.
     lines = text.rstrip("\n").splitlines() or [""]
     line, col = len(lines), len(lines[-1]) + 1
-    expected = err.expected if isinstance(err, UnexpectedToken | UnexpectedEOF) else set()
     return SpecError(
         "unexpected end of file",
         Span(filename, line, col, line, col + 1),
-        hint=_expected_hint(expected),
+        hint=_expected_hint(expected, text, line, col),
     )
+
+
+def _accepted(err: UnexpectedInput) -> set[str]:
+    """The terminals the parser would accept at the error, as precisely as Lark can tell.
+
+    ``err.expected`` is the set of the LALR state, shared by every context that reaches it
+    (`)` and `,` after any number); the interactive parser replays the stack and keeps only the
+    terminals that would really be accepted here.
+    """
+    expected = set(getattr(err, "expected", None) or ())
+    parser = getattr(err, "interactive_parser", None)
+    if parser is not None:
+        try:
+            accepted = set(parser.accepts())
+        except Exception:  # Lark internals; the state's own set is still a fine answer
+            accepted = set()
+        expected = accepted or expected
+    return expected
+
+
+@functools.cache
+def _terminal_text() -> dict[str, str]:
+    """Each terminal's spelling for messages: the literal for keywords and punctuation."""
+    return {
+        t.name: f"`{t.pattern.value}`"
+        for t in _lark().terminals
+        if isinstance(t.pattern, PatternStr)
+    }
+
+
+_OPERATORS = frozenset({"PLUS", "MINUS", "STAR", "SLASH", "CIRCUMFLEX", "COMPARE", "AND", "OR"})
+
+
+def _is_keyword(terminal: str) -> bool:
+    return _terminal_text().get(terminal, "").strip("`").isalpha()
+
+
+def _words(terminal: str) -> str:
+    if terminal in _TOKEN_WORDS:
+        return _TOKEN_WORDS[terminal]
+    return _terminal_text().get(terminal, "a token")  # never a Lark-internal name
+
+
+def _missing_keyword(expected: set[str], token: Token) -> str | None:
+    """The one keyword the line needs before ``token`` (`in` before a domain, `then`...)."""
+    keywords = [t for t in expected if _is_keyword(t) and t not in _OPERATORS]
+    if len(keywords) != 1 or token.type in _OPERATORS or token.type == "_NL":
+        return None
+    return _terminal_text()[keywords[0]].strip("`")
+
+
+def _expected_hint(expected: set[str], text: str, line: int, col: int) -> str | None:
+    """``expected ...`` with keywords first, operators grouped; a missing keyword is shown
+    inserted into the line (``hyper x = false in bool``)."""
+    if not expected:
+        return None
+    keywords = sorted(t for t in expected if _is_keyword(t) and t not in _OPERATORS)
+    operators = sorted(t for t in expected if t in _OPERATORS)
+    others = sorted(
+        {_words(t) for t in expected if t not in keywords and t not in operators} - {"a token"}
+    )
+    parts = [_words(t) for t in keywords] + others
+    if operators:
+        parts.append("an operator" if len(operators) > 2 else " or ".join(map(_words, operators)))
+    if len(parts) > 7:
+        parts = [*parts[:7], "..."]
+    hint = "expected " + ", ".join(parts)
+    if len(keywords) == 1:
+        lines = text.splitlines()
+        if 0 < line <= len(lines):
+            source = lines[line - 1]
+            word = _words(keywords[0]).strip("`")
+            fixed = (source[: col - 1].rstrip() + f" {word} " + source[col - 1 :].lstrip()).strip()
+            hint += f"; e.g. `{_clip(fixed, 70)}`"
+    return hint
+
+
+def _clip(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _describe(token: Token) -> str:
     if token.type == "NAME":
-        return f"name `{token.value}`"
+        return f"name `{_clip(token.value)}`"
     if token.type == "NUMBER":
-        return f"number `{token.value}`"
-    return f"`{token.value}`"
-
-
-def _expected_hint(expected: set[str] | frozenset[str]) -> str | None:
-    words = sorted({_TOKEN_WORDS.get(name, f"`{name.lower()}`") for name in expected or ()})
-    if not words:
-        return None
-    if len(words) > 6:
-        words = [*words[:6], "..."]
-    return "expected " + ", ".join(words)
+        return f"number `{_clip(token.value)}`"
+    if token.type == "STRING":
+        return f"string {_clip(token.value)}"
+    return f"`{_clip(token.value)}`"
 
 
 def _is_line_start(text: str, line: int, col: int) -> bool:
@@ -267,7 +437,7 @@ def _token_span(filename: str, token: Token) -> Span:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):
     """Builds AST nodes bottom-up; names are canonicalised (Greek aliases → ASCII) here."""
 
     def __init__(self, filename: str) -> None:
@@ -289,6 +459,27 @@ class _ToAst(Transformer):
                 hint="use an ASCII name; the Greek aliases are " + " ".join(GREEK_ALIASES),
             )
         return text
+
+    def _literal(self, token: Token) -> float:
+        """A number literal's value; one too large or too small for a float is an error."""
+        text = str(token)
+        value = float(text)
+        if math.isinf(value) or value > MAX_LITERAL:
+            raise SpecError(
+                f"number `{_clip(text)}` is too large",
+                _token_span(self.filename, token),
+                hint=f"number literals are at most {MAX_LITERAL:g} in magnitude; "
+                "write `inf` for an unbounded domain",
+            )
+        if value < MIN_LITERAL and re.search(r"[1-9]", text.lower().split("e")[0]):
+            raise SpecError(
+                f"number `{_clip(text)}` is too small: it would round to "
+                f"{'0' if value == 0 else 'a subnormal float'}",
+                _token_span(self.filename, token),
+                hint=f"nonzero number literals are at least {MIN_LITERAL:g} in magnitude; "
+                "write 0 if zero is meant",
+            )
+        return value
 
     # -- declarations
     def optimizer(self, meta, children):
@@ -337,10 +528,10 @@ class _ToAst(Transformer):
         return ast.CounterpartEntry(str(name), value, self._span(meta))
 
     def fixed_number(self, meta, children):
-        return float(children[0])
+        return self._literal(children[0])
 
     def fixed_negative(self, meta, children):
-        return -float(children[0])
+        return -self._literal(children[0])
 
     def fixed_true(self, meta, children):
         return True
@@ -413,7 +604,7 @@ class _ToAst(Transformer):
 
     # -- expressions
     def number(self, meta, children):
-        return ast.Num(float(children[0]), self._span(meta))
+        return ast.Num(self._literal(children[0]), self._span(meta))
 
     def true(self, meta, children):
         return ast.BoolLit(True, self._span(meta))
@@ -483,7 +674,7 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
             )
         declared[name] = span
 
-    for item in items:
+    for index, item in enumerate(items):
         if isinstance(item, tuple):
             kind, value, span = item
             if kind == "optimizer":
@@ -491,9 +682,12 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                     raise SpecError(
                         "a spec declares one optimizer", span, hint="split it into two files"
                     )
-                if spec.hypers or spec.states or spec.body or spec.step_span:
+                if index > 0:
+                    first = _item_span(items[0])
                     raise SpecError(
-                        "`optimizer NAME` must be the first line", span, hint="move it to the top"
+                        "`optimizer NAME` must be the first line",
+                        span,
+                        hint=f"move it to the top, above line {first.line}",
                     )
                 if not value.isidentifier() or not value[0].isalpha():
                     raise SpecError(f"invalid optimizer name `{value}`", span)
@@ -505,6 +699,12 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                     )
                 spec.name, spec.name_span = value, span
             elif kind == "cite":
+                if not value.strip():
+                    raise SpecError(
+                        "empty `cite`",
+                        span,
+                        hint='name the source: cite "Authors, Title, Venue Year"',
+                    )
                 spec.cites.append(value)
             elif kind == "step":
                 if spec.step_span is not None:
@@ -560,4 +760,15 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
             Span(filename, last, 1, last, 2),
             hint="add `step` followed by the update statements, e.g. `theta <- theta - lr * g`",
         )
+    if not spec.cites:
+        raise SpecError(
+            f"`{spec.name}` has no `cite` line",
+            spec.name_span,
+            hint='every spec names its source: add `cite "Authors, Title, Venue Year"` '
+            "below the optimizer line",
+        )
     return spec
+
+
+def _item_span(item) -> Span:
+    return item[2] if isinstance(item, tuple) else item.span
