@@ -350,3 +350,25 @@ def test_random_expressions_render_valid_latex(expr):
         assume(False)
     for line in lines:
         assert latex_errors(line) == [], line
+
+
+# -- docs/language.md -------------------------------------------------------------------------
+
+LANGUAGE_DOC = library_specs()[0].parent.parent / "docs" / "language.md"
+
+
+def test_language_doc_example_compiles_with_descriptions_and_counterparts():
+    text = LANGUAGE_DOC.read_text()
+    (example,) = re.findall(r"```\n(optimizer .*?)```", text, re.S)
+    program = compile_text(example, "language.md", checks=False).program
+    assert all(h.doc for h in program.hypers)
+    torch_adam = program.counterpart("torch")
+    assert torch_adam.hypers == {"betas": ("beta1", "beta2")}
+    assert torch_adam.states == {"exp_avg": "m", "exp_avg_sq": "v"}
+    assert torch_adam.fixed == {"amsgrad": False}
+    assert program.counterpart("jax").library == "optax.adam"
+    # the continued hyper line of the descriptions section
+    (continued,) = re.findall(r"\n  (hyper initial_accumulator_value.*?)\n  ```", text, re.S)
+    spec = example.replace("\nstate m", continued.replace("\n  ", "\n") + "\nstate m", 1)
+    (*_, hyper) = compile_text(spec, "continued.opt", checks=False).program.hypers
+    assert hyper.doc == "initial value of the sum of squared gradients"
