@@ -158,6 +158,8 @@ def test_checker_catches_the_usual_mistakes():
         ("step_size", r"\mathrm{step\_size}"),
         ("gp2", r"\mathrm{gp}_{2}"),
         ("lamb", r"\mathrm{lamb}"),
+        ("lr_hat", r"\hat{\eta}"),
+        ("weight_decay_bar", r"\bar{\lambda}"),
     ],
 )
 def test_latex_name(name, latex):

@@ -53,7 +53,9 @@ def latex_name(name: str) -> str:
     parts = [parts[0]] + [part for part in parts[1:] if part not in _ACCENTS]
     head, index = _split_index(parts[0])
     base = _symbol(head)
-    if base is not None:
+    if "_".join(parts) in _GREEK:  # lr_hat → \hat{\eta}
+        base, subscripts = _GREEK["_".join(parts)], []
+    elif base is not None:
         subscripts = ([index] if index else []) + _subscripts([p for p in parts[1:] if p])
     elif index and len(parts) == 1:  # gp2 → \mathrm{gp}_{2}
         base, subscripts = _word(head), [index]
