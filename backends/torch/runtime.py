@@ -229,6 +229,8 @@ class SpecOptimizer(torch.optim.Optimizer):
                 self._init_state(p, theta, state, hypers)
             buffers = [_real(state[self._key(name)]) for name in self.states]
             step = state["step"]
+            if not isinstance(step, torch.Tensor):  # a step count set by hand, or an old checkpoint
+                step = state["step"] = torch.tensor(float(step), dtype=_step_dtype())
             step += 1
             new_theta, *new_states = self.update_state(
                 theta, grad, *buffers, t=int(step.item()), **hypers
@@ -279,10 +281,6 @@ class SpecOptimizer(torch.optim.Optimizer):
                 state["step"] = torch.tensor(1.0, dtype=_step_dtype())
             state_dict["state"][index] = state
         super().load_state_dict(state_dict)
-        for state in self.state.values():
-            step = state.get("step")
-            if step is not None and not isinstance(step, torch.Tensor):
-                state["step"] = torch.tensor(float(step), dtype=_step_dtype())
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
