@@ -389,7 +389,7 @@ def _console(file):
         highlight=False,
         emoji=False,
         # piped output keeps its natural width: one line per row, whatever the table's width
-        width=None if is_terminal or os.environ.get("COLUMNS") else 4096,
+        width=None if is_terminal else 4096,
         color_system=None if no_color else "auto",
     )
 
@@ -508,14 +508,15 @@ def _check(args: argparse.Namespace, ui: Ui) -> int:
     if args.summary and not args.json:
         row = ui.stream_table(_summary_columns([p.name for _, p in programs]))
     with ui.progress("checking", len(programs)) as advance:
+        names = iter([program.name for _, program in programs])
+        advance(next(names, ""), 0)
         for _path, result in check_specs([path for path, _ in programs]):
+            advance(next(names, ""))  # shows the spec being checked now
             if isinstance(result, SpecError):
                 ui.diagnostic(result.render())
                 failed += 1
-                advance()
                 continue
             reports.append(result)
-            advance(result.name)
             if args.json:
                 continue
             if row is not None:
@@ -541,8 +542,8 @@ def _check(args: argparse.Namespace, ui: Ui) -> int:
         total = sum(r["risky_ops"] for r in rows)
         proved = sum(r["proved_safe"] for r in rows)
         ui.line(f"{len(rows)} specs checked: {proved} of {total} risky operations proved safe")
-    if failed:
-        ui.error(f"{failed} spec(s) did not compile")
+    if failed and len(paths) > 1:
+        ui.error(f"{failed} of {len(paths)} specs did not compile")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -573,7 +574,8 @@ def _verify(args: argparse.Namespace, ui: Ui) -> int:
 
     grad_modes = GRAD_MODES if args.grad_mode == "all" else (args.grad_mode,)
     backends = ("torch", "jax") if args.backend == "all" else (args.backend,)
-    programs, failed = _compile_all(ui, _specs(args.specs))
+    paths = _specs(args.specs)
+    programs, failed = _compile_all(ui, paths)
     reports = []
     row = None
     if not args.json:
@@ -589,9 +591,11 @@ def _verify(args: argparse.Namespace, ui: Ui) -> int:
         )
     options = {"steps": args.steps, "grad_modes": grad_modes, "backends": backends}
     with ui.progress("verifying", len(programs)) as advance:
-        for _program, report in verify_specs([p for _, p in programs], **options):
+        specs = [p for _, p in programs]
+        on_start = lambda program: advance(program.name, 0)  # noqa: E731
+        for _program, report in verify_specs(specs, on_start=on_start, **options):
             reports.append(report)
-            advance(report.spec)
+            advance()
             if row is None:
                 continue
             from rich.text import Text
@@ -617,8 +621,8 @@ def _verify(args: argparse.Namespace, ui: Ui) -> int:
             f"{len(reports) - bad} passed, {bad} failed (gradient modes: {modes}; jax: fresh)",
             "bold red" if bad else "green",
         )
-    if failed:
-        ui.error(f"{failed} spec(s) did not compile")
+    if failed and len(paths) > 1:
+        ui.error(f"{failed} of {len(paths)} specs did not compile")
     return EXIT_FAILED if failed or any(not r.passed for r in reports) else EXIT_OK
 
 

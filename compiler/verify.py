@@ -169,8 +169,12 @@ def run_torch(
 
 
 def state_keys(optimizer_class: type) -> dict[str, str]:
-    """Spec state → key in ``optimizer.state[p]`` (the spec name unless the class renames it)."""
-    return dict(getattr(optimizer_class, "STATE_KEYS", None) or {})
+    """Spec state → key in ``optimizer.state[p]`` (the spec name unless the class renames it,
+    in ``STATE_KEYS`` or the runtime's ``state_keys``)."""
+    keys = getattr(optimizer_class, "STATE_KEYS", None) or getattr(
+        optimizer_class, "state_keys", None
+    )
+    return dict(keys or {})
 
 
 def state_fields(factory: Callable) -> dict[str, str]:
@@ -217,7 +221,7 @@ def run_jax(
                     "theta": np.asarray(tree[i], dtype=np.float64),
                     **{
                         s.name: np.asarray(
-                            getattr(state, fields.get(s.name, s.name))[i], dtype=np.float64
+                            _state_field(state, fields.get(s.name, s.name))[i], dtype=np.float64
                         )
                         for s in program.states
                     },
@@ -226,6 +230,13 @@ def run_jax(
             ]
         )
     return history
+
+
+def _state_field(state, name: str):
+    """A field of the optimizer's state NamedTuple, also when wrapped (``inner_state``)."""
+    while not hasattr(state, name) and hasattr(state, "inner_state"):
+        state = state.inner_state
+    return getattr(state, name)
 
 
 def _keywords(hypers: dict[str, Any]) -> dict[str, Any]:
@@ -276,18 +287,23 @@ def verify(
 
 
 def verify_specs(
-    specs: Iterable[Path | Program], **options: Any
+    specs: Iterable[Path | Program],
+    on_start: Callable[[Program], None] | None = None,
+    **options: Any,
 ) -> Iterator[tuple[Path | Program, VerifyReport]]:
     """Verify specs one after another, yielding each report as soon as it is done.
 
-    ``specs`` are paths (compiled here) or programs; ``options`` go to :func:`verify`. A spec
-    that does not compile raises its ``SpecError``; a backend that fails to build or run gives
-    a failed report carrying the error, and the next spec is verified.
+    ``specs`` are paths (compiled here) or programs; ``on_start`` is called with each program
+    before its runs begin; ``options`` go to :func:`verify`. A spec that does not compile raises
+    its ``SpecError``; a backend that fails to build or run gives a failed report carrying the
+    error, and the next spec is verified.
     """
     from optc.pipeline import compile_file
 
     for spec in specs:
         program = compile_file(spec, checks=False).program if isinstance(spec, Path) else spec
+        if on_start is not None:
+            on_start(program)
         started = time.perf_counter()
         try:
             report = verify(program, **options)
