@@ -65,7 +65,24 @@ def compile_text(text: str, filename: str = "<spec>", checks: bool = True) -> Co
 
 def compile_file(path: str | Path, checks: bool = True) -> Compiled:
     path = Path(path)
-    return compile_text(path.read_text(encoding="utf-8"), _display_path(path), checks=checks)
+    return compile_text(read_spec(path), _display_path(path), checks=checks)
+
+
+def read_spec(path: Path) -> str:
+    """A spec file's text; bytes that are not UTF-8 are a located error."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        raise SpecError(
+            f"byte 0x{data[err.start]:02X} is not UTF-8",
+            Span(_display_path(path), line, col, line, col + 1),
+            hint="save the spec as UTF-8",
+            source=data.decode("utf-8", "replace"),
+        ) from None
 
 
 def _display_path(path: Path) -> str:

@@ -88,7 +88,7 @@ CASES = [
     ("theta-never-updated", HEADER + "  m <- g\n", 7, 1, 4, "never updates `theta`", "theta <-"),
     (
         "default-outside-domain",
-        "optimizer Bad\ncite \"x\"\nhyper lr = -1 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
+        'optimizer Bad\ncite "x"\nhyper lr = -1 in (0, inf)\nstep\n  theta <- theta - lr * g\n',
         3,
         12,
         2,
@@ -97,7 +97,7 @@ CASES = [
     ),
     (
         "duplicate-hyper",
-        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nhyper lr = 2 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
+        'optimizer Bad\ncite "x"\nhyper lr = 1 in (0, inf)\nhyper lr = 2 in (0, inf)\nstep\n  theta <- theta - lr * g\n',
         4,
         7,
         2,
@@ -106,7 +106,7 @@ CASES = [
     ),
     (
         "duplicate-state",
-        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstate m = 0\nstate m = 1\nstep\n  theta <- theta - lr * m\n",
+        'optimizer Bad\ncite "x"\nhyper lr = 1 in (0, inf)\nstate m = 0\nstate m = 1\nstep\n  theta <- theta - lr * m\n',
         5,
         7,
         1,
@@ -115,7 +115,7 @@ CASES = [
     ),
     (
         "missing-step",
-        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\n",
+        'optimizer Bad\ncite "x"\nhyper lr = 1 in (0, inf)\n',
         3,
         1,
         1,
@@ -124,7 +124,7 @@ CASES = [
     ),
     (
         "non-ascii",
-        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta \u2212 lr * g\n",
+        'optimizer Bad\ncite "x"\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta \u2212 lr * g\n',
         5,
         18,
         1,
@@ -133,7 +133,7 @@ CASES = [
     ),
     (
         "non-ascii-name",
-        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstep\n  \u00e9t\u00e9 = g\n  theta <- theta - lr * g\n",
+        'optimizer Bad\ncite "x"\nhyper lr = 1 in (0, inf)\nstep\n  \u00e9t\u00e9 = g\n  theta <- theta - lr * g\n',
         5,
         3,
         3,
@@ -144,7 +144,7 @@ CASES = [
     ("only-comments", "# nothing here\n", 1, 1, 1, "empty spec", "optimizer NAME"),
     (
         "misspelt-keyword",
-        "optimizer Bad\ncite \"x\"\nhyperr lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
+        'optimizer Bad\ncite "x"\nhyperr lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * g\n',
         3,
         1,
         6,
@@ -153,7 +153,7 @@ CASES = [
     ),
     (
         "missing-convention",
-        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\nhyper eps = 1 in (0, inf)\nstep\n  theta <- theta - lr * g\n",
+        'optimizer Bad\ncite "x"\nhyper lr = 1 in (0, inf)\nhyper eps = 1 in (0, inf)\nstep\n  theta <- theta - lr * g\n',
         4,
         7,
         3,
@@ -171,7 +171,7 @@ CASES = [
     ),
     (
         "statement-before-step",
-        "optimizer Bad\ncite \"x\"\nhyper lr = 1 in (0, inf)\n  theta <- theta - lr * g\n",
+        'optimizer Bad\ncite "x"\nhyper lr = 1 in (0, inf)\n  theta <- theta - lr * g\n',
         4,
         3,
         23,
@@ -240,17 +240,13 @@ def test_cli_exits_1_without_traceback(case, tmp_path: Path):
 
 
 def test_brackets_may_span_continued_lines_and_the_comment_quotes_the_whole_statement():
-    text = (
-        "optimizer X\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta)\n"
-    )
+    text = 'optimizer X\ncite "x"\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta)\n'
     (binding,) = compile_text(text, "ok.opt").program.body
     assert binding.source == "theta <- theta - lr * (g + theta)"
 
 
 def test_unclosed_bracket_on_a_continued_line_points_at_the_bracket():
-    text = (
-        "optimizer X\ncite \"x\"\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta\n"
-    )
+    text = 'optimizer X\ncite "x"\nhyper lr = 1 in (0, inf)\nstep\n  theta <- theta - lr * (g + \\\n    theta\n'
     with pytest.raises(SpecError) as info:
         compile_text(text, "bad.opt")
     span = info.value.diagnostic.span

@@ -3,9 +3,10 @@
 SymPy evaluates ``9^(9^9)`` or ``(1/2)^(10^300)`` exactly, in one C-level big-integer
 operation that no timer can interrupt. Inside :func:`bounded`, an exact power whose result
 would need more than :data:`MAX_POWER_BITS` bits stays unevaluated (still exact, just not
-expanded; floating-point evaluation of it works as usual). The time budget is enforced twice:
-cooperatively (:func:`check`, called by the interval evaluator and the translator) and, in the
-main thread, by a ``SIGALRM`` timer that interrupts long pure-Python SymPy computations.
+expanded; floating-point evaluation of it works as usual). The time budget counts this
+process's CPU time (so a busy machine does not turn proofs into "undecided") and is enforced
+twice: cooperatively (:func:`check`, called by the interval evaluator and the translator) and,
+in the main thread, by a ``SIGPROF`` CPU timer that interrupts long pure-Python SymPy work.
 When it runs out, :class:`BudgetExceeded` is raised and the caller reports "undecided".
 """
 
@@ -22,7 +23,7 @@ from sympy.core import numbers
 MAX_POWER_BITS = 100_000  # an exact power with a larger result stays unevaluated
 
 
-class BudgetExceeded(Exception):  # noqa: N818 - reads as what happened
+class BudgetExceeded(Exception):
     """The analysis ran out of its time budget."""
 
 
@@ -33,12 +34,12 @@ _lock = threading.Lock()
 
 def check() -> None:
     """Raise :class:`BudgetExceeded` when the innermost budget has run out."""
-    if _deadline is not None and time.monotonic() > _deadline:
+    if _deadline is not None and time.process_time() > _deadline:
         raise BudgetExceeded
 
 
 def _too_big(base: numbers.Rational, expt: object) -> bool:
-    if not isinstance(expt, numbers.Rational) or base.p in (0, 1, -1) and base.q == 1:
+    if not isinstance(expt, numbers.Rational) or (base.p in (0, 1, -1) and base.q == 1):
         return False
     bits = max(abs(base.p).bit_length(), base.q.bit_length())
     return abs(expt.p) * bits > MAX_POWER_BITS * expt.q
@@ -68,7 +69,7 @@ def bounded(seconds: float | None) -> Iterator[None]:
     with _lock:
         _depth += 1
     if seconds is not None:
-        end = time.monotonic() + seconds
+        end = time.process_time() + seconds
         _deadline = end if previous is None else min(previous, end)
     alarm = _start_alarm(seconds)
     try:
@@ -81,26 +82,26 @@ def bounded(seconds: float | None) -> Iterator[None]:
 
 
 def _start_alarm(seconds: float | None):
-    """A SIGALRM timer raising BudgetExceeded, when this is the main thread and the signal is
-    free; returns what to restore, or None."""
+    """A CPU-time timer (SIGPROF) raising BudgetExceeded, when this is the main thread and the
+    signal is free; returns what to restore, or None."""
     if seconds is None or threading.current_thread() is not threading.main_thread():
         return None
     if not hasattr(signal, "setitimer"):
         return None
-    previous = signal.getsignal(signal.SIGALRM)
+    previous = signal.getsignal(signal.SIGPROF)
     if previous not in (signal.SIG_DFL, signal.SIG_IGN, None):
         return None  # someone else's timer (or an enclosing budget): cooperative checks only
 
     def expire(signum, frame):
         raise BudgetExceeded
 
-    signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3))
+    signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, max(seconds, 1e-3))
     return previous
 
 
 def _stop_alarm(previous) -> None:
     if previous is None:
         return
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, previous)
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.signal(signal.SIGPROF, previous)

@@ -163,9 +163,7 @@ def domain_report(program: Program, budget: float | None = None) -> DomainReport
         with bounded(budget):
             analysis = _Analysis(program)
             env = analysis.fixpoint()
-            report.invariants = {
-                s.name: str(env[analysis.symbols[s.name]]) for s in program.states
-            }
+            report.invariants = {s.name: str(env[analysis.symbols[s.name]]) for s in program.states}
             evaluator = IntervalEval(env)
             seen: set[tuple] = set()
             for index, site in enumerate(analysis.sites):
@@ -191,7 +189,9 @@ def _undecided(
     reason = f"the symbolic analysis ran out of its {budget:g} s budget"
     hint = "simplify the expression, or run `optc check` (a larger budget)"
     if analysis is not None and analysis.sites:
-        nodes = [(s.kind, s.node, s.binding) for i, s in enumerate(analysis.sites) if i not in judged]
+        nodes = [
+            (s.kind, s.node, s.binding) for i, s in enumerate(analysis.sites) if i not in judged
+        ]
     else:
         nodes = [
             (_KINDS[node.op], node, binding)

@@ -570,9 +570,14 @@ _FOLD = {
 }
 
 
+_UNDERFLOW = frozenset({"mul", "div", "pow", "exp"})
+
+
 def _const_text(op: str, values: list[float]) -> str:
     """``10 ^ 400``, ``sqrt(-1)``: a constant op with its operand values, for messages."""
     texts = [_clip_number(v) for v in values]
+    if op == "pow" and texts[0].startswith("-"):  # (-8) ^ 0.333333, not -8 ^ 0.333333
+        texts[0] = f"({texts[0]})"
     if op == "neg":
         return f"-{texts[0]}"
     infix = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}
@@ -613,8 +618,7 @@ def _fold(op: str, values: list[float], span: Span) -> float:
         ) from None
     if isinstance(result, complex):
         raise SpecError(
-            f"the constant `{text}` is not a real number (a fractional power of a negative "
-            "number)",
+            f"the constant `{text}` is not a real number (a fractional power of a negative number)",
             span,
             hint="take the power of a nonnegative base",
         )
@@ -625,7 +629,14 @@ def _fold(op: str, values: list[float], span: Span) -> float:
             span,
             hint="inf - inf, 0 * inf and inf / inf have no value",
         )
-    if math.isinf(result) and not any(math.isinf(v) for v in values):
+    finite = not any(math.isinf(v) for v in values)
+    if result == 0 and finite and op in _UNDERFLOW and all(v != 0 for v in values):
+        raise SpecError(
+            f"the constant `{text}` underflows to 0 in float64",
+            span,
+            hint="write 0 if zero is meant, or change the constant",
+        )
+    if math.isinf(result) and finite:
         raise SpecError(
             f"the constant `{text}` overflows a float64",
             span,

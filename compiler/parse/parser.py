@@ -15,15 +15,14 @@ import re
 import unicodedata
 
 from lark import Lark, Token, Tree, v_args
-from lark.lexer import PatternStr
-from lark.visitors import Transformer_NonRecursive
 from lark.exceptions import (
     UnexpectedCharacters,
-    UnexpectedEOF,
     UnexpectedInput,
     UnexpectedToken,
     VisitError,
 )
+from lark.lexer import PatternStr
+from lark.visitors import Transformer_NonRecursive
 
 from optc.diagnostics import Span, SpecError, did_you_mean
 from optc.parse import ast
@@ -72,7 +71,24 @@ MIN_LITERAL = 1e-300  # smallest nonzero magnitude of a number literal
 
 # Expression rules of the grammar: each is one nesting level.
 _EXPR_RULES = frozenset(
-    "ifelse or_ and_ not_ compare add sub mul div neg pow number true false name call".split()
+    [
+        "ifelse",
+        "or_",
+        "and_",
+        "not_",
+        "compare",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "neg",
+        "pow",
+        "number",
+        "true",
+        "false",
+        "name",
+        "call",
+    ]
 )
 
 _TOKEN_WORDS = {
@@ -196,7 +212,12 @@ def _check_characters(text: str, filename: str) -> None:
 # Control, format (bidi overrides, zero-width), line/paragraph separators, surrogates, private
 # use and unassigned code points.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
-_CONTROL_NAMES = {"\x00": "NUL", "\r": "CARRIAGE RETURN", "\x0b": "LINE TABULATION", "\x0c": "FORM FEED"}
+_CONTROL_NAMES = {
+    "\x00": "NUL",
+    "\r": "CARRIAGE RETURN",
+    "\x0b": "LINE TABULATION",
+    "\x0c": "FORM FEED",
+}
 
 
 def _check_depth(tree: Tree, filename: str) -> None:
