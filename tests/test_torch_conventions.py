@@ -521,3 +521,81 @@ def test_every_spec_runs_under_every_scheduler(spec):
         train(model, opt, 3, scheduler=scheduler)
         assert opt.param_groups[0]["lr"] != before, name
         assert all(torch.isfinite(p).all() for p in model.parameters()), name
+
+
+# -- sparse gradients ---------------------------------------------------------------------------
+
+SPARSE = {
+    "sgd": {"lr": 0.1, "weight_decay": 0.0},
+    "sgdmomentum": {"lr": 0.1, "momentum": 0.9, "dampening": 0.2, "weight_decay": 0.0},
+    "sgdnesterov": {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0},
+    "adagrad": {"lr": 0.1, "lr_decay": 0.1, "initial_accumulator_value": 0.1, "weight_decay": 0.0},
+}
+
+
+def _embedding_run(make_optimizer, steps: int = 4) -> torch.Tensor:
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(10, 3, sparse=True).double()
+    opt = make_optimizer(emb.parameters())
+    for k in range(steps):
+        opt.zero_grad()
+        rows = torch.tensor([k % 3, 4, 4, 7 - k])
+        (emb(rows) ** 2).sum().backward()
+        assert emb.weight.grad.is_sparse
+        opt.step()
+    return emb.weight.detach()
+
+
+@pytest.mark.parametrize("spec", sorted(SPARSE))
+def test_sparse_gradients_where_torch_optim_takes_them(spec):
+    hypers = SPARSE[spec]
+    ours = _embedding_run(lambda ps: optimizer_class(spec)(ps, **hypers))
+    lib = _embedding_run(lambda ps: library_class(spec)(ps, **library_keywords(spec, hypers)))
+    torch.testing.assert_close(ours, lib, rtol=1e-12, atol=1e-14)
+
+
+def test_sparse_gradients_elsewhere_are_a_clear_error():
+    with pytest.raises(RuntimeError, match="Adam does not support sparse gradients"):
+        _embedding_run(lambda ps: optimizer_class("adam")(ps))
+    with pytest.raises(RuntimeError, match="weight_decay != 0 is not compatible with sparse"):
+        _embedding_run(lambda ps: optimizer_class("adagrad")(ps, weight_decay=0.1))
+
+
+# -- torch.compile -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "backend"), [("adamw", "inductor"), ("lion", "eager"), ("adan", "eager")]
+)
+def test_compiled_training_step_does_not_recompile_per_step(spec, backend):
+    """The step count is a tensor in the state (as torch.optim keeps it), so dynamo does not
+    specialise on its value: after the first two steps (state creation, then the steady step)
+    no new graph is compiled, and the compiled run equals the eager one. Recompiles are
+    dynamo's (guards), so the eager backend counts them as well as inductor, in a third of
+    the time; AdamW also runs the inductor kernels."""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+    graphs, results = [], []
+    for compiled in (True, False):
+        model = make_model(dtype=torch.float32)
+        opt = optimizer_class(spec)(model.parameters(), lr=1e-2)
+        x, y = batch(0, torch.float32)
+
+        def train_step(model=model, opt=opt, x=x, y=y):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = torch.compile(train_step, backend=backend) if compiled else train_step
+        for _ in range(20):
+            run()
+            if compiled:
+                graphs.append(counters["stats"]["unique_graphs"])
+        results.append(params_of(model))
+    torch._dynamo.reset()
+    assert graphs[1] > 0 and graphs[-1] == graphs[1], graphs  # nothing compiled after step 2
+    assert_close(results[0], results[1], rtol=1e-5, atol=1e-6)

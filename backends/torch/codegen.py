@@ -195,6 +195,9 @@ def _class_parameters(program: Program, layout: GroupLayout) -> tuple[list, list
     return positional, keyword_only
 
 
+# torch.optim optimizers that accept sparse gradients; a spec reproducing one accepts them too.
+SPARSE_COUNTERPARTS = ("torch.optim.SGD", "torch.optim.Adagrad")
+
 _FLAG_PARAMETERS = (
     ("maximize", "bool", "False", "maximize the objective instead of minimizing it"),
     ("foreach", "bool | None", "None", "accepted as in torch.optim; True is not available yet"),
@@ -334,6 +337,7 @@ def generate(program: Program, spec_path: str) -> str:
         state_keys={spec: lib for lib, spec in (counterpart.states if counterpart else {}).items()},
         fixed=counterpart.fixed if counterpart else {},
         counterpart=counterpart.library if counterpart else None,
+        sparse_gradients=counterpart is not None and counterpart.library in SPARSE_COUNTERPARTS,
         runtime_hypers=_runtime_hypers(program, layout, internal["Hyper"]),
         state_tuple=lowering.python_tuple(s.name for s in program.states),
         inits=inits,

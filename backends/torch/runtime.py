@@ -121,6 +121,10 @@ class SpecOptimizer(torch.optim.Optimizer):
     state_keys: ClassVar[Mapping[str, str]] = {}  # spec state → key in ``self.state[p]``
     fixed: ClassVar[Mapping[str, Any]] = {}  # counterpart options with their one valid value
     counterpart: ClassVar[str | None] = None  # e.g. "torch.optim.AdamW"
+    # Whether sparse gradients are accepted: where the counterpart accepts them (torch.optim.SGD,
+    # Adagrad). They are densified, which is exact: with weight_decay = 0 (which torch requires
+    # too) rows without gradient evolve as torch.optim's sparse kernels leave them.
+    sparse_gradients: ClassVar[bool] = False
     init_state: ClassVar[Callable[..., dict[str, torch.Tensor]]]
     update_state: ClassVar[Callable[..., tuple[torch.Tensor, ...]]]
 
@@ -218,9 +222,8 @@ class SpecOptimizer(torch.optim.Optimizer):
         for p in group["params"]:
             if p.grad is None:
                 continue
-            if p.grad.is_sparse:
-                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
-            grad = -p.grad if maximize else p.grad
+            grad = self._dense(p.grad, hypers)
+            grad = -grad if maximize else grad
             theta = torch.view_as_real(p) if p.is_complex() else p
             if grad.is_complex():
                 grad = torch.view_as_real(grad)
@@ -238,6 +241,19 @@ class SpecOptimizer(torch.optim.Optimizer):
             for buffer, value in zip(buffers, new_states, strict=True):
                 buffer.copy_(value)
             theta.copy_(new_theta)
+
+    def _dense(self, grad: torch.Tensor, hypers: Mapping[str, Any]) -> torch.Tensor:
+        if not grad.is_sparse:
+            return grad
+        name = type(self).__name__
+        if not self.sparse_gradients:
+            raise RuntimeError(
+                f"{name} does not support sparse gradients (torch.optim.SGD and Adagrad do, "
+                "and so do their optc counterparts)"
+            )
+        if hypers.get("weight_decay", 0) != 0:
+            raise RuntimeError(f"{name}: weight_decay != 0 is not compatible with sparse gradients")
+        return grad.to_dense()
 
     def _key(self, name: str) -> str:
         return self.state_keys.get(name, name)

@@ -115,6 +115,7 @@ class Adagrad(SpecOptimizer):
     states = ("r",)
     state_keys: ClassVar[dict[str, str]] = {"r": "sum"}
     counterpart = "torch.optim.Adagrad"
+    sparse_gradients = True
     init_state = staticmethod(adagrad_init)
     update_state = staticmethod(adagrad_update)
 

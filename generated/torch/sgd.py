@@ -81,6 +81,7 @@ class SGD(SpecOptimizer):
     states = ()
     fixed: ClassVar[dict[str, Any]] = {"momentum": 0.0, "dampening": 0.0, "nesterov": False}
     counterpart = "torch.optim.SGD"
+    sparse_gradients = True
     init_state = staticmethod(sgd_init)
     update_state = staticmethod(sgd_update)
 

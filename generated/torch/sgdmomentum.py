@@ -103,6 +103,7 @@ class SGDMomentum(SpecOptimizer):
     state_keys: ClassVar[dict[str, str]] = {"buf": "momentum_buffer"}
     fixed: ClassVar[dict[str, Any]] = {"nesterov": False}
     counterpart = "torch.optim.SGD"
+    sparse_gradients = True
     init_state = staticmethod(sgdmomentum_init)
     update_state = staticmethod(sgdmomentum_update)
 

@@ -100,6 +100,7 @@ class SGDNesterov(SpecOptimizer):
     state_keys: ClassVar[dict[str, str]] = {"buf": "momentum_buffer"}
     fixed: ClassVar[dict[str, Any]] = {"dampening": 0.0, "nesterov": True}
     counterpart = "torch.optim.SGD"
+    sparse_gradients = True
     init_state = staticmethod(sgdnesterov_init)
     update_state = staticmethod(sgdnesterov_update)
 
