@@ -7,20 +7,32 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from optc.diagnostics import SpecError
 from optc.ir.nodes import Program
 
 BACKENDS = ("torch", "jax")
 
 
 def generator(backend: str) -> Callable[[Program, str], str]:
-    """The ``generate(program, spec_path) -> source`` function of a backend."""
+    """The ``generate(program, spec_path) -> source`` function of a backend.
+
+    A backend may refuse a spec (a name its target reserves) with a SpecError; it gets the
+    spec's source here, so it shows the line and a caret like any other compile error.
+    """
     if backend == "torch":
         from optc.backends.torch.codegen import generate
     elif backend == "jax":
         from optc.backends.jax.codegen import generate
     else:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    return generate
+
+    def generate_with_source(program: Program, spec_path: str) -> str:
+        try:
+            return generate(program, spec_path)
+        except SpecError as err:
+            raise err.with_source(program.source) from None
+
+    return generate_with_source
 
 
 def export_name(program: Program, backend: str) -> str:

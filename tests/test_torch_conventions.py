@@ -599,3 +599,21 @@ def test_compiled_training_step_does_not_recompile_per_step(spec, backend):
     torch._dynamo.reset()
     assert graphs[1] > 0 and graphs[-1] == graphs[1], graphs  # nothing compiled after step 2
     assert_close(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        ("hyper params = 0.1 in (0, inf)", "hyper `params` would be the param-group key `params`"),
+        ("hyper step = 0.1 in (0, inf)", "hyper `step` would be the param-group key `step`"),
+        ("state step = 0", "state `step` would be the key torch.optim keeps the step count under"),
+    ],
+)
+def test_names_torch_optim_reserves_are_located_errors(declaration, message):
+    name = declaration.split()[1]
+    text = f'optimizer P\ncite "x"\n{declaration}\nstep\n  theta <- theta - 0.1 * {name} * g\n'
+    with pytest.raises(optc.SpecError) as err:
+        optc.load(text, backend="torch")
+    rendered = str(err.value)
+    assert message in rendered and "<spec>:3:1" in rendered
+    assert f"   3 | {declaration}" in rendered and "^~~" in rendered
