@@ -254,3 +254,26 @@ def test_corpus(path: Path) -> None:
         outcome = d.message
     assert time.process_time() - started < 2.0
     assert expect in outcome if expect != "ok" else outcome == "ok", outcome
+
+
+def test_property_report_is_bounded_and_says_undecided() -> None:
+    from optc.check.properties import UNDECIDED as PROPERTY_UNDECIDED
+    from optc.check.properties import property_report
+
+    program = compile_text(step("(1 + g^2)^(t*1000) * g"), "h.opt").program
+    started = time.process_time()
+    report = property_report(program, budget=0.5)
+    assert time.process_time() - started < 2.0
+    assert report.scale_invariance == PROPERTY_UNDECIDED
+    assert report.memory == "numel"  # what needs no SymPy is still reported
+
+
+def test_the_budget_leaves_no_timer_or_deadline_behind() -> None:
+    import signal
+
+    program = compile_text(step("g / (abs(m) + lr)"), "h.opt", checks=False).program
+    for seconds in (0.0, 1e-3, 5.0):
+        domain_report(program, budget=seconds)
+    assert signal.getsignal(signal.SIGPROF) in (signal.SIG_DFL, None)
+    assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
+    budget.check()  # no stale deadline: does not raise

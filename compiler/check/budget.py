@@ -63,9 +63,12 @@ for _cls in (numbers.Integer, numbers.Rational):
 
 @contextlib.contextmanager
 def bounded(seconds: float | None) -> Iterator[None]:
-    """Run SymPy work with exact powers capped and, if ``seconds`` is given, a time budget."""
+    """Run SymPy work with exact powers capped and, if ``seconds`` is given, a time budget.
+
+    Raises :class:`BudgetExceeded` (from inside the block, or as it ends) when it runs out.
+    """
     global _deadline, _depth
-    previous = _deadline
+    previous, depth = _deadline, _depth
     with _lock:
         _depth += 1
     if seconds is not None:
@@ -75,15 +78,23 @@ def bounded(seconds: float | None) -> Iterator[None]:
     try:
         yield
     finally:
-        _stop_alarm(alarm)
-        _deadline = previous
-        with _lock:
-            _depth -= 1
+        while True:  # the timer may fire here too: retry until the state is restored
+            try:
+                _stop_alarm(alarm)
+                _deadline, _depth = previous, depth
+                break
+            except BudgetExceeded:
+                continue
+
+
+def _expire(signum, frame) -> None:
+    if _deadline is not None and time.process_time() > _deadline:
+        raise BudgetExceeded
 
 
 def _start_alarm(seconds: float | None):
-    """A CPU-time timer (SIGPROF) raising BudgetExceeded, when this is the main thread and the
-    signal is free; returns what to restore, or None."""
+    """A CPU-time timer (SIGPROF, repeating every 50 ms once due) raising BudgetExceeded, when
+    this is the main thread and the signal is free; returns what to restore, or None."""
     if seconds is None or threading.current_thread() is not threading.main_thread():
         return None
     if not hasattr(signal, "setitimer"):
@@ -91,12 +102,8 @@ def _start_alarm(seconds: float | None):
     previous = signal.getsignal(signal.SIGPROF)
     if previous not in (signal.SIG_DFL, signal.SIG_IGN, None):
         return None  # someone else's timer (or an enclosing budget): cooperative checks only
-
-    def expire(signum, frame):
-        raise BudgetExceeded
-
-    signal.signal(signal.SIGPROF, expire)
-    signal.setitimer(signal.ITIMER_PROF, max(seconds, 1e-3))
+    signal.signal(signal.SIGPROF, _expire)
+    signal.setitimer(signal.ITIMER_PROF, max(seconds, 1e-3), 0.05)
     return previous
 
 

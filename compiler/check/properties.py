@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import sympy
 
 from optc.check import intervals as iv
+from optc.check.budget import BudgetExceeded, bounded
 from optc.check.domains import hyper_range
 from optc.check.intervals import POSITIVE, REALS, Interval, IntervalEval, neg
 from optc.check.symbolic import (
@@ -87,35 +88,54 @@ class PropertyReport:
         return "\n".join(lines)
 
 
-def property_report(program: Program) -> PropertyReport:
-    """Compute every property of a spec (a second or two for the larger specs)."""
-    sp = symbolic_program(program)
-    ranges = _ranges(program, sp)
-    eps0 = {sp.symbols[h.name]: sympy.Integer(0) for h in program.hypers if _is_eps(h.name)}
-    evaluator = IntervalEval({s: r for s, r in ranges.items() if r != BOOL})
-    first = _attempt(lambda: simplify_expr(_first_step(sp, sp.symbols["g"], ranges), evaluator))
-    zero = _attempt(lambda: simplify_expr(_first_step(sp, sympy.Integer(0), ranges), evaluator))
-    first_eps0 = None
-    if eps0:
-        first_eps0 = _attempt(lambda: simplify_expr(first.xreplace(eps0), evaluator))
+PROPERTY_BUDGET = 30.0  # CPU seconds of SymPy work per report; what is left is "undecided"
+
+
+def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) -> PropertyReport:
+    """Compute every property of a spec (a second or two for the larger specs).
+
+    SymPy's work is bounded: what is not done within ``budget`` CPU seconds is reported
+    undecided, and exact powers too large to compute stay symbolic.
+    """
+    has_eps = any(_is_eps(h.name) for h in program.hypers)
+    out = f"undecided: the symbolic analysis ran out of its {budget:g} s budget" if budget else ""
+    texts = {"zero": out, "first": out, "first_eps0": out if has_eps else None}
+    status, detail = UNDECIDED, out
+    exprs: dict[str, sympy.Basic] = {}
     try:
-        status, detail = scale_invariance(sp, ranges, eps0)
-    except Exception as err:  # SymPy can fail on odd programs; the report must still come out
-        status, detail = UNDECIDED, f"SymPy failed while unrolling ({type(err).__name__})"
+        with bounded(budget):
+            sp = symbolic_program(program)
+            ranges = _ranges(program, sp)
+            eps0 = {sp.symbols[h.name]: sympy.Integer(0) for h in program.hypers if _is_eps(h.name)}
+            evaluator = IntervalEval({s: r for s, r in ranges.items() if r != BOOL})
+            first = _attempt(
+                lambda: simplify_expr(_first_step(sp, sp.symbols["g"], ranges), evaluator)
+            )
+            exprs["first_step"], texts["first"] = first, _text(first)
+            zero = _attempt(
+                lambda: simplify_expr(_first_step(sp, sympy.Integer(0), ranges), evaluator)
+            )
+            exprs["update_at_zero"], texts["zero"] = zero, _text(zero)
+            if eps0:
+                first_eps0 = _attempt(lambda: simplify_expr(first.xreplace(eps0), evaluator))
+                exprs["first_step_eps0"], texts["first_eps0"] = first_eps0, _text(first_eps0)
+            try:
+                status, detail = scale_invariance(sp, ranges, eps0)
+            except Exception as err:  # SymPy can fail on odd programs; the report still comes
+                status, detail = UNDECIDED, f"SymPy failed while unrolling ({type(err).__name__})"
+    except BudgetExceeded:
+        pass
     tensors = sum(s.shape is Shape.TENSOR for s in program.states)
     scalars = len(program.states) - tensors
     ops = elementwise_ops(program)
-    exprs = {"first_step": first, "update_at_zero": zero}
-    if first_eps0 is not None:
-        exprs["first_step_eps0"] = first_eps0
     return PropertyReport(
         name=program.name,
         file=program.file,
         scale_invariance=status,
         scale_detail=detail,
-        update_at_zero=_text(zero),
-        first_step=_text(first),
-        first_step_eps0=_text(first_eps0) if first_eps0 is not None else None,
+        update_at_zero=texts["zero"],
+        first_step=texts["first"],
+        first_step_eps0=texts["first_eps0"],
         memory=memory_formula(tensors, scalars),
         tensor_states=tensors,
         scalar_states=scalars,

@@ -52,4 +52,4 @@ class CheckReport:
 
 def check_report(compiled: Compiled) -> CheckReport:
     program = compiled.program
-    return CheckReport(compiled, domain_report(program), property_report(program))
+    return CheckReport(compiled, domain_report(program, budget=30.0), property_report(program))
