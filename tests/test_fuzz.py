@@ -344,6 +344,40 @@ def test_backends_agree_on_generated_specs() -> None:
         pytest.xfail("backend-side failures on accepted specs:\n" + "\n".join(failures))
 
 
+def test_accepted_mutations_build_and_agree() -> None:
+    """The first accepted mutations of library specs build and agree with the reference too."""
+    from optc.verify import verify
+
+    accepted: list[tuple[str, object]] = []
+
+    @settings(FUZZ_SETTINGS, max_examples=120)
+    @given(mutated_specs())
+    def collect(text: str) -> None:
+        compiled = front_end(text)
+        if compiled is not None and len(accepted) < 6 and text not in dict(accepted):
+            accepted.append((text, compiled))
+
+    collect()
+    assert accepted
+    failures = []
+    for text, compiled in accepted:
+        try:
+            report = verify(compiled.program, steps=3, shapes=((3,),), dtypes=("float64",))
+        except SpecError as err:  # a located error from a backend (a counterpart it rejects)
+            check_located(err, text)
+            continue
+        except Exception as err:
+            failures.append(f"{type(err).__name__}: {str(err)[:200]}\n{text}")
+            continue
+        if not report.passed:
+            worst = max(report.deviations, key=lambda d: d.max_scaled)
+            failures.append(
+                f"{worst.backend} {worst.value} deviates {worst.max_scaled:.3g}\n{text}"
+            )
+    if failures:
+        pytest.xfail("backend-side failures on accepted specs:\n" + "\n".join(failures))
+
+
 # -- figures -------------------------------------------------------------------------------------
 
 

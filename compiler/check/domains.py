@@ -148,7 +148,17 @@ def domain_warnings(program: Program, budget: float | None = COMPILE_BUDGET) -> 
     for check in report.checks:
         if check.always_fails:
             raise check.error()
-    return report.diagnostics()
+    diagnostics = [c.diagnostic() for c in report.warnings]
+    if report.undecided:  # one warning for all of them, at the first
+        first = report.undecided[0]
+        more = len(report.undecided) - 1
+        message = f"{_WHAT[first.kind]} `{first.operand}`" + (
+            f" and {more} more risky operation{'s' * (more > 1)}" if more else ""
+        )
+        diagnostics.append(
+            Diagnostic("warning", f"{message} not checked: {first.reason}", first.span, first.hint)
+        )
+    return diagnostics
 
 
 def domain_report(program: Program, budget: float | None = None) -> DomainReport:
