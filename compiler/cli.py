@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -251,6 +252,11 @@ class Ui:
     def hint(self, message: str) -> None:
         self._message("help: ", "bold cyan", message)
 
+    def note(self, message: str, style: str = "") -> None:
+        from rich.text import Text
+
+        self._print(self.err, Text(message, style=style))
+
     def diagnostic(self, rendered: str) -> None:
         """A rendered ``FILE:LINE:COL: error|warning: ...`` block, its severity coloured."""
         from rich.text import Text
@@ -347,6 +353,7 @@ class Ui:
             TimeElapsedColumn(),
             TextColumn("{task.fields[label]}", style="dim"),
             console=self.err,
+            refresh_per_second=4,  # cheap: about 1% of a core for the redraws
             transient=True,
             redirect_stdout=False,  # rows are printed through the console (see _row_console)
             redirect_stderr=True,  # stray warnings scroll above the bar
@@ -366,16 +373,16 @@ class Ui:
 
     @contextlib.contextmanager
     def status(self, message: str) -> Iterator[Callable[[str], None]]:
-        """A spinner with a changing message on stderr (terminal only); yields ``update``."""
-        if not self.err.is_terminal:
-            yield lambda _message: None
-            return
-        with self.err.status(message) as status:
-            self._progress = status
-            try:
-                yield lambda new: status.update(new)
-            finally:
-                self._progress = None
+        """Stage messages on stderr (terminal only); yields ``update(message)``. No animation:
+        nothing runs beside what is being timed."""
+        from rich.text import Text
+
+        def update(new: str) -> None:
+            if self.err.is_terminal:
+                self._print(self.err, Text(f"… {new}", style="dim"))
+
+        update(message)
+        yield update
 
 
 def _console(file):
@@ -417,6 +424,31 @@ def _specs(paths: list[Path]) -> list[Path]:
     from optc.pipeline import library_specs
 
     return paths or library_specs()
+
+
+_OPTIMIZER_LINE = re.compile(r"^\s*optimizer\s+(\S+)", re.MULTILINE)
+
+
+def _read_names(ui: Ui, paths: list[Path]) -> tuple[list[tuple[Path, str]], int]:
+    """Each readable spec with its optimizer's name as the ``optimizer`` line spells it (only
+    for sizing columns; the compile that follows reports any error in it). Prints an error for
+    each spec that cannot be read; returns the readable ones and how many were not."""
+    named, failed = [], 0
+    for path in paths:
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            try:
+                read_spec(path, checks=False)
+            except CliError as err:  # the one-line error
+                ui.error(str(err))
+            except SpecError as err:
+                ui.diagnostic(err.render())
+            failed += 1
+            continue
+        match = _OPTIMIZER_LINE.search(text)
+        named.append((path, match.group(1) if match else path.stem))
+    return named, failed
 
 
 def _compile_all(ui: Ui, paths: list[Path]) -> tuple[list[Any], int]:
@@ -481,9 +513,9 @@ def _regen(args: argparse.Namespace, ui: Ui) -> int:
         result = regen(check=args.check, on_file=lambda path: advance(path.name))
     if args.check:
         for path in result.stale:
-            ui.error(f"stale: {path}")
+            ui.note(f"stale: {path}", "yellow")
         if result.stale:
-            ui.hint("generated/ is out of date: run `optc regen`")
+            ui.error("generated/ is out of date: run `optc regen`")
             return EXIT_FAILED
         ui.line("generated/ is up to date", "green")
         return EXIT_OK
@@ -502,15 +534,15 @@ def _check(args: argparse.Namespace, ui: Ui) -> int:
     from optc.api import check_specs
 
     paths = _specs(args.specs)
-    programs, failed = _compile_all(ui, paths)
+    named, failed = _read_names(ui, paths)  # cheap: the column widths, before any compile
     reports = []
     row = None
     if args.summary and not args.json:
-        row = ui.stream_table(_summary_columns([p.name for _, p in programs]))
-    with ui.progress("checking", len(programs)) as advance:
-        names = iter([program.name for _, program in programs])
+        row = ui.stream_table(_summary_columns([name for _, name in named]))
+    with ui.progress("checking", len(named)) as advance:
+        names = iter([name for _, name in named])
         advance(next(names, ""), 0)
-        for _path, result in check_specs([path for path, _ in programs]):
+        for _path, result in check_specs([path for path, _ in named]):
             advance(next(names, ""))  # shows the spec being checked now
             if isinstance(result, SpecError):
                 ui.diagnostic(result.render())

@@ -159,10 +159,12 @@ def test_folder_given_as_spec_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_binary_spec_is_one_line(tmp_path, capsys):
+def test_binary_spec_is_an_error_not_a_traceback(tmp_path, capsys):
     spec = tmp_path / "bin.opt"
     spec.write_bytes(b"\xff\xfe\x00optimizer")
-    assert "not UTF-8" in _one_error_line(capsys, 1, ["check", str(spec)])
+    assert main(["check", str(spec)]) == 1
+    err = capsys.readouterr().err
+    assert "UTF-8" in err and "bin.opt" in err and "Traceback" not in err
 
 
 def test_out_naming_a_file_is_one_line(tmp_path, capsys):
