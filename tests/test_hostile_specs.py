@@ -277,3 +277,21 @@ def test_the_budget_leaves_no_timer_or_deadline_behind() -> None:
     assert signal.getsignal(signal.SIGPROF) in (signal.SIG_DFL, None)
     assert signal.getitimer(signal.ITIMER_PROF) == (0.0, 0.0)
     budget.check()  # no stale deadline: does not raise
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        ("optimizer X\ncite c\n", "unexpected name `c`", 'expected a "string"'),
+        ('optimizer X\ncite "x"\ndef f(x) x\n', "missing `=` before name `x`", "expected `=`"),
+        (
+            'optimizer X\ncite "x"\ncounterpart torch: a = b\n',
+            "unexpected name `torch`",
+            "dotted library path",
+        ),
+    ],
+)
+def test_parse_error_messages(text: str, message: str, hint: str) -> None:
+    err = error(text)
+    assert err.diagnostic.message == message
+    assert hint in err.diagnostic.hint

@@ -319,7 +319,11 @@ def _syntax_error(err: UnexpectedInput, text: str, filename: str) -> SpecError:
             hint = keyword or hint
         elif token.type == "NAME" and col > 1:
             previous = _previous_word(text, line, col)
-            if previous is not None and _is_line_start(text, line, previous[1]):
+            if (
+                previous is not None
+                and previous[0] not in KEYWORDS
+                and _is_line_start(text, line, previous[1])
+            ):
                 keyword = did_you_mean(previous[0], KEYWORDS)
                 if keyword:
                     return SpecError(
@@ -385,10 +389,14 @@ def _words(terminal: str) -> str:
 
 def _missing_keyword(expected: set[str], token: Token) -> str | None:
     """The one keyword the line needs before ``token`` (`in` before a domain, `then`...)."""
-    keywords = [t for t in expected if _is_keyword(t) and t not in _OPERATORS]
-    if len(keywords) != 1 or token.type in _OPERATORS or token.type == "_NL":
+    if token.type in _OPERATORS or token.type == "_NL":
         return None
-    return _terminal_text()[keywords[0]].strip("`")
+    keywords = [t for t in expected if _is_keyword(t) and t not in _OPERATORS]
+    if len(keywords) == 1:
+        return _terminal_text()[keywords[0]].strip("`")
+    if len(expected) == 1 and next(iter(expected)) in _terminal_text():  # `=` in `def f(x) x`
+        return _terminal_text()[next(iter(expected))].strip("`")
+    return None
 
 
 def _expected_hint(expected: set[str], text: str, line: int, col: int) -> str | None:
