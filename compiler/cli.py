@@ -120,7 +120,8 @@ def _version() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optc",
-        description=__doc__.splitlines()[0].strip("`"),
+        description="optc compiles optimizer specs (.opt) to PyTorch and JAX code, checks them "
+        "symbolically and verifies the backends against a reference interpreter.",
         epilog="Run `optc COMMAND --help` for a command's options.",
     )
     parser.add_argument(
@@ -606,6 +607,10 @@ def _verify(args: argparse.Namespace, ui: Ui) -> int:
 
     grad_modes = GRAD_MODES if args.grad_mode == "all" else (args.grad_mode,)
     backends = ("torch", "jax") if args.backend == "all" else (args.backend,)
+    if backends == ("jax",) and "fresh" not in grad_modes:
+        raise CliError(
+            "jax arrays are immutable: --backend jax takes --grad-mode fresh", EXIT_USAGE
+        )
     paths = _specs(args.specs)
     programs, failed = _compile_all(ui, paths)
     reports = []

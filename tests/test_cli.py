@@ -427,3 +427,26 @@ step
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         optc_module.load(SPECS / "adam.opt", backend="torch")  # the library compiles clean
+
+
+def test_jax_with_a_mutable_gradient_mode_is_a_usage_error(capsys):
+    argv = ["verify", str(SPECS / "sgd.opt"), "--backend", "jax", "--grad-mode", "inplace"]
+    assert "immutable" in _one_error_line(capsys, 2, argv)
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    """`optc list | head -1`: the reader is gone before optc writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        writer = subprocess.run(
+            [sys.executable, "-m", "optc.cli", "list"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert writer.returncode == 1
+    assert writer.stderr == ""
