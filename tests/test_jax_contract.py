@@ -9,6 +9,7 @@ come from optax itself, from the reference interpreter, or from closed forms.
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import jax
@@ -143,7 +144,13 @@ def test_chain_with_clip_by_global_norm_matches_clipping_by_hand(spec):
 def test_inject_hyperparams_equals_plain_factory_and_follows_lr_changes(spec):
     hypers = HYPERS[spec]
     lr1 = hypers["lr"] * 0.3
-    injected = optax.inject_hyperparams(factory(spec))(**hypers)
+    # under inject_hyperparams, the factory's own keywords (optax's names: learning_rate, b1...)
+    keywords = sys.modules[factory(spec).__module__].HYPER_NAMES
+    lr_name = keywords["lr"]
+    assert lr_name == "learning_rate"
+    injected = optax.inject_hyperparams(factory(spec))(
+        **{keywords[name]: value for name, value in hypers.items()}
+    )
     plain = factory(spec)(**hypers)
     params_i = params_p = make_params()
     state_i, state_p = injected.init(params_i), plain.init(params_p)
@@ -160,8 +167,8 @@ def test_inject_hyperparams_equals_plain_factory_and_follows_lr_changes(spec):
 
     for k in range(6):
         if k == 3:
-            old = state_i.hyperparams["lr"]
-            state_i.hyperparams["lr"] = jnp.asarray(lr1, old.dtype)  # same aval: no retrace
+            old = state_i.hyperparams[lr_name]
+            state_i.hyperparams[lr_name] = jnp.asarray(lr1, old.dtype)  # same aval: no retrace
             ref.hypers = {**ref.hypers, "lr": lr1}
         grads = jax.grad(loss_fn)(params_i, k)
         updates, state_i = update(grads, state_i, params_i)
@@ -173,7 +180,7 @@ def test_inject_hyperparams_equals_plain_factory_and_follows_lr_changes(spec):
             updates_p, state_p = plain.update(jax.grad(loss_fn)(params_p, k), state_p, params_p)
             params_p = optax.apply_updates(params_p, updates_p)
             assert_trees_close(params_i, params_p, rtol=1e-13, atol=1e-15)
-    assert float(state_i.hyperparams["lr"]) == lr1
+    assert float(state_i.hyperparams[lr_name]) == lr1
     assert len(traces) == 1  # a new lr value is data, not a new trace
 
 

@@ -1,98 +1,425 @@
 """IR → an ``optax.GradientTransformation`` factory.
 
-The module has ``<name>_update`` (one leaf's step, returning the increment to θ and the new
-states — optax's convention: updates are added to params by ``optax.apply_updates``), a
-``<Name>State`` NamedTuple with one field per state tree plus the step count, and the factory
-``<name>(**hypers)``. Everything is jnp, so the step count and hypers may be traced: the
-transformation jits once and works under ``optax.inject_hyperparams``.
+The module has ``<name>_init`` / ``<name>_update`` (one leaf's initial states, and one leaf's
+step returning the increment to θ and the new states — optax's convention: updates are added
+to params by ``optax.apply_updates``), a ``<Name>State`` NamedTuple with the step count and one
+field per state tree, the factory ``<name>(...)``, and ``STATE_FIELDS`` / ``HYPER_NAMES``. The
+machinery around the leaf functions (hyper resolution, schedules, masks, optax states) is the
+hand-written :mod:`optc.backends.jax.runtime`.
+
+Names. A spec's names are public and kept exactly: hypers are the leaf functions' keywords, and
+the factory's keywords unless the spec declares an optax counterpart that names them otherwise
+(then the spec name is an alias); the step size ``lr`` is ``learning_rate``, as optax calls it.
+When a spec name equals a name the generated code uses itself (``jnp``, ``delta``, ``dtype``...)
+the internal name gets trailing underscores instead.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.resources
+import inspect
+from dataclasses import dataclass
 
 import jinja2
 
 from optc.backends import lowering
-from optc.backends.pyexpr import ATOM, PythonPrinter, python_name
-from optc.ir.nodes import DType, Expr, Op, Program, Shape, free_vars
+from optc.backends.pyexpr import ATOM, PythonPrinter, ScalarFacts, format_number
+from optc.diagnostics import SpecError
+from optc.ir.nodes import Counterpart, DType, Expr, Hyper, Op, Program, Shape, Var, free_vars
 
 _FUNCTIONS = {
-    "sqrt": "jnp.sqrt",
-    "abs": "jnp.abs",
-    "sign": "jnp.sign",
-    "exp": "jnp.exp",
-    "log": "jnp.log",
-    "min": "jnp.minimum",
-    "max": "jnp.maximum",
-    "where": "jnp.where",
-    "ifelse": "jnp.where",
-    "and": "jnp.logical_and",
-    "or": "jnp.logical_or",
-    "not": "jnp.logical_not",
+    "sqrt": "sqrt",
+    "abs": "abs",
+    "sign": "sign",
+    "exp": "exp",
+    "log": "log",
+    "min": "minimum",
+    "max": "maximum",
+    "where": "where",
+    "ifelse": "where",
+    "and": "logical_and",
+    "or": "logical_or",
+    "not": "logical_not",
 }
 
 
 class JaxPrinter(PythonPrinter):
-    """jnp spellings. Constant-only arguments of jnp functions are written as floats: jnp
-    would otherwise make integer arrays of them (and ``jnp.maximum(1, 2) ** -1`` fails)."""
+    """jnp spellings (``jnp`` as the module calls it). Constant-only arguments of jnp functions
+    are written as floats: jnp would otherwise make integer arrays of them (and
+    ``jnp.maximum(1, 2) ** -1`` fails)."""
+
+    def __init__(
+        self, names: dict[str, str], jnp: str = "jnp", facts: ScalarFacts | None = None
+    ) -> None:
+        super().__init__(names, facts)
+        self.jnp = jnp
+        self._traced: dict[str, bool] = {}
 
     def inf(self) -> str:
-        return "jnp.inf"
+        return f"{self.jnp}.inf"
 
     def fill_like_gradient(self, expr: Expr, text: str) -> str:
-        return f"jnp.full_like(g, {text})"
+        return f"{self.jnp}.full_like(g, {text})"
 
-    def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
-        args = [
+    def python_number(self, expr: Expr) -> bool:
+        """Hypers given as numbers stay Python numbers; θ, g, t and states are arrays."""
+        return not expr.type.is_tensor and not any(self._is_traced(v) for v in free_vars(expr))
+
+    def _is_traced(self, name: str) -> bool:
+        if name not in self._traced:
+            bindings = self.facts.bindings if self.facts is not None else {}
+            hypers = self.facts.hypers if self.facts is not None else {}
+            if name in bindings:
+                expr = bindings[name]
+                self._traced[name] = expr.type.is_tensor or not self.python_number(expr)
+            else:
+                self._traced[name] = name not in hypers
+        return self._traced[name]
+
+    def scalar_call(self, expr: Op, args: list[str]) -> tuple[str, int]:
+        args = self._float_constants(expr, args)
+        return f"{self.jnp}.{'divide' if expr.op == 'div' else 'power'}({', '.join(args)})", ATOM
+
+    def strong_zero(self, scalar: Expr, test: str, product: str, in_sum: bool) -> tuple[str, int]:
+        return f"{self.jnp}.where({test} != 0, {product}, 0.0)", ATOM
+
+    def _float_constants(self, expr: Op, args: list[str]) -> list[str]:
+        return [
             _as_float(text) if not free_vars(arg) and arg.type.dtype is DType.REAL else text
             for arg, text in zip(expr.args, args, strict=True)
         ]
+
+    def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
+        args = self._float_constants(expr, args)
         if expr.op == "clip":
-            return f"jnp.clip({args[0]}, min={args[1]}, max={args[2]})", ATOM
-        return f"{_FUNCTIONS[expr.op]}({', '.join(args)})", ATOM
+            return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", ATOM
+        if expr.op == "sign":  # sign(NaN) = 0, as torch.sign (docs/language.md, "Non-finite")
+            return f"{self.jnp}.sign({self.jnp}.nan_to_num({args[0]}))", ATOM
+        return f"{self.jnp}.{_FUNCTIONS[expr.op]}({', '.join(args)})", ATOM
 
 
 def _as_float(text: str) -> str:
-    """A constant expression as a float: ``2`` → ``2.0``, ``1 / 3`` stays as it is."""
-    return f"{text}.0" if text.isdigit() else f"float({text})" if "." not in text else text
+    """A constant expression as a float: ``2`` → ``2.0``; ``1 / 3`` is one already."""
+    if text.isdigit():
+        return f"{text}.0"
+    return text if "." in text or "/" in text else f"float({text})"
 
 
-def _state_init(program: Program, printer: JaxPrinter) -> list[tuple[str, str, str]]:
+class Allocator:
+    """Spellings for the generated code's own names that never collide with a spec's names:
+    a taken name gets trailing underscores (``import jax.numpy as jnp_``)."""
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken = set(taken)
+        self.chosen: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.chosen:
+            spelling = name
+            while spelling in self.taken:
+                spelling += "_"
+            self.taken.add(spelling)
+            self.chosen[name] = spelling
+        return self.chosen[name]
+
+
+# -- public names -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of the factory."""
+
+    keyword: str
+    default: str  # Python literal
+    annotation: str
+    keyword_only: bool
+    doc: str
+
+
+@dataclass(frozen=True)
+class Naming:
+    keywords: dict[str, str]  # spec hyper → factory keyword
+    aliases: dict[str, str]  # spec hyper → alias keyword (the spec name), where it differs
+    fields: dict[str, str]  # spec state → NamedTuple field
+    count_field: str
+    fixed: dict[str, float | bool]  # counterpart options fixed to one value
+    mask: str | None  # the decay mask's keyword
+    mu_dtype: bool  # whether the factory takes mu_dtype
+    counterpart: Counterpart | None
+    signature: inspect.Signature | None  # the optax counterpart's
+
+
+def _optax_function(library: str):
+    module, _, name = library.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+@functools.cache
+def _optax_signature(library: str) -> inspect.Signature | None:
+    function = _optax_function(library)
+    return inspect.signature(function) if function is not None else None
+
+
+def naming(program: Program) -> Naming:
+    counterpart = program.counterpart("jax")
+    signature = _optax_signature(counterpart.library) if counterpart else None
+    if counterpart is not None and signature is None:
+        raise SpecError(f"`{counterpart.library}` is not an optax function", counterpart.span)
+    hyper_names = {h.name for h in program.hypers}
+    keywords: dict[str, str] = {}
+    for hyper in program.hypers:
+        keyword = hyper.name
+        if counterpart is not None:
+            lib, index = counterpart.library_name(hyper.name)
+            if index is not None:
+                raise SpecError(
+                    f"optax takes no tuples: `{lib}` groups `{hyper.name}`", counterpart.span
+                )
+            keyword = lib
+        if keyword == "lr" and "learning_rate" not in hyper_names:
+            keyword = "learning_rate"  # optax's name for the step size, for every spec
+        keywords[hyper.name] = keyword
+    if len(set(keywords.values())) < len(keywords):  # two hypers on one keyword: keep spec names
+        keywords = {h.name: h.name for h in program.hypers}
+    public = set(keywords.values())
+    aliases = {}
+    for name, keyword in keywords.items():
+        if keyword != name and name not in public:
+            aliases[name] = name
+    public |= set(aliases.values())
+
+    fixed = dict(counterpart.fixed) if counterpart else {}
+    if signature is not None:
+        for name in [*keywords.values(), *fixed]:
+            if name not in signature.parameters:
+                raise SpecError(
+                    f"`{counterpart.library}` has no argument `{name}`",
+                    counterpart.span,
+                    hint="name the optax argument on the left: `b1 = beta1`",
+                )
+    fixed = {name: value for name, value in fixed.items() if name not in public}
+    public |= set(fixed)
+
+    mask = None
+    if "weight_decay" in hyper_names:
+        mask = "mask"
+        if signature is not None and "weight_decay_mask" in signature.parameters:
+            mask = "weight_decay_mask"
+        mask = mask if mask not in public else None
+    public |= {mask} if mask else set()
+    mu_dtype = (
+        counterpart is not None
+        and "mu" in counterpart.states
+        and "mu_dtype" in signature.parameters
+        and "mu_dtype" not in public
+    )
+
+    fields: dict[str, str] = {}
+    library_fields = {
+        spec: lib for lib, spec in (counterpart.states if counterpart else {}).items()
+    }
+    for state in program.states:
+        name = library_fields.get(state.name, state.name)
+        if name.startswith("_"):  # NamedTuple fields cannot start with an underscore
+            name = "state" + name
+        while name in fields.values():
+            name += "_"
+        fields[state.name] = name
+    count_field = "count"
+    while count_field in fields.values():
+        count_field += "_"
+    return Naming(
+        keywords, aliases, fields, count_field, fixed, mask, mu_dtype, counterpart, signature
+    )
+
+
+# -- the factory's parameters and docs --------------------------------------------------------
+
+
+def _literal(value: float | bool, kind: str = "real") -> str:
+    if isinstance(value, bool):
+        return repr(value)
+    return format_number(value) if kind == "int" else repr(float(value))
+
+
+def _optax_default(naming: Naming, keyword: str):
+    if naming.signature is None or keyword not in naming.signature.parameters:
+        return None
+    return naming.signature.parameters[keyword].default
+
+
+def _differs(ours: float | bool | None, theirs) -> bool:
+    if theirs is inspect.Parameter.empty:
+        return True
+    if isinstance(ours, bool) or isinstance(theirs, bool) or ours is None or theirs is None:
+        return ours is not theirs and ours != theirs
+    try:
+        return float(ours) != float(theirs)
+    except (TypeError, ValueError):
+        return True
+
+
+def _hyper_doc(hyper: Hyper) -> str:
+    requirement = hyper.requirement()
+    return f"{hyper.doc.rstrip('.')}; {requirement}" if hyper.doc else requirement
+
+
+def _params(program: Program, naming: Naming) -> tuple[list[Param], list[str]]:
+    """The factory's parameters, in optax's order where the spec has an optax counterpart; and
+    the docstring's list of differences from that counterpart."""
+    library = naming.counterpart.library if naming.counterpart else None
+    differences: list[str] = []
+    params: list[Param] = []
+    for hyper in program.hypers:
+        keyword = naming.keywords[hyper.name]
+        default = _literal(hyper.default, hyper.kind)
+        doc = f"{_hyper_doc(hyper)} (default {default})"
+        if hyper.name in naming.aliases:
+            doc += f"; the spec's ``{hyper.name}``, also accepted as ``{hyper.name}=``"
+        if hyper.kind != "bool":
+            doc += "; a schedule (a callable of the step count) is accepted"
+        theirs = _optax_default(naming, keyword)
+        if library and _differs(hyper.default, theirs):
+            optax_says = (
+                f"{library} requires it"
+                if theirs is inspect.Parameter.empty
+                else f"{library}'s default: {theirs!r}"
+            )
+            differences.append(f"``{keyword}`` defaults to {default}, the spec's ({optax_says})")
+        annotation = "bool" if hyper.kind == "bool" else "optax.ScalarOrSchedule"
+        params.append(Param(keyword, default, annotation, False, doc))
+    for keyword, value in naming.fixed.items():
+        theirs = _optax_default(naming, keyword)
+        doc = (
+            f"{library} with {keyword}={value!r} is this spec: any other value raises ValueError "
+            f"(default {_literal(value)})"
+        )
+        if _differs(value, theirs):
+            differences.append(
+                f"``{keyword}`` accepts only {value!r} ({library}'s default: {theirs!r})"
+            )
+        annotation = "bool" if isinstance(value, bool) else "float"
+        params.append(Param(keyword, _literal(value), annotation, False, doc))
+    if naming.mask:
+        doc = (
+            "where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the "
+            "params (or a prefix of it), or a callable of the updates returning one; "
+            "``weight_decay`` is 0 where it is False (default None: everywhere)"
+        )
+        if library and naming.mask not in naming.signature.parameters:
+            differences.append(f"``{naming.mask}`` is optc's: {library} has no decay mask")
+        params.append(Param(naming.mask, "None", "Any", False, doc))
+    if naming.mu_dtype:
+        doc = (
+            f"dtype of the ``{naming.fields[naming.counterpart.states['mu']]}`` state (the "
+            "first moment), as optax's (default None: the params' dtype)"
+        )
+        params.append(Param("mu_dtype", "None", "Any", False, doc))
+    if naming.signature is not None:
+        order = list(naming.signature.parameters)
+        kinds = {name: p.kind for name, p in naming.signature.parameters.items()}
+        params.sort(key=lambda p: order.index(p.keyword) if p.keyword in order else len(order))
+        params = [
+            Param(
+                p.keyword,
+                p.default,
+                p.annotation,
+                kinds.get(p.keyword, inspect.Parameter.KEYWORD_ONLY)
+                is inspect.Parameter.KEYWORD_ONLY,
+                p.doc,
+            )
+            for p in params
+        ]
+        offered = {p.keyword for p in params}
+        missing = [name for name in order if name not in offered]
+        if missing:
+            differences.append(
+                f"{library}'s {', '.join(f'``{m}``' for m in missing)} not accepted: "
+                "the spec has no such option"
+            )
+    else:
+        params = [
+            Param(p.keyword, p.default, p.annotation, p.keyword in {naming.mask}, p.doc)
+            for p in params
+        ]
+    for name in naming.aliases:
+        params.append(Param(name, "None", "optax.ScalarOrSchedule | None", True, ""))
+    return params, differences
+
+
+def _signature(params: list[Param]) -> str:
+    parts, star = [], False
+    for p in params:
+        if p.keyword_only and not star:
+            parts.append("*")
+            star = True
+        parts.append(f"{p.keyword}: {p.annotation} = {p.default}")
+    return ", ".join(parts)
+
+
+# -- the leaf functions -----------------------------------------------------------------------
+
+
+def _state_init(program: Program, printer: JaxPrinter, jnp: str) -> list[tuple[str, str, str]]:
     result = []
     for state in program.states:
         init = state.init
         if state.shape is Shape.SCALAR:
             value = "0" if lowering.is_zero(init) else printer.render(init)
-            code = f"jnp.full([], {value}, theta.dtype)"
+            code = f"{jnp}.full([], {value}, theta.dtype)"
         elif lowering.is_zero(init):
-            code = "jnp.zeros_like(theta)"
+            code = f"{jnp}.zeros_like(theta)"
         elif init.type.is_tensor:
-            code = f"jnp.asarray({printer.render(init)}, theta.dtype)"
+            code = f"{jnp}.asarray({printer.render(init)}, theta.dtype)"
         else:
-            code = f"jnp.full_like(theta, {printer.render(init)})"
+            code = f"{jnp}.full_like(theta, {printer.render(init)})"
         source = program.source.splitlines()[state.span.line - 1].strip()
-        result.append((python_name(state.name), code, source))
+        result.append((state.name, code, source))
     return result
 
 
-def _delta_statements(program: Program, printer: JaxPrinter) -> tuple[list, bool]:
-    """The body with θ's last update written as the increment ``delta``; and whether the
-    increment had to be computed as ``new_theta - theta`` (then the leaf needs θ).
-
-    Every updated version of θ is named ``new_theta``, so ``theta`` stays the leaf's input.
-    """
-    final_id = program.outputs["theta"]
-    delta = lowering.theta_delta(program)
-    views = lowering.statements(program, printer)
-    if delta is None:
+def _statements(program: Program, printer: JaxPrinter) -> list[lowering.StatementView]:
+    """One assignment per spec statement; a θ-shaped state given a scalar is filled to θ's
+    shape, so states keep their shape from step to step."""
+    tensor_targets = {"theta"} | {s.name for s in program.states if s.shape is Shape.TENSOR}
+    views = []
+    for binding in program.body:
+        target = printer.render(Var(binding.id, "local", binding.type))
+        value = printer.render(binding.expr)
+        if binding.target in tensor_targets and not binding.type.is_tensor:
+            value = printer.fill_like_gradient(binding.expr, value)
         views.append(
-            lowering.StatementView("# the increment optax adds to θ", "delta = new_theta - theta")
+            lowering.StatementView(
+                f"# line {binding.span.line}: {binding.source}", f"{target} = {value}"
+            )
+        )
+    return views
+
+
+def _delta_statements(program: Program, printer: JaxPrinter, delta: str, new_theta: str):
+    """The body with θ's last update written as the increment; and whether the increment had
+    to be computed as ``new_theta - theta`` (then the leaf needs θ)."""
+    final_id = program.outputs["theta"]
+    increment = lowering.theta_delta(program)
+    views = _statements(program, printer)
+    if increment is None:
+        views.append(
+            lowering.StatementView(
+                "# the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)",
+                f"{delta} = {printer.jnp}.where({new_theta} == theta, 0.0, {new_theta} - theta)",
+            )
         )
         return views, True
     index = next(i for i, b in enumerate(program.body) if b.id == final_id)
-    views[index] = lowering.StatementView(views[index].comment, f"delta = {printer.render(delta)}")
+    views[index] = lowering.StatementView(
+        views[index].comment, f"{delta} = {printer.render(increment)}"
+    )
     return views, False
 
 
@@ -110,37 +437,100 @@ def _step_reads_theta(program: Program) -> bool:
 def _template() -> jinja2.Template:
     text = importlib.resources.files("optc.backends.jax").joinpath("templates/module.py.j2")
     env = jinja2.Environment(keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["as_dtype"] = lambda name: f"jnp.asarray({name}, dtype)"
     return env.from_string(text.read_text())
+
+
+def _dict_literal(pairs) -> str:
+    return "{" + ", ".join(f'"{k}": {v}' for k, v in pairs) + "}"
 
 
 def generate(program: Program, spec_path: str) -> str:
     """The formatted source of ``generated/jax/<name>.py``."""
-    names = lowering.python_names(program)
-    names.update({b.id: "new_theta" for b in program.body if b.target == "theta"})
-    printer = JaxPrinter(names)
-    statements, via_difference = _delta_statements(program, printer)
+    names = naming(program)
+    params, differences = _params(program, names)
+    spec_names = {program.name, program.snake_name}
+    spec_names |= {h.name for h in program.hypers} | {s.name for s in program.states}
+    spec_names |= {b.display for b in program.body}
+    internal = Allocator(spec_names | {p.keyword for p in params})
+    jnp, dtype, delta, new_theta = (internal[n] for n in ("jnp", "dtype", "delta", "new_theta"))
+    spec_const, runtime = internal["_SPEC"], internal["runtime"]
+
+    ids = {b.id: b.display for b in program.body}
+    ids.update({b.id: new_theta for b in program.body if b.target == "theta"})
+    ids.update({n: n for n in spec_names - {program.name, program.snake_name}})
+    ids.update({"theta": "theta", "g": "g", "t": "t"})
+    printer = JaxPrinter(ids, jnp, ScalarFacts(program))
+    statements, via_difference = _delta_statements(program, printer, delta, new_theta)
     needs_theta = via_difference or _step_reads_theta(program)
-    states = [python_name(s.name) for s in program.states]
-    hypers = lowering.hyper_views(program)
+    states = [s.name for s in program.states]
+    counterpart = names.counterpart
+    hyper_params = ", ".join(
+        f"{h.name}: {'bool' if h.kind == 'bool' else 'float'}" for h in program.hypers
+    )
+    hyper_table = [
+        (
+            h.name,
+            names.keywords[h.name],
+            names.aliases.get(h.name),
+            h.kind,
+            "isinstance(x, bool)" if h.kind == "bool" else lowering.domain_condition(h, "x"),
+            h.requirement(),
+        )
+        for h in program.hypers
+    ]
+    public = [
+        "STATE_FIELDS",
+        "HYPER_NAMES",
+        f"{program.name}State",
+        program.snake_name,
+        f"{program.snake_name}_init",
+        f"{program.snake_name}_update",
+    ]
+    if counterpart:
+        public += [f"{program.snake_name}_from_optax", f"{program.snake_name}_to_optax"]
     source = _template().render(
         program=program,
         spec_path=spec_path,
         snake=program.snake_name,
         state_class=f"{program.name}State",
-        dunder_all=lowering.dunder_all(
-            [program.snake_name, f"{program.name}State", f"{program.snake_name}_update"]
-        ),
-        hypers=hypers,
-        states=states,
-        inits=_state_init(program, printer),
+        dunder_all=lowering.dunder_all(public),
+        state_fields=_dict_literal((s, f'"{f}"') for s, f in names.fields.items()),
+        hyper_names=_dict_literal((h, f'"{k}"') for h, k in names.keywords.items()),
+        count_field=names.count_field,
+        fields=names.fields,
+        inits=_state_init(program, printer, jnp),
         statements=statements,
+        states=states,
         needs_theta=needs_theta,
-        tree_args=lowering.tuple_items(
-            ["updates", *(["params"] if needs_theta else []), *(f"state.{s}" for s in states)]
+        hyper_params=hyper_params,
+        jnp=jnp,
+        jnp_import="import jax.numpy" + (f" as {jnp}" if jnp != "jax.numpy" else ""),
+        dtype=dtype,
+        delta=delta,
+        spec_const=spec_const,
+        runtime=runtime,
+        runtime_import="from optc.backends.jax import runtime"
+        + (f" as {runtime}" if runtime != "runtime" else ""),
+        params=params,
+        signature=_signature(params),
+        given=_dict_literal(
+            (names.keywords[h.name], names.keywords[h.name]) for h in program.hypers
         ),
-        uses_math=lowering.uses_math(statements, hypers),
+        aliases=_dict_literal((a, a) for a in names.aliases.values()),
+        options=_dict_literal(
+            [(k, k) for k in names.fixed]
+            + ([(names.mask, names.mask)] if names.mask else [])
+            + ([("mu_dtype", "mu_dtype")] if names.mu_dtype else [])
+        ),
+        hyper_table=hyper_table,
+        fixed=names.fixed,
+        mask=names.mask,
+        decay="weight_decay" if names.mask else None,
+        moment=counterpart.states["mu"] if names.mu_dtype else None,
+        counterpart=counterpart,
+        differences=differences,
+        tensor_states=[s.name for s in program.states if s.shape is Shape.TENSOR],
         math=lowering.docstring_math(program),
-        **lowering.signature_parts(program),
+        uses_math=any("math." in row[4] for row in hyper_table),
     )
     return lowering.format_python(source)

@@ -13,7 +13,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["ACClipState", "acclip", "acclip_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "ACClipState", "acclip", "acclip_init", "acclip_update"]
+
+#: spec state → field of :class:`ACClipState`
+STATE_FIELDS = {"m": "m", "tau_alpha": "tau_alpha"}
+#: spec hyper → keyword of :func:`acclip`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "alpha": "alpha",
+    "eps": "eps",
+}
 
 
 class ACClipState(NamedTuple):
@@ -22,6 +35,13 @@ class ACClipState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     tau_alpha: optax.Updates  # state tau_alpha = 0
+
+
+def acclip_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, alpha: float, eps: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, tau_alpha)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def acclip_update(
@@ -38,27 +58,30 @@ def acclip_update(
 ) -> tuple[jax.Array, ...]:
     """One ACClip step of one leaf: returns ``(delta, m, tau_alpha)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 17: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
     # line 18: tau_alpha <- ema(tau_alpha, abs(g)^alpha, beta2)
-    tau_alpha = beta2 * tau_alpha + (1 - beta2) * jnp.abs(g) ** alpha
+    tau_alpha = jnp.where(beta2 != 0, beta2 * tau_alpha, 0.0) + (1 - beta2) * jnp.abs(g) ** alpha
     # line 19: tau = tau_alpha^(1 / alpha)
     tau = tau_alpha ** (1 / alpha)
     # line 20: theta <- theta - lr * min(tau / (abs(m) + eps), 1) * m
     delta = -(lr * jnp.minimum(tau / (jnp.abs(m) + eps), 1.0) * m)
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(tau_alpha, dtype)
+    return jnp.asarray(delta, dtype), m, tau_alpha
 
 
 def acclip(
-    lr: float = 0.0001,
-    beta1: float = 0.9,
-    beta2: float = 0.99,
-    alpha: float = 1.0,
-    eps: float = 1e-05,
+    learning_rate: optax.ScalarOrSchedule = 0.0001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.99,
+    alpha: optax.ScalarOrSchedule = 1.0,
+    eps: optax.ScalarOrSchedule = 1e-05,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""ACClip: Zhang, Karimireddy, Veit, Kim, Reddi, Kumar & Sra, Why are Adaptive Methods Good for Attention Models?, NeurIPS 2020.
 
@@ -66,8 +89,8 @@ def acclip(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &\tau_{\mathrm{alpha}} \leftarrow \beta_{2} \tau_{\mathrm{alpha}} + \left(1 - \beta_{2}\right) {\left|g\right|}^{\alpha} \\
-        &\tau = {\tau_{\mathrm{alpha}}}^{\frac{1}{\alpha}} \\
+        &\tau_{\alpha} \leftarrow \beta_{2} \tau_{\alpha} + \left(1 - \beta_{2}\right) \left|g\right|^{\alpha} \\
+        &\tau = \tau_{\alpha}^{\frac{1}{\alpha}} \\
         &\theta \leftarrow \theta - \eta \min\left(\frac{\tau}{\left|m\right| + \epsilon}, 1\right) m
       \end{aligned}
 
@@ -77,44 +100,59 @@ def acclip(
         bias_correction: none: neither m nor tau^alpha is debiased (paper)
 
     Args:
-        lr: in (0, inf) (default 0.0001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.99).
-        alpha: in [1, 2] (default 1.0).
-        eps: in (0, inf) (default 1e-05).
+        learning_rate: learning rate; in (0, inf) (default 0.0001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient (momentum); in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of |g|^alpha; in [0, 1) (default 0.99); a schedule (a callable of the step count) is accepted.
+        alpha: moment order of the clipping threshold tau; in [1, 2] (default 1.0); a schedule (a callable of the step count) is accepted.
+        eps: term added to |m| in the clipping ratio for numerical stability; in (0, inf) (default 1e-05); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(alpha, (int, float)) and not (1 <= alpha <= 2):
-        raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [1, 2])")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "alpha": alpha, "eps": eps}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "alpha": alpha,
+            "eps": eps,
+        },
+        {"lr": lr},
+        {},
+    )
 
-    def init_fn(params: optax.Params) -> ACClipState:
-        return ACClipState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            tau_alpha=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: ACClipState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, ACClipState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.m, state.tau_alpha)]
-        results = [acclip_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, tau_alpha = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, ACClipState(count=t, m=m, tau_alpha=tau_alpha)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="ACClip",
+    factory="acclip",
+    function=acclip,
+    spec_path="specs/acclip.opt",
+    state_class=ACClipState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=acclip_init,
+    update=acclip_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("alpha", "alpha", None, "real", lambda x: 1 <= x <= 2, "in [1, 2]"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "tau_alpha"),
+)

@@ -7,13 +7,33 @@ Zhuang, Tang, Ding, Tatikonda, Dvornek, Papademetris & Duncan, AdaBelief Optimiz
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdaBeliefState", "adabelief", "adabelief_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "AdaBeliefState",
+    "adabelief",
+    "adabelief_init",
+    "adabelief_update",
+]
+
+#: spec state → field of :class:`AdaBeliefState`
+STATE_FIELDS = {"m": "m", "s": "s"}
+#: spec hyper → keyword of :func:`adabelief`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class AdaBeliefState(NamedTuple):
@@ -22,6 +42,13 @@ class AdaBeliefState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     s: optax.Updates  # state s = 0
+
+
+def adabelief_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, s)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def adabelief_update(
@@ -39,29 +66,39 @@ def adabelief_update(
 ) -> tuple[jax.Array, ...]:
     """One AdaBelief step of one leaf: returns ``(delta, m, s)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 18: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
     # line 19: s <- ema(s, (g - m)^2, beta2) + eps
-    s = beta2 * s + (1 - beta2) * (g - m) ** 2 + eps
+    s = jnp.where(beta2 != 0, beta2 * s, 0.0) + (1 - beta2) * (g - m) ** 2 + eps
     # line 20: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 21: s_hat = debias(s, beta2)
     s_hat = s / (1 - beta2**t)
     # line 22: theta <- theta - lr * (m_hat / (sqrt(s_hat) + eps) + weight_decay * theta)
-    delta = -(lr * (m_hat / (jnp.sqrt(s_hat) + eps) + weight_decay * theta))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(s, dtype)
+    delta = -(
+        lr
+        * (
+            m_hat / (jnp.sqrt(s_hat) + eps)
+            + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+        )
+    )
+    return jnp.asarray(delta, dtype), m, s
 
 
 def adabelief(
-    lr: float = 0.001,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-16,
-    weight_decay: float = 0.0,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-16,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""AdaBelief: Zhuang, Tang, Ding, Tatikonda, Dvornek, Papademetris & Duncan, AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed Gradients, NeurIPS 2020.
 
@@ -69,9 +106,9 @@ def adabelief(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &s \leftarrow \beta_{2} s + \left(1 - \beta_{2}\right) {\left(g - m\right)}^{2} + \epsilon \\
-        &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
-        &\hat{s} = \frac{s}{1 - {\beta_{2}}^{t}} \\
+        &s \leftarrow \beta_{2} s + \left(1 - \beta_{2}\right) \left(g - m\right)^{2} + \epsilon \\
+        &\hat{m} = \frac{m}{1 - \beta_{1}^{t}} \\
+        &\hat{s} = \frac{s}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \eta \left(\frac{\hat{m}}{\sqrt{\hat{s}} + \epsilon} + \lambda \theta\right)
       \end{aligned}
 
@@ -82,50 +119,67 @@ def adabelief(
         weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as pytorch_optimizer.AdaBelief (weight_decouple = True, fixed_decay = False)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-16).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of (g - m)^2; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to s and to its root for numerical stability; in (0, inf) (default 1e-16); a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> AdaBeliefState:
-        return AdaBeliefState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            s=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdaBeliefState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdaBeliefState]:
-        if params is None:
-            raise ValueError("adabelief reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.s)]
-        results = [adabelief_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, s = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdaBeliefState(count=t, m=m, s=s)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="AdaBelief",
+    factory="adabelief",
+    function=adabelief,
+    spec_path="specs/adabelief.opt",
+    state_class=AdaBeliefState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adabelief_init,
+    update=adabelief_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "s"),
+)

@@ -7,21 +7,44 @@ Zeiler, ADADELTA: An Adaptive Learning Rate Method, arXiv:1212.5701 2012
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdadeltaState", "adadelta", "adadelta_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "AdadeltaState",
+    "adadelta",
+    "adadelta_from_optax",
+    "adadelta_init",
+    "adadelta_to_optax",
+    "adadelta_update",
+]
+
+#: spec state → field of :class:`AdadeltaState` (as optax.adadelta names it)
+STATE_FIELDS = {"v": "e_g", "u": "e_x"}
+#: spec hyper → keyword of :func:`adadelta`
+HYPER_NAMES = {"lr": "learning_rate", "rho": "rho", "eps": "eps", "weight_decay": "weight_decay"}
 
 
 class AdadeltaState(NamedTuple):
-    """State of :func:`adadelta`: the step count and one tree per state buffer."""
+    """State of :func:`adadelta`: the step count and one tree per state buffer, named as optax.adadelta names them."""
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
-    v: optax.Updates  # state v = 0
-    u: optax.Updates  # state u = 0
+    e_g: optax.Updates  # state v = 0
+    e_x: optax.Updates  # state u = 0
+
+
+def adadelta_init(
+    theta: jax.Array, *, lr: float, rho: float, eps: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(v, u)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def adadelta_update(
@@ -36,27 +59,34 @@ def adadelta_update(
     eps: float,
     weight_decay: float,
 ) -> tuple[jax.Array, ...]:
-    """One Adadelta step of one leaf: returns ``(delta, v, u)``, delta being added to θ.
+    """One Adadelta step of one leaf: returns ``(delta_, v, u)``, delta_ being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta_`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 16: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 17: v <- ema(v, d^2, rho)
-    v = rho * v + (1 - rho) * d**2
-    # line 18: delta = sqrt(u + eps) / sqrt(v + eps) * d
-    delta_ = jnp.sqrt(u + eps) / jnp.sqrt(v + eps) * d
-    # line 19: u <- ema(u, delta^2, rho)
-    u = rho * u + (1 - rho) * delta_**2
-    # line 20: theta <- theta - lr * delta
-    delta = -(lr * delta_)
-    return jnp.asarray(delta, dtype), jnp.asarray(v, dtype), jnp.asarray(u, dtype)
+    # line 18: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 19: v <- ema(v, d^2, rho)
+    v = jnp.where(rho != 0, rho * v, 0.0) + (1 - rho) * d**2
+    # line 20: delta = sqrt(u + eps) / sqrt(v + eps) * d
+    delta = jnp.sqrt(u + eps) / jnp.sqrt(v + eps) * d
+    # line 21: u <- ema(u, delta^2, rho)
+    u = jnp.where(rho != 0, rho * u, 0.0) + (1 - rho) * delta**2
+    # line 22: theta <- theta - lr * delta
+    delta_ = -(lr * delta)
+    return jnp.asarray(delta_, dtype), v, u
 
 
 def adadelta(
-    lr: float = 1.0, rho: float = 0.9, eps: float = 1e-06, weight_decay: float = 0.0
+    learning_rate: optax.ScalarOrSchedule = 1.0,
+    rho: optax.ScalarOrSchedule = 0.9,
+    eps: optax.ScalarOrSchedule = 1e-06,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    weight_decay_mask: Any = None,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Adadelta: Zeiler, ADADELTA: An Adaptive Learning Rate Method, arXiv:1212.5701 2012.
 
@@ -64,9 +94,9 @@ def adadelta(
 
       \begin{aligned}
         &d = g + \lambda \theta \\
-        &v \leftarrow \rho v + \left(1 - \rho\right) {d}^{2} \\
+        &v \leftarrow \rho v + \left(1 - \rho\right) d^{2} \\
         &\delta = \frac{\sqrt{u + \epsilon}}{\sqrt{v + \epsilon}} d \\
-        &u \leftarrow \rho u + \left(1 - \rho\right) {\delta}^{2} \\
+        &u \leftarrow \rho u + \left(1 - \rho\right) \delta^{2} \\
         &\theta \leftarrow \theta - \eta \delta
       \end{aligned}
 
@@ -76,47 +106,77 @@ def adadelta(
         variant: torch form: u accumulates the unscaled step delta (before lr), so lr = 1 is Zeiler's method; the summary sheet's u accumulates the applied step lr * delta, which differs when lr != 1
 
     Args:
-        lr: in (0, inf) (default 1.0).
-        rho: in [0, 1) (default 0.9).
-        eps: in (0, inf) (default 1e-06).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: scale of the step delta (1: Zeiler's method); in (0, inf) (default 1.0); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        rho: coefficient of the running averages of g^2 and delta^2; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        eps: term added inside both roots for numerical stability; in (0, inf) (default 1e-06); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        weight_decay_mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    This is ``optax.adadelta``: the same keywords and state fields. Differences from it:
+        - ``learning_rate`` defaults to 1.0, the spec's (optax.adadelta's default: None);
+        - beyond optax, every numeric hyper may be a schedule, and the spec's names are
+          accepted as aliases.
+
+    adadelta_from_optax / adadelta_to_optax convert states from and to optax.adadelta's.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(rho, (int, float)) and not (0 <= rho < 1):
-        raise ValueError(f"Invalid rho: {rho!r} (rho must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "rho": rho, "eps": eps, "weight_decay": weight_decay},
+        {"lr": lr},
+        {"weight_decay_mask": weight_decay_mask},
+    )
 
-    def init_fn(params: optax.Params) -> AdadeltaState:
-        return AdadeltaState(
-            count=jnp.zeros([], jnp.int32),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            u=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdadeltaState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdadeltaState]:
-        if params is None:
-            raise ValueError("adadelta reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.v, state.u)]
-        results = [adadelta_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, v, u = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdadeltaState(count=t, v=v, u=u)
+def adadelta_from_optax(optax_state: Any, count: Any = None) -> AdadeltaState:
+    """A state of optax.adadelta (what its ``init`` or ``update`` returned) as a
+    :class:`AdadeltaState`. ``count``: the number of steps taken, where the optax state
+    does not hold it."""
+    return runtime.from_optax(_SPEC, optax_state, count)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+
+def adadelta_to_optax(state: AdadeltaState, like: Any = None, params: Any = None) -> Any:
+    """A :class:`AdadeltaState` as a state of optax.adadelta. ``like``: the optax
+    state to fill (its ``init(params)`` with the options in use: a schedule or a mask changes
+    optax's chain); by default that of ``optax.adadelta(learning_rate)``."""
+    return runtime.to_optax(_SPEC, state, like, params)
+
+
+_SPEC = runtime.Spec(
+    name="Adadelta",
+    factory="adadelta",
+    function=adadelta,
+    spec_path="specs/adadelta.opt",
+    state_class=AdadeltaState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adadelta_init,
+    update=adadelta_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("rho", "rho", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="weight_decay_mask",
+    moment=None,
+    fixed=(),
+    counterpart="optax.adadelta",
+    tensor_states=("v", "u"),
+)

@@ -13,7 +13,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdaFomState", "adafom", "adafom_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "AdaFomState", "adafom", "adafom_init", "adafom_update"]
+
+#: spec state → field of :class:`AdaFomState`
+STATE_FIELDS = {"m": "m", "v": "v"}
+#: spec hyper → keyword of :func:`adafom`
+HYPER_NAMES = {"lr": "learning_rate", "beta1": "beta1", "eps": "eps"}
 
 
 class AdaFomState(NamedTuple):
@@ -24,26 +31,36 @@ class AdaFomState(NamedTuple):
     v: optax.Updates  # state v = 0
 
 
+def adafom_init(theta: jax.Array, *, lr: float, beta1: float, eps: float) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
+
+
 def adafom_update(
     g: jax.Array, m: jax.Array, v: jax.Array, *, t: jax.Array, lr: float, beta1: float, eps: float
 ) -> tuple[jax.Array, ...]:
     """One AdaFom step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 14: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
     # line 15: v <- (1 - 1/t) * v + g^2 / t
-    v = (1 - 1 / t) * v + g**2 / t
+    v = jnp.where(1 - 1 / t != 0, (1 - 1 / t) * v, 0.0) + g**2 / t
     # line 16: theta <- theta - lr * m / (sqrt(v) + eps)
     delta = -(lr * m / (jnp.sqrt(v) + eps))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    return jnp.asarray(delta, dtype), m, v
 
 
 def adafom(
-    lr: float = 0.001, beta1: float = 0.9, eps: float = 1e-08
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""AdaFom: Chen, Liu, Sun & Hong, On the Convergence of A Class of Adam-Type Algorithms for Non-Convex Optimization, ICLR 2019.
 
@@ -51,7 +68,7 @@ def adafom(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &v \leftarrow \left(1 - \frac{1}{t}\right) v + \frac{{g}^{2}}{t} \\
+        &v \leftarrow \left(1 - \frac{1}{t}\right) v + \frac{g^{2}}{t} \\
         &\theta \leftarrow \theta - \frac{\eta m}{\sqrt{v} + \epsilon}
       \end{aligned}
 
@@ -60,38 +77,46 @@ def adafom(
         bias_correction: none: m is the raw EMA; v is the exact running mean of g^2, which needs none
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        eps: in (0, inf) (default 1e-08).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {"lr": lr, "beta1": beta1, "eps": eps}
+    return runtime.transformation(
+        _SPEC, {"learning_rate": learning_rate, "beta1": beta1, "eps": eps}, {"lr": lr}, {}
+    )
 
-    def init_fn(params: optax.Params) -> AdaFomState:
-        return AdaFomState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdaFomState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdaFomState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.m, state.v)]
-        results = [adafom_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdaFomState(count=t, m=m, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="AdaFom",
+    factory="adafom",
+    function=adafom,
+    spec_path="specs/adafom.opt",
+    state_class=AdaFomState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adafom_init,
+    update=adafom_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

@@ -7,13 +7,33 @@ Duchi, Hazan & Singer, Adaptive Subgradient Methods for Online Learning and Stoc
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdagradState", "adagrad", "adagrad_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "AdagradState",
+    "adagrad",
+    "adagrad_init",
+    "adagrad_update",
+]
+
+#: spec state → field of :class:`AdagradState`
+STATE_FIELDS = {"r": "r"}
+#: spec hyper → keyword of :func:`adagrad`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "lr_decay": "lr_decay",
+    "weight_decay": "weight_decay",
+    "initial_accumulator_value": "initial_accumulator_value",
+    "eps": "eps",
+}
 
 
 class AdagradState(NamedTuple):
@@ -21,6 +41,19 @@ class AdagradState(NamedTuple):
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
     r: optax.Updates  # state r = initial_accumulator_value
+
+
+def adagrad_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    initial_accumulator_value: float,
+    eps: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(r,)``."""
+    return (jnp.full_like(theta, initial_accumulator_value),)
 
 
 def adagrad_update(
@@ -37,27 +70,31 @@ def adagrad_update(
 ) -> tuple[jax.Array, ...]:
     """One Adagrad step of one leaf: returns ``(delta, r)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 16: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 17: r <- r + d^2
+    # line 22: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 23: r <- r + d^2
     r = r + d**2
-    # line 18: clr = lr / (1 + (t - 1) * lr_decay)
+    # line 24: clr = lr / (1 + (t - 1) * lr_decay)
     clr = lr / (1 + (t - 1) * lr_decay)
-    # line 19: theta <- theta - clr * d / (sqrt(r) + eps)
+    # line 25: theta <- theta - clr * d / (sqrt(r) + eps)
     delta = -(clr * d / (jnp.sqrt(r) + eps))
-    return jnp.asarray(delta, dtype), jnp.asarray(r, dtype)
+    return jnp.asarray(delta, dtype), r
 
 
 def adagrad(
-    lr: float = 0.01,
-    lr_decay: float = 0.0,
-    weight_decay: float = 0.0,
-    initial_accumulator_value: float = 0.0,
-    eps: float = 1e-10,
+    learning_rate: optax.ScalarOrSchedule = 0.01,
+    lr_decay: optax.ScalarOrSchedule = 0.0,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    initial_accumulator_value: optax.ScalarOrSchedule = 0.0,
+    eps: optax.ScalarOrSchedule = 1e-10,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Adagrad: Duchi, Hazan & Singer, Adaptive Subgradient Methods for Online Learning and Stochastic Optimization, JMLR 2011.
 
@@ -65,7 +102,7 @@ def adagrad(
 
       \begin{aligned}
         &d = g + \lambda \theta \\
-        &r \leftarrow r + {d}^{2} \\
+        &r \leftarrow r + d^{2} \\
         &\mathrm{clr} = \frac{\eta}{1 + \left(t - 1\right) \mathrm{lr\_decay}} \\
         &\theta \leftarrow \theta - \frac{\mathrm{clr} d}{\sqrt{r} + \epsilon}
       \end{aligned}
@@ -76,59 +113,81 @@ def adagrad(
         lr_decay: torch.optim.Adagrad: the step size is lr / (1 + (t - 1) * lr_decay)
 
     Args:
-        lr: in (0, inf) (default 0.01).
-        lr_decay: in [0, inf) (default 0.0).
-        weight_decay: in [0, inf) (default 0.0).
-        initial_accumulator_value: in [0, inf) (default 0.0).
-        eps: in (0, inf) (default 1e-10).
+        learning_rate: learning rate; in (0, inf) (default 0.01); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        lr_decay: step size decay: lr / (1 + (t - 1) * lr_decay); in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        initial_accumulator_value: initial value of the sum of squared gradients; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-10); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(lr_decay, (int, float)) and not (math.isfinite(lr_decay) and lr_decay >= 0):
-        raise ValueError(f"Invalid lr_decay: {lr_decay!r} (lr_decay must be in [0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    if isinstance(initial_accumulator_value, (int, float)) and not (
-        math.isfinite(initial_accumulator_value) and initial_accumulator_value >= 0
-    ):
-        raise ValueError(
-            f"Invalid initial_accumulator_value: {initial_accumulator_value!r} (initial_accumulator_value must be in [0, inf))"
-        )
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {
-        "lr": lr,
-        "lr_decay": lr_decay,
-        "weight_decay": weight_decay,
-        "initial_accumulator_value": initial_accumulator_value,
-        "eps": eps,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "lr_decay": lr_decay,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "eps": eps,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> AdagradState:
-        return AdagradState(
-            count=jnp.zeros([], jnp.int32),
-            r=jax.tree.map(lambda theta: jnp.full_like(theta, initial_accumulator_value), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdagradState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdagradState]:
-        if params is None:
-            raise ValueError("adagrad reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.r)]
-        results = [adagrad_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, r = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdagradState(count=t, r=r)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="Adagrad",
+    factory="adagrad",
+    function=adagrad,
+    spec_path="specs/adagrad.opt",
+    state_class=AdagradState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adagrad_init,
+    update=adagrad_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "lr_decay",
+            "lr_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+        runtime.Hyper(
+            "initial_accumulator_value",
+            "initial_accumulator_value",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("r",),
+)

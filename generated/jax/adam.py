@@ -7,21 +7,44 @@ Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdamState", "adam", "adam_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "AdamState",
+    "adam",
+    "adam_from_optax",
+    "adam_init",
+    "adam_to_optax",
+    "adam_update",
+]
+
+#: spec state → field of :class:`AdamState` (as optax.adam names it)
+STATE_FIELDS = {"m": "mu", "v": "nu"}
+#: spec hyper → keyword of :func:`adam`
+HYPER_NAMES = {"lr": "learning_rate", "beta1": "b1", "beta2": "b2", "eps": "eps"}
 
 
 class AdamState(NamedTuple):
-    """State of :func:`adam`: the step count and one tree per state buffer."""
+    """State of :func:`adam`: the step count and one tree per state buffer, named as optax.adam names them."""
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
-    m: optax.Updates  # state m = 0
-    v: optax.Updates  # state v = 0
+    mu: optax.Updates  # state m = 0
+    nu: optax.Updates  # state v = 0
+
+
+def adam_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, eps: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def adam_update(
@@ -37,25 +60,36 @@ def adam_update(
 ) -> tuple[jax.Array, ...]:
     """One Adam step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 15: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
-    # line 16: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
-    # line 17: m_hat = debias(m, beta1)
+    # line 17: m <- ema(m, g, beta1)
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    # line 18: v <- ema(v, g^2, beta2)
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    # line 19: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
-    # line 18: v_hat = debias(v, beta2)
+    # line 20: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 19: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
     delta = -(lr * m_hat / (jnp.sqrt(v_hat) + eps))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    return jnp.asarray(delta, dtype), m, v
 
 
 def adam(
-    lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-08
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    b1: optax.ScalarOrSchedule = 0.9,
+    b2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    eps_root: float = 0.0,
+    mu_dtype: Any = None,
+    *,
+    nesterov: bool = False,
+    lr: optax.ScalarOrSchedule | None = None,
+    beta1: optax.ScalarOrSchedule | None = None,
+    beta2: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Adam: Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015.
 
@@ -63,9 +97,9 @@ def adam(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
-        &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\hat{m} = \frac{m}{1 - \beta_{1}^{t}} \\
+        &\hat{v} = \frac{v}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \frac{\eta \hat{m}}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -74,41 +108,72 @@ def adam(
         bias_correction: both moments debiased by 1 - beta^t
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count) is accepted.
+        b2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        eps_root: optax.adam with eps_root=0.0 is this spec: any other value raises ValueError (default 0.0).
+        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the params' dtype).
+        nesterov: optax.adam with nesterov=False is this spec: any other value raises ValueError (default False).
+
+    This is ``optax.adam``: the same keywords and state fields. Differences from it:
+        - ``learning_rate`` defaults to 0.001, the spec's (optax.adam requires it);
+        - beyond optax, every numeric hyper may be a schedule, and the spec's names are
+          accepted as aliases.
+
+    adam_from_optax / adam_to_optax convert states from and to optax.adam's.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "b1": b1, "b2": b2, "eps": eps},
+        {"lr": lr, "beta1": beta1, "beta2": beta2},
+        {"eps_root": eps_root, "nesterov": nesterov, "mu_dtype": mu_dtype},
+    )
 
-    def init_fn(params: optax.Params) -> AdamState:
-        return AdamState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdamState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdamState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.m, state.v)]
-        results = [adam_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdamState(count=t, m=m, v=v)
+def adam_from_optax(optax_state: Any, count: Any = None) -> AdamState:
+    """A state of optax.adam (what its ``init`` or ``update`` returned) as a
+    :class:`AdamState`. ``count``: the number of steps taken, where the optax state
+    does not hold it."""
+    return runtime.from_optax(_SPEC, optax_state, count)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+
+def adam_to_optax(state: AdamState, like: Any = None, params: Any = None) -> Any:
+    """A :class:`AdamState` as a state of optax.adam. ``like``: the optax
+    state to fill (its ``init(params)`` with the options in use: a schedule or a mask changes
+    optax's chain); by default that of ``optax.adam(learning_rate)``."""
+    return runtime.to_optax(_SPEC, state, like, params)
+
+
+_SPEC = runtime.Spec(
+    name="Adam",
+    factory="adam",
+    function=adam,
+    spec_path="specs/adam.opt",
+    state_class=AdamState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adam_init,
+    update=adam_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "b1", "beta1", "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "b2", "beta2", "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment="m",
+    fixed=(runtime.Fixed("eps_root", 0.0), runtime.Fixed("nesterov", False)),
+    counterpart="optax.adam",
+    tensor_states=("m", "v"),
+)

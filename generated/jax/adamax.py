@@ -7,13 +7,26 @@ Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdamaxState", "adamax", "adamax_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "AdamaxState", "adamax", "adamax_init", "adamax_update"]
+
+#: spec state → field of :class:`AdamaxState`
+STATE_FIELDS = {"m": "m", "u": "u"}
+#: spec hyper → keyword of :func:`adamax`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class AdamaxState(NamedTuple):
@@ -22,6 +35,13 @@ class AdamaxState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     u: optax.Updates  # state u = 0
+
+
+def adamax_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, u)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def adamax_update(
@@ -39,27 +59,31 @@ def adamax_update(
 ) -> tuple[jax.Array, ...]:
     """One Adamax step of one leaf: returns ``(delta, m, u)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 17: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 18: m <- ema(m, d, beta1)
-    m = beta1 * m + (1 - beta1) * d
-    # line 19: u <- max(beta2 * u, abs(d) + eps)
-    u = jnp.maximum(beta2 * u, jnp.abs(d) + eps)
-    # line 20: theta <- theta - lr * debias(m, beta1) / u
+    # line 18: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 19: m <- ema(m, d, beta1)
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
+    # line 20: u <- max(beta2 * u, abs(d) + eps)
+    u = jnp.maximum(jnp.where(beta2 != 0, beta2 * u, 0.0), jnp.abs(d) + eps)
+    # line 21: theta <- theta - lr * debias(m, beta1) / u
     delta = -(lr * (m / (1 - beta1**t)) / u)
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(u, dtype)
+    return jnp.asarray(delta, dtype), m, u
 
 
 def adamax(
-    lr: float = 0.002,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-08,
-    weight_decay: float = 0.0,
+    learning_rate: optax.ScalarOrSchedule = 0.002,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Adamax: Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015.
 
@@ -69,7 +93,7 @@ def adamax(
         &d = g + \lambda \theta \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) d \\
         &u \leftarrow \max\left(\beta_{2} u, \left|d\right| + \epsilon\right) \\
-        &\theta \leftarrow \theta - \frac{\eta \frac{m}{1 - {\beta_{1}}^{t}}}{u}
+        &\theta \leftarrow \theta - \frac{\eta \frac{m}{1 - \beta_{1}^{t}}}{u}
       \end{aligned}
 
     Conventions:
@@ -78,50 +102,67 @@ def adamax(
         weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.Adamax
 
     Args:
-        lr: in (0, inf) (default 0.002).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.002); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: decay of the exponentially weighted infinity norm u; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to |g| inside the max for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> AdamaxState:
-        return AdamaxState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            u=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdamaxState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdamaxState]:
-        if params is None:
-            raise ValueError("adamax reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.u)]
-        results = [adamax_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, u = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdamaxState(count=t, m=m, u=u)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="Adamax",
+    factory="adamax",
+    function=adamax,
+    spec_path="specs/adamax.opt",
+    state_class=AdamaxState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adamax_init,
+    update=adamax_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "u"),
+)

@@ -7,13 +7,27 @@ Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.022
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdamCState", "adamc", "adamc_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "AdamCState", "adamc", "adamc_init", "adamc_update"]
+
+#: spec state → field of :class:`AdamCState`
+STATE_FIELDS = {"m": "m", "v": "v"}
+#: spec hyper → keyword of :func:`adamc`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "max_lr": "max_lr",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class AdamCState(NamedTuple):
@@ -22,6 +36,20 @@ class AdamCState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
+
+
+def adamc_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    max_lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def adamc_update(
@@ -40,30 +68,40 @@ def adamc_update(
 ) -> tuple[jax.Array, ...]:
     """One AdamC step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 19: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
     # line 20: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
     # line 21: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 22: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
     denom = (jnp.sqrt(v) + eps) / jnp.sqrt(1 - beta2**t)
     # line 23: theta <- theta - lr * (m_hat / denom + (lr / max_lr) * weight_decay * theta)
-    delta = -(lr * (m_hat / denom + lr / max_lr * weight_decay * theta))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    delta = -(
+        lr
+        * (
+            m_hat / denom
+            + jnp.where(lr / max_lr * weight_decay != 0, lr / max_lr * weight_decay * theta, 0.0)
+        )
+    )
+    return jnp.asarray(delta, dtype), m, v
 
 
 def adamc(
-    lr: float = 0.001,
-    max_lr: float = 0.001,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-08,
-    weight_decay: float = 0.01,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    max_lr: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    weight_decay: optax.ScalarOrSchedule = 0.01,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""AdamC: Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.02285, 2025.
 
@@ -71,9 +109,9 @@ def adamc(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
-        &\mathrm{denom} = \frac{\sqrt{v} + \epsilon}{\sqrt{1 - {\beta_{2}}^{t}}} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\hat{m} = \frac{m}{1 - \beta_{1}^{t}} \\
+        &\mathrm{denom} = \frac{\sqrt{v} + \epsilon}{\sqrt{1 - \beta_{2}^{t}}} \\
         &\theta \leftarrow \theta - \eta \left(\frac{\hat{m}}{\mathrm{denom}} + \frac{\eta}{\mathrm{max\_lr}} \lambda \theta\right)
       \end{aligned}
 
@@ -84,60 +122,72 @@ def adamc(
         weight_decay: decoupled and scaled by lr^2 / max_lr: theta - lr * (update + (lr / max_lr) * weight_decay * theta)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        max_lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.01).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        max_lr: peak learning rate: the decay is scaled by lr / max_lr; in (0, inf) (default 0.001); a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: corrected weight decay, multiplied by lr^2 / max_lr; in [0, inf) (default 0.01); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(max_lr, (int, float)) and not (math.isfinite(max_lr) and max_lr > 0):
-        raise ValueError(f"Invalid max_lr: {max_lr!r} (max_lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {
-        "lr": lr,
-        "max_lr": max_lr,
-        "beta1": beta1,
-        "beta2": beta2,
-        "eps": eps,
-        "weight_decay": weight_decay,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "max_lr": max_lr,
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> AdamCState:
-        return AdamCState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdamCState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdamCState]:
-        if params is None:
-            raise ValueError("adamc reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.v)]
-        results = [adamc_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdamCState(count=t, m=m, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="AdamC",
+    factory="adamc",
+    function=adamc,
+    spec_path="specs/adamc.opt",
+    state_class=AdamCState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adamc_init,
+    update=adamc_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "max_lr", "max_lr", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

@@ -7,13 +7,34 @@ Wang, Wang, Zhang, Wang, Pei, Cai, E & Wu, GradPower: Powering Gradients for Fas
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdamPowerState", "adampower", "adampower_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "AdamPowerState",
+    "adampower",
+    "adampower_init",
+    "adampower_update",
+]
+
+#: spec state → field of :class:`AdamPowerState`
+STATE_FIELDS = {"m": "m", "v": "v"}
+#: spec hyper → keyword of :func:`adampower`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+    "p": "p",
+}
 
 
 class AdamPowerState(NamedTuple):
@@ -22,6 +43,20 @@ class AdamPowerState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
+
+
+def adampower_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    p: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def adampower_update(
@@ -40,43 +75,53 @@ def adampower_update(
 ) -> tuple[jax.Array, ...]:
     """One AdamPower step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 19: gp = sign(g) * abs(g)^p
-    gp = jnp.sign(g) * jnp.abs(g) ** p
+    gp = jnp.sign(jnp.nan_to_num(g)) * jnp.abs(g) ** p
     # line 20: m <- ema(m, gp, beta1)
-    m = beta1 * m + (1 - beta1) * gp
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * gp
     # line 21: v <- ema(v, gp^2, beta2)
-    v = beta2 * v + (1 - beta2) * gp**2
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * gp**2
     # line 22: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 23: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 24: theta <- theta - lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * theta)
-    delta = -(lr * (m_hat / (jnp.sqrt(v_hat) + eps) + weight_decay * theta))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    delta = -(
+        lr
+        * (
+            m_hat / (jnp.sqrt(v_hat) + eps)
+            + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+        )
+    )
+    return jnp.asarray(delta, dtype), m, v
 
 
 def adampower(
-    lr: float = 0.001,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-08,
-    weight_decay: float = 0.01,
-    p: float = 1.2,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    weight_decay: optax.ScalarOrSchedule = 0.01,
+    p: optax.ScalarOrSchedule = 1.2,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""AdamPower: Wang, Wang, Zhang, Wang, Pei, Cai, E & Wu, GradPower: Powering Gradients for Faster Language Model Pre-Training, arXiv:2505.24275, 2025.
 
     .. math::
 
       \begin{aligned}
-        &\mathrm{gp} = \operatorname{sign}\left(g\right) {\left|g\right|}^{p} \\
+        &\mathrm{gp} = \operatorname{sign}\left(g\right) \left|g\right|^{p} \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) \mathrm{gp} \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {\mathrm{gp}}^{2} \\
-        &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
-        &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) \mathrm{gp}^{2} \\
+        &\hat{m} = \frac{m}{1 - \beta_{1}^{t}} \\
+        &\hat{v} = \frac{v}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \eta \left(\frac{\hat{m}}{\sqrt{\hat{v}} + \epsilon} + \lambda \theta\right)
       \end{aligned}
 
@@ -87,60 +132,70 @@ def adampower(
         weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as torch.optim.AdamW
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.01).
-        p: in (0, inf) (default 1.2).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.01); a schedule (a callable of the step count) is accepted.
+        p: power of the gradient: g becomes sign(g) * |g|^p; in (0, inf) (default 1.2); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    if isinstance(p, (int, float)) and not (math.isfinite(p) and p > 0):
-        raise ValueError(f"Invalid p: {p!r} (p must be in (0, inf))")
-    hypers = {
-        "lr": lr,
-        "beta1": beta1,
-        "beta2": beta2,
-        "eps": eps,
-        "weight_decay": weight_decay,
-        "p": p,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "p": p,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> AdamPowerState:
-        return AdamPowerState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdamPowerState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdamPowerState]:
-        if params is None:
-            raise ValueError("adampower reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.v)]
-        results = [adampower_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdamPowerState(count=t, m=m, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="AdamPower",
+    factory="adampower",
+    function=adampower,
+    spec_path="specs/adampower.opt",
+    state_class=AdamPowerState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adampower_init,
+    update=adampower_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+        runtime.Hyper("p", "p", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

@@ -7,21 +7,50 @@ Loshchilov & Hutter, Decoupled Weight Decay Regularization, ICLR 2019
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdamWState", "adamw", "adamw_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "AdamWState",
+    "adamw",
+    "adamw_from_optax",
+    "adamw_init",
+    "adamw_to_optax",
+    "adamw_update",
+]
+
+#: spec state → field of :class:`AdamWState` (as optax.adamw names it)
+STATE_FIELDS = {"m": "mu", "v": "nu"}
+#: spec hyper → keyword of :func:`adamw`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "b1",
+    "beta2": "b2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class AdamWState(NamedTuple):
-    """State of :func:`adamw`: the step count and one tree per state buffer."""
+    """State of :func:`adamw`: the step count and one tree per state buffer, named as optax.adamw names them."""
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
-    m: optax.Updates  # state m = 0
-    v: optax.Updates  # state v = 0
+    mu: optax.Updates  # state m = 0
+    nu: optax.Updates  # state v = 0
+
+
+def adamw_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def adamw_update(
@@ -39,33 +68,42 @@ def adamw_update(
 ) -> tuple[jax.Array, ...]:
     """One AdamW step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 17: theta <- theta * (1 - lr * weight_decay)
-    new_theta = theta * (1 - lr * weight_decay)
-    # line 18: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
-    # line 19: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
-    # line 20: m_hat = debias(m, beta1)
+    # line 19: theta <- theta * (1 - lr * weight_decay)
+    new_theta = jnp.where(1 - lr * weight_decay != 0, theta * (1 - lr * weight_decay), 0.0)
+    # line 20: m <- ema(m, g, beta1)
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    # line 21: v <- ema(v, g^2, beta2)
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    # line 22: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
-    # line 21: v_hat = debias(v, beta2)
+    # line 23: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 22: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    # line 24: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
     new_theta = new_theta - lr * m_hat / (jnp.sqrt(v_hat) + eps)
-    # the increment optax adds to θ
-    delta = new_theta - theta
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
+    delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
+    return jnp.asarray(delta, dtype), m, v
 
 
 def adamw(
-    lr: float = 0.001,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-08,
-    weight_decay: float = 0.01,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    b1: optax.ScalarOrSchedule = 0.9,
+    b2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    eps_root: float = 0.0,
+    mu_dtype: Any = None,
+    weight_decay: optax.ScalarOrSchedule = 0.01,
+    mask: Any = None,
+    *,
+    nesterov: bool = False,
+    lr: optax.ScalarOrSchedule | None = None,
+    beta1: optax.ScalarOrSchedule | None = None,
+    beta2: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""AdamW: Loshchilov & Hutter, Decoupled Weight Decay Regularization, ICLR 2019.
 
@@ -74,9 +112,9 @@ def adamw(
       \begin{aligned}
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
-        &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\hat{m} = \frac{m}{1 - \beta_{1}^{t}} \\
+        &\hat{v} = \frac{v}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \frac{\eta \hat{m}}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -86,50 +124,89 @@ def adamw(
         weight_decay: decoupled and scaled by lr, applied before the Adam step: theta * (1 - lr * weight_decay), as torch.optim.AdamW; equal to the summary sheet's theta - lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * theta) and to optax.adamw
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.01).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count) is accepted.
+        b2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        eps_root: optax.adamw with eps_root=0.0 is this spec: any other value raises ValueError (default 0.0).
+        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the params' dtype).
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.01); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        nesterov: optax.adamw with nesterov=False is this spec: any other value raises ValueError (default False).
+
+    This is ``optax.adamw``: the same keywords and state fields. Differences from it:
+        - ``learning_rate`` defaults to 0.001, the spec's (optax.adamw requires it);
+        - ``weight_decay`` defaults to 0.01, the spec's (optax.adamw's default: 0.0001);
+        - beyond optax, every numeric hyper may be a schedule, and the spec's names are
+          accepted as aliases.
+
+    adamw_from_optax / adamw_to_optax convert states from and to optax.adamw's.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "b1": b1,
+            "b2": b2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr, "beta1": beta1, "beta2": beta2},
+        {"eps_root": eps_root, "nesterov": nesterov, "mask": mask, "mu_dtype": mu_dtype},
+    )
 
-    def init_fn(params: optax.Params) -> AdamWState:
-        return AdamWState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdamWState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdamWState]:
-        if params is None:
-            raise ValueError("adamw reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.v)]
-        results = [adamw_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdamWState(count=t, m=m, v=v)
+def adamw_from_optax(optax_state: Any, count: Any = None) -> AdamWState:
+    """A state of optax.adamw (what its ``init`` or ``update`` returned) as a
+    :class:`AdamWState`. ``count``: the number of steps taken, where the optax state
+    does not hold it."""
+    return runtime.from_optax(_SPEC, optax_state, count)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+
+def adamw_to_optax(state: AdamWState, like: Any = None, params: Any = None) -> Any:
+    """A :class:`AdamWState` as a state of optax.adamw. ``like``: the optax
+    state to fill (its ``init(params)`` with the options in use: a schedule or a mask changes
+    optax's chain); by default that of ``optax.adamw(learning_rate)``."""
+    return runtime.to_optax(_SPEC, state, like, params)
+
+
+_SPEC = runtime.Spec(
+    name="AdamW",
+    factory="adamw",
+    function=adamw,
+    spec_path="specs/adamw.opt",
+    state_class=AdamWState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adamw_init,
+    update=adamw_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "b1", "beta1", "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "b2", "beta2", "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment="m",
+    fixed=(runtime.Fixed("eps_root", 0.0), runtime.Fixed("nesterov", False)),
+    counterpart="optax.adamw",
+    tensor_states=("m", "v"),
+)

@@ -13,7 +13,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdamXState", "adamx", "adamx_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "AdamXState", "adamx", "adamx_init", "adamx_update"]
+
+#: spec state → field of :class:`AdamXState`
+STATE_FIELDS = {"m": "m", "v": "v", "v_hat": "v_hat"}
+#: spec hyper → keyword of :func:`adamx`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "beta1_decay": "beta1_decay",
+    "eps": "eps",
+}
 
 
 class AdamXState(NamedTuple):
@@ -23,6 +36,13 @@ class AdamXState(NamedTuple):
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
     v_hat: optax.Updates  # state v_hat = 0
+
+
+def adamx_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, beta1_decay: float, eps: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v, v_hat)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def adamx_update(
@@ -40,7 +60,8 @@ def adamx_update(
 ) -> tuple[jax.Array, ...]:
     """One AdamX step of one leaf: returns ``(delta, m, v, v_hat)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
@@ -49,38 +70,35 @@ def adamx_update(
     # line 20: beta_prev = beta1 * beta1_decay^max(t - 2, 0)
     beta_prev = beta1 * beta1_decay ** jnp.maximum(t - 2, 0.0)
     # line 21: m <- ema(m, g, beta_t)
-    m = beta_t * m + (1 - beta_t) * g
+    m = jnp.where(beta_t != 0, beta_t * m, 0.0) + (1 - beta_t) * g
     # line 22: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
     # line 23: v_hat <- max(((1 - beta_t) / (1 - beta_prev))^2 * v_hat, v)
     v_hat = jnp.maximum(((1 - beta_t) / (1 - beta_prev)) ** 2 * v_hat, v)
     # line 24: theta <- theta - lr * m / (sqrt(v_hat) + eps)
     delta = -(lr * m / (jnp.sqrt(v_hat) + eps))
-    return (
-        jnp.asarray(delta, dtype),
-        jnp.asarray(m, dtype),
-        jnp.asarray(v, dtype),
-        jnp.asarray(v_hat, dtype),
-    )
+    return jnp.asarray(delta, dtype), m, v, v_hat
 
 
 def adamx(
-    lr: float = 0.001,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    beta1_decay: float = 1.0,
-    eps: float = 1e-08,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    beta1_decay: optax.ScalarOrSchedule = 1.0,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""AdamX: Tran Thi Phuong & Le Trieu Phong, On the Convergence Proof of AMSGrad and a New Version, IEEE Access 2019.
 
     .. math::
 
       \begin{aligned}
-        &\beta_{t} = \beta_{1} {\beta_{1,\mathrm{decay}}}^{t - 1} \\
-        &\beta_{\mathrm{prev}} = \beta_{1} {\beta_{1,\mathrm{decay}}}^{\max\left(t - 2, 0\right)} \\
+        &\beta_{t} = \beta_{1} \beta_{1,\mathrm{decay}}^{t - 1} \\
+        &\beta_{\mathrm{prev}} = \beta_{1} \beta_{1,\mathrm{decay}}^{\max\left(t - 2, 0\right)} \\
         &m \leftarrow \beta_{t} m + \left(1 - \beta_{t}\right) g \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\hat{v} \leftarrow \max\left({\frac{1 - \beta_{t}}{1 - \beta_{\mathrm{prev}}}}^{2} \hat{v}, v\right) \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\hat{v} \leftarrow \max\left(\left(\frac{1 - \beta_{t}}{1 - \beta_{\mathrm{prev}}}\right)^{2} \hat{v}, v\right) \\
         &\theta \leftarrow \theta - \frac{\eta m}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -90,45 +108,61 @@ def adamx(
         bias_correction: none: m_hat = m, and v_hat is the rescaled running max of the raw v
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        beta1_decay: in (0, 1] (default 1.0).
-        eps: in (0, inf) (default 1e-08).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: initial coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        beta1_decay: decay of beta1: beta_t = beta1 * beta1_decay^(t - 1); in (0, 1] (default 1.0); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(beta1_decay, (int, float)) and not (0 < beta1_decay <= 1):
-        raise ValueError(f"Invalid beta1_decay: {beta1_decay!r} (beta1_decay must be in (0, 1])")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "beta1_decay": beta1_decay, "eps": eps}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "beta1_decay": beta1_decay,
+            "eps": eps,
+        },
+        {"lr": lr},
+        {},
+    )
 
-    def init_fn(params: optax.Params) -> AdamXState:
-        return AdamXState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v_hat=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdamXState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdamXState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.m, state.v, state.v_hat)]
-        results = [adamx_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 4
-        delta, m, v, v_hat = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdamXState(count=t, m=m, v=v, v_hat=v_hat)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="AdamX",
+    factory="adamx",
+    function=adamx,
+    spec_path="specs/adamx.opt",
+    state_class=AdamXState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adamx_init,
+    update=adamx_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "beta1_decay", "beta1_decay", None, "real", lambda x: 0 < x <= 1, "in (0, 1]"
+        ),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v", "v_hat"),
+)

@@ -7,13 +7,27 @@ Xie, Zhou, Li, Lin & Yan, Adan: Adaptive Nesterov Momentum Algorithm for Faster 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdanState", "adan", "adan_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "AdanState", "adan", "adan_init", "adan_update"]
+
+#: spec state → field of :class:`AdanState`
+STATE_FIELDS = {"m": "m", "v": "v", "n": "n", "g_prev": "g_prev"}
+#: spec hyper → keyword of :func:`adan`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "beta3": "beta3",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class AdanState(NamedTuple):
@@ -24,6 +38,25 @@ class AdanState(NamedTuple):
     v: optax.Updates  # state v = 0
     n: optax.Updates  # state n = 0
     g_prev: optax.Updates  # state g_prev = 0
+
+
+def adan_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    beta3: float,
+    eps: float,
+    weight_decay: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v, n, g_prev)``."""
+    return (
+        jnp.zeros_like(theta),
+        jnp.zeros_like(theta),
+        jnp.zeros_like(theta),
+        jnp.zeros_like(theta),
+    )
 
 
 def adan_update(
@@ -44,42 +77,45 @@ def adan_update(
 ) -> tuple[jax.Array, ...]:
     """One Adan step of one leaf: returns ``(delta, m, v, n, g_prev)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 21: d = if t == 1 then 0 else g - g_prev
     d = jnp.where(t == 1, 0.0, g - g_prev)
     # line 22: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
     # line 23: v <- ema(v, d, beta2)
-    v = beta2 * v + (1 - beta2) * d
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * d
     # line 24: n <- ema(n, (g + beta2 * d)^2, beta3)
-    n = beta3 * n + (1 - beta3) * (g + beta2 * d) ** 2
+    n = (
+        jnp.where(beta3 != 0, beta3 * n, 0.0)
+        + (1 - beta3) * (g + jnp.where(beta2 != 0, beta2 * d, 0.0)) ** 2
+    )
     # line 25: g_prev <- g
     g_prev = g
     # line 26: u = (debias(m, beta1) + beta2 * debias(v, beta2)) / (sqrt(debias(n, beta3)) + eps)
-    u = (m / (1 - beta1**t) + beta2 * (v / (1 - beta2**t))) / (jnp.sqrt(n / (1 - beta3**t)) + eps)
+    u = (m / (1 - beta1**t) + jnp.where(beta2 != 0, beta2 * (v / (1 - beta2**t)), 0.0)) / (
+        jnp.sqrt(n / (1 - beta3**t)) + eps
+    )
     # line 27: theta <- (theta - lr * u) / (1 + lr * weight_decay)
     new_theta = (theta - lr * u) / (1 + lr * weight_decay)
-    # the increment optax adds to θ
-    delta = new_theta - theta
-    return (
-        jnp.asarray(delta, dtype),
-        jnp.asarray(m, dtype),
-        jnp.asarray(v, dtype),
-        jnp.asarray(n, dtype),
-        jnp.asarray(g_prev, dtype),
-    )
+    # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
+    delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
+    return jnp.asarray(delta, dtype), m, v, n, g_prev
 
 
 def adan(
-    lr: float = 0.001,
-    beta1: float = 0.98,
-    beta2: float = 0.92,
-    beta3: float = 0.99,
-    eps: float = 1e-08,
-    weight_decay: float = 0.0,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.98,
+    beta2: optax.ScalarOrSchedule = 0.92,
+    beta3: optax.ScalarOrSchedule = 0.99,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Adan: Xie, Zhou, Li, Lin & Yan, Adan: Adaptive Nesterov Momentum Algorithm for Faster Optimizing Deep Models, IEEE TPAMI 2024.
 
@@ -89,9 +125,9 @@ def adan(
         &d = \begin{cases} 0 & \text{if } t = 1 \\ g - g_{\mathrm{prev}} & \text{otherwise} \end{cases} \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) d \\
-        &n \leftarrow \beta_{3} n + \left(1 - \beta_{3}\right) {\left(g + \beta_{2} d\right)}^{2} \\
+        &n \leftarrow \beta_{3} n + \left(1 - \beta_{3}\right) \left(g + \beta_{2} d\right)^{2} \\
         &g_{\mathrm{prev}} \leftarrow g \\
-        &u = \frac{\frac{m}{1 - {\beta_{1}}^{t}} + \beta_{2} \frac{v}{1 - {\beta_{2}}^{t}}}{\sqrt{\frac{n}{1 - {\beta_{3}}^{t}}} + \epsilon} \\
+        &u = \frac{\frac{m}{1 - \beta_{1}^{t}} + \beta_{2} \frac{v}{1 - \beta_{2}^{t}}}{\sqrt{\frac{n}{1 - \beta_{3}^{t}}} + \epsilon} \\
         &\theta \leftarrow \frac{\theta - \eta u}{1 + \eta \lambda}
       \end{aligned}
 
@@ -102,65 +138,70 @@ def adan(
         weight_decay: proximal, as the paper, the summary sheet and pytorch_optimizer (weight_decouple = False): theta <- (theta - lr * update) / (1 + lr * weight_decay)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.98).
-        beta2: in [0, 1) (default 0.92).
-        beta3: in [0, 1) (default 0.99).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.98); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of d = g - g_prev; in [0, 1) (default 0.92); a schedule (a callable of the step count) is accepted.
+        beta3: coefficient of the running average of (g + beta2 * d)^2; in [0, 1) (default 0.99); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: proximal weight decay: theta / (1 + lr * weight_decay); in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(beta3, (int, float)) and not (0 <= beta3 < 1):
-        raise ValueError(f"Invalid beta3: {beta3!r} (beta3 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {
-        "lr": lr,
-        "beta1": beta1,
-        "beta2": beta2,
-        "beta3": beta3,
-        "eps": eps,
-        "weight_decay": weight_decay,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "beta3": beta3,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> AdanState:
-        return AdanState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            n=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            g_prev=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdanState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdanState]:
-        if params is None:
-            raise ValueError("adan reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [
-            treedef.flatten_up_to(tree)
-            for tree in (updates, params, state.m, state.v, state.n, state.g_prev)
-        ]
-        results = [adan_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 5
-        delta, m, v, n, g_prev = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdanState(count=t, m=m, v=v, n=n, g_prev=g_prev)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="Adan",
+    factory="adan",
+    function=adan,
+    spec_path="specs/adan.opt",
+    state_class=AdanState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adan_init,
+    update=adan_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta3", "beta3", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v", "n", "g_prev"),
+)

@@ -7,13 +7,26 @@ Li, Zhang, Wang & Luo, AdaX: Adaptive Gradient Descent with Exponential Long Ter
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdaXState", "adax", "adax_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "AdaXState", "adax", "adax_init", "adax_update"]
+
+#: spec state → field of :class:`AdaXState`
+STATE_FIELDS = {"m": "m", "v": "v"}
+#: spec hyper → keyword of :func:`adax`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class AdaXState(NamedTuple):
@@ -22,6 +35,13 @@ class AdaXState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
+
+
+def adax_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def adax_update(
@@ -39,29 +59,33 @@ def adax_update(
 ) -> tuple[jax.Array, ...]:
     """One AdaX step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 18: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 19: m <- ema(m, d, beta1)
-    m = beta1 * m + (1 - beta1) * d
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
     # line 20: v <- (1 + beta2) * v + beta2 * d^2
     v = (1 + beta2) * v + beta2 * d**2
     # line 21: v_hat = v / ((1 + beta2)^t - 1)
     v_hat = v / ((1 + beta2) ** t - 1)
     # line 22: theta <- theta - lr * m / (sqrt(v_hat) + eps)
     delta = -(lr * m / (jnp.sqrt(v_hat) + eps))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    return jnp.asarray(delta, dtype), m, v
 
 
 def adax(
-    lr: float = 0.0015,
-    beta1: float = 0.9,
-    beta2: float = 0.0001,
-    eps: float = 1e-12,
-    weight_decay: float = 0.0005,
+    learning_rate: optax.ScalarOrSchedule = 0.0015,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.0001,
+    eps: optax.ScalarOrSchedule = 1e-12,
+    weight_decay: optax.ScalarOrSchedule = 0.0005,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""AdaX: Li, Zhang, Wang & Luo, AdaX: Adaptive Gradient Descent with Exponential Long Term Memory, arXiv:2004.09740, 2020.
 
@@ -70,8 +94,8 @@ def adax(
       \begin{aligned}
         &d = g + \lambda \theta \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) d \\
-        &v \leftarrow \left(1 + \beta_{2}\right) v + \beta_{2} {d}^{2} \\
-        &\hat{v} = \frac{v}{{\left(1 + \beta_{2}\right)}^{t} - 1} \\
+        &v \leftarrow \left(1 + \beta_{2}\right) v + \beta_{2} d^{2} \\
+        &\hat{v} = \frac{v}{\left(1 + \beta_{2}\right)^{t} - 1} \\
         &\theta \leftarrow \theta - \frac{\eta m}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -82,50 +106,67 @@ def adax(
         weight_decay: coupled L2: weight_decay * theta is added to the gradient, as the official AdaX code (AdaXW is the decoupled variant)
 
     Args:
-        lr: in (0, inf) (default 0.0015).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in (0, 1) (default 0.0001).
-        eps: in (0, inf) (default 1e-12).
-        weight_decay: in [0, inf) (default 0.0005).
+        learning_rate: learning rate; in (0, inf) (default 0.0015); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: growth rate of the long-term sum of squared gradients; in (0, 1) (default 0.0001); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-12); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0005); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 < beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in (0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> AdaXState:
-        return AdaXState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdaXState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdaXState]:
-        if params is None:
-            raise ValueError("adax reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.v)]
-        results = [adax_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdaXState(count=t, m=m, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="AdaX",
+    factory="adax",
+    function=adax,
+    spec_path="specs/adax.opt",
+    state_class=AdaXState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=adax_init,
+    update=adax_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 < x < 1, "in (0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

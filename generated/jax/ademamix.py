@@ -7,13 +7,36 @@ Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, IC
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AdEMAMixState", "ademamix", "ademamix_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "AdEMAMixState",
+    "ademamix",
+    "ademamix_init",
+    "ademamix_update",
+]
+
+#: spec state → field of :class:`AdEMAMixState`
+STATE_FIELDS = {"m1": "m1", "m2": "m2", "v": "v"}
+#: spec hyper → keyword of :func:`ademamix`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "beta3": "beta3",
+    "alpha": "alpha",
+    "t_alpha_beta3": "t_alpha_beta3",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class AdEMAMixState(NamedTuple):
@@ -23,6 +46,22 @@ class AdEMAMixState(NamedTuple):
     m1: optax.Updates  # state m1 = 0
     m2: optax.Updates  # state m2 = 0
     v: optax.Updates  # state v = 0
+
+
+def ademamix_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    beta3: float,
+    alpha: float,
+    t_alpha_beta3: float,
+    eps: float,
+    weight_decay: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m1, m2, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def ademamix_update(
@@ -38,69 +77,74 @@ def ademamix_update(
     beta2: float,
     beta3: float,
     alpha: float,
-    t_alpha_beta3: int,
+    t_alpha_beta3: float,
     eps: float,
     weight_decay: float,
 ) -> tuple[jax.Array, ...]:
     """One AdEMAMix step of one leaf: returns ``(delta, m1, m2, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 23: f = min(t / max(t_alpha_beta3, 1), 1)
+    # line 31: f = min(t / max(t_alpha_beta3, 1), 1)
     f = jnp.minimum(t / jnp.maximum(t_alpha_beta3, 1.0), 1.0)
-    # line 24: alpha_t = f * alpha
+    # line 32: alpha_t = f * alpha
     alpha_t = f * alpha
-    # line 25: beta3_t = min(exp(log(beta1) * log(beta3) / ((1 - f) * log(beta3) + f * log(beta1))), beta3)
+    # line 33: beta3_t = min(exp(log(beta1) * log(beta3) / ((1 - f) * log(beta3) + f * log(beta1))), beta3)
     beta3_t = jnp.minimum(
         jnp.exp(jnp.log(beta1) * jnp.log(beta3) / ((1 - f) * jnp.log(beta3) + f * jnp.log(beta1))),
         beta3,
     )
-    # line 26: m1 <- ema(m1, g, beta1)
+    # line 34: m1 <- ema(m1, g, beta1)
     m1 = beta1 * m1 + (1 - beta1) * g
-    # line 27: m2 <- ema(m2, g, beta3_t)
+    # line 35: m2 <- ema(m2, g, beta3_t)
     m2 = beta3_t * m2 + (1 - beta3_t) * g
-    # line 28: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
-    # line 29: m1_hat = debias(m1, beta1)
+    # line 36: v <- ema(v, g^2, beta2)
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    # line 37: m1_hat = debias(m1, beta1)
     m1_hat = m1 / (1 - beta1**t)
-    # line 30: v_hat = debias(v, beta2)
+    # line 38: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 31: theta <- theta - lr * ((m1_hat + alpha_t * m2) / (sqrt(v_hat) + eps) + weight_decay * theta)
-    delta = -(lr * ((m1_hat + alpha_t * m2) / (jnp.sqrt(v_hat) + eps) + weight_decay * theta))
-    return (
-        jnp.asarray(delta, dtype),
-        jnp.asarray(m1, dtype),
-        jnp.asarray(m2, dtype),
-        jnp.asarray(v, dtype),
+    # line 39: theta <- theta - lr * ((m1_hat + alpha_t * m2) / (sqrt(v_hat) + eps) + weight_decay * theta)
+    delta = -(
+        lr
+        * (
+            (m1_hat + jnp.where(alpha_t != 0, alpha_t * m2, 0.0)) / (jnp.sqrt(v_hat) + eps)
+            + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+        )
     )
+    return jnp.asarray(delta, dtype), m1, m2, v
 
 
 def ademamix(
-    lr: float = 0.001,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    beta3: float = 0.9999,
-    alpha: float = 5.0,
-    t_alpha_beta3: int = 0,
-    eps: float = 1e-08,
-    weight_decay: float = 0.0,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    beta3: optax.ScalarOrSchedule = 0.9999,
+    alpha: optax.ScalarOrSchedule = 5.0,
+    t_alpha_beta3: optax.ScalarOrSchedule = 0,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""AdEMAMix: Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, ICLR 2025.
 
     .. math::
 
       \begin{aligned}
-        &f = \min\left(\frac{t}{\max\left(t_{\mathrm{alpha beta3}}, 1\right)}, 1\right) \\
+        &f = \min\left(\frac{t}{\max\left(t_{\alpha,\beta_{3}}, 1\right)}, 1\right) \\
         &\alpha_{t} = f \alpha \\
         &\beta_{3,t} = \min\left(\exp\left(\frac{\log\left(\beta_{1}\right) \log\left(\beta_{3}\right)}{\left(1 - f\right) \log\left(\beta_{3}\right) + f \log\left(\beta_{1}\right)}\right), \beta_{3}\right) \\
         &m_{1} \leftarrow \beta_{1} m_{1} + \left(1 - \beta_{1}\right) g \\
         &m_{2} \leftarrow \beta_{3,t} m_{2} + \left(1 - \beta_{3,t}\right) g \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\hat{m_{1}} = \frac{m_{1}}{1 - {\beta_{1}}^{t}} \\
-        &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
-        &\theta \leftarrow \theta - \eta \left(\frac{\hat{m_{1}} + \alpha_{t} m_{2}}{\sqrt{\hat{v}} + \epsilon} + \lambda \theta\right)
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\hat{m}_{1} = \frac{m_{1}}{1 - \beta_{1}^{t}} \\
+        &\hat{v} = \frac{v}{1 - \beta_{2}^{t}} \\
+        &\theta \leftarrow \theta - \eta \left(\frac{\hat{m}_{1} + \alpha_{t} m_{2}}{\sqrt{\hat{v}} + \epsilon} + \lambda \theta\right)
       \end{aligned}
 
     Conventions:
@@ -110,75 +154,85 @@ def ademamix(
         weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as the paper, optax.contrib.ademamix and pytorch_optimizer (weight_decouple = True)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in (0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        beta3: in (0, 1) (default 0.9999).
-        alpha: in [0, inf) (default 5.0).
-        t_alpha_beta3: in integers in [0, inf) (default 0).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the fast running average m1 of the gradient; in (0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        beta3: coefficient of the slow running average m2 of the gradient; in (0, 1) (default 0.9999); a schedule (a callable of the step count) is accepted.
+        alpha: weight of the slow average m2 in the update; in [0, inf) (default 5.0); a schedule (a callable of the step count) is accepted.
+        t_alpha_beta3: warmup steps of alpha and beta3 (0: no warmup); an integer in [0, inf) (default 0); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 < beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in (0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(beta3, (int, float)) and not (0 < beta3 < 1):
-        raise ValueError(f"Invalid beta3: {beta3!r} (beta3 must be in (0, 1))")
-    if isinstance(alpha, (int, float)) and not (math.isfinite(alpha) and alpha >= 0):
-        raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [0, inf))")
-    if isinstance(t_alpha_beta3, (int, float)) and not (
-        float(t_alpha_beta3).is_integer() and t_alpha_beta3 >= 0
-    ):
-        raise ValueError(
-            f"Invalid t_alpha_beta3: {t_alpha_beta3!r} (t_alpha_beta3 must be an integer in [0, inf))"
-        )
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {
-        "lr": lr,
-        "beta1": beta1,
-        "beta2": beta2,
-        "beta3": beta3,
-        "alpha": alpha,
-        "t_alpha_beta3": t_alpha_beta3,
-        "eps": eps,
-        "weight_decay": weight_decay,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "beta3": beta3,
+            "alpha": alpha,
+            "t_alpha_beta3": t_alpha_beta3,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> AdEMAMixState:
-        return AdEMAMixState(
-            count=jnp.zeros([], jnp.int32),
-            m1=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            m2=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AdEMAMixState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AdEMAMixState]:
-        if params is None:
-            raise ValueError("ademamix reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [
-            treedef.flatten_up_to(tree) for tree in (updates, params, state.m1, state.m2, state.v)
-        ]
-        results = [ademamix_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 4
-        delta, m1, m2, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AdEMAMixState(count=t, m1=m1, m2=m2, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="AdEMAMix",
+    factory="ademamix",
+    function=ademamix,
+    spec_path="specs/ademamix.opt",
+    state_class=AdEMAMixState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=ademamix_init,
+    update=ademamix_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 < x < 1, "in (0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta3", "beta3", None, "real", lambda x: 0 < x < 1, "in (0, 1)"),
+        runtime.Hyper(
+            "alpha", "alpha", None, "real", lambda x: math.isfinite(x) and x >= 0, "in [0, inf)"
+        ),
+        runtime.Hyper(
+            "t_alpha_beta3",
+            "t_alpha_beta3",
+            None,
+            "int",
+            lambda x: float(x).is_integer() and x >= 0,
+            "an integer in [0, inf)",
+        ),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m1", "m2", "v"),
+)

@@ -13,7 +13,21 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["AMSGradState", "amsgrad", "amsgrad_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "AMSGradState",
+    "amsgrad",
+    "amsgrad_init",
+    "amsgrad_update",
+]
+
+#: spec state → field of :class:`AMSGradState`
+STATE_FIELDS = {"m": "m", "v": "v", "v_max": "v_max"}
+#: spec hyper → keyword of :func:`amsgrad`
+HYPER_NAMES = {"lr": "learning_rate", "beta1": "beta1", "beta2": "beta2", "eps": "eps"}
 
 
 class AMSGradState(NamedTuple):
@@ -23,6 +37,13 @@ class AMSGradState(NamedTuple):
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
     v_max: optax.Updates  # state v_max = 0
+
+
+def amsgrad_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, eps: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v, v_max)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def amsgrad_update(
@@ -39,32 +60,33 @@ def amsgrad_update(
 ) -> tuple[jax.Array, ...]:
     """One AMSGrad step of one leaf: returns ``(delta, m, v, v_max)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 16: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
-    # line 17: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
-    # line 18: v_max <- max(v_max, v)
+    # line 17: m <- ema(m, g, beta1)
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    # line 18: v <- ema(v, g^2, beta2)
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    # line 19: v_max <- max(v_max, v)
     v_max = jnp.maximum(v_max, v)
-    # line 19: m_hat = debias(m, beta1)
+    # line 20: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
-    # line 20: v_hat = debias(v_max, beta2)
+    # line 21: v_hat = debias(v_max, beta2)
     v_hat = v_max / (1 - beta2**t)
-    # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    # line 22: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
     delta = -(lr * m_hat / (jnp.sqrt(v_hat) + eps))
-    return (
-        jnp.asarray(delta, dtype),
-        jnp.asarray(m, dtype),
-        jnp.asarray(v, dtype),
-        jnp.asarray(v_max, dtype),
-    )
+    return jnp.asarray(delta, dtype), m, v, v_max
 
 
 def amsgrad(
-    lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-08
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""AMSGrad: Reddi, Kale & Kumar, On the Convergence of Adam and Beyond, ICLR 2018.
 
@@ -72,10 +94,10 @@ def amsgrad(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
         &v_{\mathrm{max}} \leftarrow \max\left(v_{\mathrm{max}}, v\right) \\
-        &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
-        &\hat{v} = \frac{v_{\mathrm{max}}}{1 - {\beta_{2}}^{t}} \\
+        &\hat{m} = \frac{m}{1 - \beta_{1}^{t}} \\
+        &\hat{v} = \frac{v_{\mathrm{max}}}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \frac{\eta \hat{m}}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -84,42 +106,51 @@ def amsgrad(
         bias_correction: torch.optim.Adam(amsgrad=True) and the summary sheet: the running max is taken of the raw v, then debiased by 1 - beta2^t; m debiased by 1 - beta1^t (Reddi et al. debias neither; optax.amsgrad takes the max of the debiased v)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "beta1": beta1, "beta2": beta2, "eps": eps},
+        {"lr": lr},
+        {},
+    )
 
-    def init_fn(params: optax.Params) -> AMSGradState:
-        return AMSGradState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v_max=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: AMSGradState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, AMSGradState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.m, state.v, state.v_max)]
-        results = [amsgrad_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 4
-        delta, m, v, v_max = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, AMSGradState(count=t, m=m, v=v, v_max=v_max)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="AMSGrad",
+    factory="amsgrad",
+    function=amsgrad,
+    spec_path="specs/amsgrad.opt",
+    state_class=AMSGradState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=amsgrad_init,
+    update=amsgrad_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v", "v_max"),
+)

@@ -13,7 +13,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["CAdamState", "cadam", "cadam_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "CAdamState", "cadam", "cadam_init", "cadam_update"]
+
+#: spec state → field of :class:`CAdamState`
+STATE_FIELDS = {"m": "m", "v": "v"}
+#: spec hyper → keyword of :func:`cadam`
+HYPER_NAMES = {"lr": "learning_rate", "beta1": "beta1", "beta2": "beta2", "eps": "eps"}
 
 
 class CAdamState(NamedTuple):
@@ -22,6 +29,13 @@ class CAdamState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
+
+
+def cadam_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, eps: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def cadam_update(
@@ -37,25 +51,31 @@ def cadam_update(
 ) -> tuple[jax.Array, ...]:
     """One CAdam step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 16: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
     # line 17: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
     # line 18: m_hat = where(m * g > 0, debias(m, beta1), 0)
     m_hat = jnp.where(m * g > 0, m / (1 - beta1**t), 0.0)
     # line 19: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 20: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
     delta = -(lr * m_hat / (jnp.sqrt(v_hat) + eps))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    return jnp.asarray(delta, dtype), m, v
 
 
 def cadam(
-    lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-08
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""CAdam: Wang, Liu, Xiao, Liu, Yang, Xu, Pu, Zheng, Zhang, Wang, Jiang & Li, CAdam: Confidence-Based Optimization for Online Learning, arXiv:2411.19647, 2024.
 
@@ -63,9 +83,9 @@ def cadam(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\hat{m} = \begin{cases} \frac{m}{1 - {\beta_{1}}^{t}} & \text{if } m g > 0 \\ 0 & \text{otherwise} \end{cases} \\
-        &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\hat{m} = \begin{cases} \frac{m}{1 - \beta_{1}^{t}} & \text{if } m g > 0 \\ 0 & \text{otherwise} \end{cases} \\
+        &\hat{v} = \frac{v}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \frac{\eta \hat{m}}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -75,41 +95,51 @@ def cadam(
         bias_correction: both moments debiased by 1 - beta^t
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "beta1": beta1, "beta2": beta2, "eps": eps},
+        {"lr": lr},
+        {},
+    )
 
-    def init_fn(params: optax.Params) -> CAdamState:
-        return CAdamState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: CAdamState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, CAdamState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.m, state.v)]
-        results = [cadam_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, CAdamState(count=t, m=m, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="CAdam",
+    factory="cadam",
+    function=cadam,
+    spec_path="specs/cadam.opt",
+    state_class=CAdamState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=cadam_init,
+    update=cadam_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

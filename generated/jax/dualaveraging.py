@@ -14,7 +14,21 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["DualAveragingState", "dualaveraging", "dualaveraging_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "DualAveragingState",
+    "dualaveraging",
+    "dualaveraging_init",
+    "dualaveraging_update",
+]
+
+#: spec state → field of :class:`DualAveragingState`
+STATE_FIELDS = {"theta0": "theta0", "g_bar": "g_bar"}
+#: spec hyper → keyword of :func:`dualaveraging`
+HYPER_NAMES = {"lr": "learning_rate"}
 
 
 class DualAveragingState(NamedTuple):
@@ -25,12 +39,18 @@ class DualAveragingState(NamedTuple):
     g_bar: optax.Updates  # state g_bar = 0
 
 
+def dualaveraging_init(theta: jax.Array, *, lr: float) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(theta0, g_bar)``."""
+    return (jnp.asarray(theta, theta.dtype), jnp.zeros_like(theta))
+
+
 def dualaveraging_update(
     g: jax.Array, theta: jax.Array, theta0: jax.Array, g_bar: jax.Array, *, t: jax.Array, lr: float
 ) -> tuple[jax.Array, ...]:
     """One DualAveraging step of one leaf: returns ``(delta, theta0, g_bar)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
@@ -40,12 +60,14 @@ def dualaveraging_update(
     alpha_t = lr * jnp.sqrt(t)
     # line 14: theta <- theta0 - alpha_t * g_bar
     new_theta = theta0 - alpha_t * g_bar
-    # the increment optax adds to θ
-    delta = new_theta - theta
-    return jnp.asarray(delta, dtype), jnp.asarray(theta0, dtype), jnp.asarray(g_bar, dtype)
+    # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
+    delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
+    return jnp.asarray(delta, dtype), theta0, g_bar
 
 
-def dualaveraging(lr: float = 0.01) -> optax.GradientTransformation:
+def dualaveraging(
+    learning_rate: optax.ScalarOrSchedule = 0.01, *, lr: optax.ScalarOrSchedule | None = None
+) -> optax.GradientTransformation:
     r"""DualAveraging: Nesterov, Primal-dual subgradient methods for convex problems, Mathematical Programming 120(1), 2009.
 
     .. math::
@@ -60,40 +82,38 @@ def dualaveraging(lr: float = 0.01) -> optax.GradientTransformation:
         variant: 002 section 2.2: theta_{t+1} = argmin_w <g_bar_t, w> + (1/alpha_t) * 0.5 * ||w - theta0||^2 = theta0 - alpha_t * g_bar_t, with the prox-center theta0 the initial parameters and alpha_t = lr * sqrt(t) (Xiao's RDA with beta_t = sqrt(t) / lr and no regularizer Psi)
 
     Args:
-        lr: in (0, inf) (default 0.01).
+        learning_rate: step size scale: alpha_t = lr * sqrt(t); in (0, inf) (default 0.01); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    hypers = {"lr": lr}
+    return runtime.transformation(_SPEC, {"learning_rate": learning_rate}, {"lr": lr}, {})
 
-    def init_fn(params: optax.Params) -> DualAveragingState:
-        return DualAveragingState(
-            count=jnp.zeros([], jnp.int32),
-            theta0=jax.tree.map(lambda theta: jnp.asarray(theta, theta.dtype), params),
-            g_bar=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: DualAveragingState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, DualAveragingState]:
-        if params is None:
-            raise ValueError(
-                "dualaveraging reads the parameters: call update(grads, state, params)"
-            )
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [
-            treedef.flatten_up_to(tree) for tree in (updates, params, state.theta0, state.g_bar)
-        ]
-        results = [
-            dualaveraging_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)
-        ]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, theta0, g_bar = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, DualAveragingState(count=t, theta0=theta0, g_bar=g_bar)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="DualAveraging",
+    factory="dualaveraging",
+    function=dualaveraging,
+    spec_path="specs/dualaveraging.opt",
+    state_class=DualAveragingState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=dualaveraging_init,
+    update=dualaveraging_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=True,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("theta0", "g_bar"),
+)

@@ -7,13 +7,26 @@ Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam, arXiv:20
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["LaPropState", "laprop", "laprop_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "LaPropState", "laprop", "laprop_init", "laprop_update"]
+
+#: spec state → field of :class:`LaPropState`
+STATE_FIELDS = {"m": "m", "v": "v"}
+#: spec hyper → keyword of :func:`laprop`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class LaPropState(NamedTuple):
@@ -22,6 +35,13 @@ class LaPropState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
+
+
+def laprop_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def laprop_update(
@@ -39,41 +59,45 @@ def laprop_update(
 ) -> tuple[jax.Array, ...]:
     """One LaProp step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 18: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
     # line 19: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
     denom = (jnp.sqrt(v) + eps) / jnp.sqrt(1 - beta2**t)
     # line 20: m <- ema(m, lr * g / denom, beta1)
-    m = beta1 * m + (1 - beta1) * (lr * g / denom)
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * (lr * g / denom)
     # line 21: theta <- theta - debias(m, beta1)
     new_theta = theta - m / (1 - beta1**t)
     # line 22: theta <- theta * (1 - lr * weight_decay)
-    new_theta = new_theta * (1 - lr * weight_decay)
-    # the increment optax adds to θ
-    delta = new_theta - theta
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    new_theta = jnp.where(1 - lr * weight_decay != 0, new_theta * (1 - lr * weight_decay), 0.0)
+    # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
+    delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
+    return jnp.asarray(delta, dtype), m, v
 
 
 def laprop(
-    lr: float = 0.0004,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-15,
-    weight_decay: float = 0.0,
+    learning_rate: optax.ScalarOrSchedule = 0.0004,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-15,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""LaProp: Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam, arXiv:2002.04839, 2020.
 
     .. math::
 
       \begin{aligned}
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\mathrm{denom} = \frac{\sqrt{v} + \epsilon}{\sqrt{1 - {\beta_{2}}^{t}}} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\mathrm{denom} = \frac{\sqrt{v} + \epsilon}{\sqrt{1 - \beta_{2}^{t}}} \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) \frac{\eta g}{\mathrm{denom}} \\
-        &\theta \leftarrow \theta - \frac{m}{1 - {\beta_{1}}^{t}} \\
+        &\theta \leftarrow \theta - \frac{m}{1 - \beta_{1}^{t}} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right)
       \end{aligned}
 
@@ -84,50 +108,67 @@ def laprop(
         weight_decay: decoupled and scaled by lr, applied after the step to the updated theta: theta * (1 - lr * weight_decay), as pytorch_optimizer.LaProp (weight_decouple = True)
 
     Args:
-        lr: in (0, inf) (default 0.0004).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-15).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.0004); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the normalized step; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-15); a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> LaPropState:
-        return LaPropState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: LaPropState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, LaPropState]:
-        if params is None:
-            raise ValueError("laprop reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.v)]
-        results = [laprop_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, LaPropState(count=t, m=m, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="LaProp",
+    factory="laprop",
+    function=laprop,
+    spec_path="specs/laprop.opt",
+    state_class=LaPropState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=laprop_init,
+    update=laprop_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

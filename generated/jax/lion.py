@@ -7,20 +7,43 @@ Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le, Symbolic Disc
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["LionState", "lion", "lion_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "LionState",
+    "lion",
+    "lion_from_optax",
+    "lion_init",
+    "lion_to_optax",
+    "lion_update",
+]
+
+#: spec state → field of :class:`LionState` (as optax.lion names it)
+STATE_FIELDS = {"m": "mu"}
+#: spec hyper → keyword of :func:`lion`
+HYPER_NAMES = {"lr": "learning_rate", "beta1": "b1", "beta2": "b2", "weight_decay": "weight_decay"}
 
 
 class LionState(NamedTuple):
-    """State of :func:`lion`: the step count and one tree per state buffer."""
+    """State of :func:`lion`: the step count and one tree per state buffer, named as optax.lion names them."""
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
-    m: optax.Updates  # state m = 0
+    mu: optax.Updates  # state m = 0
+
+
+def lion_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m,)``."""
+    return (jnp.zeros_like(theta),)
 
 
 def lion_update(
@@ -36,21 +59,33 @@ def lion_update(
 ) -> tuple[jax.Array, ...]:
     """One Lion step of one leaf: returns ``(delta, m)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 14: c = ema(m, g, beta1)
-    c = beta1 * m + (1 - beta1) * g
-    # line 15: m <- ema(m, g, beta2)
-    m = beta2 * m + (1 - beta2) * g
-    # line 16: theta <- theta - lr * (sign(c) + weight_decay * theta)
-    delta = -(lr * (jnp.sign(c) + weight_decay * theta))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype)
+    # line 15: c = ema(m, g, beta1)
+    c = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    # line 16: m <- ema(m, g, beta2)
+    m = jnp.where(beta2 != 0, beta2 * m, 0.0) + (1 - beta2) * g
+    # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
+    delta = -(
+        lr * (jnp.sign(jnp.nan_to_num(c)) + jnp.where(weight_decay != 0, weight_decay * theta, 0.0))
+    )
+    return jnp.asarray(delta, dtype), m
 
 
 def lion(
-    lr: float = 0.0001, beta1: float = 0.9, beta2: float = 0.99, weight_decay: float = 0.0
+    learning_rate: optax.ScalarOrSchedule = 0.0001,
+    b1: optax.ScalarOrSchedule = 0.9,
+    b2: optax.ScalarOrSchedule = 0.99,
+    mu_dtype: Any = None,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    mask: Any = None,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
+    beta1: optax.ScalarOrSchedule | None = None,
+    beta2: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Lion: Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le, Symbolic Discovery of Optimization Algorithms, NeurIPS 2023.
 
@@ -67,46 +102,77 @@ def lion(
         weight_decay: decoupled and scaled by lr: theta - lr * (sign(c) + weight_decay * theta), as the paper, optax.lion and pytorch_optimizer.Lion (weight_decouple = True)
 
     Args:
-        lr: in (0, inf) (default 0.0001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.99).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.0001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        b1: coefficient of m in the interpolation whose sign is the update; in [0, 1) (default 0.9); the spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count) is accepted.
+        b2: coefficient of the running average of the gradient (momentum); in [0, 1) (default 0.99); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the step count) is accepted.
+        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the params' dtype).
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    This is ``optax.lion``: the same keywords and state fields. Differences from it:
+        - ``learning_rate`` defaults to 0.0001, the spec's (optax.lion requires it);
+        - ``weight_decay`` defaults to 0.0, the spec's (optax.lion's default: 0.001);
+        - beyond optax, every numeric hyper may be a schedule, and the spec's names are
+          accepted as aliases.
+
+    lion_from_optax / lion_to_optax convert states from and to optax.lion's.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "b1": b1, "b2": b2, "weight_decay": weight_decay},
+        {"lr": lr, "beta1": beta1, "beta2": beta2},
+        {"mask": mask, "mu_dtype": mu_dtype},
+    )
 
-    def init_fn(params: optax.Params) -> LionState:
-        return LionState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: LionState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, LionState]:
-        if params is None:
-            raise ValueError("lion reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m)]
-        results = [lion_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, m = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, LionState(count=t, m=m)
+def lion_from_optax(optax_state: Any, count: Any = None) -> LionState:
+    """A state of optax.lion (what its ``init`` or ``update`` returned) as a
+    :class:`LionState`. ``count``: the number of steps taken, where the optax state
+    does not hold it."""
+    return runtime.from_optax(_SPEC, optax_state, count)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+
+def lion_to_optax(state: LionState, like: Any = None, params: Any = None) -> Any:
+    """A :class:`LionState` as a state of optax.lion. ``like``: the optax
+    state to fill (its ``init(params)`` with the options in use: a schedule or a mask changes
+    optax's chain); by default that of ``optax.lion(learning_rate)``."""
+    return runtime.to_optax(_SPEC, state, like, params)
+
+
+_SPEC = runtime.Spec(
+    name="Lion",
+    factory="lion",
+    function=lion,
+    spec_path="specs/lion.opt",
+    state_class=LionState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=lion_init,
+    update=lion_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "b1", "beta1", "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "b2", "beta2", "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment="m",
+    fixed=(),
+    counterpart="optax.lion",
+    tensor_states=("m",),
+)

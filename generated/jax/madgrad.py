@@ -7,22 +7,50 @@ Defazio & Jelassi, Adaptivity without Compromise: A Momentumized, Adaptive, Dual
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["MADGRADState", "madgrad", "madgrad_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "MADGRADState",
+    "madgrad",
+    "madgrad_from_optax",
+    "madgrad_init",
+    "madgrad_to_optax",
+    "madgrad_update",
+]
+
+#: spec state → field of :class:`MADGRADState` (as optax.contrib.madgrad names it)
+STATE_FIELDS = {"theta0": "x0", "s": "s", "nu": "grad_sum_sq"}
+#: spec hyper → keyword of :func:`madgrad`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "momentum": "momentum",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class MADGRADState(NamedTuple):
-    """State of :func:`madgrad`: the step count and one tree per state buffer."""
+    """State of :func:`madgrad`: the step count and one tree per state buffer, named as optax.contrib.madgrad names them."""
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
-    theta0: optax.Updates  # state theta0 = theta
+    x0: optax.Updates  # state theta0 = theta
     s: optax.Updates  # state s = 0
-    nu: optax.Updates  # state nu = 0
+    grad_sum_sq: optax.Updates  # state nu = 0
+
+
+def madgrad_init(
+    theta: jax.Array, *, lr: float, momentum: float, eps: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(theta0, s, nu)``."""
+    return (jnp.asarray(theta, theta.dtype), jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def madgrad_update(
@@ -40,32 +68,34 @@ def madgrad_update(
 ) -> tuple[jax.Array, ...]:
     """One MADGRAD step of one leaf: returns ``(delta, theta0, s, nu)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 17: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 18: lamb = (lr + eps) * sqrt(t)
+    # line 18: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 19: lamb = (lr + eps) * sqrt(t)
     lamb = (lr + eps) * jnp.sqrt(t)
-    # line 19: s <- s + lamb * d
+    # line 20: s <- s + lamb * d
     s = s + lamb * d
-    # line 20: nu <- nu + lamb * d^2
+    # line 21: nu <- nu + lamb * d^2
     nu = nu + lamb * d**2
-    # line 21: z = theta0 - s / (nu^(1/3) + eps)
+    # line 22: z = theta0 - s / (nu^(1/3) + eps)
     z = theta0 - s / (nu ** (1 / 3) + eps)
-    # line 22: theta <- lerp(theta, z, 1 - momentum)
+    # line 23: theta <- lerp(theta, z, 1 - momentum)
     delta = (1 - momentum) * (z - theta)
-    return (
-        jnp.asarray(delta, dtype),
-        jnp.asarray(theta0, dtype),
-        jnp.asarray(s, dtype),
-        jnp.asarray(nu, dtype),
-    )
+    return jnp.asarray(delta, dtype), theta0, s, nu
 
 
 def madgrad(
-    lr: float = 0.001, momentum: float = 0.9, eps: float = 1e-06, weight_decay: float = 0.0
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    momentum: optax.ScalarOrSchedule = 0.9,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    eps: optax.ScalarOrSchedule = 1e-06,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""MADGRAD: Defazio & Jelassi, Adaptivity without Compromise: A Momentumized, Adaptive, Dual Averaged Gradient Method for Stochastic Optimization, JMLR 23, 2022.
 
@@ -75,8 +105,8 @@ def madgrad(
         &d = g + \lambda \theta \\
         &\mathrm{lamb} = \left(\eta + \epsilon\right) \sqrt{t} \\
         &s \leftarrow s + \mathrm{lamb} d \\
-        &\nu \leftarrow \nu + \mathrm{lamb} {d}^{2} \\
-        &z = \theta_{0} - \frac{s}{{\nu}^{\frac{1}{3}} + \epsilon} \\
+        &\nu \leftarrow \nu + \mathrm{lamb} d^{2} \\
+        &z = \theta_{0} - \frac{s}{\nu^{\frac{1}{3}} + \epsilon} \\
         &\theta \leftarrow \theta + \left(1 - \mu\right) \left(z - \theta\right)
       \end{aligned}
 
@@ -86,51 +116,83 @@ def madgrad(
         weight_decay: coupled L2: weight_decay * theta is added to the gradient, as the official code, optax.contrib.madgrad and pytorch_optimizer (weight_decouple = False)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        momentum: in [0, 1) (default 0.9).
-        eps: in (0, inf) (default 1e-06).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        momentum: momentum: weight of theta when averaging it towards z; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        eps: term added to the cube root and to lr for numerical stability; in (0, inf) (default 1e-06); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    This is ``optax.contrib.madgrad``: the same keywords and state fields. Differences from it:
+        - ``learning_rate`` defaults to 0.001, the spec's (optax.contrib.madgrad requires it);
+        - ``mask`` is optc's: optax.contrib.madgrad has no decay mask;
+        - beyond optax, every numeric hyper may be a schedule, and the spec's names are
+          accepted as aliases.
+
+    madgrad_from_optax / madgrad_to_optax convert states from and to optax.contrib.madgrad's.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(momentum, (int, float)) and not (0 <= momentum < 1):
-        raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "momentum": momentum, "eps": eps, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "momentum": momentum,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> MADGRADState:
-        return MADGRADState(
-            count=jnp.zeros([], jnp.int32),
-            theta0=jax.tree.map(lambda theta: jnp.asarray(theta, theta.dtype), params),
-            s=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            nu=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: MADGRADState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, MADGRADState]:
-        if params is None:
-            raise ValueError("madgrad reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [
-            treedef.flatten_up_to(tree)
-            for tree in (updates, params, state.theta0, state.s, state.nu)
-        ]
-        results = [madgrad_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 4
-        delta, theta0, s, nu = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, MADGRADState(count=t, theta0=theta0, s=s, nu=nu)
+def madgrad_from_optax(optax_state: Any, count: Any = None) -> MADGRADState:
+    """A state of optax.contrib.madgrad (what its ``init`` or ``update`` returned) as a
+    :class:`MADGRADState`. ``count``: the number of steps taken, where the optax state
+    does not hold it."""
+    return runtime.from_optax(_SPEC, optax_state, count)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+
+def madgrad_to_optax(state: MADGRADState, like: Any = None, params: Any = None) -> Any:
+    """A :class:`MADGRADState` as a state of optax.contrib.madgrad. ``like``: the optax
+    state to fill (its ``init(params)`` with the options in use: a schedule or a mask changes
+    optax's chain); by default that of ``optax.contrib.madgrad(learning_rate)``."""
+    return runtime.to_optax(_SPEC, state, like, params)
+
+
+_SPEC = runtime.Spec(
+    name="MADGRAD",
+    factory="madgrad",
+    function=madgrad,
+    spec_path="specs/madgrad.opt",
+    state_class=MADGRADState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=madgrad_init,
+    update=madgrad_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("momentum", "momentum", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart="optax.contrib.madgrad",
+    tensor_states=("theta0", "s", "nu"),
+)

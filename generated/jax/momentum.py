@@ -14,7 +14,21 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["MomentumState", "momentum", "momentum_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "MomentumState",
+    "momentum",
+    "momentum_init",
+    "momentum_update",
+]
+
+#: spec state → field of :class:`MomentumState`
+STATE_FIELDS = {"m": "m"}
+#: spec hyper → keyword of :func:`momentum`
+HYPER_NAMES = {"lr": "learning_rate", "momentum": "momentum"}
 
 
 class MomentumState(NamedTuple):
@@ -24,23 +38,34 @@ class MomentumState(NamedTuple):
     m: optax.Updates  # state m = 0
 
 
+def momentum_init(theta: jax.Array, *, lr: float, momentum: float) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m,)``."""
+    return (jnp.zeros_like(theta),)
+
+
 def momentum_update(
     g: jax.Array, m: jax.Array, *, t: jax.Array, lr: float, momentum: float
 ) -> tuple[jax.Array, ...]:
     """One Momentum step of one leaf: returns ``(delta, m)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 12: m <- momentum * m + lr * g
-    m = momentum * m + lr * g
+    m = jnp.where(momentum != 0, momentum * m, 0.0) + lr * g
     # line 13: theta <- theta - m
     delta = -m
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype)
+    return jnp.asarray(delta, dtype), m
 
 
-def momentum(lr: float = 0.001, momentum: float = 0.9) -> optax.GradientTransformation:
+def momentum(
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    momentum: optax.ScalarOrSchedule = 0.9,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
+) -> optax.GradientTransformation:
     r"""Momentum: Polyak, Some methods of speeding up the convergence of iteration methods, USSR Computational Mathematics and Mathematical Physics 1964.
 
     .. math::
@@ -54,34 +79,42 @@ def momentum(lr: float = 0.001, momentum: float = 0.9) -> optax.GradientTransfor
         momentum: heavy ball as the summary sheet writes it: the buffer holds the step, m = momentum * m + lr * g, theta -= m; with a constant lr this is torch.optim.SGD(momentum, dampening = 0), whose buffer is m / lr
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        momentum: in [0, 1) (default 0.9).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        momentum: momentum factor: decay of the buffer of past steps; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(momentum, (int, float)) and not (0 <= momentum < 1):
-        raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")
-    hypers = {"lr": lr, "momentum": momentum}
+    return runtime.transformation(
+        _SPEC, {"learning_rate": learning_rate, "momentum": momentum}, {"lr": lr}, {}
+    )
 
-    def init_fn(params: optax.Params) -> MomentumState:
-        return MomentumState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: MomentumState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, MomentumState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.m)]
-        results = [momentum_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, m = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, MomentumState(count=t, m=m)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="Momentum",
+    factory="momentum",
+    function=momentum,
+    spec_path="specs/momentum.opt",
+    state_class=MomentumState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=momentum_init,
+    update=momentum_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("momentum", "momentum", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m",),
+)

@@ -7,13 +7,27 @@ Dozat, Incorporating Nesterov Momentum into Adam, ICLR 2016 Workshop
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["NAdamState", "nadam", "nadam_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "NAdamState", "nadam", "nadam_init", "nadam_update"]
+
+#: spec state → field of :class:`NAdamState`
+STATE_FIELDS = {"m": "m", "v": "v", "mu_prod": "mu_prod"}
+#: spec hyper → keyword of :func:`nadam`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+    "momentum_decay": "momentum_decay",
+}
 
 
 class NAdamState(NamedTuple):
@@ -23,6 +37,20 @@ class NAdamState(NamedTuple):
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
     mu_prod: optax.Updates  # state mu_prod : scalar = 1
+
+
+def nadam_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    momentum_decay: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v, mu_prod)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.full([], 1, theta.dtype))
 
 
 def nadam_update(
@@ -42,43 +70,44 @@ def nadam_update(
 ) -> tuple[jax.Array, ...]:
     """One NAdam step of one leaf: returns ``(delta, m, v, mu_prod)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 20: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 21: mu = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))
+    # line 21: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 22: mu = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))
     mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
-    # line 22: mu_next = beta1 * (1 - 0.5 * 0.96^((t + 1) * momentum_decay))
+    # line 23: mu_next = beta1 * (1 - 0.5 * 0.96^((t + 1) * momentum_decay))
     mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
-    # line 23: mu_prod <- mu_prod * mu
+    # line 24: mu_prod <- mu_prod * mu
     mu_prod = mu_prod * mu
-    # line 24: m <- ema(m, d, beta1)
-    m = beta1 * m + (1 - beta1) * d
-    # line 25: v <- ema(v, d^2, beta2)
-    v = beta2 * v + (1 - beta2) * d**2
-    # line 26: m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
-    m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
-    # line 27: v_hat = debias(v, beta2)
-    v_hat = v / (1 - beta2**t)
-    # line 28: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
-    delta = -(lr * m_hat / (jnp.sqrt(v_hat) + eps))
-    return (
-        jnp.asarray(delta, dtype),
-        jnp.asarray(m, dtype),
-        jnp.asarray(v, dtype),
-        jnp.asarray(mu_prod, dtype),
+    # line 25: m <- ema(m, d, beta1)
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
+    # line 26: v <- ema(v, d^2, beta2)
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * d**2
+    # line 27: m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
+    m_hat = jnp.where(mu_next != 0, mu_next * m, 0.0) / (1 - mu_prod * mu_next) + (1 - mu) * d / (
+        1 - mu_prod
     )
+    # line 28: v_hat = debias(v, beta2)
+    v_hat = v / (1 - beta2**t)
+    # line 29: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    delta = -(lr * m_hat / (jnp.sqrt(v_hat) + eps))
+    return jnp.asarray(delta, dtype), m, v, mu_prod
 
 
 def nadam(
-    lr: float = 0.002,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-08,
-    weight_decay: float = 0.0,
-    momentum_decay: float = 0.004,
+    learning_rate: optax.ScalarOrSchedule = 0.002,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    momentum_decay: optax.ScalarOrSchedule = 0.004,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""NAdam: Dozat, Incorporating Nesterov Momentum into Adam, ICLR 2016 Workshop.
 
@@ -86,13 +115,13 @@ def nadam(
 
       \begin{aligned}
         &d = g + \lambda \theta \\
-        &\mu = \beta_{1} \left(1 - 0.5 {0.96}^{t \mathrm{momentum\_decay}}\right) \\
-        &\mu_{\mathrm{next}} = \beta_{1} \left(1 - 0.5 {0.96}^{\left(t + 1\right) \mathrm{momentum\_decay}}\right) \\
+        &\mu = \beta_{1} \left(1 - 0.5 \cdot 0.96^{t \mathrm{momentum\_decay}}\right) \\
+        &\mu_{\mathrm{next}} = \beta_{1} \left(1 - 0.5 \cdot 0.96^{\left(t + 1\right) \mathrm{momentum\_decay}}\right) \\
         &\mu_{\mathrm{prod}} \leftarrow \mu_{\mathrm{prod}} \mu \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) d \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {d}^{2} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) d^{2} \\
         &\hat{m} = \frac{\mu_{\mathrm{next}} m}{1 - \mu_{\mathrm{prod}} \mu_{\mathrm{next}}} + \frac{\left(1 - \mu\right) d}{1 - \mu_{\mathrm{prod}}} \\
-        &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
+        &\hat{v} = \frac{v}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \frac{\eta \hat{m}}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -103,68 +132,77 @@ def nadam(
         weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.NAdam (decoupled_weight_decay = False)
 
     Args:
-        lr: in (0, inf) (default 0.002).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.0).
-        momentum_decay: in [0, inf) (default 0.004).
+        learning_rate: learning rate; in (0, inf) (default 0.002); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        momentum_decay: decay speed of the momentum schedule mu_t (from beta1); in [0, inf) (default 0.004); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    if isinstance(momentum_decay, (int, float)) and not (
-        math.isfinite(momentum_decay) and momentum_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid momentum_decay: {momentum_decay!r} (momentum_decay must be in [0, inf))"
-        )
-    hypers = {
-        "lr": lr,
-        "beta1": beta1,
-        "beta2": beta2,
-        "eps": eps,
-        "weight_decay": weight_decay,
-        "momentum_decay": momentum_decay,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "momentum_decay": momentum_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> NAdamState:
-        return NAdamState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            mu_prod=jax.tree.map(lambda theta: jnp.full([], 1, theta.dtype), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: NAdamState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, NAdamState]:
-        if params is None:
-            raise ValueError("nadam reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [
-            treedef.flatten_up_to(tree)
-            for tree in (updates, params, state.m, state.v, state.mu_prod)
-        ]
-        results = [nadam_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 4
-        delta, m, v, mu_prod = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, NAdamState(count=t, m=m, v=v, mu_prod=mu_prod)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="NAdam",
+    factory="nadam",
+    function=nadam,
+    spec_path="specs/nadam.opt",
+    state_class=NAdamState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=nadam_init,
+    update=nadam_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+        runtime.Hyper(
+            "momentum_decay",
+            "momentum_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

@@ -8,21 +8,58 @@ Loshchilov & Hutter, Decoupled Weight Decay Regularization, ICLR 2019
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["NAdamWState", "nadamw", "nadamw_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "NAdamWState",
+    "nadamw",
+    "nadamw_from_optax",
+    "nadamw_init",
+    "nadamw_to_optax",
+    "nadamw_update",
+]
+
+#: spec state → field of :class:`NAdamWState` (as optax.nadamw names it)
+STATE_FIELDS = {"m": "mu", "v": "nu"}
+#: spec hyper → keyword of :func:`nadamw`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "b1",
+    "beta2": "b2",
+    "eps": "eps",
+    "eps_root": "eps_root",
+    "weight_decay": "weight_decay",
+}
 
 
 class NAdamWState(NamedTuple):
-    """State of :func:`nadamw`: the step count and one tree per state buffer."""
+    """State of :func:`nadamw`: the step count and one tree per state buffer, named as optax.nadamw names them."""
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
-    m: optax.Updates  # state m = 0
-    v: optax.Updates  # state v = 0
+    mu: optax.Updates  # state m = 0
+    nu: optax.Updates  # state v = 0
+
+
+def nadamw_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    eps_root: float,
+    weight_decay: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def nadamw_update(
@@ -41,30 +78,46 @@ def nadamw_update(
 ) -> tuple[jax.Array, ...]:
     """One NAdamW step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 20: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
-    # line 21: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
-    # line 22: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
-    m_hat = beta1 * m / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (1 - beta1**t)
-    # line 23: v_hat = debias(v, beta2)
+    # line 21: m <- ema(m, g, beta1)
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    # line 22: v <- ema(v, g^2, beta2)
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    # line 23: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
+    m_hat = jnp.where(beta1 != 0, beta1 * m, 0.0) / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (
+        1 - beta1**t
+    )
+    # line 24: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 24: theta <- theta - lr * (m_hat / (sqrt(v_hat + eps_root) + eps) + weight_decay * theta)
-    delta = -(lr * (m_hat / (jnp.sqrt(v_hat + eps_root) + eps) + weight_decay * theta))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    # line 25: theta <- theta - lr * (m_hat / (sqrt(v_hat + eps_root) + eps) + weight_decay * theta)
+    delta = -(
+        lr
+        * (
+            m_hat / (jnp.sqrt(v_hat + eps_root) + eps)
+            + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+        )
+    )
+    return jnp.asarray(delta, dtype), m, v
 
 
 def nadamw(
-    lr: float = 0.001,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-08,
-    eps_root: float = 0.0,
-    weight_decay: float = 0.0001,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    b1: optax.ScalarOrSchedule = 0.9,
+    b2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    eps_root: optax.ScalarOrSchedule = 0.0,
+    mu_dtype: Any = None,
+    weight_decay: optax.ScalarOrSchedule = 0.0001,
+    mask: Any = None,
+    *,
+    nesterov: bool = True,
+    lr: optax.ScalarOrSchedule | None = None,
+    beta1: optax.ScalarOrSchedule | None = None,
+    beta2: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""NAdamW: Dozat, Incorporating Nesterov Momentum into Adam, ICLR 2016 Workshop.
 
@@ -72,9 +125,9 @@ def nadamw(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\hat{m} = \frac{\beta_{1} m}{1 - {\beta_{1}}^{t + 1}} + \frac{\left(1 - \beta_{1}\right) g}{1 - {\beta_{1}}^{t}} \\
-        &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\hat{m} = \frac{\beta_{1} m}{1 - \beta_{1}^{t + 1}} + \frac{\left(1 - \beta_{1}\right) g}{1 - \beta_{1}^{t}} \\
+        &\hat{v} = \frac{v}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \eta \left(\frac{\hat{m}}{\sqrt{\hat{v} + \epsilon_{\mathrm{root}}} + \epsilon} + \lambda \theta\right)
       \end{aligned}
 
@@ -85,60 +138,97 @@ def nadamw(
         weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as optax.nadamw
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
-        eps_root: in [0, inf) (default 0.0).
-        weight_decay: in [0, inf) (default 0.0001).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count) is accepted.
+        b2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the step count) is accepted.
+        eps: term added outside the root for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        eps_root: term added to v_hat inside the root; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the params' dtype).
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0001); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        nesterov: optax.nadamw with nesterov=True is this spec: any other value raises ValueError (default True).
+
+    This is ``optax.nadamw``: the same keywords and state fields. Differences from it:
+        - ``learning_rate`` defaults to 0.001, the spec's (optax.nadamw requires it);
+        - beyond optax, every numeric hyper may be a schedule, and the spec's names are
+          accepted as aliases.
+
+    nadamw_from_optax / nadamw_to_optax convert states from and to optax.nadamw's.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(eps_root, (int, float)) and not (math.isfinite(eps_root) and eps_root >= 0):
-        raise ValueError(f"Invalid eps_root: {eps_root!r} (eps_root must be in [0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {
-        "lr": lr,
-        "beta1": beta1,
-        "beta2": beta2,
-        "eps": eps,
-        "eps_root": eps_root,
-        "weight_decay": weight_decay,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "b1": b1,
+            "b2": b2,
+            "eps": eps,
+            "eps_root": eps_root,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr, "beta1": beta1, "beta2": beta2},
+        {"nesterov": nesterov, "mask": mask, "mu_dtype": mu_dtype},
+    )
 
-    def init_fn(params: optax.Params) -> NAdamWState:
-        return NAdamWState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: NAdamWState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, NAdamWState]:
-        if params is None:
-            raise ValueError("nadamw reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.v)]
-        results = [nadamw_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, NAdamWState(count=t, m=m, v=v)
+def nadamw_from_optax(optax_state: Any, count: Any = None) -> NAdamWState:
+    """A state of optax.nadamw (what its ``init`` or ``update`` returned) as a
+    :class:`NAdamWState`. ``count``: the number of steps taken, where the optax state
+    does not hold it."""
+    return runtime.from_optax(_SPEC, optax_state, count)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+
+def nadamw_to_optax(state: NAdamWState, like: Any = None, params: Any = None) -> Any:
+    """A :class:`NAdamWState` as a state of optax.nadamw. ``like``: the optax
+    state to fill (its ``init(params)`` with the options in use: a schedule or a mask changes
+    optax's chain); by default that of ``optax.nadamw(learning_rate)``."""
+    return runtime.to_optax(_SPEC, state, like, params)
+
+
+_SPEC = runtime.Spec(
+    name="NAdamW",
+    factory="nadamw",
+    function=nadamw,
+    spec_path="specs/nadamw.opt",
+    state_class=NAdamWState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=nadamw_init,
+    update=nadamw_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "b1", "beta1", "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "b2", "beta2", "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "eps_root",
+            "eps_root",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment="m",
+    fixed=(runtime.Fixed("nesterov", True),),
+    counterpart="optax.nadamw",
+    tensor_states=("m", "v"),
+)

@@ -13,7 +13,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["ONSState", "ons", "ons_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "ONSState", "ons", "ons_init", "ons_update"]
+
+#: spec state → field of :class:`ONSState`
+STATE_FIELDS = {"r": "r"}
+#: spec hyper → keyword of :func:`ons`
+HYPER_NAMES = {"lr": "learning_rate", "eps": "eps"}
 
 
 class ONSState(NamedTuple):
@@ -23,12 +30,18 @@ class ONSState(NamedTuple):
     r: optax.Updates  # state r = 0
 
 
+def ons_init(theta: jax.Array, *, lr: float, eps: float) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(r,)``."""
+    return (jnp.zeros_like(theta),)
+
+
 def ons_update(
     g: jax.Array, r: jax.Array, *, t: jax.Array, lr: float, eps: float
 ) -> tuple[jax.Array, ...]:
     """One ONS step of one leaf: returns ``(delta, r)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
@@ -36,16 +49,21 @@ def ons_update(
     r = r + g**2
     # line 13: theta <- theta - lr * g / (r + eps)
     delta = -(lr * g / (r + eps))
-    return jnp.asarray(delta, dtype), jnp.asarray(r, dtype)
+    return jnp.asarray(delta, dtype), r
 
 
-def ons(lr: float = 0.01, eps: float = 1.0) -> optax.GradientTransformation:
+def ons(
+    learning_rate: optax.ScalarOrSchedule = 0.01,
+    eps: optax.ScalarOrSchedule = 1.0,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
+) -> optax.GradientTransformation:
     r"""ONS: Hazan, Agarwal & Kale, Logarithmic regret algorithms for online convex optimization, Machine Learning 2007.
 
     .. math::
 
       \begin{aligned}
-        &r \leftarrow r + {g}^{2} \\
+        &r \leftarrow r + g^{2} \\
         &\theta \leftarrow \theta - \frac{\eta g}{r + \epsilon}
       \end{aligned}
 
@@ -54,34 +72,44 @@ def ons(lr: float = 0.01, eps: float = 1.0) -> optax.GradientTransformation:
         eps: outside, no root: g / (r + eps); eps is the initial matrix A_0 = eps * I of Hazan et al., default 1 (no library default exists)
 
     Args:
-        lr: in (0, inf) (default 0.01).
-        eps: in (0, inf) (default 1.0).
+        learning_rate: learning rate; in (0, inf) (default 0.01); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        eps: initial diagonal of the matrix A_0 = eps * I, added to r; in (0, inf) (default 1.0); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {"lr": lr, "eps": eps}
+    return runtime.transformation(
+        _SPEC, {"learning_rate": learning_rate, "eps": eps}, {"lr": lr}, {}
+    )
 
-    def init_fn(params: optax.Params) -> ONSState:
-        return ONSState(
-            count=jnp.zeros([], jnp.int32),
-            r=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: ONSState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, ONSState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.r)]
-        results = [ons_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, r = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, ONSState(count=t, r=r)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="ONS",
+    factory="ons",
+    function=ons,
+    spec_path="specs/ons.opt",
+    state_class=ONSState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=ons_init,
+    update=ons_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("r",),
+)

@@ -13,7 +13,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["PadamState", "padam", "padam_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "PadamState", "padam", "padam_init", "padam_update"]
+
+#: spec state → field of :class:`PadamState`
+STATE_FIELDS = {"m": "m", "v": "v", "v_max": "v_max"}
+#: spec hyper → keyword of :func:`padam`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "partial": "partial",
+    "eps": "eps",
+}
 
 
 class PadamState(NamedTuple):
@@ -23,6 +36,13 @@ class PadamState(NamedTuple):
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
     v_max: optax.Updates  # state v_max = 0
+
+
+def padam_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, partial: float, eps: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v, v_max)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def padam_update(
@@ -40,32 +60,30 @@ def padam_update(
 ) -> tuple[jax.Array, ...]:
     """One Padam step of one leaf: returns ``(delta, m, v, v_max)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 18: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
     # line 19: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
     # line 20: v_max <- max(v_max, v)
     v_max = jnp.maximum(v_max, v)
     # line 21: theta <- theta - lr * m / (sqrt(v_max) + eps)^(2 * partial)
     delta = -(lr * m / (jnp.sqrt(v_max) + eps) ** (2 * partial))
-    return (
-        jnp.asarray(delta, dtype),
-        jnp.asarray(m, dtype),
-        jnp.asarray(v, dtype),
-        jnp.asarray(v_max, dtype),
-    )
+    return jnp.asarray(delta, dtype), m, v, v_max
 
 
 def padam(
-    lr: float = 0.1,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    partial: float = 0.125,
-    eps: float = 1e-08,
+    learning_rate: optax.ScalarOrSchedule = 0.1,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    partial: optax.ScalarOrSchedule = 0.125,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Padam: Chen, Zhou, Tang, Yang, Cao & Gu, Closing the Generalization Gap of Adaptive Gradient Methods in Training Deep Neural Networks, IJCAI 2020.
 
@@ -73,9 +91,9 @@ def padam(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
         &v_{\mathrm{max}} \leftarrow \max\left(v_{\mathrm{max}}, v\right) \\
-        &\theta \leftarrow \theta - \frac{\eta m}{{\left(\sqrt{v_{\mathrm{max}}} + \epsilon\right)}^{2 \mathrm{partial}}}
+        &\theta \leftarrow \theta - \frac{\eta m}{\left(\sqrt{v_{\mathrm{max}}} + \epsilon\right)^{2 \mathrm{partial}}}
       \end{aligned}
 
     Conventions:
@@ -84,45 +102,59 @@ def padam(
         bias_correction: none, as the paper's Algorithm 1
 
     Args:
-        lr: in (0, inf) (default 0.1).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        partial: in (0, 0.5] (default 0.125).
-        eps: in (0, inf) (default 1e-08).
+        learning_rate: learning rate; in (0, inf) (default 0.1); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        partial: partially adaptive exponent: the step divides by v_max^partial; in (0, 0.5] (default 0.125); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(partial, (int, float)) and not (0 < partial <= 0.5):
-        raise ValueError(f"Invalid partial: {partial!r} (partial must be in (0, 0.5])")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "partial": partial, "eps": eps}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "partial": partial,
+            "eps": eps,
+        },
+        {"lr": lr},
+        {},
+    )
 
-    def init_fn(params: optax.Params) -> PadamState:
-        return PadamState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v_max=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: PadamState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, PadamState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.m, state.v, state.v_max)]
-        results = [padam_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 4
-        delta, m, v, v_max = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, PadamState(count=t, m=m, v=v, v_max=v_max)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="Padam",
+    factory="padam",
+    function=padam,
+    spec_path="specs/padam.opt",
+    state_class=PadamState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=padam_init,
+    update=padam_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("partial", "partial", None, "real", lambda x: 0 < x <= 0.5, "in (0, 0.5]"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v", "v_max"),
+)

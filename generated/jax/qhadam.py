@@ -7,13 +7,28 @@ Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["QHAdamState", "qhadam", "qhadam_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "QHAdamState", "qhadam", "qhadam_init", "qhadam_update"]
+
+#: spec state → field of :class:`QHAdamState`
+STATE_FIELDS = {"m": "m", "v": "v"}
+#: spec hyper → keyword of :func:`qhadam`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "nu1": "nu1",
+    "nu2": "nu2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class QHAdamState(NamedTuple):
@@ -22,6 +37,21 @@ class QHAdamState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
+
+
+def qhadam_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    nu1: float,
+    nu2: float,
+    eps: float,
+    weight_decay: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def qhadam_update(
@@ -41,33 +71,45 @@ def qhadam_update(
 ) -> tuple[jax.Array, ...]:
     """One QHAdam step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 20: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 21: m <- ema(m, d, beta1)
-    m = beta1 * m + (1 - beta1) * d
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
     # line 22: v <- ema(v, d^2, beta2)
-    v = beta2 * v + (1 - beta2) * d**2
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * d**2
     # line 23: num = (1 - nu1) * d + nu1 * debias(m, beta1)
-    num = (1 - nu1) * d + nu1 * (m / (1 - beta1**t))
+    num = jnp.where(1 - nu1 != 0, (1 - nu1) * d, 0.0) + jnp.where(
+        nu1 != 0, nu1 * (m / (1 - beta1**t)), 0.0
+    )
     # line 24: den = sqrt((1 - nu2) * d^2 + nu2 * debias(v, beta2)) + eps
-    den = jnp.sqrt((1 - nu2) * d**2 + nu2 * (v / (1 - beta2**t))) + eps
+    den = (
+        jnp.sqrt(
+            jnp.where(1 - nu2 != 0, (1 - nu2) * d**2, 0.0)
+            + jnp.where(nu2 != 0, nu2 * (v / (1 - beta2**t)), 0.0)
+        )
+        + eps
+    )
     # line 25: theta <- theta - lr * num / den
     delta = -(lr * num / den)
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    return jnp.asarray(delta, dtype), m, v
 
 
 def qhadam(
-    lr: float = 0.001,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    nu1: float = 0.7,
-    nu2: float = 1.0,
-    eps: float = 1e-08,
-    weight_decay: float = 0.0,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    nu1: optax.ScalarOrSchedule = 0.7,
+    nu2: optax.ScalarOrSchedule = 1.0,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""QHAdam: Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019.
 
@@ -76,9 +118,9 @@ def qhadam(
       \begin{aligned}
         &d = g + \lambda \theta \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) d \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {d}^{2} \\
-        &\mathrm{num} = \left(1 - \nu_{1}\right) d + \nu_{1} \frac{m}{1 - {\beta_{1}}^{t}} \\
-        &\mathrm{den} = \sqrt{\left(1 - \nu_{2}\right) {d}^{2} + \nu_{2} \frac{v}{1 - {\beta_{2}}^{t}}} + \epsilon \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) d^{2} \\
+        &\mathrm{num} = \left(1 - \nu_{1}\right) d + \nu_{1} \frac{m}{1 - \beta_{1}^{t}} \\
+        &\mathrm{den} = \sqrt{\left(1 - \nu_{2}\right) d^{2} + \nu_{2} \frac{v}{1 - \beta_{2}^{t}}} + \epsilon \\
         &\theta \leftarrow \theta - \frac{\eta \mathrm{num}}{\mathrm{den}}
       \end{aligned}
 
@@ -89,64 +131,73 @@ def qhadam(
         weight_decay: coupled L2: weight_decay * theta is added to the gradient, as pytorch_optimizer.QHAdam (weight_decouple = False) and the authors' qhoptim
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        nu1: in [0, 1] (default 0.7).
-        nu2: in [0, 1] (default 1.0).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        nu1: weight of the debiased first moment against the current g; in [0, 1] (default 0.7); a schedule (a callable of the step count) is accepted.
+        nu2: weight of the debiased second moment against the current g^2; in [0, 1] (default 1.0); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(nu1, (int, float)) and not (0 <= nu1 <= 1):
-        raise ValueError(f"Invalid nu1: {nu1!r} (nu1 must be in [0, 1])")
-    if isinstance(nu2, (int, float)) and not (0 <= nu2 <= 1):
-        raise ValueError(f"Invalid nu2: {nu2!r} (nu2 must be in [0, 1])")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {
-        "lr": lr,
-        "beta1": beta1,
-        "beta2": beta2,
-        "nu1": nu1,
-        "nu2": nu2,
-        "eps": eps,
-        "weight_decay": weight_decay,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "nu1": nu1,
+            "nu2": nu2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> QHAdamState:
-        return QHAdamState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: QHAdamState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, QHAdamState]:
-        if params is None:
-            raise ValueError("qhadam reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.v)]
-        results = [qhadam_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, QHAdamState(count=t, m=m, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="QHAdam",
+    factory="qhadam",
+    function=qhadam,
+    spec_path="specs/qhadam.opt",
+    state_class=QHAdamState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=qhadam_init,
+    update=qhadam_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("nu1", "nu1", None, "real", lambda x: 0 <= x <= 1, "in [0, 1]"),
+        runtime.Hyper("nu2", "nu2", None, "real", lambda x: 0 <= x <= 1, "in [0, 1]"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

@@ -7,13 +7,25 @@ Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["QHMState", "qhm", "qhm_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "QHMState", "qhm", "qhm_init", "qhm_update"]
+
+#: spec state → field of :class:`QHMState`
+STATE_FIELDS = {"m": "m"}
+#: spec hyper → keyword of :func:`qhm`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "momentum": "momentum",
+    "nu": "nu",
+    "weight_decay": "weight_decay",
+}
 
 
 class QHMState(NamedTuple):
@@ -21,6 +33,13 @@ class QHMState(NamedTuple):
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
+
+
+def qhm_init(
+    theta: jax.Array, *, lr: float, momentum: float, nu: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m,)``."""
+    return (jnp.zeros_like(theta),)
 
 
 def qhm_update(
@@ -36,21 +55,28 @@ def qhm_update(
 ) -> tuple[jax.Array, ...]:
     """One QHM step of one leaf: returns ``(delta, m)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 14: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 15: m <- ema(m, d, momentum)
-    m = momentum * m + (1 - momentum) * d
+    m = jnp.where(momentum != 0, momentum * m, 0.0) + (1 - momentum) * d
     # line 16: theta <- theta - lr * ((1 - nu) * d + nu * m)
-    delta = -(lr * ((1 - nu) * d + nu * m))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype)
+    delta = -(lr * (jnp.where(1 - nu != 0, (1 - nu) * d, 0.0) + jnp.where(nu != 0, nu * m, 0.0)))
+    return jnp.asarray(delta, dtype), m
 
 
 def qhm(
-    lr: float = 0.001, momentum: float = 0.999, nu: float = 0.7, weight_decay: float = 0.0
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    momentum: optax.ScalarOrSchedule = 0.999,
+    nu: optax.ScalarOrSchedule = 0.7,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""QHM: Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019.
 
@@ -67,46 +93,62 @@ def qhm(
         weight_decay: coupled L2: weight_decay * theta is added to the gradient, as pytorch_optimizer.QHM (weight_decouple = False) and the authors' qhoptim
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        momentum: in [0, 1) (default 0.999).
-        nu: in [0, 1] (default 0.7).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        momentum: coefficient of the running average of the gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        nu: weight of the momentum buffer against the current gradient; in [0, 1] (default 0.7); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(momentum, (int, float)) and not (0 <= momentum < 1):
-        raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")
-    if isinstance(nu, (int, float)) and not (0 <= nu <= 1):
-        raise ValueError(f"Invalid nu: {nu!r} (nu must be in [0, 1])")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "momentum": momentum, "nu": nu, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "momentum": momentum,
+            "nu": nu,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> QHMState:
-        return QHMState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: QHMState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, QHMState]:
-        if params is None:
-            raise ValueError("qhm reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m)]
-        results = [qhm_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, m = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, QHMState(count=t, m=m)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="QHM",
+    factory="qhm",
+    function=qhm,
+    spec_path="specs/qhm.opt",
+    state_class=QHMState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=qhm_init,
+    update=qhm_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("momentum", "momentum", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("nu", "nu", None, "real", lambda x: 0 <= x <= 1, "in [0, 1]"),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m",),
+)

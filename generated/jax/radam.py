@@ -7,13 +7,26 @@ Liu, Jiang, He, Chen, Liu, Gao & Han, On the Variance of the Adaptive Learning R
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["RAdamState", "radam", "radam_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "RAdamState", "radam", "radam_init", "radam_update"]
+
+#: spec state → field of :class:`RAdamState`
+STATE_FIELDS = {"m": "m", "v": "v"}
+#: spec hyper → keyword of :func:`radam`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class RAdamState(NamedTuple):
@@ -22,6 +35,13 @@ class RAdamState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
     v: optax.Updates  # state v = 0
+
+
+def radam_init(
+    theta: jax.Array, *, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
 
 
 def radam_update(
@@ -39,43 +59,49 @@ def radam_update(
 ) -> tuple[jax.Array, ...]:
     """One RAdam step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 18: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 19: m <- ema(m, d, beta1)
-    m = beta1 * m + (1 - beta1) * d
-    # line 20: v <- ema(v, d^2, beta2)
-    v = beta2 * v + (1 - beta2) * d**2
-    # line 21: m_hat = debias(m, beta1)
+    # line 19: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 20: m <- ema(m, d, beta1)
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
+    # line 21: v <- ema(v, d^2, beta2)
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * d**2
+    # line 22: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
-    # line 22: rho_inf = 2 / (1 - beta2) - 1
+    # line 23: rho_inf = 2 / (1 - beta2) - 1
     rho_inf = 2 / (1 - beta2) - 1
-    # line 23: rho_t = rho_inf - 2 * t * beta2^t / (1 - beta2^t)
+    # line 24: rho_t = rho_inf - 2 * t * beta2^t / (1 - beta2^t)
     rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
-    # line 25: r = if rho_t > 5 then sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) else 1
+    # line 26: r = if rho_t > 5 then sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) else 1
     r = jnp.where(
         rho_t > 5,
         jnp.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)),
         1.0,
     )
-    # line 28: l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
+    # line 29: l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
     l = jnp.sqrt(1 - beta2**t) / (jnp.sqrt(v) + eps)
-    # line 29: theta <- if rho_t > 5 then theta - lr * m_hat * r * l else theta - lr * m_hat
-    new_theta = jnp.where(rho_t > 5, theta - lr * m_hat * r * l, theta - lr * m_hat)
-    # the increment optax adds to θ
-    delta = new_theta - theta
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    # line 30: theta <- if rho_t > 5 then theta - lr * m_hat * r * l else theta - lr * m_hat
+    new_theta = jnp.where(
+        rho_t > 5, theta - jnp.where(r != 0, lr * m_hat * r, 0.0) * l, theta - lr * m_hat
+    )
+    # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
+    delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
+    return jnp.asarray(delta, dtype), m, v
 
 
 def radam(
-    lr: float = 0.001,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-08,
-    weight_decay: float = 0.0,
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""RAdam: Liu, Jiang, He, Chen, Liu, Gao & Han, On the Variance of the Adaptive Learning Rate and Beyond, ICLR 2020.
 
@@ -84,12 +110,12 @@ def radam(
       \begin{aligned}
         &d = g + \lambda \theta \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) d \\
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {d}^{2} \\
-        &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
-        &\rho_{\mathrm{inf}} = \frac{2}{1 - \beta_{2}} - 1 \\
-        &\rho_{t} = \rho_{\mathrm{inf}} - \frac{2 t {\beta_{2}}^{t}}{1 - {\beta_{2}}^{t}} \\
-        &r = \begin{cases} \sqrt{\frac{\left(\rho_{t} - 4\right) \left(\rho_{t} - 2\right) \rho_{\mathrm{inf}}}{\left(\rho_{\mathrm{inf}} - 4\right) \left(\rho_{\mathrm{inf}} - 2\right) \rho_{t}}} & \text{if } \rho_{t} > 5 \\ 1 & \text{otherwise} \end{cases} \\
-        &l = \frac{\sqrt{1 - {\beta_{2}}^{t}}}{\sqrt{v} + \epsilon} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) d^{2} \\
+        &\hat{m} = \frac{m}{1 - \beta_{1}^{t}} \\
+        &\rho_{\infty} = \frac{2}{1 - \beta_{2}} - 1 \\
+        &\rho_{t} = \rho_{\infty} - \frac{2 t \beta_{2}^{t}}{1 - \beta_{2}^{t}} \\
+        &r = \begin{cases} \sqrt{\frac{\left(\rho_{t} - 4\right) \left(\rho_{t} - 2\right) \rho_{\infty}}{\left(\rho_{\infty} - 4\right) \left(\rho_{\infty} - 2\right) \rho_{t}}} & \text{if } \rho_{t} > 5 \\ 1 & \text{otherwise} \end{cases} \\
+        &l = \frac{\sqrt{1 - \beta_{2}^{t}}}{\sqrt{v} + \epsilon} \\
         &\theta \leftarrow \begin{cases} \theta - \eta \hat{m} r l & \text{if } \rho_{t} > 5 \\ \theta - \eta \hat{m} & \text{otherwise} \end{cases}
       \end{aligned}
 
@@ -100,50 +126,67 @@ def radam(
         weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.RAdam (decoupled_weight_decay = False)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": eps,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> RAdamState:
-        return RAdamState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: RAdamState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, RAdamState]:
-        if params is None:
-            raise ValueError("radam reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m, state.v)]
-        results = [radam_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, RAdamState(count=t, m=m, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="RAdam",
+    factory="radam",
+    function=radam,
+    spec_path="specs/radam.opt",
+    state_class=RAdamState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=radam_init,
+    update=radam_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

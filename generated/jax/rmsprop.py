@@ -7,13 +7,32 @@ Tieleman & Hinton, Lecture 6.5 - RMSProp: Divide the gradient by a running avera
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["RMSpropState", "rmsprop", "rmsprop_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "RMSpropState",
+    "rmsprop",
+    "rmsprop_init",
+    "rmsprop_update",
+]
+
+#: spec state → field of :class:`RMSpropState`
+STATE_FIELDS = {"v": "v"}
+#: spec hyper → keyword of :func:`rmsprop`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "alpha": "alpha",
+    "eps": "eps",
+    "weight_decay": "weight_decay",
+}
 
 
 class RMSpropState(NamedTuple):
@@ -21,6 +40,13 @@ class RMSpropState(NamedTuple):
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
     v: optax.Updates  # state v = 0
+
+
+def rmsprop_init(
+    theta: jax.Array, *, lr: float, alpha: float, eps: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(v,)``."""
+    return (jnp.zeros_like(theta),)
 
 
 def rmsprop_update(
@@ -36,21 +62,28 @@ def rmsprop_update(
 ) -> tuple[jax.Array, ...]:
     """One RMSprop step of one leaf: returns ``(delta, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 15: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 16: v <- ema(v, d^2, alpha)
-    v = alpha * v + (1 - alpha) * d**2
-    # line 17: theta <- theta - lr * d / (sqrt(v) + eps)
+    # line 16: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 17: v <- ema(v, d^2, alpha)
+    v = jnp.where(alpha != 0, alpha * v, 0.0) + (1 - alpha) * d**2
+    # line 18: theta <- theta - lr * d / (sqrt(v) + eps)
     delta = -(lr * d / (jnp.sqrt(v) + eps))
-    return jnp.asarray(delta, dtype), jnp.asarray(v, dtype)
+    return jnp.asarray(delta, dtype), v
 
 
 def rmsprop(
-    lr: float = 0.01, alpha: float = 0.99, eps: float = 1e-08, weight_decay: float = 0.0
+    learning_rate: optax.ScalarOrSchedule = 0.01,
+    alpha: optax.ScalarOrSchedule = 0.99,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""RMSprop: Tieleman & Hinton, Lecture 6.5 - RMSProp: Divide the gradient by a running average of its recent magnitude, COURSERA: Neural Networks for Machine Learning 2012.
 
@@ -58,7 +91,7 @@ def rmsprop(
 
       \begin{aligned}
         &d = g + \lambda \theta \\
-        &v \leftarrow \alpha v + \left(1 - \alpha\right) {d}^{2} \\
+        &v \leftarrow \alpha v + \left(1 - \alpha\right) d^{2} \\
         &\theta \leftarrow \theta - \frac{\eta d}{\sqrt{v} + \epsilon}
       \end{aligned}
 
@@ -68,46 +101,59 @@ def rmsprop(
         variant: torch.optim.RMSprop with momentum = 0 and centered = False; v starts at 0 and is not debiased
 
     Args:
-        lr: in (0, inf) (default 0.01).
-        alpha: in [0, 1) (default 0.99).
-        eps: in (0, inf) (default 1e-08).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.01); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        alpha: coefficient of the running average of the squared gradient; in [0, 1) (default 0.99); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(alpha, (int, float)) and not (0 <= alpha < 1):
-        raise ValueError(f"Invalid alpha: {alpha!r} (alpha must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "alpha": alpha, "eps": eps, "weight_decay": weight_decay},
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> RMSpropState:
-        return RMSpropState(
-            count=jnp.zeros([], jnp.int32),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: RMSpropState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, RMSpropState]:
-        if params is None:
-            raise ValueError("rmsprop reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.v)]
-        results = [rmsprop_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, RMSpropState(count=t, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="RMSprop",
+    factory="rmsprop",
+    function=rmsprop,
+    spec_path="specs/rmsprop.opt",
+    state_class=RMSpropState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=rmsprop_init,
+    update=rmsprop_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("alpha", "alpha", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("v",),
+)

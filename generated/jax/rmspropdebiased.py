@@ -8,20 +8,43 @@ Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["RMSpropDebiasedState", "rmspropdebiased", "rmspropdebiased_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "RMSpropDebiasedState",
+    "rmspropdebiased",
+    "rmspropdebiased_from_optax",
+    "rmspropdebiased_init",
+    "rmspropdebiased_to_optax",
+    "rmspropdebiased_update",
+]
+
+#: spec state → field of :class:`RMSpropDebiasedState` (as optax.rmsprop names it)
+STATE_FIELDS = {"v": "nu"}
+#: spec hyper → keyword of :func:`rmspropdebiased`
+HYPER_NAMES = {"lr": "learning_rate", "beta2": "decay", "eps": "eps"}
 
 
 class RMSpropDebiasedState(NamedTuple):
-    """State of :func:`rmspropdebiased`: the step count and one tree per state buffer."""
+    """State of :func:`rmspropdebiased`: the step count and one tree per state buffer, named as optax.rmsprop names them."""
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
-    v: optax.Updates  # state v = 0
+    nu: optax.Updates  # state v = 0
+
+
+def rmspropdebiased_init(
+    theta: jax.Array, *, lr: float, beta2: float, eps: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(v,)``."""
+    return (jnp.zeros_like(theta),)
 
 
 def rmspropdebiased_update(
@@ -29,29 +52,39 @@ def rmspropdebiased_update(
 ) -> tuple[jax.Array, ...]:
     """One RMSpropDebiased step of one leaf: returns ``(delta, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 14: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
-    # line 15: v_hat = debias(v, beta2)
+    # line 15: v <- ema(v, g^2, beta2)
+    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    # line 16: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 16: theta <- theta - lr * g / (sqrt(v_hat) + eps)
+    # line 17: theta <- theta - lr * g / (sqrt(v_hat) + eps)
     delta = -(lr * g / (jnp.sqrt(v_hat) + eps))
-    return jnp.asarray(delta, dtype), jnp.asarray(v, dtype)
+    return jnp.asarray(delta, dtype), v
 
 
 def rmspropdebiased(
-    lr: float = 0.001, beta2: float = 0.999, eps: float = 1e-08
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    decay: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 1e-08,
+    initial_scale: float = 0.0,
+    eps_in_sqrt: bool = False,
+    centered: bool = False,
+    bias_correction: bool = True,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
+    beta2: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""RMSpropDebiased: Tieleman & Hinton, Lecture 6.5 - RMSProp: Divide the gradient by a running average of its recent magnitude, COURSERA: Neural Networks for Machine Learning 2012.
 
     .. math::
 
       \begin{aligned}
-        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) {g}^{2} \\
-        &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
+        &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\hat{v} = \frac{v}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \frac{\eta g}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -60,39 +93,87 @@ def rmspropdebiased(
         bias_correction: v debiased by 1 - beta2^t: this is exactly Adam with beta1 = 0 (hypers named and defaulted as Adam's)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta2: in [0, 1) (default 0.999).
-        eps: in (0, inf) (default 1e-08).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        decay: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        initial_scale: optax.rmsprop with initial_scale=0.0 is this spec: any other value raises ValueError (default 0.0).
+        eps_in_sqrt: optax.rmsprop with eps_in_sqrt=False is this spec: any other value raises ValueError (default False).
+        centered: optax.rmsprop with centered=False is this spec: any other value raises ValueError (default False).
+        bias_correction: optax.rmsprop with bias_correction=True is this spec: any other value raises ValueError (default True).
+
+    This is ``optax.rmsprop``: the same keywords and state fields. Differences from it:
+        - ``learning_rate`` defaults to 0.001, the spec's (optax.rmsprop requires it);
+        - ``decay`` defaults to 0.999, the spec's (optax.rmsprop's default: 0.9);
+        - ``eps_in_sqrt`` accepts only False (optax.rmsprop's default: True);
+        - ``bias_correction`` accepts only True (optax.rmsprop's default: False);
+        - optax.rmsprop's ``momentum``, ``nesterov`` not accepted: the spec has no such option;
+        - beyond optax, every numeric hyper may be a schedule, and the spec's names are
+          accepted as aliases.
+
+    rmspropdebiased_from_optax / rmspropdebiased_to_optax convert states from and to optax.rmsprop's.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in (0, inf))")
-    hypers = {"lr": lr, "beta2": beta2, "eps": eps}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "decay": decay, "eps": eps},
+        {"lr": lr, "beta2": beta2},
+        {
+            "initial_scale": initial_scale,
+            "eps_in_sqrt": eps_in_sqrt,
+            "centered": centered,
+            "bias_correction": bias_correction,
+        },
+    )
 
-    def init_fn(params: optax.Params) -> RMSpropDebiasedState:
-        return RMSpropDebiasedState(
-            count=jnp.zeros([], jnp.int32),
-            v=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: RMSpropDebiasedState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, RMSpropDebiasedState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.v)]
-        results = [
-            rmspropdebiased_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)
-        ]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, RMSpropDebiasedState(count=t, v=v)
+def rmspropdebiased_from_optax(optax_state: Any, count: Any = None) -> RMSpropDebiasedState:
+    """A state of optax.rmsprop (what its ``init`` or ``update`` returned) as a
+    :class:`RMSpropDebiasedState`. ``count``: the number of steps taken, where the optax state
+    does not hold it."""
+    return runtime.from_optax(_SPEC, optax_state, count)
 
-    return optax.GradientTransformation(init_fn, update_fn)
+
+def rmspropdebiased_to_optax(
+    state: RMSpropDebiasedState, like: Any = None, params: Any = None
+) -> Any:
+    """A :class:`RMSpropDebiasedState` as a state of optax.rmsprop. ``like``: the optax
+    state to fill (its ``init(params)`` with the options in use: a schedule or a mask changes
+    optax's chain); by default that of ``optax.rmsprop(learning_rate)``."""
+    return runtime.to_optax(_SPEC, state, like, params)
+
+
+_SPEC = runtime.Spec(
+    name="RMSpropDebiased",
+    factory="rmspropdebiased",
+    function=rmspropdebiased,
+    spec_path="specs/rmspropdebiased.opt",
+    state_class=RMSpropDebiasedState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=rmspropdebiased_init,
+    update=rmspropdebiased_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta2", "decay", "beta2", "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(
+        runtime.Fixed("initial_scale", 0.0),
+        runtime.Fixed("eps_in_sqrt", False),
+        runtime.Fixed("centered", False),
+        runtime.Fixed("bias_correction", True),
+    ),
+    counterpart="optax.rmsprop",
+    tensor_states=("v",),
+)

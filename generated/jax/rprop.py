@@ -13,7 +13,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["RpropState", "rprop", "rprop_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "RpropState", "rprop", "rprop_init", "rprop_update"]
+
+#: spec state → field of :class:`RpropState`
+STATE_FIELDS = {"prev": "prev", "step_size": "step_size"}
+#: spec hyper → keyword of :func:`rprop`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "eta_minus": "eta_minus",
+    "eta_plus": "eta_plus",
+    "min_step_size": "min_step_size",
+    "max_step_size": "max_step_size",
+}
 
 
 class RpropState(NamedTuple):
@@ -22,6 +35,19 @@ class RpropState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     prev: optax.Updates  # state prev = 0
     step_size: optax.Updates  # state step_size = lr
+
+
+def rprop_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    eta_minus: float,
+    eta_plus: float,
+    min_step_size: float,
+    max_step_size: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(prev, step_size)``."""
+    return (jnp.zeros_like(theta), jnp.full_like(theta, lr))
 
 
 def rprop_update(
@@ -38,33 +64,36 @@ def rprop_update(
 ) -> tuple[jax.Array, ...]:
     """One Rprop step of one leaf: returns ``(delta, prev, step_size)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 16: s = g * prev
+    # line 17: s = g * prev
     s = g * prev
-    # line 17: step_size <- clip(step_size * where(s > 0, eta_plus, where(s < 0, eta_minus, 1)), min_step_size, max_step_size)
+    # line 18: step_size <- clip(step_size * where(s > 0, eta_plus, where(s < 0, eta_minus, 1)), min_step_size, max_step_size)
     step_size = jnp.clip(
         step_size * jnp.where(s > 0, eta_plus, jnp.where(s < 0, eta_minus, 1.0)),
         min=min_step_size,
         max=max_step_size,
     )
-    # line 18: d = where(s < 0, 0, g)
+    # line 19: d = where(s < 0, 0, g)
     d = jnp.where(s < 0, 0.0, g)
-    # line 19: theta <- theta - step_size * sign(d)
-    delta = -(step_size * jnp.sign(d))
-    # line 20: prev <- d
+    # line 20: theta <- theta - step_size * sign(d)
+    delta = -(step_size * jnp.sign(jnp.nan_to_num(d)))
+    # line 21: prev <- d
     prev = d
-    return jnp.asarray(delta, dtype), jnp.asarray(prev, dtype), jnp.asarray(step_size, dtype)
+    return jnp.asarray(delta, dtype), prev, step_size
 
 
 def rprop(
-    lr: float = 0.01,
-    eta_minus: float = 0.5,
-    eta_plus: float = 1.2,
-    min_step_size: float = 1e-06,
-    max_step_size: float = 50.0,
+    learning_rate: optax.ScalarOrSchedule = 0.01,
+    eta_minus: optax.ScalarOrSchedule = 0.5,
+    eta_plus: optax.ScalarOrSchedule = 1.2,
+    min_step_size: optax.ScalarOrSchedule = 1e-06,
+    max_step_size: optax.ScalarOrSchedule = 50.0,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Rprop: Riedmiller & Braun, A Direct Adaptive Method for Faster Backpropagation Learning: The RPROP Algorithm, IEEE ICNN 1993.
 
@@ -72,7 +101,7 @@ def rprop(
 
       \begin{aligned}
         &s = g \mathrm{prev} \\
-        &\mathrm{step\_size} \leftarrow \operatorname{clip}\left(\mathrm{step\_size} \begin{cases} \mathrm{eta\_plus} & \text{if } s > 0 \\ \begin{cases} \mathrm{eta\_minus} & \text{if } s < 0 \\ 1 & \text{otherwise} \end{cases} & \text{otherwise} \end{cases}, \mathrm{min\_step\_size}, \mathrm{max\_step\_size}\right) \\
+        &\mathrm{step\_size} \leftarrow \operatorname{clip}\left(\mathrm{step\_size} \left(\begin{cases} \eta_{+} & \text{if } s > 0 \\ \eta_{-} & \text{else if } s < 0 \\ 1 & \text{otherwise} \end{cases}\right), \mathrm{min\_step\_size}, \mathrm{max\_step\_size}\right) \\
         &d = \begin{cases} 0 & \text{if } s < 0 \\ g & \text{otherwise} \end{cases} \\
         &\theta \leftarrow \theta - \mathrm{step\_size} \operatorname{sign}\left(d\right) \\
         &\mathrm{prev} \leftarrow d
@@ -83,58 +112,78 @@ def rprop(
         step_size: per-coordinate step sizes start at lr and are clamped to [min_step_size, max_step_size] after every update, as torch.optim.Rprop
 
     Args:
-        lr: in (0, inf) (default 0.01).
-        eta_minus: in (0, 1) (default 0.5).
-        eta_plus: in (1, inf) (default 1.2).
-        min_step_size: in [0, inf) (default 1e-06).
-        max_step_size: in (0, inf) (default 50.0).
+        learning_rate: initial step size of every coordinate; in (0, inf) (default 0.01); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        eta_minus: decrease factor of the step size after a sign change; in (0, 1) (default 0.5); a schedule (a callable of the step count) is accepted.
+        eta_plus: increase factor of the step size while the sign holds; in (1, inf) (default 1.2); a schedule (a callable of the step count) is accepted.
+        min_step_size: minimal allowed step size; in [0, inf) (default 1e-06); a schedule (a callable of the step count) is accepted.
+        max_step_size: maximal allowed step size; in (0, inf) (default 50.0); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(eta_minus, (int, float)) and not (0 < eta_minus < 1):
-        raise ValueError(f"Invalid eta_minus: {eta_minus!r} (eta_minus must be in (0, 1))")
-    if isinstance(eta_plus, (int, float)) and not (math.isfinite(eta_plus) and eta_plus > 1):
-        raise ValueError(f"Invalid eta_plus: {eta_plus!r} (eta_plus must be in (1, inf))")
-    if isinstance(min_step_size, (int, float)) and not (
-        math.isfinite(min_step_size) and min_step_size >= 0
-    ):
-        raise ValueError(
-            f"Invalid min_step_size: {min_step_size!r} (min_step_size must be in [0, inf))"
-        )
-    if isinstance(max_step_size, (int, float)) and not (
-        math.isfinite(max_step_size) and max_step_size > 0
-    ):
-        raise ValueError(
-            f"Invalid max_step_size: {max_step_size!r} (max_step_size must be in (0, inf))"
-        )
-    hypers = {
-        "lr": lr,
-        "eta_minus": eta_minus,
-        "eta_plus": eta_plus,
-        "min_step_size": min_step_size,
-        "max_step_size": max_step_size,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "eta_minus": eta_minus,
+            "eta_plus": eta_plus,
+            "min_step_size": min_step_size,
+            "max_step_size": max_step_size,
+        },
+        {"lr": lr},
+        {},
+    )
 
-    def init_fn(params: optax.Params) -> RpropState:
-        return RpropState(
-            count=jnp.zeros([], jnp.int32),
-            prev=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-            step_size=jax.tree.map(lambda theta: jnp.full_like(theta, lr), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: RpropState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, RpropState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.prev, state.step_size)]
-        results = [rprop_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, prev, step_size = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, RpropState(count=t, prev=prev, step_size=step_size)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="Rprop",
+    factory="rprop",
+    function=rprop,
+    spec_path="specs/rprop.opt",
+    state_class=RpropState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=rprop_init,
+    update=rprop_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("eta_minus", "eta_minus", None, "real", lambda x: 0 < x < 1, "in (0, 1)"),
+        runtime.Hyper(
+            "eta_plus",
+            "eta_plus",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x > 1,
+            "in (1, inf)",
+        ),
+        runtime.Hyper(
+            "min_step_size",
+            "min_step_size",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+        runtime.Hyper(
+            "max_step_size",
+            "max_step_size",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x > 0,
+            "in (0, inf)",
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("prev", "step_size"),
+)

@@ -7,13 +7,20 @@ Robbins & Monro, A Stochastic Approximation Method, Annals of Mathematical Stati
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["SGDState", "sgd", "sgd_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "SGDState", "sgd", "sgd_init", "sgd_update"]
+
+#: spec state → field of :class:`SGDState`
+STATE_FIELDS = {}
+#: spec hyper → keyword of :func:`sgd`
+HYPER_NAMES = {"lr": "learning_rate", "weight_decay": "weight_decay"}
 
 
 class SGDState(NamedTuple):
@@ -22,23 +29,35 @@ class SGDState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
 
 
+def sgd_init(theta: jax.Array, *, lr: float, weight_decay: float) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``()``."""
+    return ()
+
+
 def sgd_update(
     g: jax.Array, theta: jax.Array, *, t: jax.Array, lr: float, weight_decay: float
 ) -> tuple[jax.Array, ...]:
     """One SGD step of one leaf: returns ``(delta)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 10: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 11: theta <- theta - lr * d
+    # line 11: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 12: theta <- theta - lr * d
     delta = -(lr * d)
     return (jnp.asarray(delta, dtype),)
 
 
-def sgd(lr: float = 0.001, weight_decay: float = 0.0) -> optax.GradientTransformation:
+def sgd(
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
+) -> optax.GradientTransformation:
     r"""SGD: Robbins & Monro, A Stochastic Approximation Method, Annals of Mathematical Statistics 1951.
 
     .. math::
@@ -53,39 +72,53 @@ def sgd(lr: float = 0.001, weight_decay: float = 0.0) -> optax.GradientTransform
         variant: torch.optim.SGD with momentum = 0: the summary sheet's theta - eta * g plus L2 decay
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "weight_decay": weight_decay},
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> SGDState:
-        return SGDState(
-            count=jnp.zeros([], jnp.int32),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: SGDState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, SGDState]:
-        if params is None:
-            raise ValueError("sgd reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params)]
-        results = [sgd_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 1
-        (delta,) = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, SGDState(count=t)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="SGD",
+    factory="sgd",
+    function=sgd,
+    spec_path="specs/sgd.opt",
+    state_class=SGDState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=sgd_init,
+    update=sgd_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=(),
+)

@@ -8,13 +8,32 @@ Sutskever, Martens, Dahl & Hinton, On the importance of initialization and momen
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["SGDMomentumState", "sgdmomentum", "sgdmomentum_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "SGDMomentumState",
+    "sgdmomentum",
+    "sgdmomentum_init",
+    "sgdmomentum_update",
+]
+
+#: spec state → field of :class:`SGDMomentumState`
+STATE_FIELDS = {"buf": "buf"}
+#: spec hyper → keyword of :func:`sgdmomentum`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "momentum": "momentum",
+    "dampening": "dampening",
+    "weight_decay": "weight_decay",
+}
 
 
 class SGDMomentumState(NamedTuple):
@@ -22,6 +41,13 @@ class SGDMomentumState(NamedTuple):
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
     buf: optax.Updates  # state buf = 0
+
+
+def sgdmomentum_init(
+    theta: jax.Array, *, lr: float, momentum: float, dampening: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(buf,)``."""
+    return (jnp.zeros_like(theta),)
 
 
 def sgdmomentum_update(
@@ -37,21 +63,33 @@ def sgdmomentum_update(
 ) -> tuple[jax.Array, ...]:
     """One SGDMomentum step of one leaf: returns ``(delta, buf)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 15: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 16: buf <- if t == 1 then d else momentum * buf + (1 - dampening) * d
-    buf = jnp.where(t == 1, d, momentum * buf + (1 - dampening) * d)
-    # line 17: theta <- theta - lr * buf
+    # line 16: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 17: buf <- if t == 1 then d else momentum * buf + (1 - dampening) * d
+    buf = jnp.where(
+        t == 1,
+        d,
+        jnp.where(momentum != 0, momentum * buf, 0.0)
+        + jnp.where(1 - dampening != 0, (1 - dampening) * d, 0.0),
+    )
+    # line 18: theta <- theta - lr * buf
     delta = -(lr * buf)
-    return jnp.asarray(delta, dtype), jnp.asarray(buf, dtype)
+    return jnp.asarray(delta, dtype), buf
 
 
 def sgdmomentum(
-    lr: float = 0.001, momentum: float = 0.9, dampening: float = 0.0, weight_decay: float = 0.0
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    momentum: optax.ScalarOrSchedule = 0.9,
+    dampening: optax.ScalarOrSchedule = 0.0,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""SGDMomentum: Polyak, Some methods of speeding up the convergence of iteration methods, USSR Computational Mathematics and Mathematical Physics 1964.
 
@@ -68,46 +106,62 @@ def sgdmomentum(
         momentum: torch.optim.SGD(momentum, dampening): buf = momentum * buf + (1 - dampening) * g, except buf = g (undampened) on step 1; theta -= lr * buf
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        momentum: in [0, 1) (default 0.9).
-        dampening: in [0, 1] (default 0.0).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        momentum: momentum factor; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        dampening: dampening: the gradient enters the buffer times 1 - dampening; in [0, 1] (default 0.0); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(momentum, (int, float)) and not (0 <= momentum < 1):
-        raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")
-    if isinstance(dampening, (int, float)) and not (0 <= dampening <= 1):
-        raise ValueError(f"Invalid dampening: {dampening!r} (dampening must be in [0, 1])")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "momentum": momentum, "dampening": dampening, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+        },
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> SGDMomentumState:
-        return SGDMomentumState(
-            count=jnp.zeros([], jnp.int32),
-            buf=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: SGDMomentumState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, SGDMomentumState]:
-        if params is None:
-            raise ValueError("sgdmomentum reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.buf)]
-        results = [sgdmomentum_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, buf = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, SGDMomentumState(count=t, buf=buf)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="SGDMomentum",
+    factory="sgdmomentum",
+    function=sgdmomentum,
+    spec_path="specs/sgdmomentum.opt",
+    state_class=SGDMomentumState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=sgdmomentum_init,
+    update=sgdmomentum_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("momentum", "momentum", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("dampening", "dampening", None, "real", lambda x: 0 <= x <= 1, "in [0, 1]"),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("buf",),
+)

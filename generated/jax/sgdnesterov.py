@@ -8,13 +8,27 @@ Sutskever, Martens, Dahl & Hinton, On the importance of initialization and momen
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["SGDNesterovState", "sgdnesterov", "sgdnesterov_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "SGDNesterovState",
+    "sgdnesterov",
+    "sgdnesterov_init",
+    "sgdnesterov_update",
+]
+
+#: spec state → field of :class:`SGDNesterovState`
+STATE_FIELDS = {"buf": "buf"}
+#: spec hyper → keyword of :func:`sgdnesterov`
+HYPER_NAMES = {"lr": "learning_rate", "momentum": "momentum", "weight_decay": "weight_decay"}
 
 
 class SGDNesterovState(NamedTuple):
@@ -22,6 +36,13 @@ class SGDNesterovState(NamedTuple):
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
     buf: optax.Updates  # state buf = 0
+
+
+def sgdnesterov_init(
+    theta: jax.Array, *, lr: float, momentum: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(buf,)``."""
+    return (jnp.zeros_like(theta),)
 
 
 def sgdnesterov_update(
@@ -36,21 +57,27 @@ def sgdnesterov_update(
 ) -> tuple[jax.Array, ...]:
     """One SGDNesterov step of one leaf: returns ``(delta, buf)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 14: d = g + weight_decay * theta
-    d = g + weight_decay * theta
-    # line 15: buf <- momentum * buf + d
-    buf = momentum * buf + d
-    # line 16: theta <- theta - lr * (d + momentum * buf)
-    delta = -(lr * (d + momentum * buf))
-    return jnp.asarray(delta, dtype), jnp.asarray(buf, dtype)
+    # line 15: d = g + weight_decay * theta
+    d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
+    # line 16: buf <- momentum * buf + d
+    buf = jnp.where(momentum != 0, momentum * buf, 0.0) + d
+    # line 17: theta <- theta - lr * (d + momentum * buf)
+    delta = -(lr * (d + jnp.where(momentum != 0, momentum * buf, 0.0)))
+    return jnp.asarray(delta, dtype), buf
 
 
 def sgdnesterov(
-    lr: float = 0.001, momentum: float = 0.9, weight_decay: float = 0.0
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    momentum: optax.ScalarOrSchedule = 0.9,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""SGDNesterov: Nesterov, A method for solving the convex programming problem with convergence rate O(1/k^2), Doklady AN SSSR 1983.
 
@@ -67,43 +94,55 @@ def sgdnesterov(
         nesterov: gradient form of torch.optim.SGD(nesterov=True) (dampening must be 0): buf = momentum * buf + g, step along g + momentum * buf; no look-ahead gradient evaluation, unlike the summary sheet's NAG
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        momentum: in [0, 1) (default 0.9).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        momentum: momentum factor; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(momentum, (int, float)) and not (0 <= momentum < 1):
-        raise ValueError(f"Invalid momentum: {momentum!r} (momentum must be in [0, 1))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "momentum": momentum, "weight_decay": weight_decay},
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> SGDNesterovState:
-        return SGDNesterovState(
-            count=jnp.zeros([], jnp.int32),
-            buf=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: SGDNesterovState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, SGDNesterovState]:
-        if params is None:
-            raise ValueError("sgdnesterov reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.buf)]
-        results = [sgdnesterov_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, buf = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, SGDNesterovState(count=t, buf=buf)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="SGDNesterov",
+    factory="sgdnesterov",
+    function=sgdnesterov,
+    spec_path="specs/sgdnesterov.opt",
+    state_class=SGDNesterovState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=sgdnesterov_init,
+    update=sgdnesterov_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("momentum", "momentum", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("buf",),
+)

@@ -7,13 +7,27 @@ Bernstein, Wang, Azizzadenesheli & Anandkumar, signSGD: Compressed Optimisation 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["SignSGDState", "signsgd", "signsgd_update"]
+from optc.backends.jax import runtime
+
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "SignSGDState",
+    "signsgd",
+    "signsgd_init",
+    "signsgd_update",
+]
+
+#: spec state → field of :class:`SignSGDState`
+STATE_FIELDS = {}
+#: spec hyper → keyword of :func:`signsgd`
+HYPER_NAMES = {"lr": "learning_rate", "weight_decay": "weight_decay"}
 
 
 class SignSGDState(NamedTuple):
@@ -22,21 +36,35 @@ class SignSGDState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
 
 
+def signsgd_init(theta: jax.Array, *, lr: float, weight_decay: float) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``()``."""
+    return ()
+
+
 def signsgd_update(
     g: jax.Array, theta: jax.Array, *, t: jax.Array, lr: float, weight_decay: float
 ) -> tuple[jax.Array, ...]:
     """One SignSGD step of one leaf: returns ``(delta)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 9: theta <- theta - lr * (sign(g) + weight_decay * theta)
-    delta = -(lr * (jnp.sign(g) + weight_decay * theta))
+    delta = -(
+        lr * (jnp.sign(jnp.nan_to_num(g)) + jnp.where(weight_decay != 0, weight_decay * theta, 0.0))
+    )
     return (jnp.asarray(delta, dtype),)
 
 
-def signsgd(lr: float = 0.001, weight_decay: float = 0.0) -> optax.GradientTransformation:
+def signsgd(
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
+) -> optax.GradientTransformation:
     r"""SignSGD: Bernstein, Wang, Azizzadenesheli & Anandkumar, signSGD: Compressed Optimisation for Non-Convex Problems, ICML 2018.
 
     .. math::
@@ -49,39 +77,53 @@ def signsgd(lr: float = 0.001, weight_decay: float = 0.0) -> optax.GradientTrans
         weight_decay: decoupled and scaled by lr: theta - lr * (sign(g) + weight_decay * theta), as pytorch_optimizer.SignSGD (momentum = 0, weight_decouple = True); optax.sign_sgd has none (weight_decay = 0)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "weight_decay": weight_decay},
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> SignSGDState:
-        return SignSGDState(
-            count=jnp.zeros([], jnp.int32),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: SignSGDState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, SignSGDState]:
-        if params is None:
-            raise ValueError("signsgd reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params)]
-        results = [signsgd_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 1
-        (delta,) = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, SignSGDState(count=t)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="SignSGD",
+    factory="signsgd",
+    function=signsgd,
+    spec_path="specs/signsgd.opt",
+    state_class=SignSGDState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=signsgd_init,
+    update=signsgd_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=(),
+)

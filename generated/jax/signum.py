@@ -7,13 +7,20 @@ Bernstein, Wang, Azizzadenesheli & Anandkumar, signSGD: Compressed Optimisation 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["SignumState", "signum", "signum_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "SignumState", "signum", "signum_init", "signum_update"]
+
+#: spec state → field of :class:`SignumState`
+STATE_FIELDS = {"m": "m"}
+#: spec hyper → keyword of :func:`signum`
+HYPER_NAMES = {"lr": "learning_rate", "beta": "beta", "weight_decay": "weight_decay"}
 
 
 class SignumState(NamedTuple):
@@ -21,6 +28,13 @@ class SignumState(NamedTuple):
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = 0
+
+
+def signum_init(
+    theta: jax.Array, *, lr: float, beta: float, weight_decay: float
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m,)``."""
+    return (jnp.zeros_like(theta),)
 
 
 def signum_update(
@@ -35,19 +49,27 @@ def signum_update(
 ) -> tuple[jax.Array, ...]:
     """One Signum step of one leaf: returns ``(delta, m)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 14: m <- ema(m, g, beta)
-    m = beta * m + (1 - beta) * g
+    m = jnp.where(beta != 0, beta * m, 0.0) + (1 - beta) * g
     # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
-    delta = -(lr * (jnp.sign(m) + weight_decay * theta))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype)
+    delta = -(
+        lr * (jnp.sign(jnp.nan_to_num(m)) + jnp.where(weight_decay != 0, weight_decay * theta, 0.0))
+    )
+    return jnp.asarray(delta, dtype), m
 
 
 def signum(
-    lr: float = 0.001, beta: float = 0.9, weight_decay: float = 0.0
+    learning_rate: optax.ScalarOrSchedule = 0.001,
+    beta: optax.ScalarOrSchedule = 0.9,
+    weight_decay: optax.ScalarOrSchedule = 0.0,
+    *,
+    mask: Any = None,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Signum: Bernstein, Wang, Azizzadenesheli & Anandkumar, signSGD: Compressed Optimisation for Non-Convex Problems, ICML 2018.
 
@@ -64,43 +86,55 @@ def signum(
         weight_decay: decoupled and scaled by lr: theta - lr * (sign(m) + weight_decay * theta), as pytorch_optimizer.SignSGD (weight_decouple = True); optax.signum has none (weight_decay = 0)
 
     Args:
-        lr: in (0, inf) (default 0.001).
-        beta: in [0, 1) (default 0.9).
-        weight_decay: in [0, inf) (default 0.0).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta: coefficient of the running average of the gradient (momentum); in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta, (int, float)) and not (0 <= beta < 1):
-        raise ValueError(f"Invalid beta: {beta!r} (beta must be in [0, 1))")
-    if isinstance(weight_decay, (int, float)) and not (
-        math.isfinite(weight_decay) and weight_decay >= 0
-    ):
-        raise ValueError(
-            f"Invalid weight_decay: {weight_decay!r} (weight_decay must be in [0, inf))"
-        )
-    hypers = {"lr": lr, "beta": beta, "weight_decay": weight_decay}
+    return runtime.transformation(
+        _SPEC,
+        {"learning_rate": learning_rate, "beta": beta, "weight_decay": weight_decay},
+        {"lr": lr},
+        {"mask": mask},
+    )
 
-    def init_fn(params: optax.Params) -> SignumState:
-        return SignumState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.zeros_like(theta), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: SignumState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, SignumState]:
-        if params is None:
-            raise ValueError("signum reads the parameters: call update(grads, state, params)")
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, params, state.m)]
-        results = [signum_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 2
-        delta, m = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, SignumState(count=t, m=m)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="Signum",
+    factory="signum",
+    function=signum,
+    spec_path="specs/signum.opt",
+    state_class=SignumState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=signum_init,
+    update=signum_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta", "beta", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "weight_decay",
+            "weight_decay",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x >= 0,
+            "in [0, inf)",
+        ),
+    ),
+    reads_theta=True,
+    decay="weight_decay",
+    mask_keyword="mask",
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m",),
+)

@@ -13,7 +13,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
-__all__ = ["YogiState", "yogi", "yogi_update"]
+from optc.backends.jax import runtime
+
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "YogiState", "yogi", "yogi_init", "yogi_update"]
+
+#: spec state → field of :class:`YogiState`
+STATE_FIELDS = {"m": "m", "v": "v"}
+#: spec hyper → keyword of :func:`yogi`
+HYPER_NAMES = {
+    "lr": "learning_rate",
+    "beta1": "beta1",
+    "beta2": "beta2",
+    "eps": "eps",
+    "initial_accumulator_value": "initial_accumulator_value",
+}
 
 
 class YogiState(NamedTuple):
@@ -22,6 +35,22 @@ class YogiState(NamedTuple):
     count: jax.Array  # the number of steps taken (t of the last step), int32
     m: optax.Updates  # state m = initial_accumulator_value
     v: optax.Updates  # state v = initial_accumulator_value
+
+
+def yogi_init(
+    theta: jax.Array,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    initial_accumulator_value: float,
+) -> tuple[jax.Array, ...]:
+    """One leaf's initial states: ``(m, v)``."""
+    return (
+        jnp.full_like(theta, initial_accumulator_value),
+        jnp.full_like(theta, initial_accumulator_value),
+    )
 
 
 def yogi_update(
@@ -38,29 +67,32 @@ def yogi_update(
 ) -> tuple[jax.Array, ...]:
     """One Yogi step of one leaf: returns ``(delta, m, v)``, delta being added to θ.
 
-    Outputs keep the gradient's dtype. ``t`` is the step count, 1 on the first step.
+    ``delta`` has the gradient's dtype; the transformation stores each state in its own dtype.
+    ``t`` is the step count, 1 on the first step.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 17: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
-    # line 18: v <- v - (1 - beta2) * sign(v - g^2) * g^2
-    v = v - (1 - beta2) * jnp.sign(v - g**2) * g**2
-    # line 19: m_hat = debias(m, beta1)
+    # line 22: m <- ema(m, g, beta1)
+    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    # line 23: v <- v - (1 - beta2) * sign(v - g^2) * g^2
+    v = v - (1 - beta2) * jnp.sign(jnp.nan_to_num(v - g**2)) * g**2
+    # line 24: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
-    # line 20: v_hat = debias(v, beta2)
+    # line 25: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
-    # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    # line 26: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
     delta = -(lr * m_hat / (jnp.sqrt(v_hat) + eps))
-    return jnp.asarray(delta, dtype), jnp.asarray(m, dtype), jnp.asarray(v, dtype)
+    return jnp.asarray(delta, dtype), m, v
 
 
 def yogi(
-    lr: float = 0.01,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 0.001,
-    initial_accumulator_value: float = 1e-06,
+    learning_rate: optax.ScalarOrSchedule = 0.01,
+    beta1: optax.ScalarOrSchedule = 0.9,
+    beta2: optax.ScalarOrSchedule = 0.999,
+    eps: optax.ScalarOrSchedule = 0.001,
+    initial_accumulator_value: optax.ScalarOrSchedule = 1e-06,
+    *,
+    lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""Yogi: Zaheer, Reddi, Sachan, Kale & Kumar, Adaptive Methods for Nonconvex Optimization, NeurIPS 2018.
 
@@ -68,9 +100,9 @@ def yogi(
 
       \begin{aligned}
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &v \leftarrow v - \left(1 - \beta_{2}\right) \operatorname{sign}\left(v - {g}^{2}\right) {g}^{2} \\
-        &\hat{m} = \frac{m}{1 - {\beta_{1}}^{t}} \\
-        &\hat{v} = \frac{v}{1 - {\beta_{2}}^{t}} \\
+        &v \leftarrow v - \left(1 - \beta_{2}\right) \operatorname{sign}\left(v - g^{2}\right) g^{2} \\
+        &\hat{m} = \frac{m}{1 - \beta_{1}^{t}} \\
+        &\hat{v} = \frac{v}{1 - \beta_{2}^{t}} \\
         &\theta \leftarrow \theta - \frac{\eta \hat{m}}{\sqrt{\hat{v}} + \epsilon}
       \end{aligned}
 
@@ -80,54 +112,66 @@ def yogi(
         bias_correction: both moments debiased by 1 - beta^t as in Adam, although they do not start at 0 (as optax and pytorch_optimizer do)
 
     Args:
-        lr: in (0, inf) (default 0.01).
-        beta1: in [0, 1) (default 0.9).
-        beta2: in [0, 1) (default 0.999).
-        eps: in [0, inf) (default 0.001).
-        initial_accumulator_value: in (0, inf) (default 1e-06).
+        learning_rate: learning rate; in (0, inf) (default 0.01); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the additive update of the second moment v; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in [0, inf) (default 0.001); a schedule (a callable of the step count) is accepted.
+        initial_accumulator_value: initial value of both moments m and v; in (0, inf) (default 1e-06); a schedule (a callable of the step count) is accepted.
+
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
         and sign: apply them with ``optax.apply_updates``.
     """
-    if isinstance(lr, (int, float)) and not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid lr: {lr!r} (lr must be in (0, inf))")
-    if isinstance(beta1, (int, float)) and not (0 <= beta1 < 1):
-        raise ValueError(f"Invalid beta1: {beta1!r} (beta1 must be in [0, 1))")
-    if isinstance(beta2, (int, float)) and not (0 <= beta2 < 1):
-        raise ValueError(f"Invalid beta2: {beta2!r} (beta2 must be in [0, 1))")
-    if isinstance(eps, (int, float)) and not (math.isfinite(eps) and eps >= 0):
-        raise ValueError(f"Invalid eps: {eps!r} (eps must be in [0, inf))")
-    if isinstance(initial_accumulator_value, (int, float)) and not (
-        math.isfinite(initial_accumulator_value) and initial_accumulator_value > 0
-    ):
-        raise ValueError(
-            f"Invalid initial_accumulator_value: {initial_accumulator_value!r} (initial_accumulator_value must be in (0, inf))"
-        )
-    hypers = {
-        "lr": lr,
-        "beta1": beta1,
-        "beta2": beta2,
-        "eps": eps,
-        "initial_accumulator_value": initial_accumulator_value,
-    }
+    return runtime.transformation(
+        _SPEC,
+        {
+            "learning_rate": learning_rate,
+            "beta1": beta1,
+            "beta2": beta2,
+            "eps": eps,
+            "initial_accumulator_value": initial_accumulator_value,
+        },
+        {"lr": lr},
+        {},
+    )
 
-    def init_fn(params: optax.Params) -> YogiState:
-        return YogiState(
-            count=jnp.zeros([], jnp.int32),
-            m=jax.tree.map(lambda theta: jnp.full_like(theta, initial_accumulator_value), params),
-            v=jax.tree.map(lambda theta: jnp.full_like(theta, initial_accumulator_value), params),
-        )
 
-    def update_fn(
-        updates: optax.Updates, state: YogiState, params: optax.Params | None = None
-    ) -> tuple[optax.Updates, YogiState]:
-        t = optax.safe_increment(state.count)
-        treedef = jax.tree.structure(updates)
-        columns = [treedef.flatten_up_to(tree) for tree in (updates, state.m, state.v)]
-        results = [yogi_update(*leaf, t=t, **hypers) for leaf in zip(*columns, strict=True)]
-        outputs = list(zip(*results, strict=True)) or [()] * 3
-        delta, m, v = (treedef.unflatten(list(leaves)) for leaves in outputs)
-        return delta, YogiState(count=t, m=m, v=v)
-
-    return optax.GradientTransformation(init_fn, update_fn)
+_SPEC = runtime.Spec(
+    name="Yogi",
+    factory="yogi",
+    function=yogi,
+    spec_path="specs/yogi.opt",
+    state_class=YogiState,
+    count_field="count",
+    fields=STATE_FIELDS,
+    init=yogi_init,
+    update=yogi_update,
+    hypers=(
+        runtime.Hyper(
+            "lr", "learning_rate", "lr", "real", lambda x: math.isfinite(x) and x > 0, "in (0, inf)"
+        ),
+        runtime.Hyper("beta1", "beta1", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper("beta2", "beta2", None, "real", lambda x: 0 <= x < 1, "in [0, 1)"),
+        runtime.Hyper(
+            "eps", "eps", None, "real", lambda x: math.isfinite(x) and x >= 0, "in [0, inf)"
+        ),
+        runtime.Hyper(
+            "initial_accumulator_value",
+            "initial_accumulator_value",
+            None,
+            "real",
+            lambda x: math.isfinite(x) and x > 0,
+            "in (0, inf)",
+        ),
+    ),
+    reads_theta=False,
+    decay=None,
+    mask_keyword=None,
+    moment=None,
+    fixed=(),
+    counterpart=None,
+    tensor_states=("m", "v"),
+)

@@ -1,0 +1,336 @@
+"""What every generated jax module shares: the optax transformation around a spec's leaf step.
+
+A generated module (``generated/jax/<name>.py``) keeps what is specific to its spec: the pure
+leaf functions ``<name>_init`` / ``<name>_update`` (the readable ground truth), the state
+NamedTuple, the factory's signature and docstring, and a :class:`Spec` describing the hypers.
+This module turns that into an ``optax.GradientTransformation``:
+
+- hypers: the factory's keyword (optax's name where the spec declares an optax counterpart,
+  ``learning_rate`` for the step size ``lr``) or its spec name (an alias; both at once is an
+  error); validated when they are plain numbers; any numeric hyper may be a schedule — a callable
+  of optax's 0-based step count, evaluated inside ``update`` (jit-friendly);
+- ``mask`` (optax's argument for decay): the decay hyper is 0 where the mask is False;
+- the first-moment dtype (optax's ``mu_dtype``);
+- options the counterpart must keep fixed (``eps_root = 0``): any other value is an error;
+- importing an optax state into the generated NamedTuple and exporting it back.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+
+class Hyper(NamedTuple):
+    """One hyper of a generated factory."""
+
+    name: str  # the spec's name: the leaf functions' keyword
+    keyword: str  # the factory's keyword (optax's name where optax has the optimizer)
+    alias: str | None  # the spec name, also accepted when it differs from ``keyword``
+    kind: str  # "real" | "int" | "bool"
+    valid: Callable[[Any], bool]  # true exactly for a plain number inside the domain
+    requirement: str  # "in (0, inf)", for error messages
+
+
+class Fixed(NamedTuple):
+    """An option of the optax counterpart that must keep one value for it to be this spec."""
+
+    keyword: str
+    value: float | bool
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Everything :func:`transformation` needs from one generated module."""
+
+    name: str  # the optimizer's name (AdamW)
+    factory: str  # the factory's name (adamw)
+    function: Callable  # the factory itself (its defaults tell given keywords from defaults)
+    spec_path: str  # where the spec lives, for error messages
+    state_class: type
+    count_field: str  # the state field holding optax's step count
+    fields: dict[str, str]  # spec state → state field
+    init: Callable[..., tuple]  # one leaf's initial states, in spec order
+    update: Callable[..., tuple]  # one leaf's step: (delta, *new states)
+    hypers: tuple[Hyper, ...]
+    reads_theta: bool  # whether update needs params
+    decay: str | None = None  # the spec hyper the mask switches off
+    mask_keyword: str | None = None  # the factory's keyword for the decay mask
+    moment: str | None = None  # the spec state whose dtype ``mu_dtype`` sets
+    fixed: tuple[Fixed, ...] = ()
+    counterpart: str | None = None  # dotted path of the optax counterpart (optax.adamw)
+    tensor_states: tuple[str, ...] = field(default=())  # spec states shaped like θ
+
+
+# -- hypers ---------------------------------------------------------------------------------
+
+
+def _is_plain_number(value: Any) -> bool:
+    """A Python (or NumPy) scalar: checked now. Arrays, tracers and schedules are not."""
+    return isinstance(value, (numbers.Number, np.bool_)) and not isinstance(value, jax.Array)
+
+
+@functools.cache
+def _defaults(factory: Callable) -> dict[str, Any]:
+    return {
+        name: p.default
+        for name, p in inspect.signature(factory).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def resolve_hypers(
+    spec: Spec, given: Mapping[str, Any], aliases: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Spec hyper → value, from the factory's keywords and the spec-name aliases.
+
+    A keyword counts as given when its value is not the factory's default object itself; an
+    alias is given when it is not None. Plain numbers are checked against the spec's domain;
+    schedules (callables) and arrays (traced, or from ``optax.inject_hyperparams``) are not.
+    """
+    defaults = _defaults(spec.function)
+    values = {}
+    for hyper in spec.hypers:
+        value, used = given[hyper.keyword], hyper.keyword
+        if hyper.alias is not None and aliases.get(hyper.alias) is not None:
+            if value is not defaults.get(hyper.keyword):
+                raise ValueError(
+                    f"{spec.factory}() got both {hyper.keyword}= and {hyper.alias}= (the spec's "
+                    f"name for it): pass one (under optax.inject_hyperparams, {hyper.keyword}=)"
+                )
+            value, used = aliases[hyper.alias], hyper.alias
+        if callable(value):
+            if hyper.kind == "bool":
+                raise ValueError(f"{used} is a flag: it cannot be a schedule")
+        elif _is_plain_number(value) and not hyper.valid(value):
+            raise ValueError(f"Invalid {used}: {value!r} ({used} must be {hyper.requirement})")
+        values[hyper.name] = value
+    return values
+
+
+def check_fixed(spec: Spec, options: Mapping[str, Any]) -> None:
+    """An option the counterpart fixes accepts only that value (traced values are not checked)."""
+    for fixed in spec.fixed:
+        value = options[fixed.keyword]
+        if _is_plain_number(value) and value != fixed.value:
+            raise ValueError(
+                f"{spec.factory}({fixed.keyword}={value!r}): {spec.name} ({spec.spec_path}) is "
+                f"{spec.counterpart} with {fixed.keyword}={fixed.value!r} only; another value is "
+                f"another algorithm: use a spec that has {fixed.keyword} as a hyper"
+            )
+
+
+def _at_least(values: Mapping[str, Any], dtype: Any) -> dict[str, Any]:
+    """Floating array hypers (a schedule's value, optax.inject_hyperparams' arrays) promoted to
+    at least the gradient's dtype: a float32 schedule value must not pull float64 arithmetic
+    (``1 - lr * weight_decay``) down to float32, as optax never does (it multiplies updates)."""
+    result = dict(values)
+    for name, value in values.items():
+        if isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jnp.floating):
+            result[name] = value.astype(jnp.promote_types(value.dtype, dtype))
+    return result
+
+
+def at_count(values: Mapping[str, Any], count: jax.Array) -> dict[str, Any]:
+    """Hypers at one step: schedules called with optax's 0-based count, as optax does."""
+    return {name: value(count) if callable(value) else value for name, value in values.items()}
+
+
+# -- the transformation -----------------------------------------------------------------------
+
+
+def _leaf_mask(mask: Any, updates: Any, treedef: Any) -> list[Any]:
+    """The mask (a tree of bools, a prefix of the updates' tree, or a callable of the updates,
+    as optax.masked) as one bool per leaf of ``updates``."""
+    tree = mask(updates) if callable(mask) else mask
+    broadcast = jax.tree.map(lambda m, sub: jax.tree.map(lambda _: m, sub), tree, updates)
+    return treedef.flatten_up_to(broadcast)
+
+
+def _masked(value: Any, keep: Any) -> Any:
+    if isinstance(keep, (bool, np.bool_)):
+        return value if keep else 0.0
+    return jnp.where(keep, value, 0.0)
+
+
+def transformation(
+    spec: Spec,
+    given: Mapping[str, Any],
+    aliases: Mapping[str, Any],
+    options: Mapping[str, Any],
+) -> optax.GradientTransformation:
+    """The optax transformation of one generated factory call."""
+    values = resolve_hypers(spec, given, aliases)
+    check_fixed(spec, options)
+    mask = options.get(spec.mask_keyword) if spec.mask_keyword else None
+    moment_dtype = options.get("mu_dtype") if spec.moment else None
+    count_field = spec.count_field
+    fields = [spec.fields[name] for name in spec.fields]
+    dtypes = {spec.fields[spec.moment]: moment_dtype} if moment_dtype is not None else {}
+
+    def init_fn(params: optax.Params) -> Any:
+        hypers = at_count(values, jnp.zeros([], jnp.int32))
+        leaves, treedef = jax.tree.flatten(params)
+        per_leaf = [spec.init(theta, **hypers) for theta in leaves]
+        columns = list(zip(*per_leaf, strict=True)) or [()] * len(fields)
+        trees = {
+            name: treedef.unflatten([jnp.asarray(x, dtypes.get(name)) for x in column])
+            for name, column in zip(fields, columns, strict=True)
+        }
+        return spec.state_class(**{count_field: jnp.zeros([], jnp.int32)}, **trees)
+
+    def update_fn(
+        updates: optax.Updates, state: Any, params: optax.Params | None = None
+    ) -> tuple[optax.Updates, Any]:
+        if spec.reads_theta and params is None:
+            raise ValueError(
+                f"{spec.factory} reads the parameters: call update(grads, state, params)"
+            )
+        count = getattr(state, count_field)
+        hypers = at_count(values, count)
+        t = optax.safe_increment(count)
+        treedef = jax.tree.structure(updates)
+        trees = [updates, *([params] if spec.reads_theta else [])]
+        trees += [getattr(state, name) for name in fields]
+        columns = [treedef.flatten_up_to(tree) for tree in trees]
+        keep = _leaf_mask(mask, updates, treedef) if mask is not None else None
+        results = []
+        for i, leaf in enumerate(zip(*columns, strict=True)):
+            leaf_hypers = _at_least(hypers, leaf[0].dtype)
+            if keep is not None:
+                leaf_hypers = {**hypers, spec.decay: _masked(hypers[spec.decay], keep[i])}
+            results.append(spec.update(*leaf, t=t, **leaf_hypers))
+        outputs = list(zip(*results, strict=True)) or [()] * (len(fields) + 1)
+        olds = columns[len(columns) - len(fields) :]
+        new = {
+            name: treedef.unflatten(
+                [jnp.asarray(x, old.dtype) for x, old in zip(xs, old_leaves, strict=True)]
+            )
+            for name, xs, old_leaves in zip(fields, outputs[1:], olds, strict=True)
+        }
+        delta = treedef.unflatten(list(outputs[0]))
+        return delta, spec.state_class(**{count_field: t}, **new)
+
+    return optax.GradientTransformation(init_fn, update_fn)
+
+
+# -- optax states ---------------------------------------------------------------------------
+
+_CONTAINER_FIELDS = ("inner_state", "inner_states")
+
+
+def _is_namedtuple(node: Any) -> bool:
+    return isinstance(node, tuple) and hasattr(node, "_fields")
+
+
+def _walk(node: Any):
+    """The NamedTuples of an optax state, outer first: chains (tuples), wrappers' inner states."""
+    if _is_namedtuple(node):
+        yield node
+        for name in node._fields:
+            child = getattr(node, name)
+            if name in _CONTAINER_FIELDS or _is_namedtuple(child):
+                yield from _walk(child)
+    elif isinstance(node, (tuple, list)):
+        for child in node:
+            yield from _walk(child)
+    elif isinstance(node, dict):
+        for child in node.values():
+            yield from _walk(child)
+
+
+def library(spec: Spec) -> Callable[..., optax.GradientTransformation]:
+    """The optax counterpart's factory (``optax.contrib.madgrad``...)."""
+    if spec.counterpart is None:
+        raise ValueError(f"{spec.name} declares no optax counterpart ({spec.spec_path})")
+    module, _, name = spec.counterpart.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def from_optax(spec: Spec, optax_state: Any, count: Any = None) -> Any:
+    """The counterpart's state (as its ``init``/``update`` return it, chains and wrappers
+    included) as the generated NamedTuple. ``count`` (optax's step count, 0 before the first
+    step) is read from the state; pass it where the optax state has none (optax.adadelta)."""
+    wanted = dict(spec.fields)  # spec state → our field; the optax field is STATE_FIELDS' value
+    nodes = list(_walk(optax_state))
+    found: dict[str, Any] = {}
+    owner = None
+    for node in nodes:
+        for name, field_name in wanted.items():
+            if field_name in node._fields and name not in found:
+                found[name] = getattr(node, field_name)
+                owner = owner or node
+    missing = [spec.fields[name] for name in wanted if name not in found]
+    if missing:
+        raise ValueError(
+            f"not a state of {spec.counterpart}: no field {', '.join(missing)} in {optax_state!r:.200}"
+        )
+    if count is None:
+        counts = [
+            node.count for node in ([owner] if owner else []) + nodes if "count" in node._fields
+        ]
+        if not counts:
+            raise ValueError(
+                f"this state of {spec.counterpart} has no step count: pass count= (the number of "
+                "steps taken)"
+            )
+        count = counts[0]
+    return spec.state_class(
+        **{spec.count_field: jnp.asarray(count, jnp.int32)},
+        **{spec.fields[name]: value for name, value in found.items()},
+    )
+
+
+def to_optax(spec: Spec, state: Any, like: Any = None, params: Any = None) -> Any:
+    """The generated state in the counterpart's structure.
+
+    ``like``: an optax state to fill (e.g. ``optax.adamw(schedule, mask=...).init(params)``,
+    whose chain differs with its options); by default the state of the counterpart built with
+    its fixed options, initialised on ``params`` (or on a θ-shaped state of ``state``). Every
+    field named as a spec state is replaced, and every ``count`` gets the step count.
+    """
+    if like is None:
+        if params is None:
+            if not spec.tensor_states:
+                raise ValueError("pass params= or like= (an optax state to fill)")
+            params = getattr(state, spec.fields[spec.tensor_states[0]])
+        options = {fixed.keyword: fixed.value for fixed in spec.fixed}
+        like = library(spec)(learning_rate=1.0, **options).init(params)
+    ours = {spec.fields[name]: getattr(state, spec.fields[name]) for name in spec.fields}
+    count = getattr(state, spec.count_field)
+    filled: set[str] = set()
+
+    def fill(node: Any) -> Any:
+        if _is_namedtuple(node):
+            changes = {}
+            for name in node._fields:
+                child = getattr(node, name)
+                if name in ours:
+                    changes[name] = ours[name]
+                    filled.add(name)
+                elif name == "count":
+                    changes[name] = jnp.asarray(count, jnp.asarray(child).dtype)
+                elif name in _CONTAINER_FIELDS or _is_namedtuple(child):
+                    changes[name] = fill(child)
+            return node._replace(**changes)
+        if isinstance(node, (tuple, list)):
+            return type(node)(fill(child) for child in node)
+        return node
+
+    result = fill(like)
+    if set(ours) - filled:
+        raise ValueError(
+            f"the optax state has no field {', '.join(sorted(set(ours) - filled))}: "
+            f"is it a state of {spec.counterpart}?"
+        )
+    return result
