@@ -17,16 +17,22 @@ from optc.ir.ops import OPS
 
 Value = np.ndarray | np.float64 | float | bool | int
 
+
+def _sign(x: Value) -> Value:
+    """-1, 0 or 1; ``sign(NaN) = 0``, as ``torch.sign`` (docs/language.md, "Non-finite values")."""
+    return np.where(np.isnan(x), 0.0, np.sign(x))[()]
+
+
 _OPS: dict[str, Callable[..., Value]] = {
     "add": np.add,
     "sub": np.subtract,
     "mul": np.multiply,
     "div": np.divide,
-    "pow": np.power,
+    "pow": np.float_power,  # float64 throughout: IEEE 754 for integer operands too
     "neg": np.negative,
     "sqrt": np.sqrt,
     "abs": np.abs,
-    "sign": np.sign,
+    "sign": _sign,
     "exp": np.exp,
     "log": np.log,
     "min": np.minimum,
@@ -59,6 +65,10 @@ def evaluate(expr: Expr, env: Mapping[str, Value]) -> Value:
         return evaluate(then if evaluate(cond, env) else orelse, env)
     args = [evaluate(arg, env) for arg in expr.args]
     with np.errstate(all="ignore"):
+        if expr.op == "mul" and expr.args[0].type.is_tensor != expr.args[1].type.is_tensor:
+            # the strong zero: a scalar factor equal to 0 gives 0, whatever the tensor holds
+            scalar = args[1] if expr.args[0].type.is_tensor else args[0]
+            return np.where(np.equal(scalar, 0), 0.0, np.multiply(*args))
         return _OPS[expr.op](*args)
 
 

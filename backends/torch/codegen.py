@@ -19,25 +19,38 @@ from dataclasses import dataclass
 import jinja2
 
 from optc.backends import lowering
-from optc.backends.pyexpr import ATOM, TERNARY, PythonPrinter
+from optc.backends.pyexpr import ATOM, TERNARY, PythonPrinter, ScalarFacts
 from optc.diagnostics import SpecError
-from optc.ir.nodes import Expr, Op, Program, Shape, Var, free_vars
+from optc.ir.nodes import DType, Expr, Op, Program, Shape, Var, free_vars
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log"}
-_MATH_FUNCTIONS = {"sqrt", "exp", "log"}
+# Plain-number functions that Python's math would raise on (or, for sign, a NaN it would keep
+# or drop by argument order): spelled with optc.backends.ieee, docs/language.md "Non-finite".
+_IEEE_FUNCTIONS = {"sqrt", "exp", "log", "sign"}
 
 
 class TorchPrinter(PythonPrinter):
     """Spells IR functions for torch; ``torch``/``math`` as the module imports them."""
 
     def __init__(
-        self, names: dict[str, str], device_values: set[str], internal: lowering.InternalNames
+        self,
+        names: dict[str, str],
+        device_values: set[str],
+        internal: lowering.InternalNames,
+        facts: ScalarFacts | None = None,
     ) -> None:
-        super().__init__(names)
+        super().__init__(names, facts)
         self.device_values = device_values
+        self.internal = internal
         self.torch = internal["torch"]
         self.math = internal["math"]
         self.uses_math = False
+        self.uses_ieee = False
+
+    @property
+    def ieee(self) -> str:
+        self.uses_ieee = True
+        return self.internal["ieee"]
 
     def inf(self) -> str:
         self.uses_math = True
@@ -46,6 +59,18 @@ class TorchPrinter(PythonPrinter):
     def on_device(self, expr: Expr) -> bool:
         """Whether the value is a tensor at run time (θ-shaped, or a scalar state's 0-d tensor)."""
         return expr.type.is_tensor or bool(free_vars(expr) & self.device_values)
+
+    def python_number(self, expr: Expr) -> bool:
+        return not self.on_device(expr)
+
+    def scalar_call(self, expr: Op, args: list[str]) -> tuple[str, int]:
+        return f"{self.ieee}.{expr.op}({', '.join(args)})", ATOM
+
+    def strong_zero(self, scalar: Expr, test: str, product: str, in_sum: bool) -> tuple[str, int]:
+        if self.on_device(scalar):  # a scalar state: no Python branch on a device value
+            return f"{self.torch}.where({test} != 0, {product}, 0)", ATOM
+        zero = "0" if in_sum else f"{self.torch}.zeros_like(g)"
+        return f"{product} if {test} != 0 else {zero}", TERNARY
 
     def as_tensor(self, expr: Expr, text: str) -> str:
         return text if self.on_device(expr) else f"g.new_tensor({text})"
@@ -60,12 +85,8 @@ class TorchPrinter(PythonPrinter):
         if op in _TENSOR_FUNCTIONS:
             if self.on_device(a[0]):
                 return f"{self.torch}.{op}({args[0]})", ATOM
-            if op == "sign":
-                x = args[0]
-                return f"(({x} > 0) - ({x} < 0))", ATOM
-            if op in _MATH_FUNCTIONS:
-                self.uses_math = True
-                return f"{self.math}.{op}({args[0]})", ATOM
+            if op in _IEEE_FUNCTIONS:
+                return f"{self.ieee}.{op}({args[0]})", ATOM
             return f"{op}({args[0]})", ATOM
         if op in ("min", "max"):
             tensors = [self.on_device(x) for x in a]
@@ -78,11 +99,16 @@ class TorchPrinter(PythonPrinter):
                 tensor, scalar = (args[0], args[1]) if tensors[0] else (args[1], args[0])
                 bound = "max" if op == "min" else "min"
                 return f"{self.torch}.clamp({tensor}, {bound}={scalar})", ATOM
-            return f"{op}({args[0]}, {args[1]})", ATOM
+            if all(x.type.dtype is DType.INT for x in a):  # integers: no NaN to lose
+                return f"{op}({args[0]}, {args[1]})", ATOM
+            return (
+                f"{self.ieee}.{'minimum' if op == 'min' else 'maximum'}({args[0]}, {args[1]})",
+                ATOM,
+            )
         if op == "clip":
             x = self.as_tensor(a[0], args[0]) if self.on_device(expr) else args[0]
             if not self.on_device(expr):
-                return f"min(max({args[0]}, {args[1]}), {args[2]})", ATOM
+                return f"{self.ieee}.clip({args[0]}, {args[1]}, {args[2]})", ATOM
             if self.on_device(a[1]) == self.on_device(a[2]):
                 return f"{self.torch}.clamp({x}, {args[1]}, {args[2]})", ATOM
             inner = f"{self.torch}.clamp({x}, min={args[1]})"
@@ -300,7 +326,7 @@ def generate(program: Program, spec_path: str) -> str:
     internal = lowering.InternalNames(lowering.spec_names(program))
     names = {name: name for name in lowering.spec_names(program)}  # exactly as the spec spells them
     names.update({b.id: b.display for b in program.body})
-    printer = TorchPrinter(names, _device_values(program), internal)
+    printer = TorchPrinter(names, _device_values(program), internal, ScalarFacts(program))
     statements = lowering.statements(program, printer)
     inits = _state_init(program, printer)
     counterpart = program.counterpart("torch")
@@ -308,6 +334,7 @@ def generate(program: Program, spec_path: str) -> str:
     source = _template().render(
         imports=[
             *([internal.import_line("math")] if printer.uses_math else []),
+            *([internal.import_line("optc.backends", "ieee")] if printer.uses_ieee else []),
             internal.import_line("collections.abc", "Iterable"),
             internal.import_line(
                 "typing",
