@@ -627,3 +627,45 @@ def test_colliding_names_stay_public_and_exact():
     for name in ("count", "hypers", "zip"):
         for x, ref_state in zip(getattr(state, name), ref.state, strict=True):
             np.testing.assert_allclose(np.asarray(x), ref_state[name], rtol=1e-12, atol=1e-14)
+
+
+CLASH2 = """
+optimizer Clash2
+cite "optc tests: names of the generated module's own globals and builtins"
+convention weight_decay "decoupled and scaled by lr"
+hyper lr            = 0.05 in (0, inf)
+hyper Clash2State   = 0.5  in (0, 1)
+hyper clash2_update = 0.9  in [0, 1)
+hyper runtime       = 2    in (0, inf)
+hyper _SPEC         = 0.1  in [0, 1)
+hyper jax           = 0.3  in (0, inf)
+hyper NamedTuple    = 0.2  in [0, inf)
+hyper float         = 0.7  in (0, 1)
+hyper mask          = 0.5  in (0, inf)
+hyper weight_decay  = 0.1  in [0, inf)
+state x_dtype    = 0
+state isinstance = 1
+step
+  x_dtype <- clash2_update * x_dtype + (1 - clash2_update) * g
+  isinstance <- isinstance * float + abs(g) * max(2 * 3, 1)
+  theta <- theta * (1 - lr * weight_decay) - lr * (Clash2State * x_dtype + _SPEC * sign(g)) \\
+           / (jax + NamedTuple) - 1e-3 * isinstance / (runtime + mask)
+"""
+
+
+def test_names_of_module_globals_and_builtins_stay_public():
+    make = optc.load(CLASH2, backend="jax")
+    mod = sys.modules[make.__module__]
+    names = [h.name for h in optc.load_program(CLASH2).hypers if h.name != "lr"]
+    assert all(n in inspect.signature(make).parameters for n in names)
+    hyper_names = mod.HYPER_NAMES
+    assert hyper_names == {"lr": "learning_rate", **{n: n for n in names}}
+    # `mask` is the spec's hyper here, so the decay mask option is not offered
+    assert inspect.signature(make).parameters["mask"].default == 0.5
+    ref = ReferenceOptimizer(optc.load_program(CLASH2), params_list())
+    grads = grad_stream(4)
+    got, _, _ = run(make(), params_list(), grads)
+    for got_step, step_grads in zip(got, grads, strict=True):
+        ref.step(step_grads)
+        for x, y in zip(got_step, ref.params, strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)

@@ -7,6 +7,8 @@ side for at least 20 steps on one gradient stream, comparing θ after every step
 
 from __future__ import annotations
 
+import sys
+
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -59,7 +61,9 @@ def test_spec_reproduces_library(case):
     params = initial_params(SHAPES)
     grads = gradient_stream(SHAPES, case.steps, seed=7)
     if case.library == "optax":
-        ours = getattr(generated_jax, program.snake_name)(**hypers)
+        factory = getattr(generated_jax, program.snake_name)
+        keywords = sys.modules[factory.__module__].HYPER_NAMES  # optax's names: learning_rate...
+        ours = factory(**{keywords[name]: value for name, value in hypers.items()})
         want = _optax_trajectory(case.build(hypers), params, grads)
         got = _optax_trajectory(ours, params, grads)
     else:

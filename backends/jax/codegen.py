@@ -87,7 +87,9 @@ class JaxPrinter(PythonPrinter):
 
     def _float_constants(self, expr: Op, args: list[str]) -> list[str]:
         return [
-            _as_float(text) if not free_vars(arg) and arg.type.dtype is DType.REAL else text
+            _as_float(text, "float" in self.names)  # a spec name `float` hides the builtin
+            if not free_vars(arg) and arg.type.dtype is DType.REAL
+            else text
             for arg, text in zip(expr.args, args, strict=True)
         ]
 
@@ -100,11 +102,13 @@ class JaxPrinter(PythonPrinter):
         return f"{self.jnp}.{_FUNCTIONS[expr.op]}({', '.join(args)})", ATOM
 
 
-def _as_float(text: str) -> str:
+def _as_float(text: str, float_shadowed: bool = False) -> str:
     """A constant expression as a float: ``2`` → ``2.0``; ``1 / 3`` is one already."""
     if text.isdigit():
         return f"{text}.0"
-    return text if "." in text or "/" in text else f"float({text})"
+    if "." in text or "/" in text:
+        return text
+    return f"1.0 * ({text})" if float_shadowed else f"float({text})"
 
 
 class Allocator:
