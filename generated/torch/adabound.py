@@ -6,7 +6,7 @@ Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning 
 
 from __future__ import annotations
 
-import math
+from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,11 +56,11 @@ def adabound_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 20: m <- ema(m, g, beta1)
-    m = beta1 * m + (1 - beta1) * g
+    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
     # line 21: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
+    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
     # line 22: step_size = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
-    step_size = lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+    step_size = lr * ieee.sqrt(1 - beta2**t) / (1 - beta1**t)
     # line 23: lower = final_lr * (1 - 1 / (gamma * t + 1))
     lower = final_lr * (1 - 1 / (gamma * t + 1))
     # line 24: upper = final_lr * (1 + 1 / (gamma * t))
@@ -69,7 +69,7 @@ def adabound_update(
     theta = (
         theta
         - torch.clamp(step_size / (torch.sqrt(v) + eps), lower, upper) * m
-        - lr * weight_decay * theta
+        - (lr * weight_decay * theta if lr * weight_decay != 0 else 0)
     )
     return theta, m, v
 

@@ -51,7 +51,7 @@ def adagrad_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 22: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 23: r <- r + d^2
     r = r + d**2
     # line 24: clr = lr / (1 + (t - 1) * lr_decay)

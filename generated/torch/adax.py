@@ -6,6 +6,7 @@ Li, Zhang, Wang & Luo, AdaX: Adaptive Gradient Descent with Exponential Long Ter
 
 from __future__ import annotations
 
+from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,13 +46,13 @@ def adax_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 18: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 19: m <- ema(m, d, beta1)
-    m = beta1 * m + (1 - beta1) * d
+    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * d
     # line 20: v <- (1 + beta2) * v + beta2 * d^2
     v = (1 + beta2) * v + beta2 * d**2
     # line 21: v_hat = v / ((1 + beta2)^t - 1)
-    v_hat = v / ((1 + beta2) ** t - 1)
+    v_hat = v / (ieee.pow(1 + beta2, t) - 1)
     # line 22: theta <- theta - lr * m / (sqrt(v_hat) + eps)
     theta = theta - lr * m / (torch.sqrt(v_hat) + eps)
     return theta, m, v

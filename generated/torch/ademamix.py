@@ -6,7 +6,7 @@ Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, IC
 
 from __future__ import annotations
 
-import math
+from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,13 +60,15 @@ def ademamix_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 31: f = min(t / max(t_alpha_beta3, 1), 1)
-    f = min(t / max(t_alpha_beta3, 1), 1)
+    f = ieee.minimum(t / ieee.maximum(t_alpha_beta3, 1), 1)
     # line 32: alpha_t = f * alpha
     alpha_t = f * alpha
     # line 33: beta3_t = min(exp(log(beta1) * log(beta3) / ((1 - f) * log(beta3) + f * log(beta1))), beta3)
-    beta3_t = min(
-        math.exp(
-            math.log(beta1) * math.log(beta3) / ((1 - f) * math.log(beta3) + f * math.log(beta1))
+    beta3_t = ieee.minimum(
+        ieee.exp(
+            ieee.div(
+                ieee.log(beta1) * ieee.log(beta3), (1 - f) * ieee.log(beta3) + f * ieee.log(beta1)
+            )
         ),
         beta3,
     )
@@ -75,14 +77,15 @@ def ademamix_update(
     # line 35: m2 <- ema(m2, g, beta3_t)
     m2 = beta3_t * m2 + (1 - beta3_t) * g
     # line 36: v <- ema(v, g^2, beta2)
-    v = beta2 * v + (1 - beta2) * g**2
+    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
     # line 37: m1_hat = debias(m1, beta1)
     m1_hat = m1 / (1 - beta1**t)
     # line 38: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 39: theta <- theta - lr * ((m1_hat + alpha_t * m2) / (sqrt(v_hat) + eps) + weight_decay * theta)
     theta = theta - lr * (
-        (m1_hat + alpha_t * m2) / (torch.sqrt(v_hat) + eps) + weight_decay * theta
+        (m1_hat + (alpha_t * m2 if alpha_t != 0 else 0)) / (torch.sqrt(v_hat) + eps)
+        + (weight_decay * theta if weight_decay != 0 else 0)
     )
     return theta, m1, m2, v
 

@@ -7,7 +7,7 @@ Xiao, Dual Averaging Methods for Regularized Stochastic Learning and Online Opti
 
 from __future__ import annotations
 
-import math
+from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,7 +43,7 @@ def dualaveraging_update(
     # line 12: g_bar <- g_bar + (g - g_bar) / t
     g_bar = g_bar + (g - g_bar) / t
     # line 13: alpha_t = lr * sqrt(t)
-    alpha_t = lr * math.sqrt(t)
+    alpha_t = lr * ieee.sqrt(t)
     # line 14: theta <- theta0 - alpha_t * g_bar
     theta = theta0 - alpha_t * g_bar
     return theta, theta0, g_bar

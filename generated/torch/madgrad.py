@@ -6,7 +6,7 @@ Defazio & Jelassi, Adaptivity without Compromise: A Momentumized, Adaptive, Dual
 
 from __future__ import annotations
 
-import math
+from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,9 +47,9 @@ def madgrad_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 18: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 19: lamb = (lr + eps) * sqrt(t)
-    lamb = (lr + eps) * math.sqrt(t)
+    lamb = (lr + eps) * ieee.sqrt(t)
     # line 20: s <- s + lamb * d
     s = s + lamb * d
     # line 21: nu <- nu + lamb * d^2

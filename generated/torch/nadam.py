@@ -55,7 +55,7 @@ def nadam_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 21: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 22: mu = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))
     mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
     # line 23: mu_next = beta1 * (1 - 0.5 * 0.96^((t + 1) * momentum_decay))
@@ -63,11 +63,13 @@ def nadam_update(
     # line 24: mu_prod <- mu_prod * mu
     mu_prod = mu_prod * mu
     # line 25: m <- ema(m, d, beta1)
-    m = beta1 * m + (1 - beta1) * d
+    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * d
     # line 26: v <- ema(v, d^2, beta2)
-    v = beta2 * v + (1 - beta2) * d**2
+    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * d**2
     # line 27: m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
-    m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
+    m_hat = (mu_next * m if mu_next != 0 else torch.zeros_like(g)) / (1 - mu_prod * mu_next) + (
+        1 - mu
+    ) * d / (1 - mu_prod)
     # line 28: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 29: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)

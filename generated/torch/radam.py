@@ -6,7 +6,7 @@ Liu, Jiang, He, Chen, Liu, Gao & Han, On the Variance of the Adaptive Learning R
 
 from __future__ import annotations
 
-import math
+from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -46,11 +46,11 @@ def radam_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 19: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 20: m <- ema(m, d, beta1)
-    m = beta1 * m + (1 - beta1) * d
+    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * d
     # line 21: v <- ema(v, d^2, beta2)
-    v = beta2 * v + (1 - beta2) * d**2
+    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * d**2
     # line 22: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 23: rho_inf = 2 / (1 - beta2) - 1
@@ -59,14 +59,20 @@ def radam_update(
     rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
     # line 26: r = if rho_t > 5 then sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) else 1
     r = (
-        math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        ieee.sqrt(
+            ieee.div((rho_t - 4) * (rho_t - 2) * rho_inf, (rho_inf - 4) * (rho_inf - 2) * rho_t)
+        )
         if rho_t > 5
         else 1
     )
     # line 29: l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
-    l = math.sqrt(1 - beta2**t) / (torch.sqrt(v) + eps)
+    l = ieee.sqrt(1 - beta2**t) / (torch.sqrt(v) + eps)
     # line 30: theta <- if rho_t > 5 then theta - lr * m_hat * r * l else theta - lr * m_hat
-    theta = theta - lr * m_hat * r * l if rho_t > 5 else theta - lr * m_hat
+    theta = (
+        theta - (lr * m_hat * r if r != 0 else torch.zeros_like(g)) * l
+        if rho_t > 5
+        else theta - lr * m_hat
+    )
     return theta, m, v
 
 

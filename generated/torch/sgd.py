@@ -30,7 +30,7 @@ def sgd_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 11: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 12: theta <- theta - lr * d
     theta = theta - lr * d
     return (theta,)

@@ -42,11 +42,11 @@ def sgdnesterov_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 15: d = g + weight_decay * theta
-    d = g + weight_decay * theta
+    d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 16: buf <- momentum * buf + d
-    buf = momentum * buf + d
+    buf = (momentum * buf if momentum != 0 else 0) + d
     # line 17: theta <- theta - lr * (d + momentum * buf)
-    theta = theta - lr * (d + momentum * buf)
+    theta = theta - lr * (d + (momentum * buf if momentum != 0 else 0))
     return theta, buf
 
 

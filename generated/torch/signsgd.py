@@ -30,7 +30,7 @@ def signsgd_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 9: theta <- theta - lr * (sign(g) + weight_decay * theta)
-    theta = theta - lr * (torch.sign(g) + weight_decay * theta)
+    theta = theta - lr * (torch.sign(g) + (weight_decay * theta if weight_decay != 0 else 0))
     return (theta,)
 
 
