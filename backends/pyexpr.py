@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from optc.check import intervals as iv
 from optc.check.domains import hyper_range
-from optc.ir.nodes import Const, DType, Expr, Op, Program, Var
+from optc.ir.nodes import Const, DType, Expr, Op, Program, Var, switch_coefficient
 
 TERNARY, OR, AND, NOT, COMPARE, ADD, MUL, UNARY, POWER, ATOM = range(1, 11)
 
@@ -320,8 +320,8 @@ class PythonPrinter:
                 )
                 if not safe:
                     return self.scalar_call(expr, [self.render(x) for x in a])
-            if expr.op == "mul" and a[0].type.is_tensor != a[1].type.is_tensor:
-                scalar = a[1] if a[0].type.is_tensor else a[0]
+            scalar = switch_coefficient(expr)
+            if scalar is not None:
                 if self.facts.may_be_zero(scalar):
                     rendered = [self._render(x) for x in a]
                     texts = [_wrap(rendered[0], MUL), _wrap(rendered[1], MUL + 1)]

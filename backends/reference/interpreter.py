@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from optc.backends.hypers import resolve_hypers
-from optc.ir.nodes import Const, Expr, Op, Program, Shape, Var
+from optc.ir.nodes import Const, Expr, Op, Program, Shape, Var, is_parameter, switch_coefficient
 from optc.ir.ops import OPS
 
 Value = np.ndarray | np.float64 | float | bool | int
@@ -65,9 +65,9 @@ def evaluate(expr: Expr, env: Mapping[str, Value]) -> Value:
         return evaluate(then if evaluate(cond, env) else orelse, env)
     args = [evaluate(arg, env) for arg in expr.args]
     with np.errstate(all="ignore"):
-        if expr.op == "mul" and expr.args[0].type.is_tensor != expr.args[1].type.is_tensor:
-            # the strong zero: a scalar factor equal to 0 gives 0, whatever the tensor holds
-            scalar = args[1] if expr.args[0].type.is_tensor else args[0]
+        if switch_coefficient(expr) is not None:
+            # a hyper coefficient equal to 0 switches its θ term off, whatever θ holds
+            scalar = args[1] if is_parameter(expr.args[0]) else args[0]
             return np.where(np.equal(scalar, 0), 0.0, np.multiply(*args))
         return _OPS[expr.op](*args)
 

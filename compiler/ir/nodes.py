@@ -215,3 +215,31 @@ class Program:
 
     def binding(self, id_: str) -> Binding:
         return next(b for b in self.body if b.id == id_)
+
+
+def is_parameter(expr: Expr) -> bool:
+    """Whether the expression is θ itself: the input or one of its SSA versions."""
+    return isinstance(expr, Var) and (expr.name == "theta" or expr.name.startswith("theta#"))
+
+
+def switch_coefficient(expr: Expr) -> Expr | None:
+    """The coefficient of a term that a hyper set to 0 switches off, or None.
+
+    Such a term is ``c * theta`` (either order) where ``c`` is built from hypers and constants
+    by products only (``weight_decay``, ``lr * weight_decay``): where ``c`` is 0 the term is 0
+    even for an infinite θ, as torch.optim skips ``weight_decay * param`` when weight_decay is 0
+    (docs/language.md, "Non-finite values").
+    """
+    if not (isinstance(expr, Op) and expr.op == "mul"):
+        return None
+    left, right = expr.args
+    coefficient = right if is_parameter(left) else left if is_parameter(right) else None
+    return coefficient if coefficient is not None and _hyper_monomial(coefficient) else None
+
+
+def _hyper_monomial(expr: Expr) -> bool:
+    if isinstance(expr, Const):
+        return not isinstance(expr.value, bool)
+    if isinstance(expr, Var):
+        return expr.role == "hyper"
+    return expr.op == "mul" and all(_hyper_monomial(arg) for arg in expr.args)

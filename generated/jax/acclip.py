@@ -64,9 +64,9 @@ def acclip_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 17: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 18: tau_alpha <- ema(tau_alpha, abs(g)^alpha, beta2)
-    tau_alpha = jnp.where(beta2 != 0, beta2 * tau_alpha, 0.0) + (1 - beta2) * jnp.abs(g) ** alpha
+    tau_alpha = beta2 * tau_alpha + (1 - beta2) * jnp.abs(g) ** alpha
     # line 19: tau = tau_alpha^(1 / alpha)
     tau = tau_alpha ** (1 / alpha)
     # line 20: theta <- theta - lr * min(tau / (abs(m) + eps), 1) * m

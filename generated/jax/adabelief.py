@@ -72,9 +72,9 @@ def adabelief_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 18: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 19: s <- ema(s, (g - m)^2, beta2) + eps
-    s = jnp.where(beta2 != 0, beta2 * s, 0.0) + (1 - beta2) * (g - m) ** 2 + eps
+    s = beta2 * s + (1 - beta2) * (g - m) ** 2 + eps
     # line 20: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 21: s_hat = debias(s, beta2)

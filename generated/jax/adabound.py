@@ -84,9 +84,9 @@ def adabound_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 20: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 21: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 22: step_size = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
     step_size = lr * jnp.sqrt(1 - beta2**t) / (1 - beta1**t)
     # line 23: lower = final_lr * (1 - 1 / (gamma * t + 1))

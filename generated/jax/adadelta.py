@@ -69,11 +69,11 @@ def adadelta_update(
     # line 18: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 19: v <- ema(v, d^2, rho)
-    v = jnp.where(rho != 0, rho * v, 0.0) + (1 - rho) * d**2
+    v = rho * v + (1 - rho) * d**2
     # line 20: delta = sqrt(u + eps) / sqrt(v + eps) * d
     delta = jnp.sqrt(u + eps) / jnp.sqrt(v + eps) * d
     # line 21: u <- ema(u, delta^2, rho)
-    u = jnp.where(rho != 0, rho * u, 0.0) + (1 - rho) * delta**2
+    u = rho * u + (1 - rho) * delta**2
     # line 22: theta <- theta - lr * delta
     delta_ = -(lr * delta)
     return jnp.asarray(delta_, dtype), v, u

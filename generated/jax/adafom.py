@@ -47,9 +47,9 @@ def adafom_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 14: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 15: v <- (1 - 1/t) * v + g^2 / t
-    v = jnp.where(1 - 1 / t != 0, (1 - 1 / t) * v, 0.0) + g**2 / t
+    v = (1 - 1 / t) * v + g**2 / t
     # line 16: theta <- theta - lr * m / (sqrt(v) + eps)
     delta = -(lr * m / (jnp.sqrt(v) + eps))
     return jnp.asarray(delta, dtype), m, v

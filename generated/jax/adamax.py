@@ -67,9 +67,9 @@ def adamax_update(
     # line 18: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 19: m <- ema(m, d, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 20: u <- max(beta2 * u, abs(d) + eps)
-    u = jnp.maximum(jnp.where(beta2 != 0, beta2 * u, 0.0), jnp.abs(d) + eps)
+    u = jnp.maximum(beta2 * u, jnp.abs(d) + eps)
     # line 21: theta <- theta - lr * debias(m, beta1) / u
     delta = -(lr * (m / (1 - beta1**t)) / u)
     return jnp.asarray(delta, dtype), m, u

@@ -74,21 +74,15 @@ def adamc_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 19: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 20: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 21: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 22: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
     denom = (jnp.sqrt(v) + eps) / jnp.sqrt(1 - beta2**t)
     # line 23: theta <- theta - lr * (m_hat / denom + (lr / max_lr) * weight_decay * theta)
-    delta = -(
-        lr
-        * (
-            m_hat / denom
-            + jnp.where(lr / max_lr * weight_decay != 0, lr / max_lr * weight_decay * theta, 0.0)
-        )
-    )
+    delta = -(lr * (m_hat / denom + lr / max_lr * weight_decay * theta))
     return jnp.asarray(delta, dtype), m, v
 
 

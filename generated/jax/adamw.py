@@ -74,11 +74,11 @@ def adamw_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 19: theta <- theta * (1 - lr * weight_decay)
-    new_theta = jnp.where(1 - lr * weight_decay != 0, theta * (1 - lr * weight_decay), 0.0)
+    new_theta = theta * (1 - lr * weight_decay)
     # line 20: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 21: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 22: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 23: v_hat = debias(v, beta2)

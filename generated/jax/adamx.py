@@ -70,9 +70,9 @@ def adamx_update(
     # line 20: beta_prev = beta1 * beta1_decay^max(t - 2, 0)
     beta_prev = beta1 * beta1_decay ** jnp.maximum(t - 2, 0.0)
     # line 21: m <- ema(m, g, beta_t)
-    m = jnp.where(beta_t != 0, beta_t * m, 0.0) + (1 - beta_t) * g
+    m = beta_t * m + (1 - beta_t) * g
     # line 22: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 23: v_hat <- max(((1 - beta_t) / (1 - beta_prev))^2 * v_hat, v)
     v_hat = jnp.maximum(((1 - beta_t) / (1 - beta_prev)) ** 2 * v_hat, v)
     # line 24: theta <- theta - lr * m / (sqrt(v_hat) + eps)

@@ -85,20 +85,15 @@ def adan_update(
     # line 21: d = if t == 1 then 0 else g - g_prev
     d = jnp.where(t == 1, 0.0, g - g_prev)
     # line 22: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 23: v <- ema(v, d, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * d
+    v = beta2 * v + (1 - beta2) * d
     # line 24: n <- ema(n, (g + beta2 * d)^2, beta3)
-    n = (
-        jnp.where(beta3 != 0, beta3 * n, 0.0)
-        + (1 - beta3) * (g + jnp.where(beta2 != 0, beta2 * d, 0.0)) ** 2
-    )
+    n = beta3 * n + (1 - beta3) * (g + beta2 * d) ** 2
     # line 25: g_prev <- g
     g_prev = g
     # line 26: u = (debias(m, beta1) + beta2 * debias(v, beta2)) / (sqrt(debias(n, beta3)) + eps)
-    u = (m / (1 - beta1**t) + jnp.where(beta2 != 0, beta2 * (v / (1 - beta2**t)), 0.0)) / (
-        jnp.sqrt(n / (1 - beta3**t)) + eps
-    )
+    u = (m / (1 - beta1**t) + beta2 * (v / (1 - beta2**t))) / (jnp.sqrt(n / (1 - beta3**t)) + eps)
     # line 27: theta <- (theta - lr * u) / (1 + lr * weight_decay)
     new_theta = (theta - lr * u) / (1 + lr * weight_decay)
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)

@@ -67,7 +67,7 @@ def adax_update(
     # line 18: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 19: m <- ema(m, d, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 20: v <- (1 + beta2) * v + beta2 * d^2
     v = (1 + beta2) * v + beta2 * d**2
     # line 21: v_hat = v / ((1 + beta2)^t - 1)

@@ -102,7 +102,7 @@ def ademamix_update(
     # line 35: m2 <- ema(m2, g, beta3_t)
     m2 = beta3_t * m2 + (1 - beta3_t) * g
     # line 36: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 37: m1_hat = debias(m1, beta1)
     m1_hat = m1 / (1 - beta1**t)
     # line 38: v_hat = debias(v, beta2)
@@ -111,7 +111,7 @@ def ademamix_update(
     delta = -(
         lr
         * (
-            (m1_hat + jnp.where(alpha_t != 0, alpha_t * m2, 0.0)) / (jnp.sqrt(v_hat) + eps)
+            (m1_hat + alpha_t * m2) / (jnp.sqrt(v_hat) + eps)
             + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
         )
     )

@@ -69,9 +69,9 @@ def adopt_update(
     # line 19: u = clip(g / max(sqrt(v), eps), -c, c)
     u = jnp.clip(g / jnp.maximum(jnp.sqrt(v), eps), min=-c, max=c)
     # line 20: m <- if t == 1 then m else ema(m, u, beta1)
-    m = jnp.where(t == 1, m, jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * u)
+    m = jnp.where(t == 1, m, beta1 * m + (1 - beta1) * u)
     # line 21: v <- if t == 1 then g^2 else ema(v, g^2, beta2)
-    v = jnp.where(t == 1, g**2, jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2)
+    v = jnp.where(t == 1, g**2, beta2 * v + (1 - beta2) * g**2)
     # line 22: theta <- theta - lr * (m + weight_decay * theta)
     delta = -(lr * (m + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)))
     return jnp.asarray(delta, dtype), m, v

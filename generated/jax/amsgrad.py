@@ -66,9 +66,9 @@ def amsgrad_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 17: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 18: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 19: v_max <- max(v_max, v)
     v_max = jnp.maximum(v_max, v)
     # line 20: m_hat = debias(m, beta1)

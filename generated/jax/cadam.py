@@ -57,9 +57,9 @@ def cadam_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 16: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 17: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 18: m_hat = where(m * g > 0, debias(m, beta1), 0)
     m_hat = jnp.where(m * g > 0, m / (1 - beta1**t), 0.0)
     # line 19: v_hat = debias(v, beta2)

@@ -65,9 +65,9 @@ def grams_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 18: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 19: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 20: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
     u = m / (1 - beta1**t) / (jnp.sqrt(v / (1 - beta2**t)) + eps)
     # line 21: theta <- theta - lr * (sign(g) * abs(u) + weight_decay * theta)

@@ -65,15 +65,15 @@ def laprop_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 18: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 19: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
     denom = (jnp.sqrt(v) + eps) / jnp.sqrt(1 - beta2**t)
     # line 20: m <- ema(m, lr * g / denom, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * (lr * g / denom)
+    m = beta1 * m + (1 - beta1) * (lr * g / denom)
     # line 21: theta <- theta - debias(m, beta1)
     new_theta = theta - m / (1 - beta1**t)
     # line 22: theta <- theta * (1 - lr * weight_decay)
-    new_theta = jnp.where(1 - lr * weight_decay != 0, new_theta * (1 - lr * weight_decay), 0.0)
+    new_theta = new_theta * (1 - lr * weight_decay)
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
     return jnp.asarray(delta, dtype), m, v

@@ -65,9 +65,9 @@ def lion_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 15: c = ema(m, g, beta1)
-    c = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    c = beta1 * m + (1 - beta1) * g
     # line 16: m <- ema(m, g, beta2)
-    m = jnp.where(beta2 != 0, beta2 * m, 0.0) + (1 - beta2) * g
+    m = beta2 * m + (1 - beta2) * g
     # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
     delta = -(
         lr * (jnp.sign(jnp.nan_to_num(c)) + jnp.where(weight_decay != 0, weight_decay * theta, 0.0))

@@ -54,7 +54,7 @@ def momentum_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 12: m <- momentum * m + lr * g
-    m = jnp.where(momentum != 0, momentum * m, 0.0) + lr * g
+    m = momentum * m + lr * g
     # line 13: theta <- theta - m
     delta = -m
     return jnp.asarray(delta, dtype), m

@@ -84,13 +84,11 @@ def nadam_update(
     # line 24: mu_prod <- mu_prod * mu
     mu_prod = mu_prod * mu
     # line 25: m <- ema(m, d, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 26: v <- ema(v, d^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * d**2
+    v = beta2 * v + (1 - beta2) * d**2
     # line 27: m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
-    m_hat = jnp.where(mu_next != 0, mu_next * m, 0.0) / (1 - mu_prod * mu_next) + (1 - mu) * d / (
-        1 - mu_prod
-    )
+    m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
     # line 28: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 29: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)

@@ -66,13 +66,11 @@ def nadamdozat_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 17: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 18: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 19: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
-    m_hat = jnp.where(beta1 != 0, beta1 * m, 0.0) / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (
-        1 - beta1**t
-    )
+    m_hat = beta1 * m / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (1 - beta1**t)
     # line 20: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)

@@ -84,13 +84,11 @@ def nadamw_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 21: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 22: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 23: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
-    m_hat = jnp.where(beta1 != 0, beta1 * m, 0.0) / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (
-        1 - beta1**t
-    )
+    m_hat = beta1 * m / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (1 - beta1**t)
     # line 24: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 25: theta <- theta - lr * (m_hat / (sqrt(v_hat + eps_root) + eps) + weight_decay * theta)

@@ -79,21 +79,13 @@ def qhadam_update(
     # line 20: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 21: m <- ema(m, d, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 22: v <- ema(v, d^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * d**2
+    v = beta2 * v + (1 - beta2) * d**2
     # line 23: num = (1 - nu1) * d + nu1 * debias(m, beta1)
-    num = jnp.where(1 - nu1 != 0, (1 - nu1) * d, 0.0) + jnp.where(
-        nu1 != 0, nu1 * (m / (1 - beta1**t)), 0.0
-    )
+    num = (1 - nu1) * d + nu1 * (m / (1 - beta1**t))
     # line 24: den = sqrt((1 - nu2) * d^2 + nu2 * debias(v, beta2)) + eps
-    den = (
-        jnp.sqrt(
-            jnp.where(1 - nu2 != 0, (1 - nu2) * d**2, 0.0)
-            + jnp.where(nu2 != 0, nu2 * (v / (1 - beta2**t)), 0.0)
-        )
-        + eps
-    )
+    den = jnp.sqrt((1 - nu2) * d**2 + nu2 * (v / (1 - beta2**t))) + eps
     # line 25: theta <- theta - lr * num / den
     delta = -(lr * num / den)
     return jnp.asarray(delta, dtype), m, v

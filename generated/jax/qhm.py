@@ -63,9 +63,9 @@ def qhm_update(
     # line 14: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 15: m <- ema(m, d, momentum)
-    m = jnp.where(momentum != 0, momentum * m, 0.0) + (1 - momentum) * d
+    m = momentum * m + (1 - momentum) * d
     # line 16: theta <- theta - lr * ((1 - nu) * d + nu * m)
-    delta = -(lr * (jnp.where(1 - nu != 0, (1 - nu) * d, 0.0) + jnp.where(nu != 0, nu * m, 0.0)))
+    delta = -(lr * ((1 - nu) * d + nu * m))
     return jnp.asarray(delta, dtype), m
 
 

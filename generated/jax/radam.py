@@ -67,9 +67,9 @@ def radam_update(
     # line 19: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 20: m <- ema(m, d, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 21: v <- ema(v, d^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * d**2
+    v = beta2 * v + (1 - beta2) * d**2
     # line 22: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 23: rho_inf = 2 / (1 - beta2) - 1
@@ -85,9 +85,7 @@ def radam_update(
     # line 29: l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
     l = jnp.sqrt(1 - beta2**t) / (jnp.sqrt(v) + eps)
     # line 30: theta <- if rho_t > 5 then theta - lr * m_hat * r * l else theta - lr * m_hat
-    new_theta = jnp.where(
-        rho_t > 5, theta - jnp.where(r != 0, lr * m_hat * r, 0.0) * l, theta - lr * m_hat
-    )
+    new_theta = jnp.where(rho_t > 5, theta - lr * m_hat * r * l, theta - lr * m_hat)
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
     return jnp.asarray(delta, dtype), m, v

@@ -70,7 +70,7 @@ def rmsprop_update(
     # line 16: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 17: v <- ema(v, d^2, alpha)
-    v = jnp.where(alpha != 0, alpha * v, 0.0) + (1 - alpha) * d**2
+    v = alpha * v + (1 - alpha) * d**2
     # line 18: theta <- theta - lr * d / (sqrt(v) + eps)
     delta = -(lr * d / (jnp.sqrt(v) + eps))
     return jnp.asarray(delta, dtype), v

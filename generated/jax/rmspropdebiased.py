@@ -58,7 +58,7 @@ def rmspropdebiased_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 15: v <- ema(v, g^2, beta2)
-    v = jnp.where(beta2 != 0, beta2 * v, 0.0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 16: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 17: theta <- theta - lr * g / (sqrt(v_hat) + eps)

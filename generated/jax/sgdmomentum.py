@@ -71,12 +71,7 @@ def sgdmomentum_update(
     # line 16: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 17: buf <- if t == 1 then d else momentum * buf + (1 - dampening) * d
-    buf = jnp.where(
-        t == 1,
-        d,
-        jnp.where(momentum != 0, momentum * buf, 0.0)
-        + jnp.where(1 - dampening != 0, (1 - dampening) * d, 0.0),
-    )
+    buf = jnp.where(t == 1, d, momentum * buf + (1 - dampening) * d)
     # line 18: theta <- theta - lr * buf
     delta = -(lr * buf)
     return jnp.asarray(delta, dtype), buf

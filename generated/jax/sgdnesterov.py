@@ -65,9 +65,9 @@ def sgdnesterov_update(
     # line 15: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
     # line 16: buf <- momentum * buf + d
-    buf = jnp.where(momentum != 0, momentum * buf, 0.0) + d
+    buf = momentum * buf + d
     # line 17: theta <- theta - lr * (d + momentum * buf)
-    delta = -(lr * (d + jnp.where(momentum != 0, momentum * buf, 0.0)))
+    delta = -(lr * (d + momentum * buf))
     return jnp.asarray(delta, dtype), buf
 
 

@@ -55,7 +55,7 @@ def signum_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 14: m <- ema(m, g, beta)
-    m = jnp.where(beta != 0, beta * m, 0.0) + (1 - beta) * g
+    m = beta * m + (1 - beta) * g
     # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
     delta = -(
         lr * (jnp.sign(jnp.nan_to_num(m)) + jnp.where(weight_decay != 0, weight_decay * theta, 0.0))

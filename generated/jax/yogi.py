@@ -73,7 +73,7 @@ def yogi_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     # line 22: m <- ema(m, g, beta1)
-    m = jnp.where(beta1 != 0, beta1 * m, 0.0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 23: v <- v - (1 - beta2) * sign(v - g^2) * g^2
     v = v - (1 - beta2) * jnp.sign(jnp.nan_to_num(v - g**2)) * g**2
     # line 24: m_hat = debias(m, beta1)

@@ -47,9 +47,9 @@ def acclip_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 17: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 18: tau_alpha <- ema(tau_alpha, abs(g)^alpha, beta2)
-    tau_alpha = (beta2 * tau_alpha if beta2 != 0 else 0) + (1 - beta2) * torch.abs(g) ** alpha
+    tau_alpha = beta2 * tau_alpha + (1 - beta2) * torch.abs(g) ** alpha
     # line 19: tau = tau_alpha^(1 / alpha)
     tau = tau_alpha ** (1 / alpha)
     # line 20: theta <- theta - lr * min(tau / (abs(m) + eps), 1) * m

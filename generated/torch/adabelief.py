@@ -45,9 +45,9 @@ def adabelief_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 18: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 19: s <- ema(s, (g - m)^2, beta2) + eps
-    s = (beta2 * s if beta2 != 0 else 0) + (1 - beta2) * (g - m) ** 2 + eps
+    s = beta2 * s + (1 - beta2) * (g - m) ** 2 + eps
     # line 20: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 21: s_hat = debias(s, beta2)

@@ -56,9 +56,9 @@ def adabound_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 20: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 21: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 22: step_size = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
     step_size = lr * ieee.sqrt(1 - beta2**t) / (1 - beta1**t)
     # line 23: lower = final_lr * (1 - 1 / (gamma * t + 1))

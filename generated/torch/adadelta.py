@@ -46,11 +46,11 @@ def adadelta_update(
     # line 18: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 19: v <- ema(v, d^2, rho)
-    v = (rho * v if rho != 0 else 0) + (1 - rho) * d**2
+    v = rho * v + (1 - rho) * d**2
     # line 20: delta = sqrt(u + eps) / sqrt(v + eps) * d
     delta = torch.sqrt(u + eps) / torch.sqrt(v + eps) * d
     # line 21: u <- ema(u, delta^2, rho)
-    u = (rho * u if rho != 0 else 0) + (1 - rho) * delta**2
+    u = rho * u + (1 - rho) * delta**2
     # line 22: theta <- theta - lr * delta
     theta = theta - lr * delta
     return theta, v, u

@@ -43,9 +43,9 @@ def adafom_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 14: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 15: v <- (1 - 1/t) * v + g^2 / t
-    v = ((1 - 1 / t) * v if 1 - 1 / t != 0 else 0) + g**2 / t
+    v = (1 - 1 / t) * v + g**2 / t
     # line 16: theta <- theta - lr * m / (sqrt(v) + eps)
     theta = theta - lr * m / (torch.sqrt(v) + eps)
     return theta, m, v

@@ -47,9 +47,9 @@ def adamax_update(
     # line 18: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 19: m <- ema(m, d, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 20: u <- max(beta2 * u, abs(d) + eps)
-    u = torch.maximum(beta2 * u if beta2 != 0 else torch.zeros_like(g), torch.abs(d) + eps)
+    u = torch.maximum(beta2 * u, torch.abs(d) + eps)
     # line 21: theta <- theta - lr * debias(m, beta1) / u
     theta = theta - lr * (m / (1 - beta1**t)) / u
     return theta, m, u

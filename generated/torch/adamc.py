@@ -54,18 +54,15 @@ def adamc_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 19: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 20: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 21: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 22: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
     denom = (torch.sqrt(v) + eps) / ieee.sqrt(1 - beta2**t)
     # line 23: theta <- theta - lr * (m_hat / denom + (lr / max_lr) * weight_decay * theta)
-    theta = theta - lr * (
-        m_hat / denom
-        + (lr / max_lr * weight_decay * theta if lr / max_lr * weight_decay != 0 else 0)
-    )
+    theta = theta - lr * (m_hat / denom + lr / max_lr * weight_decay * theta)
     return theta, m, v
 
 

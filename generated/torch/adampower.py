@@ -55,9 +55,9 @@ def adampower_update(
     # line 19: gp = sign(g) * abs(g)^p
     gp = torch.sign(g) * torch.abs(g) ** p
     # line 20: m <- ema(m, gp, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * gp
+    m = beta1 * m + (1 - beta1) * gp
     # line 21: v <- ema(v, gp^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * gp**2
+    v = beta2 * v + (1 - beta2) * gp**2
     # line 22: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 23: v_hat = debias(v, beta2)

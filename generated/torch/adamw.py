@@ -45,11 +45,11 @@ def adamw_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 19: theta <- theta * (1 - lr * weight_decay)
-    theta = theta * (1 - lr * weight_decay) if 1 - lr * weight_decay != 0 else torch.zeros_like(g)
+    theta = theta * (1 - lr * weight_decay)
     # line 20: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 21: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 22: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 23: v_hat = debias(v, beta2)

@@ -52,9 +52,9 @@ def adamx_update(
     # line 20: beta_prev = beta1 * beta1_decay^max(t - 2, 0)
     beta_prev = beta1 * beta1_decay ** ieee.maximum(t - 2, 0)
     # line 21: m <- ema(m, g, beta_t)
-    m = (beta_t * m if beta_t != 0 else 0) + (1 - beta_t) * g
+    m = beta_t * m + (1 - beta_t) * g
     # line 22: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 23: v_hat <- max(((1 - beta_t) / (1 - beta_prev))^2 * v_hat, v)
     v_hat = torch.maximum(ieee.pow(ieee.div(1 - beta_t, 1 - beta_prev), 2) * v_hat, v)
     # line 24: theta <- theta - lr * m / (sqrt(v_hat) + eps)

@@ -59,17 +59,15 @@ def adan_update(
     # line 21: d = if t == 1 then 0 else g - g_prev
     d = torch.full_like(g, 0) if t == 1 else g - g_prev
     # line 22: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 23: v <- ema(v, d, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * d
+    v = beta2 * v + (1 - beta2) * d
     # line 24: n <- ema(n, (g + beta2 * d)^2, beta3)
-    n = (beta3 * n if beta3 != 0 else 0) + (1 - beta3) * (g + (beta2 * d if beta2 != 0 else 0)) ** 2
+    n = beta3 * n + (1 - beta3) * (g + beta2 * d) ** 2
     # line 25: g_prev <- g
     g_prev = g
     # line 26: u = (debias(m, beta1) + beta2 * debias(v, beta2)) / (sqrt(debias(n, beta3)) + eps)
-    u = (m / (1 - beta1**t) + (beta2 * (v / (1 - beta2**t)) if beta2 != 0 else 0)) / (
-        torch.sqrt(n / (1 - beta3**t)) + eps
-    )
+    u = (m / (1 - beta1**t) + beta2 * (v / (1 - beta2**t))) / (torch.sqrt(n / (1 - beta3**t)) + eps)
     # line 27: theta <- (theta - lr * u) / (1 + lr * weight_decay)
     theta = (theta - lr * u) / (1 + lr * weight_decay)
     return theta, m, v, n, g_prev

@@ -48,7 +48,7 @@ def adax_update(
     # line 18: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 19: m <- ema(m, d, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 20: v <- (1 + beta2) * v + beta2 * d^2
     v = (1 + beta2) * v + beta2 * d**2
     # line 21: v_hat = v / ((1 + beta2)^t - 1)

@@ -77,14 +77,14 @@ def ademamix_update(
     # line 35: m2 <- ema(m2, g, beta3_t)
     m2 = beta3_t * m2 + (1 - beta3_t) * g
     # line 36: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 37: m1_hat = debias(m1, beta1)
     m1_hat = m1 / (1 - beta1**t)
     # line 38: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 39: theta <- theta - lr * ((m1_hat + alpha_t * m2) / (sqrt(v_hat) + eps) + weight_decay * theta)
     theta = theta - lr * (
-        (m1_hat + (alpha_t * m2 if alpha_t != 0 else 0)) / (torch.sqrt(v_hat) + eps)
+        (m1_hat + alpha_t * m2) / (torch.sqrt(v_hat) + eps)
         + (weight_decay * theta if weight_decay != 0 else 0)
     )
     return theta, m1, m2, v

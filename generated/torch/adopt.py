@@ -49,9 +49,9 @@ def adopt_update(
     # line 19: u = clip(g / max(sqrt(v), eps), -c, c)
     u = torch.clamp(g / torch.clamp(torch.sqrt(v), min=eps), -c, c)
     # line 20: m <- if t == 1 then m else ema(m, u, beta1)
-    m = m if t == 1 else (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * u
+    m = m if t == 1 else beta1 * m + (1 - beta1) * u
     # line 21: v <- if t == 1 then g^2 else ema(v, g^2, beta2)
-    v = g**2 if t == 1 else (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = g**2 if t == 1 else beta2 * v + (1 - beta2) * g**2
     # line 22: theta <- theta - lr * (m + weight_decay * theta)
     theta = theta - lr * (m + (weight_decay * theta if weight_decay != 0 else 0))
     return theta, m, v

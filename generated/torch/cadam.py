@@ -44,9 +44,9 @@ def cadam_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 16: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 17: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 18: m_hat = where(m * g > 0, debias(m, beta1), 0)
     m_hat = torch.where(m * g > 0, m / (1 - beta1**t), 0)
     # line 19: v_hat = debias(v, beta2)

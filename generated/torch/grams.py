@@ -45,9 +45,9 @@ def grams_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 18: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 19: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 20: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
     u = m / (1 - beta1**t) / (torch.sqrt(v / (1 - beta2**t)) + eps)
     # line 21: theta <- theta - lr * (sign(g) * abs(u) + weight_decay * theta)

@@ -46,15 +46,15 @@ def laprop_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 18: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 19: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
     denom = (torch.sqrt(v) + eps) / ieee.sqrt(1 - beta2**t)
     # line 20: m <- ema(m, lr * g / denom, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * (lr * g / denom)
+    m = beta1 * m + (1 - beta1) * (lr * g / denom)
     # line 21: theta <- theta - debias(m, beta1)
     theta = theta - m / (1 - beta1**t)
     # line 22: theta <- theta * (1 - lr * weight_decay)
-    theta = theta * (1 - lr * weight_decay) if 1 - lr * weight_decay != 0 else torch.zeros_like(g)
+    theta = theta * (1 - lr * weight_decay)
     return theta, m, v
 
 

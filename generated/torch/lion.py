@@ -42,9 +42,9 @@ def lion_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 15: c = ema(m, g, beta1)
-    c = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    c = beta1 * m + (1 - beta1) * g
     # line 16: m <- ema(m, g, beta2)
-    m = (beta2 * m if beta2 != 0 else 0) + (1 - beta2) * g
+    m = beta2 * m + (1 - beta2) * g
     # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
     theta = theta - lr * (torch.sign(c) + (weight_decay * theta if weight_decay != 0 else 0))
     return theta, m

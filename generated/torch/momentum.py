@@ -33,7 +33,7 @@ def momentum_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 12: m <- momentum * m + lr * g
-    m = (momentum * m if momentum != 0 else 0) + lr * g
+    m = momentum * m + lr * g
     # line 13: theta <- theta - m
     theta = theta - m
     return theta, m

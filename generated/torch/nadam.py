@@ -63,13 +63,11 @@ def nadam_update(
     # line 24: mu_prod <- mu_prod * mu
     mu_prod = mu_prod * mu
     # line 25: m <- ema(m, d, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 26: v <- ema(v, d^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * d**2
+    v = beta2 * v + (1 - beta2) * d**2
     # line 27: m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
-    m_hat = (mu_next * m if mu_next != 0 else torch.zeros_like(g)) / (1 - mu_prod * mu_next) + (
-        1 - mu
-    ) * d / (1 - mu_prod)
+    m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
     # line 28: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 29: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)

@@ -54,13 +54,11 @@ def nadamw_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 21: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 22: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 23: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
-    m_hat = (beta1 * m if beta1 != 0 else torch.zeros_like(g)) / (1 - beta1 ** (t + 1)) + (
-        1 - beta1
-    ) * g / (1 - beta1**t)
+    m_hat = beta1 * m / (1 - beta1 ** (t + 1)) + (1 - beta1) * g / (1 - beta1**t)
     # line 24: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 25: theta <- theta - lr * (m_hat / (sqrt(v_hat + eps_root) + eps) + weight_decay * theta)

@@ -47,9 +47,9 @@ def padam_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 18: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 19: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 20: v_max <- max(v_max, v)
     v_max = torch.maximum(v_max, v)
     # line 21: theta <- theta - lr * m / (sqrt(v_max) + eps)^(2 * partial)

@@ -57,19 +57,13 @@ def qhadam_update(
     # line 20: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 21: m <- ema(m, d, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 22: v <- ema(v, d^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * d**2
+    v = beta2 * v + (1 - beta2) * d**2
     # line 23: num = (1 - nu1) * d + nu1 * debias(m, beta1)
-    num = ((1 - nu1) * d if 1 - nu1 != 0 else 0) + (nu1 * (m / (1 - beta1**t)) if nu1 != 0 else 0)
+    num = (1 - nu1) * d + nu1 * (m / (1 - beta1**t))
     # line 24: den = sqrt((1 - nu2) * d^2 + nu2 * debias(v, beta2)) + eps
-    den = (
-        torch.sqrt(
-            ((1 - nu2) * d**2 if 1 - nu2 != 0 else 0)
-            + (nu2 * (v / (1 - beta2**t)) if nu2 != 0 else 0)
-        )
-        + eps
-    )
+    den = torch.sqrt((1 - nu2) * d**2 + nu2 * (v / (1 - beta2**t))) + eps
     # line 25: theta <- theta - lr * num / den
     theta = theta - lr * num / den
     return theta, m, v

@@ -44,9 +44,9 @@ def qhm_update(
     # line 14: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 15: m <- ema(m, d, momentum)
-    m = (momentum * m if momentum != 0 else 0) + (1 - momentum) * d
+    m = momentum * m + (1 - momentum) * d
     # line 16: theta <- theta - lr * ((1 - nu) * d + nu * m)
-    theta = theta - lr * (((1 - nu) * d if 1 - nu != 0 else 0) + (nu * m if nu != 0 else 0))
+    theta = theta - lr * ((1 - nu) * d + nu * m)
     return theta, m
 
 

@@ -48,9 +48,9 @@ def radam_update(
     # line 19: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 20: m <- ema(m, d, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * d
+    m = beta1 * m + (1 - beta1) * d
     # line 21: v <- ema(v, d^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * d**2
+    v = beta2 * v + (1 - beta2) * d**2
     # line 22: m_hat = debias(m, beta1)
     m_hat = m / (1 - beta1**t)
     # line 23: rho_inf = 2 / (1 - beta2) - 1
@@ -68,11 +68,7 @@ def radam_update(
     # line 29: l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
     l = ieee.sqrt(1 - beta2**t) / (torch.sqrt(v) + eps)
     # line 30: theta <- if rho_t > 5 then theta - lr * m_hat * r * l else theta - lr * m_hat
-    theta = (
-        theta - (lr * m_hat * r if r != 0 else torch.zeros_like(g)) * l
-        if rho_t > 5
-        else theta - lr * m_hat
-    )
+    theta = theta - lr * m_hat * r * l if rho_t > 5 else theta - lr * m_hat
     return theta, m, v
 
 

@@ -44,7 +44,7 @@ def rmsprop_update(
     # line 16: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 17: v <- ema(v, d^2, alpha)
-    v = (alpha * v if alpha != 0 else 0) + (1 - alpha) * d**2
+    v = alpha * v + (1 - alpha) * d**2
     # line 18: theta <- theta - lr * d / (sqrt(v) + eps)
     theta = theta - lr * d / (torch.sqrt(v) + eps)
     return theta, v

@@ -42,7 +42,7 @@ def rmspropdebiased_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 15: v <- ema(v, g^2, beta2)
-    v = (beta2 * v if beta2 != 0 else 0) + (1 - beta2) * g**2
+    v = beta2 * v + (1 - beta2) * g**2
     # line 16: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
     # line 17: theta <- theta - lr * g / (sqrt(v_hat) + eps)

@@ -45,12 +45,7 @@ def sgdmomentum_update(
     # line 16: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 17: buf <- if t == 1 then d else momentum * buf + (1 - dampening) * d
-    buf = (
-        d
-        if t == 1
-        else (momentum * buf if momentum != 0 else 0)
-        + ((1 - dampening) * d if 1 - dampening != 0 else 0)
-    )
+    buf = d if t == 1 else momentum * buf + (1 - dampening) * d
     # line 18: theta <- theta - lr * buf
     theta = theta - lr * buf
     return theta, buf

@@ -44,9 +44,9 @@ def sgdnesterov_update(
     # line 15: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 16: buf <- momentum * buf + d
-    buf = (momentum * buf if momentum != 0 else 0) + d
+    buf = momentum * buf + d
     # line 17: theta <- theta - lr * (d + momentum * buf)
-    theta = theta - lr * (d + (momentum * buf if momentum != 0 else 0))
+    theta = theta - lr * (d + momentum * buf)
     return theta, buf
 
 

@@ -41,7 +41,7 @@ def signum_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 14: m <- ema(m, g, beta)
-    m = (beta * m if beta != 0 else 0) + (1 - beta) * g
+    m = beta * m + (1 - beta) * g
     # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
     theta = theta - lr * (torch.sign(m) + (weight_decay * theta if weight_decay != 0 else 0))
     return theta, m

@@ -55,7 +55,7 @@ def yogi_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     # line 22: m <- ema(m, g, beta1)
-    m = (beta1 * m if beta1 != 0 else 0) + (1 - beta1) * g
+    m = beta1 * m + (1 - beta1) * g
     # line 23: v <- v - (1 - beta2) * sign(v - g^2) * g^2
     v = v - (1 - beta2) * torch.sign(v - g**2) * g**2
     # line 24: m_hat = debias(m, beta1)
