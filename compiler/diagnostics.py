@@ -7,6 +7,7 @@ malformed spec never surfaces as a Python traceback. Warnings use the same shape
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ class Diagnostic:
         if self.span is not None and source is not None:
             source_lines = source.splitlines()
             if 1 <= self.span.line <= len(source_lines):
-                text = source_lines[self.span.line - 1].expandtabs(1)
+                text = _printable(source_lines[self.span.line - 1].expandtabs(1))
                 width = 1
                 if self.span.end_line == self.span.line and self.span.end_col > self.span.col:
                     width = self.span.end_col - self.span.col
@@ -78,6 +79,17 @@ class SpecError(Exception):
 
     def __str__(self) -> str:
         return self.render()
+
+
+def _printable(line: str) -> str:
+    """The line as shown under a message: a control or invisible character (the NUL or the
+    bidi override being reported) becomes U+FFFD, one column for one, so the caret still fits."""
+    return "".join(
+        "\ufffd"
+        if not ch.isprintable() and unicodedata.category(ch)[0] in "CZ" and ch != " "
+        else ch
+        for ch in line
+    )
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

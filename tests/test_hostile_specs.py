@@ -295,3 +295,9 @@ def test_parse_error_messages(text: str, message: str, hint: str) -> None:
     err = error(text)
     assert err.diagnostic.message == message
     assert hint in err.diagnostic.hint
+
+
+def test_the_reported_line_shows_control_characters_as_replacement_characters() -> None:
+    rendered = error(HEAD.replace('cite "x"', 'cite "a\x00b\u202ec"')).render()
+    assert "\x00" not in rendered and "\u202e" not in rendered
+    assert '   2 | cite "a\ufffdb\ufffdc"' in rendered.splitlines()
