@@ -8,26 +8,25 @@ from __future__ import annotations
 
 import keyword
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from fractions import Fraction
 
 from optc.check import intervals as iv
 from optc.check.domains import hyper_range
 from optc.ir.nodes import Const, DType, Expr, Op, Program, Var, switch_coefficient
-
-TERNARY, OR, AND, NOT, COMPARE, ADD, MUL, UNARY, POWER, ATOM = range(1, 11)
+from optc.ir.printer import ExprPrinter, Prec, Rendered
 
 _INFIX = {
-    "add": (" + ", ADD),
-    "sub": (" - ", ADD),
-    "mul": (" * ", MUL),
-    "div": (" / ", MUL),
-    "lt": (" < ", COMPARE),
-    "le": (" <= ", COMPARE),
-    "gt": (" > ", COMPARE),
-    "ge": (" >= ", COMPARE),
-    "eq": (" == ", COMPARE),
-    "ne": (" != ", COMPARE),
+    "add": " + ",
+    "sub": " - ",
+    "mul": " * ",
+    "div": " / ",
+    "lt": " < ",
+    "le": " <= ",
+    "gt": " > ",
+    "ge": " >= ",
+    "eq": " == ",
+    "ne": " != ",
 }
 
 RESERVED = {"math", "torch", "jax", "jnp", "optax", "np", "delta", "dtype", "new_theta"}
@@ -253,12 +252,7 @@ _RANGE_OPS = {
 }  # fmt: skip
 
 
-def _wrap(rendered: tuple[str, int], min_prec: int) -> str:
-    text, prec = rendered
-    return text if prec >= min_prec else f"({text})"
-
-
-class PythonPrinter:
+class PythonPrinter(ExprPrinter):
     """Render an IR expression; subclasses implement :meth:`function` and :meth:`inf`.
 
     Non-finite semantics shared by the Python backends: a product of a scalar and a tensor is
@@ -268,11 +262,9 @@ class PythonPrinter:
     """
 
     def __init__(self, names: Mapping[str, str], facts: ScalarFacts | None = None) -> None:
+        super().__init__()
         self.names = names  # SSA id → Python name
         self.facts = facts
-
-    def render(self, expr: Expr) -> str:
-        return self._render(expr)[0]
 
     # -- subclass hooks
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
@@ -300,16 +292,18 @@ class PythonPrinter:
         raise NotImplementedError
 
     # -- the printer
-    def _render(self, expr: Expr, in_sum: bool = False) -> tuple[str, int]:
+    def visit(self, expr: Expr, context: Hashable = None) -> Rendered:
+        """``context`` is True for an operand of ``+``/``-`` whose other operand is a tensor."""
+        in_sum = bool(context)
         if isinstance(expr, Const):
             if isinstance(expr.value, bool):
-                return ("True" if expr.value else "False"), ATOM
+                return ("True" if expr.value else "False"), Prec.ATOM
             if expr.value == float("inf"):
-                return self.inf(), ATOM
-            return format_number(expr.value), ATOM
+                return self.inf(), Prec.ATOM
+            return format_number(expr.value), Prec.ATOM
         if isinstance(expr, Var):
             name = self.names.get(expr.name)
-            return (name if name is not None else python_name(expr.name)), ATOM
+            return (name if name is not None else python_name(expr.name)), Prec.ATOM
         a = expr.args
         if self.facts is not None:
             if expr.op in ("div", "pow") and all(self.python_number(x) for x in a):
@@ -321,39 +315,27 @@ class PythonPrinter:
                 if not safe:
                     return self.scalar_call(expr, [self.render(x) for x in a])
             scalar = switch_coefficient(expr)
-            if scalar is not None:
-                if self.facts.may_be_zero(scalar):
-                    rendered = [self._render(x) for x in a]
-                    texts = [_wrap(rendered[0], MUL), _wrap(rendered[1], MUL + 1)]
-                    test = _wrap(rendered[1 if a[0].type.is_tensor else 0], COMPARE + 1)
-                    return self.strong_zero(scalar, test, " * ".join(texts), in_sum)
+            if scalar is not None and self.facts.may_be_zero(scalar):
+                product, _ = self.infix(expr, _INFIX["mul"])
+                test = self.at(scalar, Prec.COMPARE + 1)
+                return self.strong_zero(scalar, test, product, in_sum)
         if expr.op in _INFIX:
-            text, prec = _INFIX[expr.op]
             sums = expr.op in ("add", "sub")
-            left = self._at(a[0], prec, sums and a[1].type.is_tensor)
-            right = self._at(a[1], prec + 1, sums and a[0].type.is_tensor)
-            return f"{left}{text}{right}", prec
+            contexts = (sums and a[1].type.is_tensor, sums and a[0].type.is_tensor)
+            return self.infix(expr, _INFIX[expr.op], contexts)
         if expr.op == "neg":
-            return f"-{self._at(a[0], UNARY)}", UNARY
-        if expr.op == "pow":
-            return f"{self._at(a[0], ATOM)} ** {self._at(a[1], UNARY)}", POWER
+            return f"-{self.at(a[0], Prec.UNARY)}", Prec.UNARY
+        if expr.op == "pow":  # Python allows a signed exponent: 2 ** -t
+            return f"{self.at(a[0], Prec.ATOM)} ** {self.at(a[1], Prec.UNARY)}", Prec.POWER
         return self.function(expr, [self.render(arg) for arg in a])
 
-    def _at(self, expr: Expr, min_prec: int, in_sum: bool = False) -> str:
-        return _wrap(self._render(expr, in_sum), min_prec)
-
-    def ternary(self, expr: Op) -> tuple[str, int]:
+    def ternary(self, expr: Op) -> Rendered:
         cond, then, orelse = expr.args
-        return (
-            f"{self._at(then, OR)} if {self._at(cond, OR)} else {self._at(orelse, TERNARY)}",
-            TERNARY,
-        )
+        then_text, cond_text = self.at(then, Prec.OR), self.at(cond, Prec.OR)
+        return f"{then_text} if {cond_text} else {self.at(orelse, Prec.SELECT)}", Prec.SELECT
 
-    def logic(self, expr: Op) -> tuple[str, int]:
+    def logic(self, expr: Op) -> Rendered:
         """Python's own ``and``/``or``/``not``, for plain scalar conditions."""
         if expr.op == "not":
-            return f"not {self._at(expr.args[0], NOT)}", NOT
-        prec = AND if expr.op == "and" else OR
-        left = self._at(expr.args[0], prec)
-        right = self._at(expr.args[1], prec + 1)
-        return f"{left} {expr.op} {right}", prec
+            return f"not {self.at(expr.args[0], Prec.NOT)}", Prec.NOT
+        return self.infix(expr, f" {expr.op} ")

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 import jinja2
 
 from optc.backends import lowering
-from optc.backends.pyexpr import ATOM, PythonPrinter, ScalarFacts, format_number
+from optc.backends.pyexpr import PythonPrinter, ScalarFacts, format_number
 from optc.diagnostics import SpecError
 from optc.ir.nodes import Counterpart, DType, Expr, Hyper, Op, Program, Shape, Var, free_vars
+from optc.ir.printer import Prec
 
 _FUNCTIONS = {
     "sqrt": "sqrt",
@@ -80,10 +81,13 @@ class JaxPrinter(PythonPrinter):
 
     def scalar_call(self, expr: Op, args: list[str]) -> tuple[str, int]:
         args = self._float_constants(expr, args)
-        return f"{self.jnp}.{'divide' if expr.op == 'div' else 'power'}({', '.join(args)})", ATOM
+        return (
+            f"{self.jnp}.{'divide' if expr.op == 'div' else 'power'}({', '.join(args)})",
+            Prec.ATOM,
+        )
 
     def strong_zero(self, scalar: Expr, test: str, product: str, in_sum: bool) -> tuple[str, int]:
-        return f"{self.jnp}.where({test} != 0, {product}, 0.0)", ATOM
+        return f"{self.jnp}.where({test} != 0, {product}, 0.0)", Prec.ATOM
 
     def _float_constants(self, expr: Op, args: list[str]) -> list[str]:
         return [
@@ -96,10 +100,10 @@ class JaxPrinter(PythonPrinter):
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
         args = self._float_constants(expr, args)
         if expr.op == "clip":
-            return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", ATOM
+            return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", Prec.ATOM
         if expr.op == "sign":  # sign(NaN) = 0, as torch.sign (docs/language.md, "Non-finite")
-            return f"{self.jnp}.sign({self.jnp}.nan_to_num({args[0]}))", ATOM
-        return f"{self.jnp}.{_FUNCTIONS[expr.op]}({', '.join(args)})", ATOM
+            return f"{self.jnp}.sign({self.jnp}.nan_to_num({args[0]}))", Prec.ATOM
+        return f"{self.jnp}.{_FUNCTIONS[expr.op]}({', '.join(args)})", Prec.ATOM
 
 
 def _as_float(text: str, float_shadowed: bool = False) -> str:

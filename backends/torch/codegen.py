@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import jinja2
 
 from optc.backends import lowering
-from optc.backends.pyexpr import ATOM, TERNARY, PythonPrinter, ScalarFacts
+from optc.backends.pyexpr import PythonPrinter, ScalarFacts
 from optc.diagnostics import SpecError
 from optc.ir.nodes import DType, Expr, Op, Program, Shape, Var, free_vars
+from optc.ir.printer import Prec
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log"}
 # Plain-number functions that Python's math would raise on (or, for sign, a NaN it would keep
@@ -41,6 +42,7 @@ class TorchPrinter(PythonPrinter):
     ) -> None:
         super().__init__(names, facts)
         self.device_values = device_values
+        self._device: dict[int, tuple[Expr, bool]] = {}
         self.internal = internal
         self.torch = internal["torch"]
         self.math = internal["math"]
@@ -57,20 +59,32 @@ class TorchPrinter(PythonPrinter):
         return f"{self.math}.inf"
 
     def on_device(self, expr: Expr) -> bool:
-        """Whether the value is a tensor at run time (θ-shaped, or a scalar state's 0-d tensor)."""
-        return expr.type.is_tensor or bool(free_vars(expr) & self.device_values)
+        """Whether the value is a tensor at run time (θ-shaped, or a scalar state's 0-d tensor).
+
+        Decided bottom-up once per node (memoised), so printing stays linear in the tree size.
+        """
+        hit = self._device.get(id(expr))
+        if hit is None:
+            if expr.type.is_tensor:
+                value = True
+            elif isinstance(expr, Var):
+                value = expr.name in self.device_values
+            else:
+                value = isinstance(expr, Op) and any(self.on_device(a) for a in expr.args)
+            hit = self._device[id(expr)] = (expr, value)
+        return hit[1]
 
     def python_number(self, expr: Expr) -> bool:
         return not self.on_device(expr)
 
     def scalar_call(self, expr: Op, args: list[str]) -> tuple[str, int]:
-        return f"{self.ieee}.{expr.op}({', '.join(args)})", ATOM
+        return f"{self.ieee}.{expr.op}({', '.join(args)})", Prec.ATOM
 
     def strong_zero(self, scalar: Expr, test: str, product: str, in_sum: bool) -> tuple[str, int]:
         if self.on_device(scalar):  # a scalar state: no Python branch on a device value
-            return f"{self.torch}.where({test} != 0, {product}, 0)", ATOM
+            return f"{self.torch}.where({test} != 0, {product}, 0)", Prec.ATOM
         zero = "0" if in_sum else f"{self.torch}.zeros_like(g)"
-        return f"{product} if {test} != 0 else {zero}", TERNARY
+        return f"{product} if {test} != 0 else {zero}", Prec.SELECT
 
     def as_tensor(self, expr: Expr, text: str) -> str:
         return text if self.on_device(expr) else f"g.new_tensor({text})"
@@ -84,35 +98,35 @@ class TorchPrinter(PythonPrinter):
         op, a = expr.op, expr.args
         if op in _TENSOR_FUNCTIONS:
             if self.on_device(a[0]):
-                return f"{self.torch}.{op}({args[0]})", ATOM
+                return f"{self.torch}.{op}({args[0]})", Prec.ATOM
             if op in _IEEE_FUNCTIONS:
-                return f"{self.ieee}.{op}({args[0]})", ATOM
-            return f"{op}({args[0]})", ATOM
+                return f"{self.ieee}.{op}({args[0]})", Prec.ATOM
+            return f"{op}({args[0]})", Prec.ATOM
         if op in ("min", "max"):
             tensors = [self.on_device(x) for x in a]
             if all(tensors):
                 return (
                     f"{self.torch}.{'minimum' if op == 'min' else 'maximum'}({args[0]}, {args[1]})",
-                    ATOM,
+                    Prec.ATOM,
                 )
             if any(tensors):
                 tensor, scalar = (args[0], args[1]) if tensors[0] else (args[1], args[0])
                 bound = "max" if op == "min" else "min"
-                return f"{self.torch}.clamp({tensor}, {bound}={scalar})", ATOM
+                return f"{self.torch}.clamp({tensor}, {bound}={scalar})", Prec.ATOM
             if all(x.type.dtype is DType.INT for x in a):  # integers: no NaN to lose
-                return f"{op}({args[0]}, {args[1]})", ATOM
+                return f"{op}({args[0]}, {args[1]})", Prec.ATOM
             return (
                 f"{self.ieee}.{'minimum' if op == 'min' else 'maximum'}({args[0]}, {args[1]})",
-                ATOM,
+                Prec.ATOM,
             )
         if op == "clip":
             x = self.as_tensor(a[0], args[0]) if self.on_device(expr) else args[0]
             if not self.on_device(expr):
-                return f"{self.ieee}.clip({args[0]}, {args[1]}, {args[2]})", ATOM
+                return f"{self.ieee}.clip({args[0]}, {args[1]}, {args[2]})", Prec.ATOM
             if self.on_device(a[1]) == self.on_device(a[2]):
-                return f"{self.torch}.clamp({x}, {args[1]}, {args[2]})", ATOM
+                return f"{self.torch}.clamp({x}, {args[1]}, {args[2]})", Prec.ATOM
             inner = f"{self.torch}.clamp({x}, min={args[1]})"
-            return f"{self.torch}.clamp({inner}, max={args[2]})", ATOM
+            return f"{self.torch}.clamp({inner}, max={args[2]})", Prec.ATOM
         if op in ("where", "ifelse"):
             if not self.on_device(a[0]):
                 if not self.on_device(expr):
@@ -121,22 +135,22 @@ class TorchPrinter(PythonPrinter):
                 # branch, so the value is a θ-shaped tensor whichever way the condition goes.
                 then_text = self._branch(a[1], args[1])
                 orelse_text = self._branch(a[2], args[2])
-                return f"{then_text} if {args[0]} else {orelse_text}", TERNARY
+                return f"{then_text} if {args[0]} else {orelse_text}", Prec.SELECT
             # With two scalar branches torch.where would return the default dtype; make one a
             # tensor of the gradient's dtype. One tensor branch sets the dtype by itself.
             both_scalar = not (self.on_device(a[1]) or self.on_device(a[2]))
             then = self.as_tensor(a[1], args[1]) if both_scalar else args[1]
-            return f"{self.torch}.where({args[0]}, {then}, {args[2]})", ATOM
+            return f"{self.torch}.where({args[0]}, {then}, {args[2]})", Prec.ATOM
         if op in ("and", "or", "not"):
             if not self.on_device(expr):
                 return self.logic(expr)
             tensors = [self.as_tensor(x, text) for x, text in zip(a, args, strict=True)]
-            return f"{self.torch}.logical_{op}({', '.join(tensors)})", ATOM
+            return f"{self.torch}.logical_{op}({', '.join(tensors)})", Prec.ATOM
         raise AssertionError(f"torch backend cannot spell {op}")
 
     def _branch(self, expr: Expr, text: str) -> str:
         text = text if self.on_device(expr) else self.fill_like_gradient(expr, text)
-        return text if self._render(expr)[1] > TERNARY else f"({text})"
+        return text if self.rendered(expr)[1] > Prec.SELECT else f"({text})"
 
 
 def _device_values(program: Program) -> set[str]:

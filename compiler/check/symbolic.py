@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import operator
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 import sympy
@@ -20,6 +20,7 @@ from sympy.printing.str import StrPrinter
 from optc.check import budget
 from optc.check.intervals import Interval, sample, symbol_default
 from optc.ir.nodes import Const, Expr, Hyper, Op, Program, Var
+from optc.ir.printer import ExprFold
 
 # Called for every op as it is translated: the IR node, its translated arguments, the path
 # conditions (SymPy booleans) under which it is evaluated.
@@ -167,18 +168,24 @@ def apply_op(op: str, args: list[sympy.Basic]) -> sympy.Basic:
     raise ValueError(f"no SymPy meaning for op `{op}`")
 
 
-class Translator:
+class Translator(ExprFold[sympy.Basic]):
     """Translate IR expressions under ``env`` (Var name → SymPy), optionally reporting each op.
 
     ``where``/``ifelse`` branches are translated under their condition (and its negation), so a
-    hook sees the path condition of every op it is shown.
+    hook sees the path condition of every op it is shown. Built on the printers' framework:
+    each (node, path) is translated — and shown to the hook — once.
     """
 
     def __init__(self, env: Mapping[str, sympy.Basic], hook: OpHook | None = None) -> None:
+        super().__init__()
         self.env = env
         self.hook = hook
 
     def __call__(self, expr: Expr, path: tuple[sympy.Basic, ...] = ()) -> sympy.Basic:
+        return self.fold(expr, path)
+
+    def visit(self, expr: Expr, context: Hashable = None) -> sympy.Basic:
+        path: tuple[sympy.Basic, ...] = context or ()
         budget.check()
         if isinstance(expr, Const):
             return number(expr.value)

@@ -6,7 +6,23 @@ time that it spells every op, so a missing one fails loudly, not at run time).
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class Prec(enum.IntEnum):
+    """How tightly an expression binds, loosest first (as in Python's grammar)."""
+
+    SELECT = 1  # a if c else b; a LaTeX cases block
+    OR = 2
+    AND = 3
+    NOT = 4
+    COMPARE = 5
+    ADD = 6
+    MUL = 7
+    UNARY = 8
+    POWER = 9
+    ATOM = 10  # names, numbers, calls
 
 
 @dataclass(frozen=True)
@@ -14,15 +30,17 @@ class OpInfo:
     arity: int
     category: str  # "arith" | "compare" | "logic" | "select" | "branch"
     signature: str  # how users call it, for arity errors
+    precedence: Prec = Prec.ATOM  # as an infix or prefix operator; calls are atoms
+    assoc: str = "left"  # "left" | "right" | "none" (comparisons do not chain)
 
 
 OPS: dict[str, OpInfo] = {
-    "add": OpInfo(2, "arith", "a + b"),
-    "sub": OpInfo(2, "arith", "a - b"),
-    "mul": OpInfo(2, "arith", "a * b"),
-    "div": OpInfo(2, "arith", "a / b"),
-    "pow": OpInfo(2, "arith", "a ^ b"),
-    "neg": OpInfo(1, "arith", "-a"),
+    "add": OpInfo(2, "arith", "a + b", Prec.ADD),
+    "sub": OpInfo(2, "arith", "a - b", Prec.ADD),
+    "mul": OpInfo(2, "arith", "a * b", Prec.MUL),
+    "div": OpInfo(2, "arith", "a / b", Prec.MUL),
+    "pow": OpInfo(2, "arith", "a ^ b", Prec.POWER, "right"),
+    "neg": OpInfo(1, "arith", "-a", Prec.UNARY),
     "sqrt": OpInfo(1, "arith", "sqrt(x)"),
     "abs": OpInfo(1, "arith", "abs(x)"),
     "sign": OpInfo(1, "arith", "sign(x)"),
@@ -31,17 +49,17 @@ OPS: dict[str, OpInfo] = {
     "min": OpInfo(2, "arith", "min(a, b)"),
     "max": OpInfo(2, "arith", "max(a, b)"),
     "clip": OpInfo(3, "arith", "clip(x, lo, hi)"),
-    "lt": OpInfo(2, "compare", "a < b"),
-    "le": OpInfo(2, "compare", "a <= b"),
-    "gt": OpInfo(2, "compare", "a > b"),
-    "ge": OpInfo(2, "compare", "a >= b"),
-    "eq": OpInfo(2, "compare", "a == b"),
-    "ne": OpInfo(2, "compare", "a != b"),
-    "and": OpInfo(2, "logic", "a and b"),
-    "or": OpInfo(2, "logic", "a or b"),
-    "not": OpInfo(1, "logic", "not a"),
+    "lt": OpInfo(2, "compare", "a < b", Prec.COMPARE, "none"),
+    "le": OpInfo(2, "compare", "a <= b", Prec.COMPARE, "none"),
+    "gt": OpInfo(2, "compare", "a > b", Prec.COMPARE, "none"),
+    "ge": OpInfo(2, "compare", "a >= b", Prec.COMPARE, "none"),
+    "eq": OpInfo(2, "compare", "a == b", Prec.COMPARE, "none"),
+    "ne": OpInfo(2, "compare", "a != b", Prec.COMPARE, "none"),
+    "and": OpInfo(2, "logic", "a and b", Prec.AND),
+    "or": OpInfo(2, "logic", "a or b", Prec.OR),
+    "not": OpInfo(1, "logic", "not a", Prec.NOT),
     "where": OpInfo(3, "select", "where(cond, a, b)"),
-    "ifelse": OpInfo(3, "branch", "if cond then a else b"),
+    "ifelse": OpInfo(3, "branch", "if cond then a else b", Prec.SELECT),
 }
 
 # Functions a spec may call by name (the rest are operators).

@@ -8,8 +8,10 @@ commands that amsmath, MathJax and KaTeX all know (``aligned``, ``cases``, ``\\t
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 
 from optc.ir.nodes import Const, Expr, Op, Program, Var
+from optc.ir.printer import ExprPrinter, Prec, Rendered
 
 # Whole names with a conventional symbol.
 _GREEK = {
@@ -34,8 +36,19 @@ _SUBSCRIPT_WORDS = {"inf": r"\infty", "plus": "+", "minus": "-"}
 
 _ACCENTS = ("hat", "bar", "tilde")
 
-# Precedence, loosest first: a sub-expression looser than its context is parenthesized.
-CASES, OR, AND, NOT, REL, ADD, MUL, UNARY, POW, ATOM = range(10)
+# Precedence levels of the shared printer framework (a cases block binds like a select).
+CASES, OR, AND, NOT, REL, ADD, MUL, UNARY, POW, ATOM = (
+    Prec.SELECT,
+    Prec.OR,
+    Prec.AND,
+    Prec.NOT,
+    Prec.COMPARE,
+    Prec.ADD,
+    Prec.MUL,
+    Prec.UNARY,
+    Prec.POWER,
+    Prec.ATOM,
+)
 
 
 def latex_name(name: str) -> str:
@@ -136,22 +149,22 @@ def _number(value: float) -> tuple[str, int]:
     return text, (UNARY if value < 0 else ATOM)
 
 
-class LatexPrinter:
-    def __init__(self, program: Program) -> None:
-        self.display = {b.id: b.display for b in program.body}
+class LatexPrinter(ExprPrinter):
+    """IR → LaTeX on the shared printer framework (memoised: each node rendered once)."""
 
-    def render(self, expr: Expr) -> str:
-        return self._render(expr)[0]
+    def __init__(self, program: Program) -> None:
+        super().__init__()
+        self.display = {b.id: b.display for b in program.body}
 
     def _at(self, expr: Expr, min_prec: int, signed: bool = True) -> str:
         """``expr`` parenthesized when it binds looser than ``min_prec`` (or, for an operand
         that follows another, when it starts with a minus sign: ``a - (-b)``, ``a (-b)``)."""
-        text, prec = self._render(expr)
+        text, prec = self.rendered(expr)
         if prec < min_prec or (not signed and text.startswith("-")):
             return rf"\left({text}\right)"
         return text
 
-    def _render(self, expr: Expr) -> tuple[str, int]:
+    def visit(self, expr: Expr, context: Hashable = None) -> Rendered:
         if isinstance(expr, Const):
             if isinstance(expr.value, bool):
                 return (r"\mathrm{true}" if expr.value else r"\mathrm{false}"), ATOM
@@ -174,7 +187,7 @@ class LatexPrinter:
             case "neg":
                 return f"-{self._at(a[0], MUL)}", UNARY
             case "pow":
-                base, prec = self._render(a[0])
+                base, prec = self.rendered(a[0])
                 if prec < ATOM or (isinstance(a[0], Op) and a[0].op == "div"):
                     base = rf"\left({base}\right)"  # (a/b)^2, not a/b with a 2 beside it
                 return f"{base}^{{{self.render(a[1])}}}", POW
