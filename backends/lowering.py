@@ -14,7 +14,7 @@ import textwrap
 from dataclasses import dataclass
 
 from optc.backends.pyexpr import PythonPrinter, format_number, python_name
-from optc.ir.nodes import Binding, Const, Hyper, Op, Program, Shape, Var
+from optc.ir.nodes import Binding, Const, Hyper, Op, Program, Role, Shape, Var
 from optc.render.latex import latex_aligned
 
 
@@ -137,7 +137,7 @@ def statements(program: Program, printer: PythonPrinter) -> list[StatementView]:
     tensor_targets = {"theta"} | {s.name for s in program.states if s.shape is Shape.TENSOR}
     views = []
     for binding in program.body:
-        target = printer.render(Var(binding.id, "local", binding.type))
+        target = printer.render(Var(binding.id, Role.LOCAL, binding.type))
         value = printer.render(binding.expr)
         if binding.target in tensor_targets and not binding.type.is_tensor:
             value = printer.fill_like_gradient(binding.expr, value)

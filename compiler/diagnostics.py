@@ -7,9 +7,15 @@ malformed spec never surfaces as a Python traceback. Warnings use the same shape
 from __future__ import annotations
 
 import difflib
+import enum
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+
+class Severity(enum.StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,7 @@ class Span:
 class Diagnostic:
     """One message about a source range, with an optional ``help:`` hint."""
 
-    severity: str  # "error" or "warning"
+    severity: Severity
     message: str
     span: Span | None
     hint: str | None = None
@@ -65,7 +71,7 @@ class SpecError(Exception):
         source: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.diagnostic = Diagnostic("error", message, span, hint)
+        self.diagnostic = Diagnostic(Severity.ERROR, message, span, hint)
         self.source = source
 
     def with_source(self, source: str) -> SpecError:

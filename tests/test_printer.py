@@ -12,7 +12,7 @@ import pytest
 import optc
 from optc.backends.torch import codegen as torch_codegen
 from optc.codegen import generator
-from optc.ir.nodes import REAL_SCALAR, Op, Var, walk
+from optc.ir.nodes import REAL_SCALAR, Op, Role, Var, walk
 from optc.ir.printer import ExprFold, operand_precedences
 from optc.render import latex
 from optc.verify import verify
@@ -91,7 +91,7 @@ def test_python_spelling_keeps_the_tree(expression, python):
 
 def test_torch_device_analysis_is_memoised():
     printer = torch_codegen.TorchPrinter({}, set(), _names(), None)
-    leaf = Var("lr", "hyper", REAL_SCALAR)
+    leaf = Var("lr", Role.HYPER, REAL_SCALAR)
     expr = leaf
     for _ in range(200):
         expr = Op("add", (expr, leaf), REAL_SCALAR)

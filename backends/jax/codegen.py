@@ -27,7 +27,7 @@ import jinja2
 from optc.backends import lowering
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts, format_number
 from optc.diagnostics import SpecError
-from optc.ir.nodes import Counterpart, DType, Expr, Hyper, Op, Program, Shape, Var, free_vars
+from optc.ir.nodes import Counterpart, DType, Expr, Hyper, Op, Program, Role, Shape, Var, free_vars
 from optc.ir.printer import Prec
 
 _FUNCTIONS = {
@@ -398,7 +398,7 @@ def _statements(program: Program, printer: JaxPrinter) -> list[lowering.Statemen
     tensor_targets = {"theta"} | {s.name for s in program.states if s.shape is Shape.TENSOR}
     views = []
     for binding in program.body:
-        target = printer.render(Var(binding.id, "local", binding.type))
+        target = printer.render(Var(binding.id, Role.LOCAL, binding.type))
         value = printer.render(binding.expr)
         if binding.target in tensor_targets and not binding.type.is_tensor:
             value = printer.fill_like_gradient(binding.expr, value)
@@ -480,7 +480,7 @@ def generate(program: Program, spec_path: str) -> str:
             h.name,
             names.keywords[h.name],
             names.aliases.get(h.name),
-            h.kind,
+            str(h.kind),
             "isinstance(x, bool)" if h.kind == "bool" else lowering.domain_condition(h, "x"),
             h.requirement(),
         )

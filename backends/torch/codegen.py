@@ -288,7 +288,7 @@ def _runtime_hypers(program: Program, layout: GroupLayout, constructor: str) -> 
     """``Hyper(...)`` constructor calls declaring each hyper's domain and group position."""
     calls = []
     for hyper in program.hypers:
-        args = [repr(hyper.name), repr(hyper.kind)]
+        args = [repr(hyper.name), repr(str(hyper.kind))]
         if hyper.kind != "bool":
             for end, value, closed in (
                 ("lo", hyper.lo, hyper.lo_closed),

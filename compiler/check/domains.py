@@ -12,6 +12,7 @@ non-negative terms is zero iff every term is, a product iff some factor is...) a
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,7 +23,7 @@ from optc.check import intervals as iv
 from optc.check.budget import BudgetExceeded, bounded
 from optc.check.intervals import Interval, IntervalEval
 from optc.check.symbolic import Translator, program_symbols, spec_str, to_sympy
-from optc.diagnostics import Diagnostic, Span, SpecError
+from optc.diagnostics import Diagnostic, Severity, Span, SpecError
 from optc.ir.nodes import Binding, Const, Expr, Hyper, Op, Program, Var, walk
 
 # Candidate state invariants: a state keeps those its start satisfies and each step preserves.
@@ -41,9 +42,16 @@ T_RANGE = Interval(Fraction(1), iv.INF, False, True)
 # reported "undecided". The library's largest spec needs well under 0.1 s.
 COMPILE_BUDGET = 1.0
 
-PROVED_SAFE = "proved safe"
-WARNING = "warning"
-UNDECIDED = "undecided"
+
+class Status(enum.StrEnum):
+    """The verdict on one risky operation."""
+
+    PROVED_SAFE = "proved safe"
+    WARNING = "warning"
+    UNDECIDED = "undecided"  # the time budget ran out
+
+
+PROVED_SAFE, WARNING, UNDECIDED = Status.PROVED_SAFE, Status.WARNING, Status.UNDECIDED
 
 
 @dataclass
@@ -52,7 +60,7 @@ class DomainCheck:
 
     kind: str  # "division" | "sqrt" | "log" | "power"
     operand: str  # the operand in spec syntax, e.g. "sqrt(v_hat) + eps"
-    status: str  # "proved safe" | "warning" | "undecided" (the time budget ran out)
+    status: Status
     reason: str  # why it is safe, or what goes wrong ("eps = 0 and v = 0 divides by zero")
     condition: str | None  # when it fails, e.g. "eps = 0 and v = 0"
     hint: str | None
@@ -65,7 +73,7 @@ class DomainCheck:
             message = f"{_WHAT[self.kind]} `{self.operand}` was not checked: {self.reason}"
         else:
             message = f"{_WHAT[self.kind]} `{self.operand}` may fail: {self.reason}"
-        return Diagnostic("warning", message, self.span, self.hint)
+        return Diagnostic(Severity.WARNING, message, self.span, self.hint)
 
     @property
     def always_fails(self) -> bool:
@@ -144,7 +152,7 @@ def domain_warnings(program: Program, budget: float | None = COMPILE_BUDGET) -> 
         report = domain_report(program, budget)
     except Exception as err:
         message = f"domain checks skipped: the analysis failed ({type(err).__name__}: {err})"
-        return [Diagnostic("warning", message, None, "please report this spec")]
+        return [Diagnostic(Severity.WARNING, message, None, "please report this spec")]
     for check in report.checks:
         if check.always_fails:
             raise check.error()
@@ -156,7 +164,9 @@ def domain_warnings(program: Program, budget: float | None = COMPILE_BUDGET) -> 
             f" and {more} more risky operation{'s' * (more > 1)}" if more else ""
         )
         diagnostics.append(
-            Diagnostic("warning", f"{message} not checked: {first.reason}", first.span, first.hint)
+            Diagnostic(
+                Severity.WARNING, f"{message} not checked: {first.reason}", first.span, first.hint
+            )
         )
     return diagnostics
 
@@ -429,7 +439,9 @@ class _CheckMaker:
     def __init__(self, site: _Site, operand: str, analysis: _Analysis) -> None:
         self.site, self.operand, self.analysis = site, operand, analysis
 
-    def _record(self, status: str, reason: str, cond: str | None, hint: str | None) -> DomainCheck:
+    def _record(
+        self, status: Status, reason: str, cond: str | None, hint: str | None
+    ) -> DomainCheck:
         b = self.site.binding
         span = self.site.node.span or b.span  # the operator itself, where the IR knows it
         return DomainCheck(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keyword
 import math
 
-from optc.diagnostics import Diagnostic, Span, SpecError, did_you_mean
+from optc.diagnostics import Diagnostic, Severity, Span, SpecError, did_you_mean
 from optc.ir.nodes import (
     INT_SCALAR,
     REAL_TENSOR,
@@ -20,8 +20,10 @@ from optc.ir.nodes import (
     DType,
     Expr,
     Hyper,
+    HyperKind,
     Op,
     Program,
+    Role,
     Shape,
     State,
     Type,
@@ -32,9 +34,9 @@ from optc.ir.ops import COMPARE_OPS, FUNCTIONS, OPS
 from optc.parse import ast
 
 BUILTINS = {
-    "theta": Var("theta", "input", REAL_TENSOR),
-    "g": Var("g", "input", REAL_TENSOR),
-    "t": Var("t", "input", INT_SCALAR),
+    "theta": Var("theta", Role.INPUT, REAL_TENSOR),
+    "g": Var("g", Role.INPUT, REAL_TENSOR),
+    "t": Var("t", Role.INPUT, INT_SCALAR),
 }
 CONSTANTS = {"inf": math.inf}
 
@@ -179,7 +181,9 @@ class _Builder:
                     f"the default of bool hyper `{decl.name}` must be true or false",
                     _span_of(decl.default),
                 )
-            hyper = Hyper(decl.name, default, "bool", 0.0, 1.0, True, True, decl.span, decl.doc)
+            hyper = Hyper(
+                decl.name, default, HyperKind.BOOL, 0.0, 1.0, True, True, decl.span, decl.doc
+            )
             return hyper
         lo = _constant(domain.lo, "a domain bound")
         hi = _constant(domain.hi, "a domain bound")
@@ -192,7 +196,7 @@ class _Builder:
         hyper = Hyper(
             decl.name,
             default,
-            domain.kind,
+            HyperKind(domain.kind),
             lo,
             hi,
             domain.lo_closed,
@@ -237,8 +241,10 @@ class _Builder:
     def _global_env(self, include_theta: bool) -> dict[str, Expr]:
         env: dict[str, Expr] = {name: Const(value) for name, value in CONSTANTS.items()}
         for hyper in self.hypers.values():
-            dtype = {"bool": DType.BOOL, "int": DType.INT}.get(hyper.kind, DType.REAL)
-            env[hyper.name] = Var(hyper.name, "hyper", Type(Shape.SCALAR, dtype))
+            dtype = {HyperKind.BOOL: DType.BOOL, HyperKind.INT: DType.INT}.get(
+                hyper.kind, DType.REAL
+            )
+            env[hyper.name] = Var(hyper.name, Role.HYPER, Type(Shape.SCALAR, dtype))
         if include_theta:
             env["theta"] = BUILTINS["theta"]
         return env
@@ -248,7 +254,7 @@ class _Builder:
         env = self._global_env(include_theta=False)
         env.update(BUILTINS)
         for state in self.states.values():
-            env[state.name] = Var(state.name, "state", Type(state.shape, DType.REAL))
+            env[state.name] = Var(state.name, Role.STATE, Type(state.shape, DType.REAL))
         versions: dict[str, int] = {}
         outputs: dict[str, str] = {}
         locals_at: dict[str, Span] = {}
@@ -285,7 +291,7 @@ class _Builder:
                 binding = Binding(id_, stmt.target, stmt.target, expr, stmt.span, source)
                 outputs[stmt.target] = id_
             body.append(binding)
-            env[stmt.target] = Var(binding.id, "local", Type(expr.type.shape, expr.type.dtype))
+            env[stmt.target] = Var(binding.id, Role.LOCAL, Type(expr.type.shape, expr.type.dtype))
         if "theta" not in outputs:
             raise SpecError(
                 "the step never updates `theta`",
@@ -297,7 +303,7 @@ class _Builder:
             if state.name not in outputs and state.name not in read:
                 self.warnings.append(
                     Diagnostic(
-                        "warning",
+                        Severity.WARNING,
                         f"state `{state.name}` is never used",
                         state.span,
                         hint="read or update it in the step, or remove it",

@@ -21,6 +21,23 @@ class Shape(enum.Enum):
     TENSOR = "tensor"  # shaped like θ
 
 
+class Role(enum.StrEnum):
+    """What a :class:`Var` refers to."""
+
+    INPUT = "input"  # theta, g, t
+    HYPER = "hyper"
+    STATE = "state"  # a state's value at step entry
+    LOCAL = "local"  # a binding of the step body
+
+
+class HyperKind(enum.StrEnum):
+    """The domain kind of a hyperparameter."""
+
+    REAL = "real"
+    INT = "int"
+    BOOL = "bool"
+
+
 class DType(enum.Enum):
     REAL = "real"
     BOOL = "bool"
@@ -53,7 +70,7 @@ class Var:
     """A reference to an input (theta, g, t), a hyper, a state's value at step entry, or a binding."""
 
     name: str
-    role: str  # "input" | "hyper" | "state" | "local"
+    role: Role
     type: Type
 
 
@@ -84,11 +101,11 @@ def free_vars(expr: Expr) -> set[str]:
 
 @dataclass(frozen=True)
 class Hyper:
-    """A hyperparameter: default value and domain (``kind`` real, int or bool)."""
+    """A hyperparameter: default value and domain."""
 
     name: str
     default: float | bool
-    kind: str
+    kind: HyperKind
     lo: float
     hi: float
     lo_closed: bool
@@ -97,27 +114,29 @@ class Hyper:
     doc: str = ""  # one line: what the hyper means, for the generated docstrings
 
     def domain_text(self) -> str:
-        if self.kind == "bool":
+        if self.kind is HyperKind.BOOL:
             return "{true, false}"
         lo = "-inf" if self.lo == float("-inf") else _number(self.lo)
         hi = "inf" if self.hi == float("inf") else _number(self.hi)
         interval = f"{'[' if self.lo_closed else '('}{lo}, {hi}{']' if self.hi_closed else ')'}"
-        return f"integers in {interval}" if self.kind == "int" else interval
+        return f"integers in {interval}" if self.kind is HyperKind.INT else interval
 
     def requirement(self) -> str:
         """What a valid value is, for error messages: ``in (0, inf)``, ``a bool``..."""
-        if self.kind == "bool":
+        if self.kind is HyperKind.BOOL:
             return "a bool"
-        if self.kind == "int":
+        if self.kind is HyperKind.INT:
             return f"an integer in {self.domain_text().removeprefix('integers in ')}"
         return f"in {self.domain_text()}"
 
     def contains(self, value: float) -> bool:
-        if self.kind == "bool":
+        if self.kind is HyperKind.BOOL:
             return isinstance(value, bool)
         if isinstance(value, bool):
             return False
-        if self.kind == "int" and not float(value).is_integer():  # nan and inf are not integers
+        if (
+            self.kind is HyperKind.INT and not float(value).is_integer()
+        ):  # nan and inf are not integers
             return False
         above = value >= self.lo if self.lo_closed else value > self.lo
         below = value <= self.hi if self.hi_closed else value < self.hi
@@ -241,5 +260,5 @@ def _hyper_monomial(expr: Expr) -> bool:
     if isinstance(expr, Const):
         return not isinstance(expr.value, bool)
     if isinstance(expr, Var):
-        return expr.role == "hyper"
+        return expr.role is Role.HYPER
     return expr.op == "mul" and all(_hyper_monomial(arg) for arg in expr.args)

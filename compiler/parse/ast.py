@@ -131,6 +131,27 @@ class DefDecl:
 
 
 @dataclass(frozen=True)
+class OptimizerLine:
+    """``optimizer NAME``; ``span`` covers the name."""
+
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class CiteLine:
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class StepLine:
+    """The ``step`` line that opens the body."""
+
+    span: Span
+
+
+@dataclass(frozen=True)
 class Convention:
     key: str
     text: str

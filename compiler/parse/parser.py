@@ -513,10 +513,10 @@ class _ToAst(Transformer_NonRecursive):
     # -- declarations
     def optimizer(self, meta, children):
         (name,) = children
-        return ("optimizer", self._name(name), _token_span(self.filename, name))
+        return ast.OptimizerLine(self._name(name), _token_span(self.filename, name))
 
     def cite(self, meta, children):
-        return ("cite", str(children[0])[1:-1], self._span(meta))
+        return ast.CiteLine(str(children[0])[1:-1], self._span(meta))
 
     def convention(self, meta, children):
         key, text = children
@@ -598,7 +598,7 @@ class _ToAst(Transformer_NonRecursive):
         return [self._name(token) for token in children]
 
     def step(self, meta, children):
-        return ("step", None, self._span(meta))
+        return ast.StepLine(self._span(meta))
 
     def assign(self, meta, children):
         name, expr = children
@@ -704,9 +704,10 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
         declared[name] = span
 
     for index, item in enumerate(items):
-        if isinstance(item, tuple):
-            kind, value, span = item
-            if kind == "optimizer":
+        if isinstance(item, ast.OptimizerLine | ast.CiteLine | ast.StepLine):
+            span = item.span
+            if isinstance(item, ast.OptimizerLine):
+                value = item.name
                 if spec.name is not None:
                     raise SpecError(
                         "a spec declares one optimizer", span, hint="split it into two files"
@@ -727,7 +728,8 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                         hint=f"`{value.lower()}` (the jax factory's name) is a Python keyword",
                     )
                 spec.name, spec.name_span = value, span
-            elif kind == "cite":
+            elif isinstance(item, ast.CiteLine):
+                value = item.text
                 if not value.strip():
                     raise SpecError(
                         "empty `cite`",
@@ -735,7 +737,7 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                         hint='name the source: cite "Authors, Title, Venue Year"',
                     )
                 spec.cites.append(value)
-            elif kind == "step":
+            else:
                 if spec.step_span is not None:
                     raise SpecError(
                         "a second `step` block",
@@ -800,4 +802,4 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
 
 
 def _item_span(item) -> Span:
-    return item[2] if isinstance(item, tuple) else item.span
+    return item.span
