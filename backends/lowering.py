@@ -8,8 +8,6 @@ text — and each backend adds only its own spellings.
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import textwrap
 from dataclasses import dataclass
 
@@ -74,9 +72,7 @@ def domain_condition(hyper: Hyper, name: str) -> str:
     parts = []
     if hyper.kind == "int":
         parts.append(f"float({name}).is_integer()")  # also rejects nan and inf
-    elif (hyper.lo == -math.inf and not hyper.lo_closed) or (
-        hyper.hi == math.inf and not hyper.hi_closed
-    ):
+    elif domain_needs_isfinite(hyper):
         parts.append(f"math.isfinite({name})")
     lo = format_number(hyper.lo) if hyper.lo != -math.inf else None
     hi = format_number(hyper.hi) if hyper.hi != math.inf else None
@@ -90,6 +86,14 @@ def domain_condition(hyper: Hyper, name: str) -> str:
     return " and ".join(parts) or f"{name} == {name}"
 
 
+def domain_needs_isfinite(hyper: Hyper) -> bool:
+    """Whether the domain condition tests ``math.isfinite``: an open infinite end (reals)."""
+    open_infinite = (hyper.lo == -math.inf and not hyper.lo_closed) or (
+        hyper.hi == math.inf and not hyper.hi_closed
+    )
+    return hyper.kind == "real" and open_infinite
+
+
 def signature_parts(program: Program) -> dict[str, str]:
     """Pre-joined pieces of signatures and name tuples (templates only paste them)."""
     views = hyper_views(program)
@@ -101,23 +105,9 @@ def signature_parts(program: Program) -> dict[str, str]:
     }
 
 
-def dunder_all(names) -> str:
-    """An ``__all__`` list in the order linters expect (CONSTANTS, Classes, functions)."""
-    order = sorted(names, key=lambda n: (0 if n.isupper() else 1 if n[:1].isupper() else 2, n))
-    return "[" + ", ".join(f'"{n}"' for n in order) + "]"
-
-
 def tuple_items(items: list[str]) -> str:
     """The inside of a Python tuple display: ``a, b`` or ``a,`` for one item."""
     return f"{items[0]}," if len(items) == 1 else ", ".join(items)
-
-
-def uses_math(
-    statements: list[StatementView], hypers: list[HyperView], extra: list[str] = ()
-) -> bool:
-    """Whether the generated module needs ``import math``."""
-    code = [s.code for s in statements] + [h.valid for h in hypers] + list(extra)
-    return any("math." in line for line in code)
 
 
 def python_tuple(names) -> str:
@@ -170,22 +160,6 @@ def docstring_math(program: Program) -> str:
 
 def is_zero(expr) -> bool:
     return isinstance(expr, Const) and not isinstance(expr.value, bool) and expr.value == 0
-
-
-def format_python(source: str) -> str:
-    """Format generated code with the pinned ruff, so output is byte-identical everywhere."""
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--isolated", "--line-length", "100", "-"],
-        input=source,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if "No module named ruff" in result.stderr:
-        raise RuntimeError("optc formats generated code with ruff: pip install ruff==0.17.5")
-    if result.returncode != 0:
-        raise RuntimeError(f"generated code does not parse:\n{result.stderr}\n{source}")
-    return result.stdout
 
 
 def spec_names(program: Program) -> set[str]:

@@ -24,10 +24,23 @@ from dataclasses import dataclass
 
 import jinja2
 
+from optc import pysource
 from optc.backends import lowering
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts, format_number
 from optc.diagnostics import SpecError
-from optc.ir.nodes import Counterpart, DType, Expr, Hyper, Op, Program, Role, Shape, Var, free_vars
+from optc.ir.nodes import (
+    Const,
+    Counterpart,
+    DType,
+    Expr,
+    Hyper,
+    Op,
+    Program,
+    Role,
+    Shape,
+    Var,
+    free_vars,
+)
 from optc.ir.printer import Prec
 
 _FUNCTIONS = {
@@ -90,12 +103,22 @@ class JaxPrinter(PythonPrinter):
         return f"{self.jnp}.where({test} != 0, {product}, 0.0)", Prec.ATOM
 
     def _float_constants(self, expr: Op, args: list[str]) -> list[str]:
+        """Constant arguments as Python floats (jnp functions reject Python ints in x64)."""
         return [
-            _as_float(text, "float" in self.names)  # a spec name `float` hides the builtin
+            self._as_float(arg, text)
             if not free_vars(arg) and arg.type.dtype is DType.REAL
             else text
             for arg, text in zip(expr.args, args, strict=True)
         ]
+
+    def _as_float(self, arg: Expr, text: str) -> str:
+        """``2`` → ``2.0``; a quotient is a float already; anything else goes through float()."""
+        if isinstance(arg, Const):
+            return repr(float(arg.value))
+        if isinstance(arg, Op) and arg.op == "div":
+            return text
+        # a spec name `float` hides the builtin
+        return f"1.0 * ({text})" if "float" in self.names else f"float({text})"
 
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
         args = self._float_constants(expr, args)
@@ -104,33 +127,6 @@ class JaxPrinter(PythonPrinter):
         if expr.op == "sign":  # sign(NaN) = 0, as torch.sign (docs/language.md, "Non-finite")
             return f"{self.jnp}.sign({self.jnp}.nan_to_num({args[0]}))", Prec.ATOM
         return f"{self.jnp}.{_FUNCTIONS[expr.op]}({', '.join(args)})", Prec.ATOM
-
-
-def _as_float(text: str, float_shadowed: bool = False) -> str:
-    """A constant expression as a float: ``2`` → ``2.0``; ``1 / 3`` is one already."""
-    if text.isdigit():
-        return f"{text}.0"
-    if "." in text or "/" in text:
-        return text
-    return f"1.0 * ({text})" if float_shadowed else f"float({text})"
-
-
-class Allocator:
-    """Spellings for the generated code's own names that never collide with a spec's names:
-    a taken name gets trailing underscores (``import jax.numpy as jnp_``)."""
-
-    def __init__(self, taken: set[str]) -> None:
-        self.taken = set(taken)
-        self.chosen: dict[str, str] = {}
-
-    def __getitem__(self, name: str) -> str:
-        if name not in self.chosen:
-            spelling = name
-            while spelling in self.taken:
-                spelling += "_"
-            self.taken.add(spelling)
-            self.chosen[name] = spelling
-        return self.chosen[name]
 
 
 # -- public names -----------------------------------------------------------------------------
@@ -456,10 +452,8 @@ def generate(program: Program, spec_path: str) -> str:
     """The formatted source of ``generated/jax/<name>.py``."""
     names = naming(program)
     params, differences = _params(program, names)
-    spec_names = {program.name, program.snake_name}
-    spec_names |= {h.name for h in program.hypers} | {s.name for s in program.states}
-    spec_names |= {b.display for b in program.body}
-    internal = Allocator(spec_names | {p.keyword for p in params})
+    spec_names = lowering.spec_names(program)
+    internal = lowering.InternalNames(spec_names | {p.keyword for p in params})
     jnp, dtype, delta, new_theta = (internal[n] for n in ("jnp", "dtype", "delta", "new_theta"))
     spec_const, runtime = internal["_SPEC"], internal["runtime"]
 
@@ -501,7 +495,7 @@ def generate(program: Program, spec_path: str) -> str:
         spec_path=spec_path,
         snake=program.snake_name,
         state_class=f"{program.name}State",
-        dunder_all=lowering.dunder_all(public),
+        dunder_all=pysource.dunder_all(public),
         state_fields=_dict_literal((s, f'"{f}"') for s, f in names.fields.items()),
         hyper_names=_dict_literal((h, f'"{k}"') for h, k in names.keywords.items()),
         count_field=names.count_field,
@@ -539,6 +533,6 @@ def generate(program: Program, spec_path: str) -> str:
         differences=differences,
         tensor_states=[s.name for s in program.states if s.shape is Shape.TENSOR],
         math=lowering.docstring_math(program),
-        uses_math=any("math." in row[4] for row in hyper_table),
+        uses_math=any(lowering.domain_needs_isfinite(h) for h in program.hypers),
     )
-    return lowering.format_python(source)
+    return pysource.format_python(source)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import jinja2
 
+from optc import pysource
 from optc.backends import lowering
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts
 from optc.diagnostics import SpecError
@@ -365,7 +366,7 @@ def generate(program: Program, spec_path: str) -> str:
             internal.import_line("optc.backends.torch.runtime", "Hyper", "SpecOptimizer"),
         ],
         n=internal,
-        dunder_all=lowering.dunder_all(
+        dunder_all=pysource.dunder_all(
             [program.name, f"{program.snake_name}_init", f"{program.snake_name}_update"]
         ),
         program=program,
@@ -387,4 +388,4 @@ def generate(program: Program, spec_path: str) -> str:
         keyword_only=keyword_only,
         math=lowering.docstring_math(program),
     )
-    return lowering.format_python(source)
+    return pysource.format_python(source)
