@@ -36,9 +36,7 @@ from optc.ir.nodes import (
     Hyper,
     Op,
     Program,
-    Role,
     Shape,
-    Var,
     free_vars,
 )
 from optc.ir.printer import Prec
@@ -388,30 +386,12 @@ def _state_init(program: Program, printer: JaxPrinter, jnp: str) -> list[tuple[s
     return result
 
 
-def _statements(program: Program, printer: JaxPrinter) -> list[lowering.StatementView]:
-    """One assignment per spec statement; a θ-shaped state given a scalar is filled to θ's
-    shape, so states keep their shape from step to step."""
-    tensor_targets = {"theta"} | {s.name for s in program.states if s.shape is Shape.TENSOR}
-    views = []
-    for binding in program.body:
-        target = printer.render(Var(binding.id, Role.LOCAL, binding.type))
-        value = printer.render(binding.expr)
-        if binding.target in tensor_targets and not binding.type.is_tensor:
-            value = printer.fill_like_gradient(binding.expr, value)
-        views.append(
-            lowering.StatementView(
-                f"# line {binding.span.line}: {binding.source}", f"{target} = {value}"
-            )
-        )
-    return views
-
-
 def _delta_statements(program: Program, printer: JaxPrinter, delta: str, new_theta: str):
     """The body with θ's last update written as the increment; and whether the increment had
     to be computed as ``new_theta - theta`` (then the leaf needs θ)."""
     final_id = program.outputs["theta"]
     increment = lowering.theta_delta(program)
-    views = _statements(program, printer)
+    views = lowering.statements(program, printer)
     if increment is None:
         views.append(
             lowering.StatementView(
