@@ -116,7 +116,8 @@ def adabound(
     mask: Any = None,
     lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
-    r"""AdaBound: Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning Rate, ICLR 2019.
+    r"""AdaBound: Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning
+    Rate, ICLR 2019.
 
     .. math::
 
@@ -130,20 +131,37 @@ def adabound(
       \end{aligned}
 
     Conventions:
-        variant: pytorch_optimizer.AdaBound (ams_bound = False) = the official code: the Adam step size lr * sqrt(1 - beta2^t) / (1 - beta1^t) / (sqrt(v) + eps) is clipped to [final_lr * (1 - 1/(gamma*t + 1)), final_lr * (1 + 1/(gamma*t))] and multiplies the raw m; the paper's Algorithm and the summary sheet instead clip alpha / sqrt(v) and divide by sqrt(t)
-        eps: outside the root of the raw v: sqrt(v) + eps, before the bias-corrected step size is applied (pytorch_optimizer also adds 1e-15 under the root)
-        bias_correction: inside the step size: sqrt(1 - beta2^t) / (1 - beta1^t), before clipping
-        weight_decay: decoupled and scaled by lr: theta * (1 - lr * weight_decay), as pytorch_optimizer.AdaBound (weight_decouple = True); the official code uses coupled L2
+        variant: pytorch_optimizer.AdaBound (ams_bound = False) = the official code: the Adam
+            step size lr * sqrt(1 - beta2^t) / (1 - beta1^t) / (sqrt(v) + eps) is clipped to
+            [final_lr * (1 - 1/(gamma*t + 1)), final_lr * (1 + 1/(gamma*t))] and multiplies the raw
+            m; the paper's Algorithm and the summary sheet instead clip alpha / sqrt(v) and divide
+            by sqrt(t)
+        eps: outside the root of the raw v: sqrt(v) + eps, before the bias-corrected step size
+            is applied (pytorch_optimizer also adds 1e-15 under the root)
+        bias_correction: inside the step size: sqrt(1 - beta2^t) / (1 - beta1^t), before
+            clipping
+        weight_decay: decoupled and scaled by lr: theta * (1 - lr * weight_decay), as
+            pytorch_optimizer.AdaBound (weight_decouple = True); the official code uses coupled L2
 
     Args:
-        learning_rate: Adam learning rate, before clipping to the bounds; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        final_lr: final (SGD) learning rate that both bounds converge to; in (0, inf) (default 0.1); a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        gamma: convergence speed of the bounds; in (0, inf) (default 0.001); a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: Adam learning rate, before clipping to the bounds; in (0, inf) (default
+            0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step
+            count) is accepted.
+        final_lr: final (SGD) learning rate that both bounds converge to; in (0, inf) (default
+            0.1); a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a
+            schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); a schedule (a callable of the step count) is accepted.
+        gamma: convergence speed of the bounds; in (0, inf) (default 0.001); a schedule (a
+            callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08);
+            a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

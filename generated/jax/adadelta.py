@@ -101,16 +101,27 @@ def adadelta(
       \end{aligned}
 
     Conventions:
-        eps: inside both roots: sqrt(u + eps) / sqrt(v + eps), as Zeiler's Algorithm 1, torch.optim.Adadelta and optax.adadelta
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.Adadelta
-        variant: torch form: u accumulates the unscaled step delta (before lr), so lr = 1 is Zeiler's method; the summary sheet's u accumulates the applied step lr * delta, which differs when lr != 1
+        eps: inside both roots: sqrt(u + eps) / sqrt(v + eps), as Zeiler's Algorithm 1,
+            torch.optim.Adadelta and optax.adadelta
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            torch.optim.Adadelta
+        variant: torch form: u accumulates the unscaled step delta (before lr), so lr = 1 is
+            Zeiler's method; the summary sheet's u accumulates the applied step lr * delta, which
+            differs when lr != 1
 
     Args:
-        learning_rate: scale of the step delta (1: Zeiler's method); in (0, inf) (default 1.0); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        rho: coefficient of the running averages of g^2 and delta^2; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        eps: term added inside both roots for numerical stability; in (0, inf) (default 1e-06); a schedule (a callable of the step count) is accepted.
-        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        weight_decay_mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: scale of the step delta (1: Zeiler's method); in (0, inf) (default 1.0);
+            the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count)
+            is accepted.
+        rho: coefficient of the running averages of g^2 and delta^2; in [0, 1) (default 0.9); a
+            schedule (a callable of the step count) is accepted.
+        eps: term added inside both roots for numerical stability; in (0, inf) (default 1e-06);
+            a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        weight_decay_mask: where decay applies, as optax.adamw's ``mask``: a tree of bools
+            shaped like the params (or a prefix of it), or a callable of the updates returning one;
+            ``weight_decay`` is 0 where it is False (default None: everywhere).
 
     This is ``optax.adadelta``: the same keywords and state fields. Differences from it:
         - ``learning_rate`` defaults to 1.0, the spec's (optax.adadelta's default: None);

@@ -108,13 +108,22 @@ def adam(
         bias_correction: both moments debiased by 1 - beta^t
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count) is accepted.
-        b2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        eps_root: optax.adam with eps_root=0.0 is this spec: any other value raises ValueError (default 0.0).
-        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the params' dtype).
-        nesterov: optax.adam with nesterov=False is this spec: any other value raises ValueError (default False).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the
+            spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count)
+            is accepted.
+        b2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the
+            step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08);
+            a schedule (a callable of the step count) is accepted.
+        eps_root: optax.adam with eps_root=0.0 is this spec: any other value raises ValueError
+            (default 0.0).
+        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the
+            params' dtype).
+        nesterov: optax.adam with nesterov=False is this spec: any other value raises ValueError
+            (default False).
 
     This is ``optax.adam``: the same keywords and state fields. Differences from it:
         - ``learning_rate`` defaults to 0.001, the spec's (optax.adam requires it);

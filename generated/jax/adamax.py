@@ -97,17 +97,26 @@ def adamax(
       \end{aligned}
 
     Conventions:
-        eps: inside the max: u = max(beta2 * u, |g| + eps), as torch.optim.Adamax and optax.adamax (the paper and the summary sheet have no eps)
+        eps: inside the max: u = max(beta2 * u, |g| + eps), as torch.optim.Adamax and
+            optax.adamax (the paper and the summary sheet have no eps)
         bias_correction: m debiased by 1 - beta1^t; the infinity norm u is not debiased
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.Adamax
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            torch.optim.Adamax
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.002); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: decay of the exponentially weighted infinity norm u; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        eps: term added to |g| inside the max for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.002); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a
+            schedule (a callable of the step count) is accepted.
+        beta2: decay of the exponentially weighted infinity norm u; in [0, 1) (default 0.999); a
+            schedule (a callable of the step count) is accepted.
+        eps: term added to |g| inside the max for numerical stability; in (0, inf) (default
+            1e-08); a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

@@ -97,7 +97,8 @@ def adamc(
     mask: Any = None,
     lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
-    r"""AdamC: Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.02285, 2025.
+    r"""AdamC: Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.02285,
+    2025.
 
     .. math::
 
@@ -110,19 +111,32 @@ def adamc(
       \end{aligned}
 
     Conventions:
-        variant: AdamW whose decoupled decay is scaled by lr / max_lr (corrected weight decay), for layers followed by a normalization; as pytorch_optimizer.AdamC with normalized = True, where max_lr is the lr the optimizer was built with
-        eps: added to sqrt(v) before the bias correction: (sqrt(v) + eps) / sqrt(1 - beta2^t), as pytorch_optimizer.AdamC (which also adds 1e-15 under the root); the summary sheet prints sqrt(v_hat + eps)
+        variant: AdamW whose decoupled decay is scaled by lr / max_lr (corrected weight decay),
+            for layers followed by a normalization; as pytorch_optimizer.AdamC with normalized =
+            True, where max_lr is the lr the optimizer was built with
+        eps: added to sqrt(v) before the bias correction: (sqrt(v) + eps) / sqrt(1 - beta2^t),
+            as pytorch_optimizer.AdamC (which also adds 1e-15 under the root); the summary sheet
+            prints sqrt(v_hat + eps)
         bias_correction: both moments debiased by 1 - beta^t
-        weight_decay: decoupled and scaled by lr^2 / max_lr: theta - lr * (update + (lr / max_lr) * weight_decay * theta)
+        weight_decay: decoupled and scaled by lr^2 / max_lr: theta - lr * (update + (lr /
+            max_lr) * weight_decay * theta)
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        max_lr: peak learning rate: the decay is scaled by lr / max_lr; in (0, inf) (default 0.001); a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        weight_decay: corrected weight decay, multiplied by lr^2 / max_lr; in [0, inf) (default 0.01); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        max_lr: peak learning rate: the decay is scaled by lr / max_lr; in (0, inf) (default
+            0.001); a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a
+            schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08);
+            a schedule (a callable of the step count) is accepted.
+        weight_decay: corrected weight decay, multiplied by lr^2 / max_lr; in [0, inf) (default
+            0.01); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

@@ -121,18 +121,32 @@ def adamw(
     Conventions:
         eps: outside the root: sqrt(v_hat) + eps, as torch.optim.AdamW and optax.adamw
         bias_correction: both moments debiased by 1 - beta^t
-        weight_decay: decoupled and scaled by lr, applied before the Adam step: theta * (1 - lr * weight_decay), as torch.optim.AdamW; equal to the summary sheet's theta - lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * theta) and to optax.adamw
+        weight_decay: decoupled and scaled by lr, applied before the Adam step: theta * (1 - lr
+            * weight_decay), as torch.optim.AdamW; equal to the summary sheet's theta - lr * (m_hat
+            / (sqrt(v_hat) + eps) + weight_decay * theta) and to optax.adamw
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count) is accepted.
-        b2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        eps_root: optax.adamw with eps_root=0.0 is this spec: any other value raises ValueError (default 0.0).
-        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the params' dtype).
-        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.01); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
-        nesterov: optax.adamw with nesterov=False is this spec: any other value raises ValueError (default False).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the
+            spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count)
+            is accepted.
+        b2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the
+            step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08);
+            a schedule (a callable of the step count) is accepted.
+        eps_root: optax.adamw with eps_root=0.0 is this spec: any other value raises ValueError
+            (default 0.0).
+        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the
+            params' dtype).
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default
+            0.01); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
+        nesterov: optax.adamw with nesterov=False is this spec: any other value raises
+            ValueError (default False).
 
     This is ``optax.adamw``: the same keywords and state fields. Differences from it:
         - ``learning_rate`` defaults to 0.001, the spec's (optax.adamw requires it);

@@ -131,7 +131,8 @@ def ademamix(
     mask: Any = None,
     lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
-    r"""AdEMAMix: Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, ICLR 2025.
+    r"""AdEMAMix: Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, ICLR
+    2025.
 
     .. math::
 
@@ -148,21 +149,40 @@ def ademamix(
       \end{aligned}
 
     Conventions:
-        variant: AdamW plus a slow EMA m2 (beta3) added with weight alpha; the paper's warmup schedulers for alpha (linear) and beta3 (log-space interpolation from beta1) over t_alpha_beta3 steps, as pytorch_optimizer.AdEMAMix; t_alpha_beta3 = 0 means no warmup (pytorch_optimizer's None, optax's constant alpha and b3). Both schedulers read the fraction f = min(t / t_alpha_beta3, 1): alpha_t = f * alpha is the paper's min(t * alpha / T, alpha); capping f at 1 in the beta3 scheduler equals the paper's min(..., beta3) when beta3 >= beta1 and never divides by zero
-        eps: outside the root: sqrt(v_hat) + eps, as pytorch_optimizer and optax.contrib.ademamix (eps_root = 0); the summary sheet prints sqrt(v_hat + eps)
-        bias_correction: m1 and v debiased by 1 - beta^t; the slow EMA m2 is not debiased (paper)
-        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as the paper, optax.contrib.ademamix and pytorch_optimizer (weight_decouple = True)
+        variant: AdamW plus a slow EMA m2 (beta3) added with weight alpha; the paper's warmup
+            schedulers for alpha (linear) and beta3 (log-space interpolation from beta1) over
+            t_alpha_beta3 steps, as pytorch_optimizer.AdEMAMix; t_alpha_beta3 = 0 means no warmup
+            (pytorch_optimizer's None, optax's constant alpha and b3). Both schedulers read the
+            fraction f = min(t / t_alpha_beta3, 1): alpha_t = f * alpha is the paper's min(t * alpha
+            / T, alpha); capping f at 1 in the beta3 scheduler equals the paper's min(..., beta3)
+            when beta3 >= beta1 and never divides by zero
+        eps: outside the root: sqrt(v_hat) + eps, as pytorch_optimizer and
+            optax.contrib.ademamix (eps_root = 0); the summary sheet prints sqrt(v_hat + eps)
+        bias_correction: m1 and v debiased by 1 - beta^t; the slow EMA m2 is not debiased
+            (paper)
+        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta),
+            as the paper, optax.contrib.ademamix and pytorch_optimizer (weight_decouple = True)
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the fast running average m1 of the gradient; in (0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        beta3: coefficient of the slow running average m2 of the gradient; in (0, 1) (default 0.9999); a schedule (a callable of the step count) is accepted.
-        alpha: weight of the slow average m2 in the update; in [0, inf) (default 5.0); a schedule (a callable of the step count) is accepted.
-        t_alpha_beta3: warmup steps of alpha and beta3 (0: no warmup); an integer in [0, inf) (default 0); a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the fast running average m1 of the gradient; in (0, 1) (default
+            0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); a schedule (a callable of the step count) is accepted.
+        beta3: coefficient of the slow running average m2 of the gradient; in (0, 1) (default
+            0.9999); a schedule (a callable of the step count) is accepted.
+        alpha: weight of the slow average m2 in the update; in [0, inf) (default 5.0); a
+            schedule (a callable of the step count) is accepted.
+        t_alpha_beta3: warmup steps of alpha and beta3 (0: no warmup); an integer in [0, inf)
+            (default 0); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08);
+            a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

@@ -103,13 +103,19 @@ def amsgrad(
 
     Conventions:
         eps: outside the root: sqrt(v_hat) + eps, as torch.optim.Adam(amsgrad=True)
-        bias_correction: torch.optim.Adam(amsgrad=True) and the summary sheet: the running max is taken of the raw v, then debiased by 1 - beta2^t; m debiased by 1 - beta1^t (Reddi et al. debias neither; optax.amsgrad takes the max of the debiased v)
+        bias_correction: torch.optim.Adam(amsgrad=True) and the summary sheet: the running max
+            is taken of the raw v, then debiased by 1 - beta2^t; m debiased by 1 - beta1^t (Reddi et
+            al. debias neither; optax.amsgrad takes the max of the debiased v)
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a
+            schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08);
+            a schedule (a callable of the step count) is accepted.
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

@@ -91,7 +91,8 @@ def grams(
     mask: Any = None,
     lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
-    r"""Grams: Cao, Li & Song, Grams: Gradient Descent with Adaptive Momentum Scaling, arXiv:2412.17107, 2024.
+    r"""Grams: Cao, Li & Song, Grams: Gradient Descent with Adaptive Momentum Scaling,
+    arXiv:2412.17107, 2024.
 
     .. math::
 
@@ -103,18 +104,28 @@ def grams(
       \end{aligned}
 
     Conventions:
-        variant: AdamW whose update takes its sign from the current gradient and its magnitude from the Adam step, as pytorch_optimizer.Grams
-        eps: outside the root: sqrt(v_hat) + eps, as pytorch_optimizer.Grams (the summary sheet prints sqrt(v_hat + eps))
+        variant: AdamW whose update takes its sign from the current gradient and its magnitude
+            from the Adam step, as pytorch_optimizer.Grams
+        eps: outside the root: sqrt(v_hat) + eps, as pytorch_optimizer.Grams (the summary sheet
+            prints sqrt(v_hat + eps))
         bias_correction: both moments debiased by 1 - beta^t
-        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as pytorch_optimizer.Grams (weight_decouple = True)
+        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta),
+            as pytorch_optimizer.Grams (weight_decouple = True)
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-06); a schedule (a callable of the step count) is accepted.
-        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a
+            schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-06);
+            a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

@@ -89,7 +89,8 @@ def laprop(
     mask: Any = None,
     lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
-    r"""LaProp: Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam, arXiv:2002.04839, 2020.
+    r"""LaProp: Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam,
+    arXiv:2002.04839, 2020.
 
     .. math::
 
@@ -102,18 +103,31 @@ def laprop(
       \end{aligned}
 
     Conventions:
-        variant: pytorch_optimizer.LaProp (centered = False, ams_bound = False): the gradient is normalized by the second moment first and the momentum averages the normalized steps, lr included (so an lr schedule enters the momentum)
-        eps: added to sqrt(v) before the bias correction: (sqrt(v) + eps) / sqrt(1 - beta2^t), as pytorch_optimizer.LaProp (which also adds 1e-15 under the root)
-        bias_correction: v through sqrt(1 - beta2^t) in the normalizer; the momentum of normalized steps divided by 1 - beta1^t (pytorch_optimizer's EMA of lr divided by lr, equal for a constant lr)
-        weight_decay: decoupled and scaled by lr, applied after the step to the updated theta: theta * (1 - lr * weight_decay), as pytorch_optimizer.LaProp (weight_decouple = True)
+        variant: pytorch_optimizer.LaProp (centered = False, ams_bound = False): the gradient is
+            normalized by the second moment first and the momentum averages the normalized steps, lr
+            included (so an lr schedule enters the momentum)
+        eps: added to sqrt(v) before the bias correction: (sqrt(v) + eps) / sqrt(1 - beta2^t),
+            as pytorch_optimizer.LaProp (which also adds 1e-15 under the root)
+        bias_correction: v through sqrt(1 - beta2^t) in the normalizer; the momentum of
+            normalized steps divided by 1 - beta1^t (pytorch_optimizer's EMA of lr divided by lr,
+            equal for a constant lr)
+        weight_decay: decoupled and scaled by lr, applied after the step to the updated theta:
+            theta * (1 - lr * weight_decay), as pytorch_optimizer.LaProp (weight_decouple = True)
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.0004); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the normalized step; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-15); a schedule (a callable of the step count) is accepted.
-        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.0004); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the normalized step; in [0, 1) (default
+            0.9); a schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-15);
+            a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

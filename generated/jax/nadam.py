@@ -124,19 +124,31 @@ def nadam(
       \end{aligned}
 
     Conventions:
-        variant: torch.optim.NAdam: momentum schedule mu_t = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay)) (Dozat's 0.96^(t/250) for momentum_decay = 4e-3); the summary sheet prints mu_t = beta1 * (1 - 0.96^t * psi / 2), which is not torch's
+        variant: torch.optim.NAdam: momentum schedule mu_t = beta1 * (1 - 0.5 * 0.96^(t *
+            momentum_decay)) (Dozat's 0.96^(t/250) for momentum_decay = 4e-3); the summary sheet
+            prints mu_t = beta1 * (1 - 0.96^t * psi / 2), which is not torch's
         eps: outside the root: sqrt(v_hat) + eps, as torch.optim.NAdam
-        bias_correction: v debiased by 1 - beta2^t; the momentum terms are debiased by the running product of mu: 1 - prod_{i<=t} mu_i and 1 - prod_{i<=t+1} mu_i
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.NAdam (decoupled_weight_decay = False)
+        bias_correction: v debiased by 1 - beta2^t; the momentum terms are debiased by the
+            running product of mu: 1 - prod_{i<=t} mu_i and 1 - prod_{i<=t+1} mu_i
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            torch.optim.NAdam (decoupled_weight_decay = False)
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.002); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        momentum_decay: decay speed of the momentum schedule mu_t (from beta1); in [0, inf) (default 0.004); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.002); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a
+            schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08);
+            a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        momentum_decay: decay speed of the momentum schedule mu_t (from beta1); in [0, inf)
+            (default 0.004); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

@@ -104,18 +104,30 @@ def nadamdozat(
       \end{aligned}
 
     Conventions:
-        variant: Dozat's Algorithm 2 with a constant mu_t = beta1, as optax.nadam writes it: m_hat = beta1 * m / (1 - beta1^(t+1)) + (1 - beta1) * g / (1 - beta1^t); the summary sheet debiases the first term by 1 - beta1^t instead
+        variant: Dozat's Algorithm 2 with a constant mu_t = beta1, as optax.nadam writes it:
+            m_hat = beta1 * m / (1 - beta1^(t+1)) + (1 - beta1) * g / (1 - beta1^t); the summary
+            sheet debiases the first term by 1 - beta1^t instead
         eps: outside the root: sqrt(v_hat) + eps, as optax.nadam
-        bias_correction: m_hat as above (look-ahead debiasing); v debiased by 1 - beta2^t without Dozat's extra beta2 factor, as optax
+        bias_correction: m_hat as above (look-ahead debiasing); v debiased by 1 - beta2^t
+            without Dozat's extra beta2 factor, as optax
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count) is accepted.
-        b2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        eps_root: optax.nadam with eps_root=0.0 is this spec: any other value raises ValueError (default 0.0).
-        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the params' dtype).
-        nesterov: optax.nadam with nesterov=True is this spec: any other value raises ValueError (default True).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the
+            spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count)
+            is accepted.
+        b2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the
+            step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08);
+            a schedule (a callable of the step count) is accepted.
+        eps_root: optax.nadam with eps_root=0.0 is this spec: any other value raises ValueError
+            (default 0.0).
+        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the
+            params' dtype).
+        nesterov: optax.nadam with nesterov=True is this spec: any other value raises ValueError
+            (default True).
 
     This is ``optax.nadam``: the same keywords and state fields. Differences from it:
         - ``learning_rate`` defaults to 0.001, the spec's (optax.nadam requires it);

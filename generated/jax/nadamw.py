@@ -130,21 +130,37 @@ def nadamw(
       \end{aligned}
 
     Conventions:
-        variant: optax.nadamw (= optax.adamw(nesterov = True)): Nesterov momentum m_hat = beta1 * m / (1 - beta1^(t+1)) + (1 - beta1) * g / (1 - beta1^t), no momentum schedule (torch.optim.NAdam's mu_t schedule is not used)
+        variant: optax.nadamw (= optax.adamw(nesterov = True)): Nesterov momentum m_hat = beta1
+            * m / (1 - beta1^(t+1)) + (1 - beta1) * g / (1 - beta1^t), no momentum schedule
+            (torch.optim.NAdam's mu_t schedule is not used)
         eps: eps_root inside and eps outside the root: sqrt(v_hat + eps_root) + eps, as optax
-        bias_correction: v debiased by 1 - beta2^t; the momentum term by 1 - beta1^(t+1), the gradient term by 1 - beta1^t
-        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as optax.nadamw
+        bias_correction: v debiased by 1 - beta2^t; the momentum term by 1 - beta1^(t+1), the
+            gradient term by 1 - beta1^t
+        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta),
+            as optax.nadamw
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count) is accepted.
-        b2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the step count) is accepted.
-        eps: term added outside the root for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        eps_root: term added to v_hat inside the root; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the params' dtype).
-        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.0001); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
-        nesterov: optax.nadamw with nesterov=True is this spec: any other value raises ValueError (default True).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        b1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); the
+            spec's ``beta1``, also accepted as ``beta1=``; a schedule (a callable of the step count)
+            is accepted.
+        b2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); the spec's ``beta2``, also accepted as ``beta2=``; a schedule (a callable of the
+            step count) is accepted.
+        eps: term added outside the root for numerical stability; in (0, inf) (default 1e-08); a
+            schedule (a callable of the step count) is accepted.
+        eps_root: term added to v_hat inside the root; in [0, inf) (default 0.0); a schedule (a
+            callable of the step count) is accepted.
+        mu_dtype: dtype of the ``mu`` state (the first moment), as optax's (default None: the
+            params' dtype).
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default
+            0.0001); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
+        nesterov: optax.nadamw with nesterov=True is this spec: any other value raises
+            ValueError (default True).
 
     This is ``optax.nadamw``: the same keywords and state fields. Differences from it:
         - ``learning_rate`` defaults to 0.001, the spec's (optax.nadamw requires it);

@@ -117,20 +117,33 @@ def qhadam(
       \end{aligned}
 
     Conventions:
-        variant: the paper's QHAdam, as pytorch_optimizer.QHAdam (nus = (nu1, nu2)): each debiased moment is mixed with the current gradient (squared) by 1 - nu; nu1 = 0.7, nu2 = 1 is the paper's recommended pair (pytorch_optimizer's default (1, 1) is Adam)
+        variant: the paper's QHAdam, as pytorch_optimizer.QHAdam (nus = (nu1, nu2)): each
+            debiased moment is mixed with the current gradient (squared) by 1 - nu; nu1 = 0.7, nu2 =
+            1 is the paper's recommended pair (pytorch_optimizer's default (1, 1) is Adam)
         eps: outside the root: sqrt(mixed second moment) + eps
-        bias_correction: both moments debiased by 1 - beta^t (the paper's weighted form; pytorch_optimizer keeps the weights in float32)
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as pytorch_optimizer.QHAdam (weight_decouple = False) and the authors' qhoptim
+        bias_correction: both moments debiased by 1 - beta^t (the paper's weighted form;
+            pytorch_optimizer keeps the weights in float32)
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            pytorch_optimizer.QHAdam (weight_decouple = False) and the authors' qhoptim
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        nu1: weight of the debiased first moment against the current g; in [0, 1] (default 0.7); a schedule (a callable of the step count) is accepted.
-        nu2: weight of the debiased second moment against the current g^2; in [0, 1] (default 1.0); a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
-        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a
+            schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the running average of the squared gradient; in [0, 1) (default
+            0.999); a schedule (a callable of the step count) is accepted.
+        nu1: weight of the debiased first moment against the current g; in [0, 1] (default 0.7);
+            a schedule (a callable of the step count) is accepted.
+        nu2: weight of the debiased second moment against the current g^2; in [0, 1] (default
+            1.0); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in (0, inf) (default 1e-08);
+            a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

@@ -89,15 +89,24 @@ def qhm(
       \end{aligned}
 
     Conventions:
-        momentum: EMA momentum buffer m = momentum * m + (1 - momentum) * g, mixed with the current gradient: step (1 - nu) * g + nu * m; momentum = 0.999, nu = 0.7 is the paper's recommended pair (pytorch_optimizer's defaults 0 and 1 are plain SGD)
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as pytorch_optimizer.QHM (weight_decouple = False) and the authors' qhoptim
+        momentum: EMA momentum buffer m = momentum * m + (1 - momentum) * g, mixed with the
+            current gradient: step (1 - nu) * g + nu * m; momentum = 0.999, nu = 0.7 is the paper's
+            recommended pair (pytorch_optimizer's defaults 0 and 1 are plain SGD)
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            pytorch_optimizer.QHM (weight_decouple = False) and the authors' qhoptim
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        momentum: coefficient of the running average of the gradient; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        nu: weight of the momentum buffer against the current gradient; in [0, 1] (default 0.7); a schedule (a callable of the step count) is accepted.
-        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        momentum: coefficient of the running average of the gradient; in [0, 1) (default 0.999);
+            a schedule (a callable of the step count) is accepted.
+        nu: weight of the momentum buffer against the current gradient; in [0, 1] (default 0.7);
+            a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

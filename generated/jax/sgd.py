@@ -58,7 +58,8 @@ def sgd(
     mask: Any = None,
     lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
-    r"""SGD: Robbins & Monro, A Stochastic Approximation Method, Annals of Mathematical Statistics 1951.
+    r"""SGD: Robbins & Monro, A Stochastic Approximation Method, Annals of Mathematical Statistics
+    1951.
 
     .. math::
 
@@ -68,13 +69,19 @@ def sgd(
       \end{aligned}
 
     Conventions:
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.SGD
-        variant: torch.optim.SGD with momentum = 0: the summary sheet's theta - eta * g plus L2 decay
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            torch.optim.SGD
+        variant: torch.optim.SGD with momentum = 0: the summary sheet's theta - eta * g plus L2
+            decay
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default 0.0); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default
+            0.0); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

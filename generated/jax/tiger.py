@@ -81,15 +81,23 @@ def tiger(
       \end{aligned}
 
     Conventions:
-        variant: Lion with beta1 = beta2 = beta, as pytorch_optimizer.Tiger; the per-layer lr rules of the original (0.5 * lr and no decay for biases and norms, lr * RMS(theta) otherwise) are left to parameter groups
+        variant: Lion with beta1 = beta2 = beta, as pytorch_optimizer.Tiger; the per-layer lr
+            rules of the original (0.5 * lr and no decay for biases and norms, lr * RMS(theta)
+            otherwise) are left to parameter groups
         bias_correction: none: the update is the sign of a plain EMA
-        weight_decay: decoupled and scaled by lr: theta - lr * (sign(m) + weight_decay * theta), as Lion and pytorch_optimizer.Tiger (weight_decouple = True)
+        weight_decay: decoupled and scaled by lr: theta - lr * (sign(m) + weight_decay * theta),
+            as Lion and pytorch_optimizer.Tiger (weight_decouple = True)
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta: coefficient of the running average of the gradient (momentum); in [0, 1) (default 0.965); a schedule (a callable of the step count) is accepted.
-        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default 0.01); a schedule (a callable of the step count) is accepted.
-        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the params (or a prefix of it), or a callable of the updates returning one; ``weight_decay`` is 0 where it is False (default None: everywhere).
+        learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta: coefficient of the running average of the gradient (momentum); in [0, 1) (default
+            0.965); a schedule (a callable of the step count) is accepted.
+        weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default
+            0.01); a schedule (a callable of the step count) is accepted.
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

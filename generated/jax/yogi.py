@@ -94,7 +94,8 @@ def yogi(
     *,
     lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
-    r"""Yogi: Zaheer, Reddi, Sachan, Kale & Kumar, Adaptive Methods for Nonconvex Optimization, NeurIPS 2018.
+    r"""Yogi: Zaheer, Reddi, Sachan, Kale & Kumar, Adaptive Methods for Nonconvex Optimization,
+    NeurIPS 2018.
 
     .. math::
 
@@ -107,16 +108,23 @@ def yogi(
       \end{aligned}
 
     Conventions:
-        variant: optax.yogi (= optax.scale_by_yogi) and pytorch_optimizer.Yogi with weight_decay = 0: both m and v start at initial_accumulator_value (1e-6), not at 0
+        variant: optax.yogi (= optax.scale_by_yogi) and pytorch_optimizer.Yogi with weight_decay
+            = 0: both m and v start at initial_accumulator_value (1e-6), not at 0
         eps: outside the root: sqrt(v_hat) + eps, eps = 1e-3 as optax.yogi
-        bias_correction: both moments debiased by 1 - beta^t as in Adam, although they do not start at 0 (as optax and pytorch_optimizer do)
+        bias_correction: both moments debiased by 1 - beta^t as in Adam, although they do not
+            start at 0 (as optax and pytorch_optimizer do)
 
     Args:
-        learning_rate: learning rate; in (0, inf) (default 0.01); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2: coefficient of the additive update of the second moment v; in [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
-        eps: term added to the denominator for numerical stability; in [0, inf) (default 0.001); a schedule (a callable of the step count) is accepted.
-        initial_accumulator_value: initial value of both moments m and v; in (0, inf) (default 1e-06); a schedule (a callable of the step count) is accepted.
+        learning_rate: learning rate; in (0, inf) (default 0.01); the spec's ``lr``, also
+            accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the running average of the gradient; in [0, 1) (default 0.9); a
+            schedule (a callable of the step count) is accepted.
+        beta2: coefficient of the additive update of the second moment v; in [0, 1) (default
+            0.999); a schedule (a callable of the step count) is accepted.
+        eps: term added to the denominator for numerical stability; in [0, inf) (default 0.001);
+            a schedule (a callable of the step count) is accepted.
+        initial_accumulator_value: initial value of both moments m and v; in (0, inf) (default
+            1e-06); a schedule (a callable of the step count) is accepted.
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

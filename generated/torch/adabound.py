@@ -75,7 +75,8 @@ def adabound_update(
 
 
 class AdaBound(SpecOptimizer):
-    r"""AdaBound: Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning Rate, ICLR 2019.
+    r"""AdaBound: Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning
+    Rate, ICLR 2019.
 
     .. math::
 
@@ -89,13 +90,15 @@ class AdaBound(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        variant: pytorch_optimizer.AdaBound (ams_bound = False) = the official code: the Adam step size
-            lr * sqrt(1 - beta2^t) / (1 - beta1^t) / (sqrt(v) + eps) is clipped to [final_lr * (1 -
-            1/(gamma*t + 1)), final_lr * (1 + 1/(gamma*t))] and multiplies the raw m; the paper's
-            Algorithm and the summary sheet instead clip alpha / sqrt(v) and divide by sqrt(t)
-        eps: outside the root of the raw v: sqrt(v) + eps, before the bias-corrected step size is
-            applied (pytorch_optimizer also adds 1e-15 under the root)
-        bias_correction: inside the step size: sqrt(1 - beta2^t) / (1 - beta1^t), before clipping
+        variant: pytorch_optimizer.AdaBound (ams_bound = False) = the official code: the Adam
+            step size lr * sqrt(1 - beta2^t) / (1 - beta1^t) / (sqrt(v) + eps) is clipped to
+            [final_lr * (1 - 1/(gamma*t + 1)), final_lr * (1 + 1/(gamma*t))] and multiplies the raw
+            m; the paper's Algorithm and the summary sheet instead clip alpha / sqrt(v) and divide
+            by sqrt(t)
+        eps: outside the root of the raw v: sqrt(v) + eps, before the bias-corrected step size
+            is applied (pytorch_optimizer also adds 1e-15 under the root)
+        bias_correction: inside the step size: sqrt(1 - beta2^t) / (1 - beta1^t), before
+            clipping
         weight_decay: decoupled and scaled by lr: theta * (1 - lr * weight_decay), as
             pytorch_optimizer.AdaBound (weight_decouple = True); the official code uses coupled L2
 

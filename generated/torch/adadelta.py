@@ -72,10 +72,11 @@ class Adadelta(SpecOptimizer):
     Conventions:
         eps: inside both roots: sqrt(u + eps) / sqrt(v + eps), as Zeiler's Algorithm 1,
             torch.optim.Adadelta and optax.adadelta
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.Adadelta
-        variant: torch form: u accumulates the unscaled step delta (before lr), so lr = 1 is Zeiler's
-            method; the summary sheet's u accumulates the applied step lr * delta, which differs
-            when lr != 1
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            torch.optim.Adadelta
+        variant: torch form: u accumulates the unscaled step delta (before lr), so lr = 1 is
+            Zeiler's method; the summary sheet's u accumulates the applied step lr * delta, which
+            differs when lr != 1
 
     Counterpart: ``torch.optim.Adadelta`` — same argument names, param-group keys and state keys
     (``square_avg`` = v, ``acc_delta`` = u), so its checkpoints load here and ours load there.

@@ -68,10 +68,11 @@ class Adamax(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        eps: inside the max: u = max(beta2 * u, |g| + eps), as torch.optim.Adamax and optax.adamax
-            (the paper and the summary sheet have no eps)
+        eps: inside the max: u = max(beta2 * u, |g| + eps), as torch.optim.Adamax and
+            optax.adamax (the paper and the summary sheet have no eps)
         bias_correction: m debiased by 1 - beta1^t; the infinity norm u is not debiased
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.Adamax
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            torch.optim.Adamax
 
     Counterpart: ``torch.optim.Adamax`` — same argument names, param-group keys and state keys
     (``exp_avg`` = m, ``exp_inf`` = u), so its checkpoints load here and ours load there.

@@ -67,7 +67,8 @@ def adamc_update(
 
 
 class AdamC(SpecOptimizer):
-    r"""AdamC: Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.02285, 2025.
+    r"""AdamC: Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.02285,
+    2025.
 
     .. math::
 
@@ -80,15 +81,15 @@ class AdamC(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        variant: AdamW whose decoupled decay is scaled by lr / max_lr (corrected weight decay), for
-            layers followed by a normalization; as pytorch_optimizer.AdamC with normalized = True,
-            where max_lr is the lr the optimizer was built with
-        eps: added to sqrt(v) before the bias correction: (sqrt(v) + eps) / sqrt(1 - beta2^t), as
-            pytorch_optimizer.AdamC (which also adds 1e-15 under the root); the summary sheet prints
-            sqrt(v_hat + eps)
+        variant: AdamW whose decoupled decay is scaled by lr / max_lr (corrected weight decay),
+            for layers followed by a normalization; as pytorch_optimizer.AdamC with normalized =
+            True, where max_lr is the lr the optimizer was built with
+        eps: added to sqrt(v) before the bias correction: (sqrt(v) + eps) / sqrt(1 - beta2^t),
+            as pytorch_optimizer.AdamC (which also adds 1e-15 under the root); the summary sheet
+            prints sqrt(v_hat + eps)
         bias_correction: both moments debiased by 1 - beta^t
-        weight_decay: decoupled and scaled by lr^2 / max_lr: theta - lr * (update + (lr / max_lr) *
-            weight_decay * theta)
+        weight_decay: decoupled and scaled by lr^2 / max_lr: theta - lr * (update + (lr /
+            max_lr) * weight_decay * theta)
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.

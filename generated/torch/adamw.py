@@ -76,9 +76,9 @@ class AdamW(SpecOptimizer):
     Conventions:
         eps: outside the root: sqrt(v_hat) + eps, as torch.optim.AdamW and optax.adamw
         bias_correction: both moments debiased by 1 - beta^t
-        weight_decay: decoupled and scaled by lr, applied before the Adam step: theta * (1 - lr *
-            weight_decay), as torch.optim.AdamW; equal to the summary sheet's theta - lr * (m_hat /
-            (sqrt(v_hat) + eps) + weight_decay * theta) and to optax.adamw
+        weight_decay: decoupled and scaled by lr, applied before the Adam step: theta * (1 - lr
+            * weight_decay), as torch.optim.AdamW; equal to the summary sheet's theta - lr * (m_hat
+            / (sqrt(v_hat) + eps) + weight_decay * theta) and to optax.adamw
 
     Counterpart: ``torch.optim.AdamW`` — same argument names, param-group keys and state keys
     (``exp_avg`` = m, ``exp_avg_sq`` = v), so its checkpoints load here and ours load there.

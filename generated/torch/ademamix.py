@@ -91,7 +91,8 @@ def ademamix_update(
 
 
 class AdEMAMix(SpecOptimizer):
-    r"""AdEMAMix: Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, ICLR 2025.
+    r"""AdEMAMix: Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, ICLR
+    2025.
 
     .. math::
 
@@ -108,18 +109,19 @@ class AdEMAMix(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        variant: AdamW plus a slow EMA m2 (beta3) added with weight alpha; the paper's warmup schedulers
-            for alpha (linear) and beta3 (log-space interpolation from beta1) over t_alpha_beta3
-            steps, as pytorch_optimizer.AdEMAMix; t_alpha_beta3 = 0 means no warmup
+        variant: AdamW plus a slow EMA m2 (beta3) added with weight alpha; the paper's warmup
+            schedulers for alpha (linear) and beta3 (log-space interpolation from beta1) over
+            t_alpha_beta3 steps, as pytorch_optimizer.AdEMAMix; t_alpha_beta3 = 0 means no warmup
             (pytorch_optimizer's None, optax's constant alpha and b3). Both schedulers read the
             fraction f = min(t / t_alpha_beta3, 1): alpha_t = f * alpha is the paper's min(t * alpha
             / T, alpha); capping f at 1 in the beta3 scheduler equals the paper's min(..., beta3)
             when beta3 >= beta1 and never divides by zero
-        eps: outside the root: sqrt(v_hat) + eps, as pytorch_optimizer and optax.contrib.ademamix
-            (eps_root = 0); the summary sheet prints sqrt(v_hat + eps)
-        bias_correction: m1 and v debiased by 1 - beta^t; the slow EMA m2 is not debiased (paper)
-        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as the paper,
-            optax.contrib.ademamix and pytorch_optimizer (weight_decouple = True)
+        eps: outside the root: sqrt(v_hat) + eps, as pytorch_optimizer and
+            optax.contrib.ademamix (eps_root = 0); the summary sheet prints sqrt(v_hat + eps)
+        bias_correction: m1 and v debiased by 1 - beta^t; the slow EMA m2 is not debiased
+            (paper)
+        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta),
+            as the paper, optax.contrib.ademamix and pytorch_optimizer (weight_decouple = True)
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.

@@ -76,9 +76,9 @@ class AMSGrad(SpecOptimizer):
 
     Conventions:
         eps: outside the root: sqrt(v_hat) + eps, as torch.optim.Adam(amsgrad=True)
-        bias_correction: torch.optim.Adam(amsgrad=True) and the summary sheet: the running max is taken of the
-            raw v, then debiased by 1 - beta2^t; m debiased by 1 - beta1^t (Reddi et al. debias
-            neither; optax.amsgrad takes the max of the debiased v)
+        bias_correction: torch.optim.Adam(amsgrad=True) and the summary sheet: the running max
+            is taken of the raw v, then debiased by 1 - beta2^t; m debiased by 1 - beta1^t (Reddi et
+            al. debias neither; optax.amsgrad takes the max of the debiased v)
 
     Counterpart: ``torch.optim.Adam`` — same argument names, param-group keys and state keys
     (``exp_avg`` = m, ``exp_avg_sq`` = v, ``max_exp_avg_sq`` = v_max), so its checkpoints load here and ours load there.

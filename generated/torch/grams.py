@@ -58,7 +58,8 @@ def grams_update(
 
 
 class Grams(SpecOptimizer):
-    r"""Grams: Cao, Li & Song, Grams: Gradient Descent with Adaptive Momentum Scaling, arXiv:2412.17107, 2024.
+    r"""Grams: Cao, Li & Song, Grams: Gradient Descent with Adaptive Momentum Scaling,
+    arXiv:2412.17107, 2024.
 
     .. math::
 
@@ -70,13 +71,13 @@ class Grams(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        variant: AdamW whose update takes its sign from the current gradient and its magnitude from the
-            Adam step, as pytorch_optimizer.Grams
+        variant: AdamW whose update takes its sign from the current gradient and its magnitude
+            from the Adam step, as pytorch_optimizer.Grams
         eps: outside the root: sqrt(v_hat) + eps, as pytorch_optimizer.Grams (the summary sheet
             prints sqrt(v_hat + eps))
         bias_correction: both moments debiased by 1 - beta^t
-        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as
-            pytorch_optimizer.Grams (weight_decouple = True)
+        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta),
+            as pytorch_optimizer.Grams (weight_decouple = True)
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.

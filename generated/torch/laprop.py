@@ -59,7 +59,8 @@ def laprop_update(
 
 
 class LaProp(SpecOptimizer):
-    r"""LaProp: Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam, arXiv:2002.04839, 2020.
+    r"""LaProp: Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam,
+    arXiv:2002.04839, 2020.
 
     .. math::
 
@@ -75,12 +76,13 @@ class LaProp(SpecOptimizer):
         variant: pytorch_optimizer.LaProp (centered = False, ams_bound = False): the gradient is
             normalized by the second moment first and the momentum averages the normalized steps, lr
             included (so an lr schedule enters the momentum)
-        eps: added to sqrt(v) before the bias correction: (sqrt(v) + eps) / sqrt(1 - beta2^t), as
-            pytorch_optimizer.LaProp (which also adds 1e-15 under the root)
-        bias_correction: v through sqrt(1 - beta2^t) in the normalizer; the momentum of normalized steps divided
-            by 1 - beta1^t (pytorch_optimizer's EMA of lr divided by lr, equal for a constant lr)
-        weight_decay: decoupled and scaled by lr, applied after the step to the updated theta: theta * (1 - lr
-            * weight_decay), as pytorch_optimizer.LaProp (weight_decouple = True)
+        eps: added to sqrt(v) before the bias correction: (sqrt(v) + eps) / sqrt(1 - beta2^t),
+            as pytorch_optimizer.LaProp (which also adds 1e-15 under the root)
+        bias_correction: v through sqrt(1 - beta2^t) in the normalizer; the momentum of
+            normalized steps divided by 1 - beta1^t (pytorch_optimizer's EMA of lr divided by lr,
+            equal for a constant lr)
+        weight_decay: decoupled and scaled by lr, applied after the step to the updated theta:
+            theta * (1 - lr * weight_decay), as pytorch_optimizer.LaProp (weight_decouple = True)
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.

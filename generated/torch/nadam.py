@@ -97,10 +97,10 @@ class NAdam(SpecOptimizer):
             momentum_decay)) (Dozat's 0.96^(t/250) for momentum_decay = 4e-3); the summary sheet
             prints mu_t = beta1 * (1 - 0.96^t * psi / 2), which is not torch's
         eps: outside the root: sqrt(v_hat) + eps, as torch.optim.NAdam
-        bias_correction: v debiased by 1 - beta2^t; the momentum terms are debiased by the running product of mu:
-            1 - prod_{i<=t} mu_i and 1 - prod_{i<=t+1} mu_i
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.NAdam
-            (decoupled_weight_decay = False)
+        bias_correction: v debiased by 1 - beta2^t; the momentum terms are debiased by the
+            running product of mu: 1 - prod_{i<=t} mu_i and 1 - prod_{i<=t+1} mu_i
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            torch.optim.NAdam (decoupled_weight_decay = False)
 
     Counterpart: ``torch.optim.NAdam`` — same argument names, param-group keys and state keys
     (``exp_avg`` = m, ``exp_avg_sq`` = v, ``mu_product`` = mu_prod), so its checkpoints load here and ours load there.

@@ -70,12 +70,12 @@ class NAdamDozat(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        variant: Dozat's Algorithm 2 with a constant mu_t = beta1, as optax.nadam writes it: m_hat =
-            beta1 * m / (1 - beta1^(t+1)) + (1 - beta1) * g / (1 - beta1^t); the summary sheet
-            debiases the first term by 1 - beta1^t instead
+        variant: Dozat's Algorithm 2 with a constant mu_t = beta1, as optax.nadam writes it:
+            m_hat = beta1 * m / (1 - beta1^(t+1)) + (1 - beta1) * g / (1 - beta1^t); the summary
+            sheet debiases the first term by 1 - beta1^t instead
         eps: outside the root: sqrt(v_hat) + eps, as optax.nadam
-        bias_correction: m_hat as above (look-ahead debiasing); v debiased by 1 - beta2^t without Dozat's extra
-            beta2 factor, as optax
+        bias_correction: m_hat as above (look-ahead debiasing); v debiased by 1 - beta2^t
+            without Dozat's extra beta2 factor, as optax
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.

@@ -83,14 +83,14 @@ class NAdamW(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        variant: optax.nadamw (= optax.adamw(nesterov = True)): Nesterov momentum m_hat = beta1 * m / (1
-            - beta1^(t+1)) + (1 - beta1) * g / (1 - beta1^t), no momentum schedule
+        variant: optax.nadamw (= optax.adamw(nesterov = True)): Nesterov momentum m_hat = beta1
+            * m / (1 - beta1^(t+1)) + (1 - beta1) * g / (1 - beta1^t), no momentum schedule
             (torch.optim.NAdam's mu_t schedule is not used)
         eps: eps_root inside and eps outside the root: sqrt(v_hat + eps_root) + eps, as optax
-        bias_correction: v debiased by 1 - beta2^t; the momentum term by 1 - beta1^(t+1), the gradient term by 1
-            - beta1^t
-        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta), as
-            optax.nadamw
+        bias_correction: v debiased by 1 - beta2^t; the momentum term by 1 - beta1^(t+1), the
+            gradient term by 1 - beta1^t
+        weight_decay: decoupled and scaled by lr: theta - lr * (update + weight_decay * theta),
+            as optax.nadamw
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.

@@ -84,14 +84,14 @@ class QHAdam(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        variant: the paper's QHAdam, as pytorch_optimizer.QHAdam (nus = (nu1, nu2)): each debiased moment
-            is mixed with the current gradient (squared) by 1 - nu; nu1 = 0.7, nu2 = 1 is the
-            paper's recommended pair (pytorch_optimizer's default (1, 1) is Adam)
+        variant: the paper's QHAdam, as pytorch_optimizer.QHAdam (nus = (nu1, nu2)): each
+            debiased moment is mixed with the current gradient (squared) by 1 - nu; nu1 = 0.7, nu2 =
+            1 is the paper's recommended pair (pytorch_optimizer's default (1, 1) is Adam)
         eps: outside the root: sqrt(mixed second moment) + eps
-        bias_correction: both moments debiased by 1 - beta^t (the paper's weighted form; pytorch_optimizer keeps
-            the weights in float32)
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as pytorch_optimizer.QHAdam
-            (weight_decouple = False) and the authors' qhoptim
+        bias_correction: both moments debiased by 1 - beta^t (the paper's weighted form;
+            pytorch_optimizer keeps the weights in float32)
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            pytorch_optimizer.QHAdam (weight_decouple = False) and the authors' qhoptim
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.

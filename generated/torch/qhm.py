@@ -62,11 +62,11 @@ class QHM(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        momentum: EMA momentum buffer m = momentum * m + (1 - momentum) * g, mixed with the current
-            gradient: step (1 - nu) * g + nu * m; momentum = 0.999, nu = 0.7 is the paper's
+        momentum: EMA momentum buffer m = momentum * m + (1 - momentum) * g, mixed with the
+            current gradient: step (1 - nu) * g + nu * m; momentum = 0.999, nu = 0.7 is the paper's
             recommended pair (pytorch_optimizer's defaults 0 and 1 are plain SGD)
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as pytorch_optimizer.QHM
-            (weight_decouple = False) and the authors' qhoptim
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            pytorch_optimizer.QHM (weight_decouple = False) and the authors' qhoptim
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.

@@ -37,7 +37,8 @@ def sgd_update(
 
 
 class SGD(SpecOptimizer):
-    r"""SGD: Robbins & Monro, A Stochastic Approximation Method, Annals of Mathematical Statistics 1951.
+    r"""SGD: Robbins & Monro, A Stochastic Approximation Method, Annals of Mathematical Statistics
+    1951.
 
     .. math::
 
@@ -47,8 +48,10 @@ class SGD(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as torch.optim.SGD
-        variant: torch.optim.SGD with momentum = 0: the summary sheet's theta - eta * g plus L2 decay
+        weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
+            torch.optim.SGD
+        variant: torch.optim.SGD with momentum = 0: the summary sheet's theta - eta * g plus L2
+            decay
 
     Counterpart: ``torch.optim.SGD`` — same argument names, param-group keys and state keys
     (), so its checkpoints load here and ours load there.

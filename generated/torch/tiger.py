@@ -58,12 +58,12 @@ class Tiger(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        variant: Lion with beta1 = beta2 = beta, as pytorch_optimizer.Tiger; the per-layer lr rules of
-            the original (0.5 * lr and no decay for biases and norms, lr * RMS(theta) otherwise) are
-            left to parameter groups
+        variant: Lion with beta1 = beta2 = beta, as pytorch_optimizer.Tiger; the per-layer lr
+            rules of the original (0.5 * lr and no decay for biases and norms, lr * RMS(theta)
+            otherwise) are left to parameter groups
         bias_correction: none: the update is the sign of a plain EMA
-        weight_decay: decoupled and scaled by lr: theta - lr * (sign(m) + weight_decay * theta), as Lion and
-            pytorch_optimizer.Tiger (weight_decouple = True)
+        weight_decay: decoupled and scaled by lr: theta - lr * (sign(m) + weight_decay * theta),
+            as Lion and pytorch_optimizer.Tiger (weight_decouple = True)
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.

@@ -68,7 +68,8 @@ def yogi_update(
 
 
 class Yogi(SpecOptimizer):
-    r"""Yogi: Zaheer, Reddi, Sachan, Kale & Kumar, Adaptive Methods for Nonconvex Optimization, NeurIPS 2018.
+    r"""Yogi: Zaheer, Reddi, Sachan, Kale & Kumar, Adaptive Methods for Nonconvex Optimization,
+    NeurIPS 2018.
 
     .. math::
 
@@ -81,11 +82,11 @@ class Yogi(SpecOptimizer):
       \end{aligned}
 
     Conventions:
-        variant: optax.yogi (= optax.scale_by_yogi) and pytorch_optimizer.Yogi with weight_decay = 0:
-            both m and v start at initial_accumulator_value (1e-6), not at 0
+        variant: optax.yogi (= optax.scale_by_yogi) and pytorch_optimizer.Yogi with weight_decay
+            = 0: both m and v start at initial_accumulator_value (1e-6), not at 0
         eps: outside the root: sqrt(v_hat) + eps, eps = 1e-3 as optax.yogi
-        bias_correction: both moments debiased by 1 - beta^t as in Adam, although they do not start at 0 (as
-            optax and pytorch_optimizer do)
+        bias_correction: both moments debiased by 1 - beta^t as in Adam, although they do not
+            start at 0 (as optax and pytorch_optimizer do)
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
