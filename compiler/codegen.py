@@ -9,6 +9,7 @@ from typing import Any
 
 from optc.diagnostics import SpecError
 from optc.ir.nodes import Program
+from optc.pysource import docstring_text
 
 BACKENDS = ("torch", "jax")
 
@@ -28,7 +29,7 @@ def generator(backend: str) -> Callable[[Program, str], str]:
 
     def generate_with_source(program: Program, spec_path: str) -> str:
         try:
-            return generate(program, spec_path)
+            return generate(program, docstring_text(spec_path))
         except SpecError as err:
             raise err.with_source(program.source) from None
 

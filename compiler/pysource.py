@@ -31,3 +31,11 @@ def format_python(source: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"generated code does not parse:\n{result.stderr}\n{source}")
     return result.stdout
+
+
+def docstring_text(text: str) -> str:
+    """Text safe to paste into a raw triple-quoted docstring: no three double quotes in a row.
+
+    Spec strings cannot hold a double quote (the grammar's strings have none); file names can.
+    """
+    return text.replace('"' * 3, "'" * 3)

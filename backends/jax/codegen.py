@@ -473,6 +473,7 @@ def generate(program: Program, spec_path: str) -> str:
     source = _template().render(
         program=program,
         spec_path=spec_path,
+        spec_path_literal=repr(spec_path),
         snake=program.snake_name,
         state_class=f"{program.name}State",
         dunder_all=pysource.dunder_all(public),
