@@ -349,7 +349,6 @@ def generate(program: Program, spec_path: str) -> str:
     source = _template().render(
         imports=[
             *([internal.import_line("math")] if printer.uses_math else []),
-            *([internal.import_line("optc.backends", "ieee")] if printer.uses_ieee else []),
             internal.import_line("collections.abc", "Iterable"),
             internal.import_line(
                 "typing",
@@ -363,6 +362,7 @@ def generate(program: Program, spec_path: str) -> str:
             "",
             internal.import_line("torch"),
             "",
+            *([internal.import_line("optc.backends", "ieee")] if printer.uses_ieee else []),
             internal.import_line("optc.backends.torch.runtime", "Hyper", "SpecOptimizer"),
         ],
         n=internal,

@@ -6,12 +6,12 @@ Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning 
 
 from __future__ import annotations
 
-from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
+from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["AdaBound", "adabound_init", "adabound_update"]

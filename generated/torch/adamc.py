@@ -6,12 +6,12 @@ Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.022
 
 from __future__ import annotations
 
-from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
+from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["AdamC", "adamc_init", "adamc_update"]

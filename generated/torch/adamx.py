@@ -7,12 +7,12 @@ Access 2019
 
 from __future__ import annotations
 
-from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
+from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["AdamX", "adamx_init", "adamx_update"]

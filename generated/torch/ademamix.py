@@ -6,12 +6,12 @@ Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, IC
 
 from __future__ import annotations
 
-from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
+from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["AdEMAMix", "ademamix_init", "ademamix_update"]

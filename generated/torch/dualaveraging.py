@@ -9,12 +9,12 @@ Xiao, Dual Averaging Methods for Regularized Stochastic Learning and Online Opti
 
 from __future__ import annotations
 
-from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
+from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["DualAveraging", "dualaveraging_init", "dualaveraging_update"]

@@ -6,12 +6,12 @@ Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam, arXiv:20
 
 from __future__ import annotations
 
-from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
+from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["LaProp", "laprop_init", "laprop_update"]

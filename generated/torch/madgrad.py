@@ -7,12 +7,12 @@ Gradient Method for Stochastic Optimization, JMLR 23, 2022
 
 from __future__ import annotations
 
-from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
+from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["MADGRAD", "madgrad_init", "madgrad_update"]

@@ -7,12 +7,12 @@ ICLR 2020
 
 from __future__ import annotations
 
-from optc.backends import ieee
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import torch
 
+from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["RAdam", "radam_init", "radam_update"]
