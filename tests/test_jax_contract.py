@@ -366,3 +366,28 @@ def test_matches_optax_for_20_steps_in_float64(case):
         assert_trees_close(params_a, params_b, rtol=1e-12, atol=1e-13)
     # and the run went somewhere: the parameters moved
     assert not np.allclose(leaves64(params_a)[0], leaves64(make_params())[0])
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS)
+def test_every_spec_keeps_bfloat16_and_follows_float32(spec):
+    """bf16 parameters: updates, parameters and float states stay bf16, and two steps land
+    where the same steps in float32 (from the same bf16-rounded start) land, to bf16 accuracy."""
+    tx = factory(spec)()
+    start = jax.tree.map(lambda x: x.astype(jnp.bfloat16), make_params(jnp.float32))
+    runs = {}
+    for dtype in (jnp.bfloat16, jnp.float32):
+        params = jax.tree.map(lambda x, dtype=dtype: x.astype(dtype), start)
+        state = tx.init(params)
+        for k in range(2):
+            grads = jax.tree.map(
+                lambda g, dtype=dtype: g.astype(dtype), jax.grad(loss_fn)(start, k)
+            )
+            updates, state = tx.update(grads, state, params)
+            params = optax.apply_updates(params, updates)
+        floats = [x for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.floating)]
+        assert all(x.dtype == dtype for x in jax.tree.leaves(params) + floats), spec
+        runs[dtype] = params
+    for low, high in zip(jax.tree.leaves(runs[jnp.bfloat16]), jax.tree.leaves(runs[jnp.float32])):
+        np.testing.assert_allclose(
+            np.asarray(low, np.float32), np.asarray(high), rtol=0.05, atol=0.05
+        )
