@@ -387,7 +387,11 @@ def test_every_spec_keeps_bfloat16_and_follows_float32(spec):
         floats = [x for x in jax.tree.leaves(state) if jnp.issubdtype(x.dtype, jnp.floating)]
         assert all(x.dtype == dtype for x in jax.tree.leaves(params) + floats), spec
         runs[dtype] = params
-    for low, high in zip(jax.tree.leaves(runs[jnp.bfloat16]), jax.tree.leaves(runs[jnp.float32])):
+    low_leaves, high_leaves = (
+        jax.tree.leaves(runs[jnp.bfloat16]),
+        jax.tree.leaves(runs[jnp.float32]),
+    )
+    for low, high in zip(low_leaves, high_leaves, strict=True):
         np.testing.assert_allclose(
             np.asarray(low, np.float32), np.asarray(high), rtol=0.05, atol=0.05
         )
