@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from optc.backends.pyexpr import PythonPrinter, format_number, python_name
-from optc.ir.nodes import Binding, Const, Hyper, Op, Program, Role, Shape, Var
+from optc.ir.nodes import Binding, Const, Expr, Hyper, Op, Program, Role, Shape, Var, walk
+from optc.ir.ops import SHAPE_NAMES
 from optc.render.latex import latex_aligned
 
 
@@ -198,3 +200,14 @@ class InternalNames:
             return f"import {module}" + (f" as {alias}" if alias != module else "")
         parts = [name + (f" as {self[name]}" if self[name] != name else "") for name in names]
         return f"from {module} import {', '.join(parts)}"
+
+
+def shape_names_used(exprs: Iterable[Expr]) -> list[str]:
+    """The parameter dimensions (``numel``, ``ndim``, ``rows``, ``cols``) the expressions read."""
+    used = {node.name for expr in exprs for node in walk(expr) if isinstance(node, Var)}
+    return [name for name in SHAPE_NAMES if name in used]
+
+
+def shape_preamble(names: Iterable[str], spellings: Mapping[str, str]) -> list[str]:
+    """Assignments binding each used dimension at the top of a generated function."""
+    return [f"{name} = {spellings[name]}" for name in names]

@@ -39,10 +39,10 @@ RUNS = {
         body="  theta <- theta - float * g * (int + 1) / (1 + len)",
     ),
     # states named like the generated code's own
-    "state count/hypers/zip": spec(
-        states="state count = 0\nstate hypers = 0\nstate zip = 1",
-        body="  count <- count + 1\n  hypers <- 0.5 * hypers + g\n  zip <- zip * 0.9\n"
-        "  theta <- theta - 0.1 * hypers * zip / count",
+    "state updates/hypers/zip": spec(
+        states="state updates = 0\nstate hypers = 0\nstate zip = 1",
+        body="  updates <- updates + 1\n  hypers <- 0.5 * hypers + g\n  zip <- zip * 0.9\n"
+        "  theta <- theta - 0.1 * hypers * zip / updates",
     ),
     # strings pasted into docstrings
     "backslash in cite": spec(cite=r"C:\new\table \u00e9 \\ end \\"),

@@ -28,7 +28,7 @@ KNOWN = GREEK | {
     "hat", "bar", "tilde",
 }  # fmt: skip
 ENVIRONMENTS = {"aligned", "cases"}
-DELIMITERS = {"(", ")", "|", "[", "]", "."}
+DELIMITERS = {"(", ")", "|", "[", "]", ".", "\\lVert", "\\rVert", "\\langle", "\\rangle"}
 TOKEN = re.compile(r"\\(?:begin|end)\{\w+\}|\\[A-Za-z]+|\\.|\s+|.", re.S)
 
 

@@ -422,11 +422,11 @@ hyper dtype = 1 in (0, inf)
 hyper maximize = 0 in [0, 1]
 state hypers = 0
 state zip = 0
-state count = 0
+state updates = 0
 step
   hypers <- self * hypers + g
   zip <- zip + abs(g) * math
-  count <- count + Hyper + SpecOptimizer
+  updates <- updates + Hyper + SpecOptimizer
   theta <- theta - torch * hypers / (sqrt(zip) + dtype) - delta * maximize * g
 """
 
@@ -454,7 +454,7 @@ def test_spec_names_are_public_keywords_exactly_and_internals_move_aside():
         opt.step()
         theta, state = step(prog, theta, g, state, t, values)
     np.testing.assert_allclose(p.detach().numpy(), theta, rtol=1e-12)
-    for name in ("hypers", "zip", "count"):
+    for name in ("hypers", "zip", "updates"):
         np.testing.assert_allclose(opt.state[p][name].numpy(), state[name], rtol=1e-12)
     assert opt.param_groups[0]["maximize"] == 0.25  # the spec's hyper, not torch's flag
 

@@ -57,6 +57,33 @@ _FUNCTIONS = {
 }
 
 
+# Per-tensor reductions (``initial`` makes max/min of an empty leaf defined, as the reference).
+_REDUCTIONS = {
+    "norm2": "{jnp}.sqrt({jnp}.sum({jnp}.square({0})))",
+    "norm1": "{jnp}.sum({jnp}.abs({0}))",
+    "norminf": "{jnp}.max({jnp}.abs({0}), initial=0.0)",
+    "rms": "{jnp}.sqrt({jnp}.mean({jnp}.square({0})))",
+    "mean": "{jnp}.mean({0})",
+    "sum": "{jnp}.sum({0})",
+    "maxof": "{jnp}.max({0}, initial=-{jnp}.inf)",
+    "minof": "{jnp}.min({0}, initial={jnp}.inf)",
+    "dot": "{jnp}.sum({0} * {1})",
+    "count": "{jnp}.sum({0}, dtype=g.dtype)",
+}
+# The leaf's dimensions (static under jit), bound at the top of the functions that read them.
+_SHAPES = {
+    "numel": "{x}.size",
+    "ndim": "{x}.ndim",
+    "rows": "{x}.shape[0] if {x}.ndim else 1",
+    "cols": "math.prod({x}.shape[1:])",
+}
+
+
+def _shape_preamble(exprs: list[Expr], array: str) -> list[str]:
+    names = lowering.shape_names_used(exprs)
+    return lowering.shape_preamble(names, {k: v.format(x=array) for k, v in _SHAPES.items()})
+
+
 class JaxPrinter(PythonPrinter):
     """jnp spellings (``jnp`` as the module calls it). Constant-only arguments of jnp functions
     are written as floats: jnp would otherwise make integer arrays of them (and
@@ -119,6 +146,8 @@ class JaxPrinter(PythonPrinter):
         return f"1.0 * ({text})" if "float" in self.names else f"float({text})"
 
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
+        if expr.op in _REDUCTIONS:
+            return _REDUCTIONS[expr.op].format(*args, jnp=self.jnp), Prec.ATOM
         args = self._float_constants(expr, args)
         if expr.op == "clip":
             return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", Prec.ATOM
@@ -514,6 +543,9 @@ def generate(program: Program, spec_path: str) -> str:
         differences=differences,
         tensor_states=[s.name for s in program.states if s.shape is Shape.TENSOR],
         math=lowering.docstring_math(program),
-        uses_math=any(lowering.domain_needs_isfinite(h) for h in program.hypers),
+        update_preamble=_shape_preamble([b.expr for b in program.body], "g"),
+        init_preamble=_shape_preamble([s.init for s in program.states], "theta"),
+        uses_math=any(lowering.domain_needs_isfinite(h) for h in program.hypers)
+        or "cols" in lowering.shape_names_used([b.expr for b in program.body] + [s.init for s in program.states]),
     )
     return pysource.format_python(source)

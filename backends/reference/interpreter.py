@@ -13,7 +13,7 @@ import numpy as np
 
 from optc.backends.hypers import resolve_hypers
 from optc.ir.nodes import Const, Expr, Op, Program, Shape, Var, is_parameter, switch_coefficient
-from optc.ir.ops import OPS
+from optc.ir.ops import OPS, shape_values
 
 Value = np.ndarray | np.float64 | float | bool | int
 
@@ -49,6 +49,16 @@ _OPS: dict[str, Callable[..., Value]] = {
     "not": np.logical_not,
     "where": np.where,
     "ifelse": lambda c, a, b: a if c else b,
+    "norm2": lambda x: np.sqrt(np.sum(np.square(x))),
+    "norm1": lambda x: np.sum(np.abs(x)),
+    "norminf": lambda x: np.max(np.abs(x), initial=0.0),
+    "rms": lambda x: np.sqrt(np.mean(np.square(x))),
+    "mean": np.mean,
+    "sum": np.sum,
+    "maxof": lambda x: np.max(x, initial=-np.inf),
+    "minof": lambda x: np.min(x, initial=np.inf),
+    "dot": lambda a, b: np.sum(np.multiply(a, b)),
+    "count": lambda mask: np.float64(np.count_nonzero(mask)),
 }
 assert set(_OPS) == set(OPS), "the reference interpreter must implement every IR op"
 
@@ -75,7 +85,7 @@ def evaluate(expr: Expr, env: Mapping[str, Value]) -> Value:
 def init_state(program: Program, theta: np.ndarray, hypers: Mapping[str, Any]) -> dict[str, Any]:
     """The initial state of one parameter."""
     theta = np.asarray(theta, dtype=np.float64)
-    env = {**hypers, "theta": theta}
+    env = {**hypers, "theta": theta, **shape_values(theta.shape)}
     state = {}
     for s in program.states:
         value = evaluate(s.init, env)
@@ -94,6 +104,7 @@ def step(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """One step of one parameter: returns the new θ and the new state (inputs untouched)."""
     env: dict[str, Value] = {**hypers, **state, "theta": theta, "g": g, "t": t}
+    env.update(shape_values(np.shape(theta)))
     for binding in program.body:
         env[binding.id] = evaluate(binding.expr, env)
     new_theta = np.asarray(env[program.outputs["theta"]], dtype=np.float64)

@@ -22,10 +22,31 @@ from optc import pysource
 from optc.backends import lowering
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts
 from optc.diagnostics import SpecError
-from optc.ir.nodes import DType, Expr, Op, Program, Shape, Var, free_vars
+from optc.ir.nodes import DType, Expr, Op, Program, Shape, Var, free_vars, walk
+from optc.ir.ops import OPS
 from optc.ir.printer import Prec
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log"}
+# Per-tensor reductions: a 0-d tensor on the parameter's device (no host sync).
+_REDUCTIONS = {
+    "norm2": "{torch}.linalg.vector_norm({0})",
+    "norm1": "{torch}.linalg.vector_norm({0}, 1)",
+    "norminf": "{torch}.linalg.vector_norm({0}, {math}.inf)",
+    "rms": "{torch}.sqrt({torch}.mean({torch}.square({0})))",
+    "mean": "{torch}.mean({0})",
+    "sum": "{torch}.sum({0})",
+    "maxof": "{torch}.amax({0})",
+    "minof": "{torch}.amin({0})",
+    "dot": "{torch}.sum({0} * {1})",
+    "count": "{torch}.sum({0}, dtype=g.dtype)",
+}
+# The parameter's dimensions, bound at the top of the generated functions that read them.
+_SHAPES = {
+    "numel": "theta.numel()",
+    "ndim": "theta.ndim",
+    "rows": "theta.shape[0] if theta.ndim else 1",
+    "cols": "{math}.prod(theta.shape[1:])",
+}
 # Plain-number functions that Python's math would raise on (or, for sign, a NaN it would keep
 # or drop by argument order): spelled with optc.backends.ieee, docs/language.md "Non-finite".
 _IEEE_FUNCTIONS = {"sqrt", "exp", "log", "sign"}
@@ -71,7 +92,9 @@ class TorchPrinter(PythonPrinter):
             elif isinstance(expr, Var):
                 value = expr.name in self.device_values
             else:
-                value = isinstance(expr, Op) and any(self.on_device(a) for a in expr.args)
+                value = isinstance(expr, Op) and (
+                    OPS[expr.op].category == "reduce" or any(self.on_device(a) for a in expr.args)
+                )
             hit = self._device[id(expr)] = (expr, value)
         return hit[1]
 
@@ -95,8 +118,19 @@ class TorchPrinter(PythonPrinter):
             return f"({text}).expand_as(g).clone()"
         return f"{self.torch}.full_like(g, {text})"
 
+    def shape_preamble(self, exprs: list[Expr]) -> list[str]:
+        """``rows = ...`` lines for the dimensions the expressions read."""
+        names = lowering.shape_names_used(exprs)
+        self.uses_math |= "cols" in names
+        spellings = {k: v.format(math=self.math) for k, v in _SHAPES.items()}
+        return lowering.shape_preamble(names, spellings)
+
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
         op, a = expr.op, expr.args
+        if op in _REDUCTIONS:
+            if op == "norminf":
+                self.uses_math = True
+            return _REDUCTIONS[op].format(*args, torch=self.torch, math=self.math), Prec.ATOM
         if op in _TENSOR_FUNCTIONS:
             if self.on_device(a[0]):
                 return f"{self.torch}.{op}({args[0]})", Prec.ATOM
@@ -158,7 +192,8 @@ def _device_values(program: Program) -> set[str]:
     """Scalar states, and every binding computed from one, live on the device."""
     device = {s.name for s in program.states if s.shape is Shape.SCALAR}
     for binding in program.body:
-        if free_vars(binding.expr) & device:
+        reduces = any(isinstance(n, Op) and OPS[n.op].category == "reduce" for n in walk(binding.expr))
+        if reduces or free_vars(binding.expr) & device:
             device.add(binding.id)
     return device
 
@@ -344,6 +379,8 @@ def generate(program: Program, spec_path: str) -> str:
     printer = TorchPrinter(names, _device_values(program), internal, ScalarFacts(program))
     statements = lowering.statements(program, printer)
     inits = _state_init(program, printer)
+    update_preamble = printer.shape_preamble([b.expr for b in program.body])
+    init_preamble = printer.shape_preamble([s.init for s in program.states])
     counterpart = program.counterpart("torch")
     positional, keyword_only = _class_parameters(program, layout)
     source = _template().render(
@@ -384,6 +421,8 @@ def generate(program: Program, spec_path: str) -> str:
         state_tuple=lowering.python_tuple(s.name for s in program.states),
         inits=inits,
         statements=statements,
+        update_preamble=update_preamble,
+        init_preamble=init_preamble,
         positional=positional,
         keyword_only=keyword_only,
         math=lowering.docstring_math(program),

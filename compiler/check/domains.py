@@ -24,7 +24,8 @@ from optc.check.budget import BudgetExceeded, bounded
 from optc.check.intervals import Interval, IntervalEval
 from optc.check.symbolic import Translator, program_symbols, spec_str, to_sympy
 from optc.diagnostics import Diagnostic, Severity, Span, SpecError
-from optc.ir.nodes import Binding, Const, Expr, Hyper, Op, Program, Var, walk
+from optc.ir.nodes import Binding, Const, Hyper, Op, Program, walk
+from optc.render.spec import spec_text
 
 # Candidate state invariants: a state keeps those its start satisfies and each step preserves.
 CANDIDATES = (
@@ -226,7 +227,7 @@ def _undecided(
             if float(value).is_integer() and value >= 0:
                 continue  # x^2 cannot fail
         operand_node = node if kind == "power" else node.args[-1]
-        operand = ir_text(operand_node, program)
+        operand = spec_text(operand_node, program)
         if (binding.id, kind, operand) in seen:
             continue
         seen.add((binding.id, kind, operand))
@@ -379,7 +380,7 @@ def _judge(site: _Site, base: IntervalEval, analysis: _Analysis) -> DomainCheck 
     else:
         failure = (*_FAILURES[site.kind](site.args[-1], evaluator), _EFFECT[site.kind])
     operand_node = site.node if site.kind == "power" else site.node.args[-1]
-    operand = ir_text(operand_node, analysis.program)
+    operand = spec_text(operand_node, analysis.program)
     make = _CheckMaker(site, operand, analysis)
     cond, range_text, effect = failure
     cond = _refute(cond, site.path, evaluator)
@@ -587,51 +588,3 @@ def _impossible(disjunct: sympy.Basic, path: tuple[sympy.Basic, ...], ev: Interv
         if claim is sympy.false or ev.truth(claim) is False:
             return True
     return False
-
-
-# -- spec-syntax printing of IR -------------------------------------------------------------------
-
-_PREC = {"or": 1, "and": 2, "not": 3, "add": 5, "sub": 5, "mul": 6, "div": 6, "neg": 7, "pow": 8}
-_INFIX = {
-    "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^", "and": "and", "or": "or",
-    "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!=",
-}  # fmt: skip
-
-
-def ir_text(expr: Expr, program: Program) -> str:
-    """An IR expression in spec syntax, locals and state versions by their spec names."""
-    display = {b.id: b.display for b in program.body}
-    return _ir_text(expr, display)[0]
-
-
-def _ir_text(expr: Expr, display: Mapping[str, str]) -> tuple[str, int]:
-    if isinstance(expr, Const):
-        value = expr.value
-        if isinstance(value, bool):
-            return ("true" if value else "false"), 9
-        if value in (float("inf"), float("-inf")):
-            return ("inf" if value > 0 else "-inf"), 9
-        return (str(int(value)) if float(value).is_integer() else repr(value)), 9
-    if isinstance(expr, Var):
-        return display.get(expr.name, expr.name), 9
-    args = expr.args
-    if expr.op in ("where", "ifelse"):
-        parts = [_ir_text(a, display)[0] for a in args]
-        if expr.op == "where":
-            return f"where({', '.join(parts)})", 9
-        return f"if {parts[0]} then {parts[1]} else {parts[2]}", 0
-    prec = _PREC.get(expr.op, 4 if expr.op in _INFIX else 9)
-    if expr.op in ("neg", "not"):
-        inner = _wrap(args[0], prec, display)
-        return (f"-{inner}" if expr.op == "neg" else f"not {inner}"), prec
-    if expr.op in _INFIX:
-        right_assoc = expr.op == "pow"
-        left = _wrap(args[0], prec + right_assoc, display)
-        right = _wrap(args[1], prec + (not right_assoc), display)
-        return f"{left} {_INFIX[expr.op]} {right}" if prec < 8 else f"{left}^{right}", prec
-    return f"{expr.op}({', '.join(_ir_text(a, display)[0] for a in args)})", 9
-
-
-def _wrap(expr: Expr, min_prec: int, display: Mapping[str, str]) -> str:
-    text, prec = _ir_text(expr, display)
-    return text if prec >= min_prec else f"({text})"

@@ -394,7 +394,7 @@ class IntervalEval:
         if isinstance(expr, sympy.Number | sympy.NumberSymbol):
             return _float_point(expr)
         handler = _HANDLERS.get(type(expr).__name__)
-        return handler(self, expr) if handler else REALS
+        return handler(self, expr) if handler else symbol_default(expr)  # by its assumptions
 
     # -- conditions -------------------------------------------------------------------------------
     def truth(self, cond: sympy.Basic) -> bool | None:

@@ -20,6 +20,7 @@ from sympy.printing.str import StrPrinter
 from optc.check import budget
 from optc.check.intervals import Interval, sample, symbol_default
 from optc.ir.nodes import Const, Expr, Hyper, Op, Program, Var
+from optc.ir.ops import NONNEGATIVE_REDUCTIONS, OPS, SHAPE_NAMES
 from optc.ir.printer import ExprFold
 
 # Called for every op as it is translated: the IR node, its translated arguments, the path
@@ -67,12 +68,47 @@ def hyper_symbol(hyper: Hyper) -> sympy.Symbol:
 
 
 def input_symbols() -> dict[str, sympy.Symbol]:
-    """``theta`` and ``g`` (real) and ``t`` (the step count: a positive integer)."""
+    """``theta`` and ``g`` (real), ``t`` (the step count: a positive integer) and the
+    parameter's dimensions (non-negative integers: a parameter may have no elements)."""
     return {
         "theta": sympy.Symbol("theta", real=True),
         "g": sympy.Symbol("g", real=True),
         "t": sympy.Symbol("t", integer=True, positive=True),
+        **{name: sympy.Symbol(name, integer=True, nonnegative=True) for name in SHAPE_NAMES},
     }
+
+
+class Reduction(sympy.Function):
+    """A per-tensor reduction of a θ-shaped value, as an opaque real function of the value's
+    elementwise expression (the checks reason about one coordinate; a reduction reads them
+    all). Norms, ``rms`` and ``count`` are known to be non-negative."""
+
+    nonnegative = False
+
+    def _eval_is_extended_real(self) -> bool:
+        return True
+
+    def _eval_is_nonnegative(self) -> bool | None:
+        return True if self.nonnegative else None
+
+    def _eval_is_finite(self) -> None:
+        return None
+
+
+def _reduction_class(op: str) -> type[Reduction]:
+    name = {
+        "norm2": "norm",
+        "norm1": "norm1",
+        "norminf": "norminf",
+        "maxof": "max_of",
+        "minof": "min_of",
+    }.get(op, op)
+    return type(
+        name, (Reduction,), {"nonnegative": op in NONNEGATIVE_REDUCTIONS, "nargs": OPS[op].arity}
+    )
+
+
+_REDUCTIONS = {op: _reduction_class(op) for op, info in OPS.items() if info.category == "reduce"}
 
 
 def program_symbols(program: Program) -> dict[str, sympy.Symbol]:
@@ -150,6 +186,8 @@ _LOGIC = ("and", "or", "not")
 
 def apply_op(op: str, args: list[sympy.Basic]) -> sympy.Basic:
     """The SymPy meaning of one IR op applied to translated arguments."""
+    if op in _REDUCTIONS:  # count reads a mask: its argument stays a condition
+        return _REDUCTIONS[op](*(args if op == "count" else [as_number(a) for a in args]))
     if op in _LOGIC:
         args = [as_condition(a) for a in args]
     elif op in ("where", "ifelse"):
@@ -253,6 +291,13 @@ class SpecPrinter(StrPrinter):
 
     def _print_Symbol(self, expr: sympy.Symbol) -> str:
         return self.names.get(expr.name, expr.name)
+
+    def _print_Reduction(self, expr: Reduction) -> str:
+        args = [self._print(a) for a in expr.args]
+        spelled = {"norm1": "norm({0}, 1)", "norminf": "norm({0}, inf)", "max_of": "max({0})"}
+        spelled["min_of"] = "min({0})"
+        name = type(expr).__name__
+        return spelled[name].format(*args) if name in spelled else f"{name}({', '.join(args)})"
 
     def _print_Abs(self, expr: sympy.Abs) -> str:
         return f"abs({self._print(expr.args[0])})"

@@ -30,13 +30,14 @@ from optc.ir.nodes import (
     Var,
     free_vars,
 )
-from optc.ir.ops import COMPARE_OPS, FUNCTIONS, OPS
+from optc.ir.ops import COMPARE_OPS, FUNCTIONS, OPS, SHAPE_NAMES
 from optc.parse import ast
 
 BUILTINS = {
     "theta": Var("theta", Role.INPUT, REAL_TENSOR),
     "g": Var("g", Role.INPUT, REAL_TENSOR),
     "t": Var("t", Role.INPUT, INT_SCALAR),
+    **{name: Var(name, Role.INPUT, INT_SCALAR) for name in SHAPE_NAMES},
 }
 CONSTANTS = {"inf": math.inf}
 
@@ -167,7 +168,8 @@ class _Builder:
             raise SpecError(
                 f"`{name}` is built in and cannot be redeclared",
                 span,
-                hint="theta, g, t and inf are provided by the compiler; choose another name",
+                hint="theta, g, t, numel, ndim, rows, cols and inf are provided by the compiler; "
+                "choose another name",
             )
         if name in FUNCTIONS or name in self.defs:
             raise SpecError(f"`{name}` is the name of a function", span, hint="choose another name")
@@ -245,8 +247,9 @@ class _Builder:
                 hyper.kind, DType.REAL
             )
             env[hyper.name] = Var(hyper.name, Role.HYPER, Type(Shape.SCALAR, dtype))
-        if include_theta:
+        if include_theta:  # a state's initial value may read θ and its dimensions
             env["theta"] = BUILTINS["theta"]
+            env.update({name: BUILTINS[name] for name in SHAPE_NAMES})
         return env
 
     # -- the step body ------------------------------------------------------------------------
@@ -385,6 +388,9 @@ class _Builder:
     def _call(self, node: ast.Call, env: dict[str, Expr], context: str) -> Expr:
         args = [self._expr(arg, env, context) for arg in node.args]
         if node.func in FUNCTIONS:
+            op, args = _reduction(node, args)
+            if op is not None:
+                return self._make_op(op, args, node.span)
             info = OPS[node.func]
             if len(args) != info.arity:
                 raise SpecError(
@@ -492,9 +498,44 @@ def _check_identifier(name: str, span: Span, what: str) -> None:
         )
 
 
+_REDUCTIONS = {"rms": "rms", "mean": "mean", "sum": "sum", "dot": "dot", "count": "count"}
+_NORM_ORDERS = {1.0: "norm1", 2.0: "norm2", math.inf: "norminf"}
+
+
+def _reduction(node: ast.Call, args: list[Expr]) -> tuple[str | None, list[Expr]]:
+    """The reduction op a call names (``norm(x, 1)`` → norm1, one-argument ``max`` → maxof),
+    or None for an elementwise function; arity errors are reported here for reductions."""
+    name = node.func
+    if name in ("max", "min") and len(args) == 1:
+        return f"{name}of", args
+    if name == "norm":
+        if len(args) == 1:
+            return "norm2", args
+        order = args[1] if len(args) == 2 else None
+        if not (isinstance(order, Const) and order.value in _NORM_ORDERS):
+            raise SpecError(
+                "`norm` takes a θ-shaped value and an optional order 1, 2 or inf",
+                node.func_span if order is None else _span_of(node.args[1]),
+                hint="norm(x) is the ℓ2 norm; norm(x, 1) and norm(x, inf) the ℓ1 and ℓ∞ norms",
+            )
+        return _NORM_ORDERS[float(order.value)], args[:1]
+    if name in _REDUCTIONS:
+        info = OPS[_REDUCTIONS[name]]
+        if len(args) != info.arity:
+            raise SpecError(
+                f"`{name}` takes {info.arity} argument{'s' * (info.arity != 1)}, got {len(args)}",
+                node.func_span,
+                hint=f"call it as {info.signature}",
+            )
+        return _REDUCTIONS[name], args
+    return None, args
+
+
 def _make_op(op: str, args: list[Expr], span: Span) -> Op:
     """Build an op node, inferring its type and rejecting ill-typed uses."""
     info = OPS[op]
+    if info.category == "reduce":
+        return _reduction_op(op, args, span)
     shape = Shape.TENSOR if any(a.type.is_tensor for a in args) else Shape.SCALAR
     if info.category == "arith":
         return Op(op, tuple(args), Type(shape, DType.REAL), span)
@@ -653,3 +694,23 @@ def _fold(op: str, values: list[float], span: Span) -> float:
 
 def _span_of(node: ast.Expr) -> Span:
     return node.span
+
+
+def _reduction_op(op: str, args: list[Expr], span: Span) -> Op:
+    """A per-tensor reduction: θ-shaped arguments (a mask for ``count``), one real per parameter."""
+    want = DType.BOOL if op == "count" else DType.REAL
+    for arg in args:
+        if not arg.type.is_tensor:
+            raise SpecError(
+                f"`{OPS[op].signature}` reduces a θ-shaped value, but this argument is a scalar",
+                _span_of_expr(arg, span),
+                hint="a reduction sums, averages or takes a norm over the parameter's entries",
+            )
+        if arg.type.dtype is not want:
+            what = "a condition (a mask)" if want is DType.BOOL else "a number"
+            raise SpecError(f"`{OPS[op].signature}` needs {what} here", _span_of_expr(arg, span))
+    return Op(op, tuple(args), Type(Shape.SCALAR, DType.REAL), span)
+
+
+def _span_of_expr(expr: Expr, fallback: Span) -> Span:
+    return getattr(expr, "span", None) or fallback

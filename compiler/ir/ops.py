@@ -7,6 +7,7 @@ time that it spells every op, so a missing one fails loudly, not at run time).
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 
@@ -28,7 +29,7 @@ class Prec(enum.IntEnum):
 @dataclass(frozen=True)
 class OpInfo:
     arity: int
-    category: str  # "arith" | "compare" | "logic" | "select" | "branch"
+    category: str  # "arith" | "compare" | "logic" | "select" | "branch" | "reduce"
     signature: str  # how users call it, for arity errors
     precedence: Prec = Prec.ATOM  # as an infix or prefix operator; calls are atoms
     assoc: str = "left"  # "left" | "right" | "none" (comparisons do not chain)
@@ -59,10 +60,53 @@ OPS: dict[str, OpInfo] = {
     "or": OpInfo(2, "logic", "a or b", Prec.OR),
     "not": OpInfo(1, "logic", "not a", Prec.NOT),
     "where": OpInfo(3, "select", "where(cond, a, b)"),
+    # per-tensor reductions: a θ-shaped value to one number per parameter
+    "norm2": OpInfo(1, "reduce", "norm(x) or norm(x, 2)"),
+    "norm1": OpInfo(1, "reduce", "norm(x, 1)"),
+    "norminf": OpInfo(1, "reduce", "norm(x, inf)"),
+    "rms": OpInfo(1, "reduce", "rms(x)"),
+    "mean": OpInfo(1, "reduce", "mean(x)"),
+    "sum": OpInfo(1, "reduce", "sum(x)"),
+    "maxof": OpInfo(1, "reduce", "max(x)"),
+    "minof": OpInfo(1, "reduce", "min(x)"),
+    "dot": OpInfo(2, "reduce", "dot(a, b)"),
+    "count": OpInfo(1, "reduce", "count(mask)"),
     "ifelse": OpInfo(3, "branch", "if cond then a else b", Prec.SELECT),
 }
 
 # Functions a spec may call by name (the rest are operators).
-FUNCTIONS = ("sqrt", "abs", "sign", "exp", "log", "min", "max", "clip", "where")
+FUNCTIONS = (
+    "sqrt",
+    "abs",
+    "sign",
+    "exp",
+    "log",
+    "min",
+    "max",
+    "clip",
+    "where",
+    "norm",
+    "rms",
+    "mean",
+    "sum",
+    "dot",
+    "count",
+)
+
+# Reductions whose value is never negative (for the domain checks).
+NONNEGATIVE_REDUCTIONS = ("norm2", "norm1", "norminf", "rms", "count")
+
+# The parameter's dimensions, usable in expressions (an N-d parameter is viewed as a matrix of
+# rows = its first dimension and cols = the product of the others; a 0-d one as 1 x 1).
+SHAPE_NAMES = ("numel", "ndim", "rows", "cols")
+
+
+def shape_values(shape: tuple[int, ...]) -> dict[str, int]:
+    """``numel``, ``ndim``, ``rows`` and ``cols`` of a parameter of this shape (the stated rule:
+    rows = the first dimension, cols = the product of the others; a 0-d parameter is 1 x 1)."""
+    numel = math.prod(shape)
+    rows = shape[0] if shape else 1
+    return {"numel": numel, "ndim": len(shape), "rows": rows, "cols": math.prod(shape[1:])}
+
 
 COMPARE_OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}

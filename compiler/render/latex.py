@@ -129,7 +129,15 @@ _FUNCTIONS = {
     "min": r"\min",
     "max": r"\max",
     "clip": r"\operatorname{clip}",
+    "rms": r"\operatorname{rms}",
+    "mean": r"\operatorname{mean}",
+    "sum": r"\operatorname{sum}",
+    "maxof": r"\max",
+    "minof": r"\min",
+    "count": r"\#",
 }
+# Norms: the delimiters and the subscript naming the order.
+_NORMS = {"norm2": "_{2}", "norm1": "_{1}", "norminf": r"_{\infty}"}
 
 
 def _number(value: float) -> tuple[str, int]:
@@ -205,6 +213,10 @@ class LatexPrinter(ExprPrinter):
                 return rf"\lnot {self._at(a[0], ATOM)}", NOT
             case "where" | "ifelse":
                 return self._cases(expr), CASES
+            case op if op in _NORMS:
+                return rf"\left\lVert {self.render(a[0])} \right\rVert{_NORMS[op]}", ATOM
+            case "dot":
+                return rf"\left\langle {self.render(a[0])}, {self.render(a[1])} \right\rangle", ATOM
         args = ", ".join(self.render(x) for x in a)
         return rf"{_FUNCTIONS[expr.op]}\left({args}\right)", ATOM
 

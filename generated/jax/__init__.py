@@ -6,6 +6,7 @@ from optc.generated.jax.adabound import AdaBoundState, adabound
 from optc.generated.jax.adadelta import AdadeltaState, adadelta
 from optc.generated.jax.adafom import AdaFomState, adafom
 from optc.generated.jax.adagrad import AdagradState, adagrad
+from optc.generated.jax.adagradnorm import AdaGradNormState, adagradnorm
 from optc.generated.jax.adam import AdamState, adam
 from optc.generated.jax.adamax import AdamaxState, adamax
 from optc.generated.jax.adamc import AdamCState, adamc
@@ -27,6 +28,7 @@ from optc.generated.jax.momentum import MomentumState, momentum
 from optc.generated.jax.nadam import NAdamState, nadam
 from optc.generated.jax.nadamdozat import NAdamDozatState, nadamdozat
 from optc.generated.jax.nadamw import NAdamWState, nadamw
+from optc.generated.jax.normalizedsgd import NormalizedSGDState, normalizedsgd
 from optc.generated.jax.ons import ONSState, ons
 from optc.generated.jax.padam import PadamState, padam
 from optc.generated.jax.qhadam import QHAdamState, qhadam
@@ -51,6 +53,7 @@ __all__ = [
     "AdaBeliefState",
     "AdaBoundState",
     "AdaFomState",
+    "AdaGradNormState",
     "AdaXState",
     "AdadeltaState",
     "AdagradState",
@@ -71,6 +74,7 @@ __all__ = [
     "NAdamDozatState",
     "NAdamState",
     "NAdamWState",
+    "NormalizedSGDState",
     "ONSState",
     "PadamState",
     "QHAdamState",
@@ -92,6 +96,7 @@ __all__ = [
     "adadelta",
     "adafom",
     "adagrad",
+    "adagradnorm",
     "adam",
     "adamax",
     "adamc",
@@ -113,6 +118,7 @@ __all__ = [
     "nadam",
     "nadamdozat",
     "nadamw",
+    "normalizedsgd",
     "ons",
     "padam",
     "qhadam",

@@ -6,6 +6,7 @@ from optc.generated.torch.adabound import AdaBound
 from optc.generated.torch.adadelta import Adadelta
 from optc.generated.torch.adafom import AdaFom
 from optc.generated.torch.adagrad import Adagrad
+from optc.generated.torch.adagradnorm import AdaGradNorm
 from optc.generated.torch.adam import Adam
 from optc.generated.torch.adamax import Adamax
 from optc.generated.torch.adamc import AdamC
@@ -27,6 +28,7 @@ from optc.generated.torch.momentum import Momentum
 from optc.generated.torch.nadam import NAdam
 from optc.generated.torch.nadamdozat import NAdamDozat
 from optc.generated.torch.nadamw import NAdamW
+from optc.generated.torch.normalizedsgd import NormalizedSGD
 from optc.generated.torch.ons import ONS
 from optc.generated.torch.padam import Padam
 from optc.generated.torch.qhadam import QHAdam
@@ -55,6 +57,7 @@ __all__ = [
     "AdaBelief",
     "AdaBound",
     "AdaFom",
+    "AdaGradNorm",
     "AdaX",
     "Adadelta",
     "Adagrad",
@@ -74,6 +77,7 @@ __all__ = [
     "NAdam",
     "NAdamDozat",
     "NAdamW",
+    "NormalizedSGD",
     "Padam",
     "QHAdam",
     "RAdam",
