@@ -99,7 +99,10 @@ def test_dimensions_follow_the_stated_rule(shape):
     opt = cls([p])
     p.grad = torch.ones_like(p)
     opt.step()
-    got = {k: opt.state[p][s].item() for k, s in zip(("numel", "ndim", "rows", "cols"), "abcd")}
+    got = {
+        k: opt.state[p][s].item()
+        for k, s in zip(("numel", "ndim", "rows", "cols"), "abcd", strict=True)
+    }
     assert got == shape_values(shape)
 
 
@@ -169,7 +172,7 @@ def test_misused_reductions_are_located_errors(body, message):
 
 def test_reductions_and_dimensions_cannot_be_redeclared():
     for line in ("hyper rows = 1 in (0, inf)", "state sum = 0", "hyper norm = 1 in (0, inf)"):
-        with pytest.raises(optc.SpecError, match="built in|name of a function"):
+        with pytest.raises(optc.SpecError, match=r"built in|name of a function"):
             optc.load_program(spec("  theta <- theta - lr * g", extra=line))
 
 

@@ -546,6 +546,9 @@ def generate(program: Program, spec_path: str) -> str:
         update_preamble=_shape_preamble([b.expr for b in program.body], "g"),
         init_preamble=_shape_preamble([s.init for s in program.states], "theta"),
         uses_math=any(lowering.domain_needs_isfinite(h) for h in program.hypers)
-        or "cols" in lowering.shape_names_used([b.expr for b in program.body] + [s.init for s in program.states]),
+        or "cols"
+        in lowering.shape_names_used(
+            [b.expr for b in program.body] + [s.init for s in program.states]
+        ),
     )
     return pysource.format_python(source)

@@ -192,7 +192,9 @@ def _device_values(program: Program) -> set[str]:
     """Scalar states, and every binding computed from one, live on the device."""
     device = {s.name for s in program.states if s.shape is Shape.SCALAR}
     for binding in program.body:
-        reduces = any(isinstance(n, Op) and OPS[n.op].category == "reduce" for n in walk(binding.expr))
+        reduces = any(
+            isinstance(n, Op) and OPS[n.op].category == "reduce" for n in walk(binding.expr)
+        )
         if reduces or free_vars(binding.expr) & device:
             device.add(binding.id)
     return device
