@@ -39,6 +39,8 @@ CATALOGUE = {
     28: ["cadam"],
     32: ["adampower"],
     33: ["adabound"],
+    35: ["lars"],
+    36: ["lamb"],
     37: ["acclip"],
     39: ["adan"],
     40: ["ademamix"],

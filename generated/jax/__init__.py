@@ -21,7 +21,9 @@ from optc.generated.jax.amsgrad import AMSGradState, amsgrad
 from optc.generated.jax.cadam import CAdamState, cadam
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
 from optc.generated.jax.grams import GramsState, grams
+from optc.generated.jax.lamb import LAMBState, lamb
 from optc.generated.jax.laprop import LaPropState, laprop
+from optc.generated.jax.lars import LARSState, lars
 from optc.generated.jax.lion import LionState, lion
 from optc.generated.jax.madgrad import MADGRADState, madgrad
 from optc.generated.jax.momentum import MomentumState, momentum
@@ -67,6 +69,8 @@ __all__ = [
     "CAdamState",
     "DualAveragingState",
     "GramsState",
+    "LAMBState",
+    "LARSState",
     "LaPropState",
     "LionState",
     "MADGRADState",
@@ -111,7 +115,9 @@ __all__ = [
     "cadam",
     "dualaveraging",
     "grams",
+    "lamb",
     "laprop",
+    "lars",
     "lion",
     "madgrad",
     "momentum",

@@ -21,7 +21,9 @@ from optc.generated.torch.amsgrad import AMSGrad
 from optc.generated.torch.cadam import CAdam
 from optc.generated.torch.dualaveraging import DualAveraging
 from optc.generated.torch.grams import Grams
+from optc.generated.torch.lamb import LAMB
 from optc.generated.torch.laprop import LaProp
+from optc.generated.torch.lars import LARS
 from optc.generated.torch.lion import Lion
 from optc.generated.torch.madgrad import MADGRAD
 from optc.generated.torch.momentum import Momentum
@@ -47,6 +49,8 @@ from optc.generated.torch.yogi import Yogi
 
 __all__ = [
     "ADOPT",
+    "LAMB",
+    "LARS",
     "MADGRAD",
     "ONS",
     "QHM",

@@ -560,4 +560,40 @@ CASES: list[RefCase] = [
             "1-momentum), theta -= lr*(nu*buffer + (1-nu)*g)."
         ),
     ),
+    # -- trust-ratio methods (per-tensor reductions) --------------------------------------------
+    RefCase(
+        spec="lamb",
+        library="optax",
+        hypers={"lr": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": 1e-3, "weight_decay": 0.1},
+        build=lambda h: optax.lamb(
+            h["lr"], b1=h["beta1"], b2=h["beta2"], eps=h["eps"], weight_decay=h["weight_decay"]
+        ),
+        note=(
+            "optax.lamb = scale_by_adam(b1, b2, eps, eps_root=0), add_decayed_weights, "
+            "scale_by_trust_ratio (norm(theta) / norm(u), 1 where either is 0), lr."
+        ),
+    ),
+    RefCase(
+        spec="lars",
+        library="optax",
+        hypers={
+            "lr": 0.05,
+            "weight_decay": 0.1,
+            "trust_coefficient": 0.02,
+            "eps": 1e-3,
+            "momentum": 0.8,
+        },
+        build=lambda h: optax.lars(
+            h["lr"],
+            weight_decay=h["weight_decay"],
+            trust_coefficient=h["trust_coefficient"],
+            eps=h["eps"],
+            momentum=h["momentum"],
+        ),
+        note=(
+            "optax.lars = add_decayed_weights, scale_by_trust_ratio(trust_coefficient, eps) "
+            "(masks True: every tensor), scale by lr, trace(momentum): the trace holds the "
+            "lr-scaled steps, theta -= trace."
+        ),
+    ),
 ]
