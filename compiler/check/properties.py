@@ -276,15 +276,22 @@ def scale_invariance(
     scaled = _deltas_at_eps0(sp, [c * g1, c * g2], ranges, eps0)
     if plain is None or scaled is None:
         return UNDECIDED, "the unrolled update is undefined (0/0) at eps = 0"
+    evaluable = True
     for k, (a, b) in enumerate(zip(plain, scaled, strict=True), start=1):
         same, point = numeric_equal(a, b, {**ranges, g1: REALS, g2: REALS})
         if same is False:
             return DISPROVED, _counterexample(k, a, b, point, ranges)
+        evaluable = evaluable and same is not None
     evaluator = IntervalEval({s: r for s, r in ranges.items() if r != BOOL})
     if all(is_zero(b - a, evaluator) for a, b in zip(plain, scaled, strict=True)):
         vanishes = all(is_zero(a, evaluator) for a in plain)
         steps = "two unrolled steps, nonzero gradients"
         return PROVED, f"the update vanishes as eps -> 0 ({steps})" if vanishes else steps
+    if not evaluable:  # reductions have no value in the one-coordinate model
+        return (
+            UNDECIDED,
+            "SymPy could not simplify the difference to 0, and no random point could be evaluated",
+        )
     return NUMERIC, "SymPy could not simplify the difference to 0; random points agree"
 
 

@@ -94,6 +94,12 @@ class Reduction(sympy.Function):
     def _eval_is_finite(self) -> None:
         return None
 
+    def _eval_evalf(self, prec: int) -> None:
+        """Never a number: the one-coordinate model cannot evaluate a reduction (SymPy would
+        otherwise borrow mpmath's function of the same name: ``norm(x)`` as ``|x|``), so the
+        random-point comparisons skip it rather than claim an equality vectors may break."""
+        return None
+
 
 def _reduction_class(op: str) -> type[Reduction]:
     name = {

@@ -287,6 +287,9 @@ class _Decision:
                 differences.append(self._difference(label, x, y, point))
             elif is_zero(x - y, self._evaluator()):
                 compared[label] = "equal"
+            elif agree is None:  # no random point could be evaluated (e.g. reductions)
+                compared[label] = "undecided (not proved; no random point could be evaluated)"
+                numeric = True
             else:
                 compared[label] = "equal numerically (not proved)"
                 numeric = True

@@ -30,7 +30,7 @@ from optc.ir.nodes import (
     Var,
     free_vars,
 )
-from optc.ir.ops import COMPARE_OPS, FUNCTIONS, OPS, SHAPE_NAMES
+from optc.ir.ops import COMPARE_OPS, FUNCTIONS, NORM_NAMES, OPS, SHAPE_NAMES
 from optc.parse import ast
 
 BUILTINS = {
@@ -173,6 +173,8 @@ class _Builder:
             )
         if name in FUNCTIONS or name in self.defs:
             raise SpecError(f"`{name}` is the name of a function", span, hint="choose another name")
+        if name in NORM_NAMES:
+            raise SpecError(f"`{name}` is the name of a norm", span, hint="choose another name")
 
     def _hyper(self, decl: ast.HyperDecl) -> Hyper:
         domain = decl.domain
@@ -322,8 +324,10 @@ class _Builder:
                 span,
                 hint=f"bind a new local instead, e.g. `{name}_t = ...`",
             )
-        if name in ("g", "t") or name in CONSTANTS:
+        if name in ("g", "t", *SHAPE_NAMES) or name in CONSTANTS:
             raise SpecError(f"`{name}` is built in and read-only", span)
+        if name in NORM_NAMES:
+            raise SpecError(f"`{name}` is the name of a norm", span, hint="choose another name")
         if name in FUNCTIONS or name in self.defs:
             raise SpecError(f"`{name}` is the name of a function", span, hint="choose another name")
         if stmt.kind == "update":
@@ -386,6 +390,8 @@ class _Builder:
         raise AssertionError(f"unhandled AST node {node!r}")
 
     def _call(self, node: ast.Call, env: dict[str, Expr], context: str) -> Expr:
+        if node.func == "dualize":
+            return self._dualize(node, env, context)
         args = [self._expr(arg, env, context) for arg in node.args]
         if node.func in FUNCTIONS:
             op, args = _reduction(node, args)
@@ -407,6 +413,46 @@ class _Builder:
             f"unknown function `{node.func}`",
             node.func_span,
             hint=hint or "functions: " + ", ".join([*FUNCTIONS, *sorted(self.defs)]),
+        )
+
+    def _dualize(self, node: ast.Call, env: dict[str, Expr], context: str) -> Expr:
+        """``dualize(x, c * N)``: the steepest-descent direction of x under the norm c·‖·‖_N,
+        argmax over c‖v‖_N ≤ 1 of <x, v> — (1/c) times N's map, written out as IR (docs/language.md,
+        "Norms and dualize")."""
+        if len(node.args) != 2:
+            raise SpecError(
+                f"`dualize` takes 2 arguments, got {len(node.args)}",
+                node.func_span,
+                hint="call it as dualize(x, norm) with norm one of " + ", ".join(NORM_NAMES),
+            )
+        x = self._expr(node.args[0], env, context)
+        norm, scale = self._norm(node.args[1], env, context)
+        if not x.type.is_tensor or x.type.dtype is not DType.REAL:
+            raise SpecError(
+                "`dualize` maps a θ-shaped value to its steepest-descent direction; "
+                "this argument is not one",
+                _span_of(node.args[0]),
+            )
+        return dualize_expr(norm, x, node.span, scale)
+
+    def _norm(self, node: ast.Expr, env: dict[str, Expr], context: str) -> tuple[str, Expr | None]:
+        """A norm argument: ``N`` or ``c * N`` / ``N * c`` with c a scalar (the scale)."""
+        if isinstance(node, ast.Name) and node.id in NORM_NAMES:
+            return node.id, None
+        if isinstance(node, ast.Binary) and node.op == "mul":
+            for norm_side, scale_side in ((node.right, node.left), (node.left, node.right)):
+                if isinstance(norm_side, ast.Name) and norm_side.id in NORM_NAMES:
+                    scale = self._expr(scale_side, env, context)
+                    if scale.type.is_tensor or scale.type.dtype is DType.BOOL:
+                        raise SpecError(
+                            "a norm's scale must be a number, the same for every entry",
+                            _span_of(scale_side),
+                        )
+                    return norm_side.id, scale
+        raise SpecError(
+            "the second argument of `dualize` is a norm",
+            _span_of(node),
+            hint="one of " + ", ".join(NORM_NAMES) + ", optionally scaled: `2 * l2`",
         )
 
     def _inline(self, decl: ast.DefDecl, args: list[Expr], call: ast.Call) -> Expr:
@@ -714,3 +760,28 @@ def _reduction_op(op: str, args: list[Expr], span: Span) -> Op:
 
 def _span_of_expr(expr: Expr, fallback: Span) -> Span:
     return getattr(expr, "span", None) or fallback
+
+
+def dualize_expr(norm: str, x: Expr, span: Span | None, scale: Expr | None = None) -> Expr:
+    """``dualize(x, scale * norm)`` as IR: under c·‖·‖ the map is (1/c) times the norm's."""
+    direction = _dualize_map(norm, x, span)
+    return direction if scale is None else _make_op("div", [direction, scale], span)
+
+
+def _dualize_map(norm: str, x: Expr, span: Span | None) -> Expr:
+    """argmax over ‖v‖_N ≤ 1 of <x, v>, as IR. A zero x maps to 0 (no direction); ties of the
+    ℓ1 map share the step equally among the largest entries."""
+
+    def op(name: str, *args: Expr) -> Expr:
+        return _make_op(name, list(args), span)
+
+    zero = Const(0.0)
+    if norm == "linf":  # sign(x): <x, sign x> = ‖x‖_1
+        return op("sign", x)
+    if norm in ("l2", "rms"):  # x / ‖x‖_2; under rms (‖x‖_2 / sqrt(numel)): x / rms(x)
+        size = op("norm2" if norm == "l2" else "rms", x)
+        return op("where", op("gt", size, zero), op("div", x, size), zero)
+    # l1: sign(x) on the entries of largest magnitude, shared among ties: <x, v> = ‖x‖_inf
+    largest = op("eq", op("abs", x), op("norminf", x))
+    ties = op("max", op("count", largest), Const(1.0))  # at least one entry is largest
+    return op("div", op("where", largest, op("sign", x), zero), ties)

@@ -96,6 +96,9 @@ FUNCTIONS = (
 # Reductions whose value is never negative (for the domain checks).
 NONNEGATIVE_REDUCTIONS = ("norm2", "norm1", "norminf", "rms", "count")
 
+# Norms a spec can name as the second argument of `dualize` (optionally scaled: `2 * l2`).
+NORM_NAMES = ("l1", "l2", "linf", "rms")
+
 # The parameter's dimensions, usable in expressions (an N-d parameter is viewed as a matrix of
 # rows = its first dimension and cols = the product of the others; a 0-d one as 1 x 1).
 SHAPE_NAMES = ("numel", "ndim", "rows", "cols")

@@ -51,7 +51,7 @@ def normalizedsgd_update(g: jax.Array, *, t: jax.Array, lr: float) -> tuple[jax.
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 10: theta <- theta - lr * where(norm(g) > 0, g / norm(g), 0)
+    # line 10: theta <- theta - lr * dualize(g, l2)
     delta = -(
         lr
         * jnp.where(jnp.sqrt(jnp.sum(jnp.square(g))) > 0, g / jnp.sqrt(jnp.sum(jnp.square(g))), 0.0)
@@ -75,7 +75,7 @@ def normalizedsgd(
         norm: the l2 norm of each parameter tensor (layer-wise); the summary sheet's ||g_t|| is
             over all parameters, the same for a model with one tensor
         zero_gradient: a zero gradient has no direction: the step is 0 there (the sheet's g /
-            ||g|| is 0 / 0)
+            ||g|| is 0 / 0), as dualize's l2 map defines it
 
     Args:
         learning_rate: step length: every step moves each parameter tensor by exactly lr; in (0,

@@ -31,7 +31,7 @@ def normalizedsgd_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
-    # line 10: theta <- theta - lr * where(norm(g) > 0, g / norm(g), 0)
+    # line 10: theta <- theta - lr * dualize(g, l2)
     theta = theta - lr * torch.where(
         torch.linalg.vector_norm(g) > 0, g / torch.linalg.vector_norm(g), 0
     )
@@ -52,7 +52,7 @@ class NormalizedSGD(SpecOptimizer):
         norm: the l2 norm of each parameter tensor (layer-wise); the summary sheet's ||g_t|| is
             over all parameters, the same for a model with one tensor
         zero_gradient: a zero gradient has no direction: the step is 0 there (the sheet's g /
-            ||g|| is 0 / 0)
+            ||g|| is 0 / 0), as dualize's l2 map defines it
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
