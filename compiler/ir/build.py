@@ -524,6 +524,13 @@ class _Builder:
         hint = did_you_mean(name, env)
         if hint is None and name in self.states:
             hint = f"`{name}` is declared as a state after this line"
+        later = next(
+            (s for s in self.spec.body if s.target == name and s.span.line > span.line), None
+        )
+        if hint is None and later is not None:
+            hint = f"`{name}` is bound on line {later.span.line}, after this use: move that line up"
+        if hint is None:
+            hint = f"declare it (`hyper {name} = ...`, `state {name} = ...`) or bind it first: `{name} = ...`"
         return SpecError(f"undefined name `{name}`", span, hint=hint)
 
 

@@ -15,19 +15,10 @@ import optax
 
 from optc.backends.jax import runtime
 
-__all__ = [
-    "HYPER_NAMES",
-    "STATE_FIELDS",
-    "LARSState",
-    "lars",
-    "lars_from_optax",
-    "lars_init",
-    "lars_to_optax",
-    "lars_update",
-]
+__all__ = ["HYPER_NAMES", "STATE_FIELDS", "LARSState", "lars", "lars_init", "lars_update"]
 
-#: spec state → field of :class:`LARSState` (as optax.lars names it)
-STATE_FIELDS = {"buf": "trace"}
+#: spec state → field of :class:`LARSState`
+STATE_FIELDS = {"buf": "buf"}
 #: spec hyper → keyword of :func:`lars`
 HYPER_NAMES = {
     "lr": "learning_rate",
@@ -39,10 +30,10 @@ HYPER_NAMES = {
 
 
 class LARSState(NamedTuple):
-    """State of :func:`lars`: the step count and one tree per state buffer, named as optax.lars names them."""
+    """State of :func:`lars`: the step count and one tree per state buffer."""
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
-    trace: optax.Updates  # state buf = 0
+    buf: optax.Updates  # state buf = 0
 
 
 def lars_init(
@@ -99,12 +90,11 @@ def lars_update(
 def lars(
     learning_rate: optax.ScalarOrSchedule = 0.01,
     weight_decay: optax.ScalarOrSchedule = 0.0,
-    weight_decay_mask: Any = None,
     trust_coefficient: optax.ScalarOrSchedule = 0.001,
     eps: optax.ScalarOrSchedule = 0.0,
     momentum: optax.ScalarOrSchedule = 0.9,
-    nesterov: bool = False,
     *,
+    mask: Any = None,
     lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
     r"""LARS: You, Gitman & Ginsburg, Large Batch Training of Convolutional Networks, arXiv 2017.
@@ -127,31 +117,27 @@ def lars(
             (optax's trust_ratio_mask = True)
         momentum: heavy ball on the scaled step, as optax.trace: buf = momentum * buf + lr *
             ratio * u, theta -= buf (no Nesterov)
+        counterpart: reproduces optax.lars (tests/refcases) but is not declared its drop-in
+            counterpart yet: optax.lars keeps its trace inside a masked chain without a step count,
+            which the state hand-over does not map
 
     Args:
         learning_rate: learning rate; in (0, inf) (default 0.01); the spec's ``lr``, also
             accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
         weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default
             0.0); a schedule (a callable of the step count) is accepted.
-        weight_decay_mask: where decay applies, as optax.adamw's ``mask``: a tree of bools
-            shaped like the params (or a prefix of it), or a callable of the updates returning one;
-            ``weight_decay`` is 0 where it is False (default None: everywhere).
         trust_coefficient: multiplier of the trust ratio; in (0, inf) (default 0.001); a
             schedule (a callable of the step count) is accepted.
         eps: term added to the update's norm in the trust ratio; in [0, inf) (default 0.0); a
             schedule (a callable of the step count) is accepted.
         momentum: momentum factor; in [0, 1) (default 0.9); a schedule (a callable of the step
             count) is accepted.
-        nesterov: optax.lars with nesterov=False is this spec: any other value raises ValueError
-            (default False).
+        mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
+            params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``
+            is 0 where it is False (default None: everywhere).
 
-    This is ``optax.lars``: the same keywords and state fields. Differences from it:
-        - ``learning_rate`` defaults to 0.01, the spec's (optax.lars requires it);
-        - optax.lars's ``trust_ratio_mask`` not accepted: the spec has no such option;
-        - beyond optax, every numeric hyper may be a schedule, and the spec's names are
-          accepted as aliases.
-
-    lars_from_optax / lars_to_optax convert states from and to optax.lars's.
+    No optax counterpart is declared: the keywords are the spec's names, except
+    ``learning_rate`` (optax's name) for the step size.
 
     Returns:
         An ``optax.GradientTransformation`` whose updates already include the learning rate
@@ -167,22 +153,8 @@ def lars(
             "momentum": momentum,
         },
         {"lr": lr},
-        {"nesterov": nesterov, "weight_decay_mask": weight_decay_mask},
+        {"mask": mask},
     )
-
-
-def lars_from_optax(optax_state: Any, count: Any = None) -> LARSState:
-    """A state of optax.lars (what its ``init`` or ``update`` returned) as a
-    :class:`LARSState`. ``count``: the number of steps taken, where the optax state
-    does not hold it."""
-    return runtime.from_optax(_SPEC, optax_state, count)
-
-
-def lars_to_optax(state: LARSState, like: Any = None, params: Any = None) -> Any:
-    """A :class:`LARSState` as a state of optax.lars. ``like``: the optax
-    state to fill (its ``init(params)`` with the options in use: a schedule or a mask changes
-    optax's chain); by default that of ``optax.lars(learning_rate)``."""
-    return runtime.to_optax(_SPEC, state, like, params)
 
 
 _SPEC = runtime.Spec(
@@ -222,9 +194,9 @@ _SPEC = runtime.Spec(
     ),
     reads_theta=True,
     decay="weight_decay",
-    mask_keyword="weight_decay_mask",
+    mask_keyword="mask",
     moment=None,
-    fixed=(runtime.Fixed("nesterov", False),),
-    counterpart="optax.lars",
+    fixed=(),
+    counterpart=None,
     tensor_states=("buf",),
 )

@@ -84,6 +84,9 @@ class LARS(SpecOptimizer):
             (optax's trust_ratio_mask = True)
         momentum: heavy ball on the scaled step, as optax.trace: buf = momentum * buf + lr *
             ratio * u, theta -= buf (no Nesterov)
+        counterpart: reproduces optax.lars (tests/refcases) but is not declared its drop-in
+            counterpart yet: optax.lars keeps its trace inside a masked chain without a step count,
+            which the state hand-over does not map
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
