@@ -55,6 +55,7 @@ CATALOGUE = {
     130: ["laprop"],
     131: ["adopt"],
     132: ["madgrad"],
+    133: ["novograd"],
     134: ["nadamw"],
     136: ["qhadam", "qhm"],
 }

@@ -169,6 +169,20 @@ COUNTERPARTS = {
         {},
         1e-5,  # optax takes sqrt of the int32 count, which jax computes in float32
     ),
+    "novograd": (
+        optax.novograd,
+        {
+            "lr": "learning_rate",
+            "beta1": "b1",
+            "beta2": "b2",
+            "eps": "eps",
+            "weight_decay": "weight_decay",
+        },
+        {"m": "mu", "nu": "nu"},
+        {"lr": 0.05, "beta1": 0.8, "beta2": 0.6, "eps": 1e-3, "weight_decay": 0.1},
+        {},
+        1e-10,
+    ),
     "lamb": (
         optax.lamb,
         {

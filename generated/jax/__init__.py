@@ -31,6 +31,7 @@ from optc.generated.jax.nadam import NAdamState, nadam
 from optc.generated.jax.nadamdozat import NAdamDozatState, nadamdozat
 from optc.generated.jax.nadamw import NAdamWState, nadamw
 from optc.generated.jax.normalizedsgd import NormalizedSGDState, normalizedsgd
+from optc.generated.jax.novograd import NovoGradState, novograd
 from optc.generated.jax.ons import ONSState, ons
 from optc.generated.jax.padam import PadamState, padam
 from optc.generated.jax.qhadam import QHAdamState, qhadam
@@ -79,6 +80,7 @@ __all__ = [
     "NAdamState",
     "NAdamWState",
     "NormalizedSGDState",
+    "NovoGradState",
     "ONSState",
     "PadamState",
     "QHAdamState",
@@ -125,6 +127,7 @@ __all__ = [
     "nadamdozat",
     "nadamw",
     "normalizedsgd",
+    "novograd",
     "ons",
     "padam",
     "qhadam",

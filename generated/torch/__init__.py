@@ -31,6 +31,7 @@ from optc.generated.torch.nadam import NAdam
 from optc.generated.torch.nadamdozat import NAdamDozat
 from optc.generated.torch.nadamw import NAdamW
 from optc.generated.torch.normalizedsgd import NormalizedSGD
+from optc.generated.torch.novograd import NovoGrad
 from optc.generated.torch.ons import ONS
 from optc.generated.torch.padam import Padam
 from optc.generated.torch.qhadam import QHAdam
@@ -82,6 +83,7 @@ __all__ = [
     "NAdamDozat",
     "NAdamW",
     "NormalizedSGD",
+    "NovoGrad",
     "Padam",
     "QHAdam",
     "RAdam",

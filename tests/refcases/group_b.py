@@ -596,4 +596,16 @@ CASES: list[RefCase] = [
             "lr-scaled steps, theta -= trace."
         ),
     ),
+    RefCase(
+        spec="novograd",
+        library="optax",
+        hypers={"lr": 0.05, "beta1": 0.8, "beta2": 0.6, "eps": 1e-3, "weight_decay": 0.1},
+        build=lambda h: optax.novograd(
+            h["lr"], b1=h["beta1"], b2=h["beta2"], eps=h["eps"], weight_decay=h["weight_decay"]
+        ),
+        note=(
+            "optax.novograd = scale_by_novograd(b1, b2, eps, eps_root=0, weight_decay), lr: nu = "
+            "norm(g)^2 on step 1, then an EMA; m = b1*m + g/(sqrt(nu) + eps) + wd*theta."
+        ),
+    ),
 ]
