@@ -119,7 +119,9 @@ class _Builder:
         for entry in decl.entries:
             if entry.name in hypers or entry.name in states or entry.name in fixed:
                 raise SpecError(
-                    f"`{entry.name}` is mapped twice in counterpart `{decl.library}`", entry.span
+                    f"`{entry.name}` is mapped twice in counterpart `{decl.library}`",
+                    entry.span,
+                    hint="map each library name once",
                 )
             if isinstance(entry.value, (bool, float)):
                 fixed[entry.name] = entry.value
@@ -131,6 +133,7 @@ class _Builder:
                         f"`{name}` already maps to `{mapped[name]}` in counterpart "
                         f"`{decl.library}`",
                         entry.span,
+                        hint="a spec name corresponds to one library name",
                     )
                 mapped[name] = entry.name
                 if name in self.states and isinstance(entry.value, tuple):
@@ -184,6 +187,7 @@ class _Builder:
                 raise SpecError(
                     f"the default of bool hyper `{decl.name}` must be true or false",
                     _span_of(decl.default),
+                    hint=f"e.g. `hyper {decl.name} = false in bool`",
                 )
             hyper = Hyper(
                 decl.name, default, HyperKind.BOOL, 0.0, 1.0, True, True, decl.span, decl.doc
@@ -237,9 +241,14 @@ class _Builder:
             raise SpecError(
                 f"scalar state `{decl.name}` cannot start from a tensor value",
                 _span_of(decl.init),
+                hint="start it from a number, a hyper, or a reduction such as norm(theta)",
             )
         if init.type.dtype is DType.BOOL:
-            raise SpecError(f"state `{decl.name}` must start from a number", _span_of(decl.init))
+            raise SpecError(
+                f"state `{decl.name}` must start from a number",
+                _span_of(decl.init),
+                hint="a comparison is a condition, not a value: e.g. `state s = 0`",
+            )
         return State(decl.name, shape, init, decl.span)
 
     def _global_env(self, include_theta: bool) -> dict[str, Expr]:
@@ -325,7 +334,11 @@ class _Builder:
                 hint=f"bind a new local instead, e.g. `{name}_t = ...`",
             )
         if name in ("g", "t", *SHAPE_NAMES) or name in CONSTANTS:
-            raise SpecError(f"`{name}` is built in and read-only", span)
+            raise SpecError(
+                f"`{name}` is built in and read-only",
+                span,
+                hint=f"bind a new local instead, e.g. `{name}_2 = ...`",
+            )
         if name in NORM_NAMES:
             raise SpecError(f"`{name}` is the name of a norm", span, hint="choose another name")
         if name in FUNCTIONS or name in self.defs:
@@ -432,6 +445,7 @@ class _Builder:
                 "`dualize` maps a θ-shaped value to its steepest-descent direction; "
                 "this argument is not one",
                 _span_of(node.args[0]),
+                hint="e.g. dualize(g, l2) or dualize(m, linf)",
             )
         return dualize_expr(norm, x, node.span, scale)
 
@@ -447,6 +461,7 @@ class _Builder:
                         raise SpecError(
                             "a norm's scale must be a number, the same for every entry",
                             _span_of(scale_side),
+                            hint="e.g. `2 * l2` or `sqrt(numel) * l2`",
                         )
                     return norm_side.id, scale
         raise SpecError(
@@ -761,7 +776,11 @@ def _reduction_op(op: str, args: list[Expr], span: Span) -> Op:
             )
         if arg.type.dtype is not want:
             what = "a condition (a mask)" if want is DType.BOOL else "a number"
-            raise SpecError(f"`{OPS[op].signature}` needs {what} here", _span_of_expr(arg, span))
+            raise SpecError(
+                f"`{OPS[op].signature}` needs {what} here",
+                _span_of_expr(arg, span),
+                hint="count takes a comparison such as `g > 0`; the others take numbers",
+            )
     return Op(op, tuple(args), Type(Shape.SCALAR, DType.REAL), span)
 
 

@@ -149,7 +149,12 @@ def parse_library(text: str, filename: str) -> list[ast.DefDecl]:
         raise err.with_source(text) from None
     for item in items:
         if not isinstance(item, ast.DefDecl):
-            raise SpecError("only `def` lines may appear in a library file", item.span, source=text)
+            raise SpecError(
+                "only `def` lines may appear in a library file",
+                item.span,
+                hint="move declarations and statements into a spec",
+                source=text,
+            )
     return items
 
 
@@ -720,7 +725,11 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                         hint=f"move it to the top, above line {first.line}",
                     )
                 if not value.isidentifier() or not value[0].isalpha():
-                    raise SpecError(f"invalid optimizer name `{value}`", span)
+                    raise SpecError(
+                        f"invalid optimizer name `{value}`",
+                        span,
+                        hint="an optimizer name starts with a letter, e.g. `optimizer AdamW2`",
+                    )
                 if keyword.iskeyword(value) or keyword.iskeyword(value.lower()):
                     raise SpecError(
                         f"invalid optimizer name `{value}`",
@@ -772,11 +781,19 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
             spec.defs.append(item)
         elif isinstance(item, ast.CounterpartDecl):
             if any(c.library == item.library for c in spec.counterparts):
-                raise SpecError(f"counterpart `{item.library}` declared twice", item.span)
+                raise SpecError(
+                    f"counterpart `{item.library}` declared twice",
+                    item.span,
+                    hint="declare each library once: merge the two mappings into one line",
+                )
             spec.counterparts.append(item)
         elif isinstance(item, ast.Convention):
             if any(c.key == item.key for c in spec.conventions):
-                raise SpecError(f"convention `{item.key}` stated twice", item.span)
+                raise SpecError(
+                    f"convention `{item.key}` stated twice",
+                    item.span,
+                    hint="state each convention once: merge the two texts into one line",
+                )
             spec.conventions.append(item)
     if spec.name is None:
         raise SpecError(
