@@ -184,6 +184,16 @@ def test_checkpoint_of_another_algorithm_is_refused():
         opt.load_state_dict(amsgrad.state_dict())
 
 
+def test_checkpoint_of_another_optimizer_is_a_clear_error():
+    model = make_model()
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    train(model, sgd, 2)
+    with pytest.raises(
+        ValueError, match=r"AdamW needs `betas` \(its hyper beta1\) in the checkpoint"
+    ):
+        optimizer_class("adamw")(model.parameters()).load_state_dict(sgd.state_dict())
+
+
 def test_checkpoint_with_out_of_domain_hyper_is_refused():
     model = make_model()
     lib = torch.optim.AdamW(model.parameters())

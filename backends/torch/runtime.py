@@ -154,6 +154,11 @@ class SpecOptimizer(torch.optim.Optimizer):
         for hyper in self.hypers:
             key = hyper.group_key
             alias = arguments.get(hyper.name) if hyper.name != key else None
+            if alias is None and key not in arguments:  # e.g. another optimizer's checkpoint
+                raise ValueError(
+                    f"{type(self).__name__} needs `{key}` (its hyper {hyper.name}){where}, "
+                    f"which has {', '.join(sorted(k for k in arguments if k != 'params'))}"
+                )
             if hyper.index is None:
                 value = arguments[key] if alias is None else alias
                 values[key] = value
