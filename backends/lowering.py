@@ -12,7 +12,7 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from optc.backends.pyexpr import PythonPrinter, format_number, python_name
+from optc.backends.pyexpr import PythonPrinter, format_number
 from optc.ir.nodes import Binding, Const, Expr, Hyper, Op, Program, Role, Shape, Var, walk
 from optc.ir.ops import SHAPE_NAMES
 from optc.render.latex import latex_aligned
@@ -32,10 +32,6 @@ class HyperView:
 class StatementView:
     comment: str  # the spec statement, with its line number
     code: str
-
-
-def hyper_views(program: Program) -> list[HyperView]:
-    return [hyper_view(h, python_name(h.name)) for h in program.hypers]
 
 
 def hyper_doc(hyper: Hyper) -> str:
@@ -96,17 +92,6 @@ def domain_needs_isfinite(hyper: Hyper) -> bool:
     return hyper.kind == "real" and open_infinite
 
 
-def signature_parts(program: Program) -> dict[str, str]:
-    """Pre-joined pieces of signatures and name tuples (templates only paste them)."""
-    views = hyper_views(program)
-    return {
-        "hyper_params": ", ".join(f"{h.name}: {h.annotation}" for h in views),
-        "hyper_defaults": ", ".join(f"{h.name}: {h.annotation} = {h.default}" for h in views),
-        "hyper_tuple": python_tuple(h.name for h in views),
-        "state_tuple": python_tuple(s.name for s in program.states),
-    }
-
-
 def tuple_items(items: list[str]) -> str:
     """The inside of a Python tuple display: ``a, b`` or ``a,`` for one item."""
     return f"{items[0]}," if len(items) == 1 else ", ".join(items)
@@ -115,11 +100,6 @@ def tuple_items(items: list[str]) -> str:
 def python_tuple(names) -> str:
     """A tuple of string literals."""
     return "(" + tuple_items([f'"{name}"' for name in names]) + ")"
-
-
-def python_names(program: Program) -> dict[str, str]:
-    """SSA id → the Python variable that holds it (a state update rebinds the state's name)."""
-    return {b.id: python_name(b.display) for b in program.body}
 
 
 def statements(program: Program, printer: PythonPrinter) -> list[StatementView]:

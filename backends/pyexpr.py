@@ -6,7 +6,6 @@ spells the functions (``torch.sqrt`` vs ``jnp.sqrt``) and decides scalar-vs-tens
 
 from __future__ import annotations
 
-import keyword
 import math
 from collections.abc import Hashable, Mapping
 from fractions import Fraction
@@ -28,13 +27,6 @@ _INFIX = {
     "eq": " == ",
     "ne": " != ",
 }
-
-RESERVED = {"math", "torch", "jax", "jnp", "optax", "np", "delta", "dtype", "new_theta"}
-
-
-def python_name(name: str) -> str:
-    """A spec name as a safe Python identifier (keywords and module names get a trailing _)."""
-    return f"{name}_" if keyword.iskeyword(name) or name in RESERVED else name
 
 
 def format_number(value: float) -> str:
@@ -303,7 +295,7 @@ class PythonPrinter(ExprPrinter):
             return format_number(expr.value), Prec.ATOM
         if isinstance(expr, Var):
             name = self.names.get(expr.name)
-            return (name if name is not None else python_name(expr.name)), Prec.ATOM
+            return (name if name is not None else expr.name), Prec.ATOM
         a = expr.args
         if self.facts is not None:
             if expr.op in ("div", "pow") and all(self.python_number(x) for x in a):
