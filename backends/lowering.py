@@ -102,13 +102,15 @@ def python_tuple(names) -> str:
     return "(" + tuple_items([f'"{name}"' for name in names]) + ")"
 
 
-def statements(program: Program, printer: PythonPrinter) -> list[StatementView]:
-    """Python assignments for the step body, one per spec statement, named as the printer names
-    them. A θ-shaped state (or θ) given a scalar value is filled to θ's shape, so states keep
-    their shape from step to step."""
+def statements(
+    program: Program, printer: PythonPrinter, bindings: Iterable[Binding] | None = None
+) -> list[StatementView]:
+    """Python assignments for the step body (or ``bindings`` of it), one per spec statement,
+    named as the printer names them. A θ-shaped state (or θ) given a scalar value is filled to
+    θ's shape, so states keep their shape from step to step."""
     tensor_targets = {"theta"} | {s.name for s in program.states if s.shape is Shape.TENSOR}
     views = []
-    for binding in program.body:
+    for binding in program.body if bindings is None else bindings:
         target = printer.render(Var(binding.id, Role.LOCAL, binding.type))
         value = printer.render(binding.expr)
         if binding.target in tensor_targets and not binding.type.is_tensor:
@@ -117,17 +119,31 @@ def statements(program: Program, printer: PythonPrinter) -> list[StatementView]:
     return views
 
 
+@dataclass(frozen=True)
+class FunctionView:
+    """One generated function of a phased step (backends/rounds.py), ready for a template."""
+
+    name: str
+    signature: str  # the parameter list, without parentheses
+    returns: str  # the return annotation
+    doc: str  # one line
+    preamble: list[str]
+    statements: list[StatementView]
+    result: str  # the returned expression
+
+
 def _comment(binding: Binding) -> str:
     return f"# line {binding.span.line}: {binding.source}"
 
 
-def theta_delta(program: Program) -> Op | None:
+def theta_delta(program: Program, body: Iterable[Binding] | None = None) -> Op | None:
     """θ's final update as ``theta + delta`` when the spec writes it so (θ ± expression).
 
     Returning the increment directly (optax's convention) avoids computing ``new - theta``,
     which loses low bits in float32. None when θ's update is not of that form.
     """
-    expr = program.binding(program.outputs["theta"]).expr
+    final = program.outputs["theta"]
+    expr = next(b for b in (program.body if body is None else body) if b.id == final).expr
     if isinstance(expr, Op) and expr.op in ("add", "sub"):
         base, rest = expr.args
         if isinstance(base, Var) and base.name == "theta":

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from optc.backends.hypers import resolve_hypers
-from optc.backends.reference.interpreter import init_state, step
+from optc.backends.reference.interpreter import init_globals, init_state, step_group
 from optc.codegen import build
 from optc.ir.nodes import Program
 
@@ -109,16 +109,16 @@ def initial_params(shapes, seed: int = 1) -> list[np.ndarray]:
 
 
 def run_reference(program: Program, params, grads, hypers) -> list[list[dict[str, np.ndarray]]]:
-    """Per step, per parameter: {"theta": ..., state: ...} after the step."""
+    """Per step, per parameter: {"theta": ..., state: ..., global state: ...} after the step."""
     thetas = [p.copy() for p in params]
     states = [init_state(program, p, hypers) for p in thetas]
+    shared = init_globals(program, hypers)
     history = []
     for t, step_grads in enumerate(grads, start=1):
-        snapshot = []
-        for i, g in enumerate(step_grads):
-            thetas[i], states[i] = step(program, thetas[i], g, states[i], t, hypers)
-            snapshot.append({"theta": thetas[i], **states[i]})
-        history.append(snapshot)
+        thetas, states, shared = step_group(program, thetas, step_grads, states, shared, t, hypers)
+        history.append(
+            [{"theta": th, **st, **shared} for th, st in zip(thetas, states, strict=True)]
+        )
     return history
 
 
@@ -160,6 +160,10 @@ def run_torch(
                     **{
                         s.name: _numpy(optimizer.state[tensor][keys.get(s.name, s.name)])
                         for s in program.states
+                    },
+                    **{
+                        s.name: _numpy(optimizer.param_groups[0][keys.get(s.name, s.name)])
+                        for s in program.globals
                     },
                 }
                 for tensor in tensors
@@ -225,6 +229,12 @@ def run_jax(
                         )
                         for s in program.states
                     },
+                    **{
+                        s.name: np.asarray(
+                            _state_field(state, fields.get(s.name, s.name)), dtype=np.float64
+                        )
+                        for s in program.globals
+                    },
                 }
                 for i in range(len(tree))
             ]
@@ -276,7 +286,7 @@ def verify(
             for dtype in dtypes:
                 history = runners[backend](program, params, grads, values, dtype, mode, **extra)
                 rtol, atol = TOLERANCES[dtype]
-                for name in ["theta", *(s.name for s in program.states)]:
+                for name in ["theta", *(s.name for s in [*program.states, *program.globals])]:
                     deviation = Deviation(backend, dtype, name, grad_mode=mode)
                     for t, (got, want) in enumerate(zip(history, reference, strict=True), start=1):
                         for got_p, want_p in zip(got, want, strict=True):

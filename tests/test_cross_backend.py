@@ -47,7 +47,8 @@ def test_torch_matches_reference_every_step(path, grad_mode):
     failures = _failures(report, "torch", grad_mode)
     assert not failures, "\n".join(failures)
     # every (dtype, value) was compared in this mode
-    values = 1 + len(compile_file(path, checks=False).program.states)
+    program = compile_file(path, checks=False).program
+    values = 1 + len(program.states) + len(program.globals)
     compared = [d for d in report.deviations if d.backend == "torch" and d.grad_mode == grad_mode]
     assert len(compared) == len(TOLERANCES) * values
 

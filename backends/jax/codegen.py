@@ -25,10 +25,13 @@ from dataclasses import dataclass
 import jinja2
 
 from optc import pysource
-from optc.backends import lowering
+from optc.backends import lowering, rounds
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts, format_number
 from optc.diagnostics import SpecError
+from optc.ir import phases
 from optc.ir.nodes import (
+    REAL_SCALAR,
+    Binding,
     Const,
     Counterpart,
     DType,
@@ -36,7 +39,9 @@ from optc.ir.nodes import (
     Hyper,
     Op,
     Program,
+    Role,
     Shape,
+    Var,
     free_vars,
 )
 from optc.ir.printer import Prec
@@ -415,12 +420,14 @@ def _state_init(program: Program, printer: JaxPrinter, jnp: str) -> list[tuple[s
     return result
 
 
-def _delta_statements(program: Program, printer: JaxPrinter, delta: str, new_theta: str):
+def _delta_statements(
+    program: Program, printer: JaxPrinter, delta: str, new_theta: str, body: list[Binding]
+):
     """The body with θ's last update written as the increment; and whether the increment had
     to be computed as ``new_theta - theta`` (then the leaf needs θ)."""
     final_id = program.outputs["theta"]
-    increment = lowering.theta_delta(program)
-    views = lowering.statements(program, printer)
+    increment = lowering.theta_delta(program, body)
+    views = lowering.statements(program, printer, body)
     if increment is None:
         views.append(
             lowering.StatementView(
@@ -429,7 +436,7 @@ def _delta_statements(program: Program, printer: JaxPrinter, delta: str, new_the
             )
         )
         return views, True
-    index = next(i for i, b in enumerate(program.body) if b.id == final_id)
+    index = next(i for i, b in enumerate(body) if b.id == final_id)
     views[index] = lowering.StatementView(
         views[index].comment, f"{delta} = {printer.render(increment)}"
     )
@@ -466,18 +473,24 @@ def generate(program: Program, spec_path: str) -> str:
     jnp, dtype, delta, new_theta = (internal[n] for n in ("jnp", "dtype", "delta", "new_theta"))
     spec_const, runtime = internal["_SPEC"], internal["runtime"]
 
-    ids = {b.id: b.display for b in program.body}
-    ids.update({b.id: new_theta for b in program.body if b.target == "theta"})
+    plan = phases.plan(program)
+    body = list(plan.body) if plan else program.body
+    split = rounds.layout(program, plan, spec_names) if plan else None
+    ids = {b.id: b.display for b in body}
+    ids.update({b.id: new_theta for b in body if b.target == "theta"})
     ids.update({n: n for n in spec_names - {program.name, program.snake_name}})
     ids.update({"theta": "theta", "g": "g", "t": "t"})
+    ids.update(split.names if split else {})
     printer = JaxPrinter(ids, jnp, ScalarFacts(program))
-    statements, via_difference = _delta_statements(program, printer, delta, new_theta)
-    needs_theta = via_difference or _step_reads_theta(program)
+    update_body = split.update if split else body
+    statements, via_difference = _delta_statements(program, printer, delta, new_theta, update_body)
+    needs_theta = split is not None or via_difference or _step_reads_theta(program)
     states = [s.name for s in program.states]
     counterpart = names.counterpart
     hyper_params = ", ".join(
         f"{h.name}: {'bool' if h.kind == 'bool' else 'float'}" for h in program.hypers
     )
+    phase_functions = _phase_functions(program, split, printer, hyper_params) if split else []
     hyper_table = [
         (
             h.name,
@@ -495,6 +508,7 @@ def generate(program: Program, spec_path: str) -> str:
         f"{program.name}State",
         program.snake_name,
         f"{program.snake_name}_init",
+        *(f.name for f in phase_functions),
         f"{program.snake_name}_update",
     ]
     if counterpart:
@@ -515,6 +529,21 @@ def generate(program: Program, spec_path: str) -> str:
         states=states,
         needs_theta=needs_theta,
         hyper_params=hyper_params,
+        update_extra="".join(
+            f", {name}: jax.Array"
+            for name in [s.name for s in program.globals] + (split.update_inputs if split else [])
+        ),
+        phase_functions=phase_functions,
+        global_states=[s.name for s in program.globals],
+        round_table=[
+            (
+                f"{program.snake_name}_partials_{r.index}",
+                lowering.python_tuple(n for n, _ in r.totals),
+                f"{program.snake_name}_group_{r.index}",
+            )
+            for r in (split.rounds if split else [])
+        ],
+        global_outputs=split.global_outputs if split else {},
         jnp=jnp,
         jnp_import="import jax.numpy" + (f" as {jnp}" if jnp != "jax.numpy" else ""),
         dtype=dtype,
@@ -552,3 +581,72 @@ def generate(program: Program, spec_path: str) -> str:
         ),
     )
     return pysource.format_python(source)
+
+
+def _phase_functions(
+    program: Program, split: rounds.RoundsLayout, printer: JaxPrinter, hyper_params: str
+) -> list[lowering.FunctionView]:
+    """``<name>_init_globals``, then ``<name>_partials_k`` and ``<name>_group_k`` per round."""
+    jnp, snake = printer.jnp, program.snake_name
+    hypers = f", {hyper_params}" if hyper_params else ""
+    shared = "".join(f", {s.name}: jax.Array" for s in program.globals)
+    leaf = "g: jax.Array, theta: jax.Array, " + "".join(
+        f"{s.name}: jax.Array, " for s in program.states
+    )
+    views = []
+    if program.globals:
+        inits = ", ".join(f'"{s.name}": {printer.render(s.init)}' for s in program.globals)
+        views.append(
+            lowering.FunctionView(
+                f"{snake}_init_globals",
+                f"*{hypers}" if hypers else "",
+                "dict[str, float]",
+                "The initial values of the global states (plain numbers).",
+                [],
+                [],
+                "{" + inits + "}",
+            )
+        )
+    for r in split.rounds:
+        before = "".join(f", {name}: jax.Array" for name in r.before)
+        partials = [
+            printer.render(Op("sum", (x,), REAL_SCALAR) if x.type.is_tensor else x)
+            for _, x in r.totals
+        ]
+        views.append(
+            lowering.FunctionView(
+                f"{snake}_partials_{r.index}",
+                f"{leaf}*, t: jax.Array{hypers}{shared}{before}",
+                "tuple[jax.Array, ...]",
+                f"One leaf's terms of the round-{r.index} sums across leaves "
+                f"({', '.join(name for name, _ in r.totals)}).",
+                [
+                    _float_step(jnp, "g"),
+                    *_shape_preamble([b.expr for b in r.partials] + [x for _, x in r.totals], "g"),
+                ],
+                lowering.statements(program, printer, r.partials),
+                lowering.tuple_items([f"{jnp}.asarray({p}, g.dtype)" for p in partials]),
+            )
+        )
+        like = r.totals[0][0] if r.totals else program.globals[0].name
+        totals = "".join(f", {name}: jax.Array" for name, _ in r.totals)
+        returned = [
+            f'"{name}": {printer.render(Var(id_, Role.LOCAL, REAL_SCALAR))}'
+            for name, id_ in r.returns
+        ]
+        views.append(
+            lowering.FunctionView(
+                f"{snake}_group_{r.index}",
+                f"*, t: jax.Array{hypers}{shared}{before}{totals}",
+                "dict[str, jax.Array]",
+                f"The values of round {r.index}, computed once from the summed terms.",
+                [_float_step(jnp, like)],
+                lowering.statements(program, printer, r.group),
+                "{" + ", ".join(returned) + "}",
+            )
+        )
+    return views
+
+
+def _float_step(jnp: str, like: str) -> str:
+    return f"t = t.astype({jnp}.promote_types({like}.dtype, {jnp}.float32))  # at least f32"

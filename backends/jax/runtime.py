@@ -70,6 +70,12 @@ class Spec:
     fixed: tuple[Fixed, ...] = ()
     counterpart: str | None = None  # dotted path of the optax counterpart (optax.adamw)
     tensor_states: tuple[str, ...] = field(default=())  # spec states shaped like θ
+    # A step reading across leaves (optc.ir.phases): global states (state fields of their own
+    # names, 0-d arrays), their initial values, and rounds of (terms, their names, group values).
+    global_states: tuple[str, ...] = ()
+    init_globals: Callable[..., dict[str, Any]] | None = None
+    global_outputs: dict[str, str] = field(default_factory=dict)
+    rounds: tuple[tuple[Callable, tuple[str, ...], Callable], ...] = ()
 
 
 # -- hypers ---------------------------------------------------------------------------------
@@ -187,7 +193,11 @@ def transformation(
             name: treedef.unflatten([jnp.asarray(x, dtypes.get(name)) for x in column])
             for name, column in zip(fields, columns, strict=True)
         }
-        return spec.state_class(**{count_field: jnp.zeros([], jnp.int32)}, **trees)
+        shared = {}
+        if spec.global_states:
+            dtype = jnp.result_type(*leaves) if leaves else jnp.float32
+            shared = {k: jnp.asarray(v, dtype) for k, v in spec.init_globals(**hypers).items()}
+        return spec.state_class(**{count_field: jnp.zeros([], jnp.int32)}, **trees, **shared)
 
     def update_fn(
         updates: optax.Updates, state: Any, params: optax.Params | None = None
@@ -204,12 +214,14 @@ def transformation(
         trees += [getattr(state, name) for name in fields]
         columns = [treedef.flatten_up_to(tree) for tree in trees]
         keep = _leaf_mask(mask, updates, treedef) if mask is not None else None
+        leaves = list(zip(*columns, strict=True))
+        shared = _round_values(spec, state, leaves, t, hypers)
         results = []
-        for i, leaf in enumerate(zip(*columns, strict=True)):
+        for i, leaf in enumerate(leaves):
             leaf_hypers = _at_least(hypers, leaf[0].dtype)
             if keep is not None:
                 leaf_hypers = {**hypers, spec.decay: _masked(hypers[spec.decay], keep[i])}
-            results.append(spec.update(*leaf, t=t, **leaf_hypers))
+            results.append(spec.update(*leaf, t=t, **leaf_hypers, **shared))
         outputs = list(zip(*results, strict=True)) or [()] * (len(fields) + 1)
         olds = columns[len(columns) - len(fields) :]
         new = {
@@ -219,9 +231,29 @@ def transformation(
             for name, xs, old_leaves in zip(fields, outputs[1:], olds, strict=True)
         }
         delta = treedef.unflatten(list(outputs[0]))
-        return delta, spec.state_class(**{count_field: t}, **new)
+        settled = {
+            name: jnp.asarray(shared[value], getattr(state, name).dtype)
+            for name, value in spec.global_outputs.items()
+        }
+        kept = {name: getattr(state, name) for name in spec.global_states if name not in settled}
+        return delta, spec.state_class(**{count_field: t}, **new, **settled, **kept)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _round_values(spec: Spec, state: Any, leaves: list, t: Any, hypers: Mapping[str, Any]):
+    """The global states at step entry and the values computed once for the whole tree: each
+    round sums its terms over the leaves, then computes its group values (optc.ir.phases)."""
+    values = {name: getattr(state, name) for name in spec.global_states}
+    for partials, names, group_values in spec.rounds:
+        terms = [
+            partials(*leaf, t=t, **_at_least(hypers, leaf[0].dtype), **values) for leaf in leaves
+        ]
+        columns = zip(*terms, strict=True) if terms else [[jnp.zeros([])]] * len(names)
+        sums = [sum(column[1:], column[0]) for column in columns]
+        values.update(zip(names, sums, strict=True))
+        values.update(group_values(t=t, **hypers, **values))
+    return values
 
 
 # -- optax states ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ no dtype tricks. When the torch and jax backends disagree, this is the third voi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,12 +59,19 @@ _OPS: dict[str, Callable[..., Value]] = {
     "minof": lambda x: np.min(x, initial=np.inf),
     "dot": lambda a, b: np.sum(np.multiply(a, b)),
     "count": lambda mask: np.float64(np.count_nonzero(mask)),
+    "total": None,  # reads every parameter: evaluated by `evaluate` itself
 }
 assert set(_OPS) == set(OPS), "the reference interpreter must implement every IR op"
 
 
-def evaluate(expr: Expr, env: Mapping[str, Value]) -> Value:
-    """The value of an IR expression, given values for the names it reads."""
+def evaluate(
+    expr: Expr, env: Mapping[str, Value], group: Sequence[Mapping[str, Value]] = ()
+) -> Value:
+    """The value of an IR expression, given values for the names it reads.
+
+    ``group``: the environments of every parameter of the group at the same statement, which
+    ``total(x)`` sums over (``env`` is one of them).
+    """
     if isinstance(expr, Const):
         return expr.value if isinstance(expr.value, bool) else np.float64(expr.value)
     if isinstance(expr, Var):
@@ -72,8 +79,11 @@ def evaluate(expr: Expr, env: Mapping[str, Value]) -> Value:
     assert isinstance(expr, Op)
     if expr.op == "ifelse":  # evaluate only the branch taken, as the backends do
         cond, then, orelse = expr.args
-        return evaluate(then if evaluate(cond, env) else orelse, env)
-    args = [evaluate(arg, env) for arg in expr.args]
+        return evaluate(then if evaluate(cond, env, group) else orelse, env, group)
+    if expr.op == "total":
+        with np.errstate(all="ignore"):
+            return np.float64(sum(np.sum(evaluate(expr.args[0], other, group)) for other in group))
+    args = [evaluate(arg, env, group) for arg in expr.args]
     with np.errstate(all="ignore"):
         if switch_coefficient(expr) is not None:
             # a hyper coefficient equal to 0 switches its θ term off, whatever θ holds
@@ -94,6 +104,55 @@ def init_state(program: Program, theta: np.ndarray, hypers: Mapping[str, Any]) -
     return state
 
 
+def init_globals(program: Program, hypers: Mapping[str, Any]) -> dict[str, np.float64]:
+    """The initial values of the group's global states."""
+    return {s.name: np.float64(evaluate(s.init, hypers)) for s in program.globals}
+
+
+def step_group(
+    program: Program,
+    thetas: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    states: Sequence[Mapping[str, Any]],
+    globals_: Mapping[str, Any],
+    t: int,
+    hypers: Mapping[str, Any],
+) -> tuple[list[np.ndarray], list[dict[str, Any]], dict[str, np.float64]]:
+    """One step of a group of parameters: each statement runs for every parameter before the
+    next one (the language's meaning of ``total``). Returns new θs, states and global states;
+    the inputs are untouched."""
+    envs: list[dict[str, Value]] = [
+        {
+            **hypers,
+            **globals_,
+            **state,
+            "theta": theta,
+            "g": g,
+            "t": t,
+            **shape_values(np.shape(theta)),
+        }
+        for theta, g, state in zip(thetas, grads, states, strict=True)
+    ]
+    for binding in program.body:
+        values = [evaluate(binding.expr, env, envs) for env in envs]
+        for env, value in zip(envs, values, strict=True):
+            env[binding.id] = value
+    new_thetas, new_states = [], []
+    for theta, env in zip(thetas, envs, strict=True):
+        new_thetas.append(np.broadcast_to(_final(program, "theta", env), theta.shape).copy())
+        new_states.append(
+            {
+                s.name: np.broadcast_to(
+                    _final(program, s.name, env), () if s.shape is Shape.SCALAR else theta.shape
+                ).copy()
+                for s in program.states
+            }
+        )
+    last = envs[0] if envs else dict(globals_)
+    new_globals = {s.name: np.float64(_final(program, s.name, last)) for s in program.globals}
+    return new_thetas, new_states, new_globals
+
+
 def step(
     program: Program,
     theta: np.ndarray,
@@ -102,18 +161,15 @@ def step(
     t: int,
     hypers: Mapping[str, Any],
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """One step of one parameter: returns the new θ and the new state (inputs untouched)."""
-    env: dict[str, Value] = {**hypers, **state, "theta": theta, "g": g, "t": t}
-    env.update(shape_values(np.shape(theta)))
-    for binding in program.body:
-        env[binding.id] = evaluate(binding.expr, env)
-    new_theta = np.asarray(env[program.outputs["theta"]], dtype=np.float64)
-    new_state = {}
-    for s in program.states:
-        value = env[program.outputs.get(s.name, s.name)]
-        shape = () if s.shape is Shape.SCALAR else theta.shape
-        new_state[s.name] = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
-    return np.broadcast_to(new_theta, theta.shape).copy(), new_state
+    """One step of one parameter of a program without global state (inputs untouched)."""
+    if program.globals:
+        raise ValueError(f"{program.name} keeps global state: step its parameters with step_group")
+    thetas, states, _ = step_group(program, [theta], [g], [state], {}, t, hypers)
+    return thetas[0], states[0]
+
+
+def _final(program: Program, name: str, env: Mapping[str, Value]) -> np.ndarray:
+    return np.asarray(env[program.outputs.get(name, name)], dtype=np.float64)
 
 
 class ReferenceOptimizer:
@@ -124,16 +180,12 @@ class ReferenceOptimizer:
         self.hypers = resolve_hypers(program, hypers)
         self.params = [np.asarray(p, dtype=np.float64).copy() for p in params]
         self.state = [init_state(program, p, self.hypers) for p in self.params]
+        self.globals = init_globals(program, self.hypers)
         self.t = 0
 
     def step(self, grads: list[np.ndarray]) -> None:
         self.t += 1
-        for i, g in enumerate(grads):
-            self.params[i], self.state[i] = step(
-                self.program,
-                self.params[i],
-                np.asarray(g, dtype=np.float64),
-                self.state[i],
-                self.t,
-                self.hypers,
-            )
+        grads = [np.asarray(g, dtype=np.float64) for g in grads]
+        self.params, self.state, self.globals = step_group(
+            self.program, self.params, grads, self.state, self.globals, self.t, self.hypers
+        )

@@ -14,15 +14,29 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import jinja2
 
 from optc import pysource
-from optc.backends import lowering
+from optc.backends import lowering, rounds
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts
 from optc.diagnostics import SpecError
-from optc.ir.nodes import DType, Expr, Op, Program, Shape, Var, free_vars, walk
+from optc.ir import phases
+from optc.ir.nodes import (
+    REAL_SCALAR,
+    Binding,
+    DType,
+    Expr,
+    Op,
+    Program,
+    Role,
+    Shape,
+    Var,
+    free_vars,
+    walk,
+)
 from optc.ir.ops import OPS
 from optc.ir.printer import Prec
 
@@ -61,9 +75,11 @@ class TorchPrinter(PythonPrinter):
         device_values: set[str],
         internal: lowering.InternalNames,
         facts: ScalarFacts | None = None,
+        like: str = "g",
     ) -> None:
         super().__init__(names, facts)
         self.device_values = device_values
+        self.like = like  # a tensor argument: new tensors take its dtype and device
         self._device: dict[int, tuple[Expr, bool]] = {}
         self.internal = internal
         self.torch = internal["torch"]
@@ -93,7 +109,8 @@ class TorchPrinter(PythonPrinter):
                 value = expr.name in self.device_values
             else:
                 value = isinstance(expr, Op) and (
-                    OPS[expr.op].category == "reduce" or any(self.on_device(a) for a in expr.args)
+                    OPS[expr.op].category in ("reduce", "global")
+                    or any(self.on_device(a) for a in expr.args)
                 )
             hit = self._device[id(expr)] = (expr, value)
         return hit[1]
@@ -107,16 +124,16 @@ class TorchPrinter(PythonPrinter):
     def strong_zero(self, scalar: Expr, test: str, product: str, in_sum: bool) -> tuple[str, int]:
         if self.on_device(scalar):  # a scalar state: no Python branch on a device value
             return f"{self.torch}.where({test} != 0, {product}, 0)", Prec.ATOM
-        zero = "0" if in_sum else f"{self.torch}.zeros_like(g)"
+        zero = "0" if in_sum else f"{self.torch}.zeros_like({self.like})"
         return f"{product} if {test} != 0 else {zero}", Prec.SELECT
 
     def as_tensor(self, expr: Expr, text: str) -> str:
-        return text if self.on_device(expr) else f"g.new_tensor({text})"
+        return text if self.on_device(expr) else f"{self.like}.new_tensor({text})"
 
     def fill_like_gradient(self, expr: Expr, text: str) -> str:
         if self.on_device(expr):  # a scalar state's 0-d tensor
-            return f"({text}).expand_as(g).clone()"
-        return f"{self.torch}.full_like(g, {text})"
+            return f"({text}).expand_as({self.like}).clone()"
+        return f"{self.torch}.full_like({self.like}, {text})"
 
     def shape_preamble(self, exprs: list[Expr]) -> list[str]:
         """``rows = ...`` lines for the dimensions the expressions read."""
@@ -188,12 +205,15 @@ class TorchPrinter(PythonPrinter):
         return text if self.rendered(expr)[1] > Prec.SELECT else f"({text})"
 
 
-def _device_values(program: Program) -> set[str]:
-    """Scalar states, and every binding computed from one, live on the device."""
+def _device_values(program: Program, body: Iterable[Binding]) -> set[str]:
+    """Scalar and global states, reductions, and every binding computed from one, live on the
+    device."""
     device = {s.name for s in program.states if s.shape is Shape.SCALAR}
-    for binding in program.body:
+    device |= {s.name for s in program.globals}
+    for binding in body:
         reduces = any(
-            isinstance(n, Op) and OPS[n.op].category == "reduce" for n in walk(binding.expr)
+            isinstance(n, Op) and OPS[n.op].category in ("reduce", "global")
+            for n in walk(binding.expr)
         )
         if reduces or free_vars(binding.expr) & device:
             device.add(binding.id)
@@ -362,6 +382,15 @@ def _check_names(program: Program, layout: GroupLayout) -> None:
                 state.span,
                 hint="rename the state",
             )
+    reserved = {"params", "step", "initial_lr", *layout.keys} | {f[0] for f in _FLAG_PARAMETERS}
+    for state in program.globals:
+        if state.name in reserved:
+            raise SpecError(
+                f"global state `{state.name}` is kept in the param group under its name, "
+                f"where `{state.name}` already means something",
+                state.span,
+                hint="rename the state",
+            )
 
 
 @functools.cache
@@ -377,11 +406,24 @@ def generate(program: Program, spec_path: str) -> str:
     _check_names(program, layout)
     internal = lowering.InternalNames(lowering.spec_names(program))
     names = {name: name for name in lowering.spec_names(program)}  # exactly as the spec spells them
-    names.update({b.id: b.display for b in program.body})
-    printer = TorchPrinter(names, _device_values(program), internal, ScalarFacts(program))
-    statements = lowering.statements(program, printer)
+    plan = phases.plan(program)
+    body = list(plan.body) if plan else program.body
+    names.update({b.id: b.display for b in body})
+    split = rounds.layout(program, plan, lowering.spec_names(program)) if plan else None
+    names.update(split.names if split else {})
+    device = _device_values(program, body)
+    printer = TorchPrinter(names, device, internal, ScalarFacts(program))
+    update_body = split.update if split else body
+    statements = lowering.statements(program, printer, update_body)
     inits = _state_init(program, printer)
-    update_preamble = printer.shape_preamble([b.expr for b in program.body])
+    update_preamble = printer.shape_preamble([b.expr for b in update_body])
+    hyper_params = ", ".join(
+        f"{h.name}: {lowering.hyper_view(h, h.name).annotation}" for h in program.hypers
+    )
+    shared_params = "".join(f", {s.name}: {printer.torch}.Tensor" for s in program.globals)
+    phase_functions = (
+        _phase_functions(program, split, printer, hyper_params, device) if split else []
+    )
     init_preamble = printer.shape_preamble([s.init for s in program.states])
     counterpart = program.counterpart("torch")
     positional, keyword_only = _class_parameters(program, layout)
@@ -394,7 +436,8 @@ def generate(program: Program, spec_path: str) -> str:
                 "Any",
                 *(
                     ["ClassVar"]
-                    if counterpart and (counterpart.states or counterpart.fixed)
+                    if program.globals
+                    or (counterpart and (counterpart.states or counterpart.fixed))
                     else []
                 ),
             ),
@@ -406,14 +449,32 @@ def generate(program: Program, spec_path: str) -> str:
         ],
         n=internal,
         dunder_all=pysource.dunder_all(
-            [program.name, f"{program.snake_name}_init", f"{program.snake_name}_update"]
+            [
+                program.name,
+                f"{program.snake_name}_init",
+                *(f.name for f in phase_functions),
+                f"{program.snake_name}_update",
+            ]
         ),
         program=program,
         spec_path=spec_path,
         snake=program.snake_name,
-        hyper_params=", ".join(
-            f"{h.name}: {lowering.hyper_view(h, h.name).annotation}" for h in program.hypers
-        ),
+        hyper_params=hyper_params,
+        update_extra=shared_params
+        + "".join(f", {name}: {printer.torch}.Tensor" for name in split.update_inputs)
+        if split
+        else "",
+        phase_functions=phase_functions,
+        global_states=lowering.python_tuple(s.name for s in program.globals),
+        round_table=[
+            (
+                f"{program.snake_name}_partials_{r.index}",
+                lowering.python_tuple(n for n, _ in r.totals),
+                f"{program.snake_name}_group_{r.index}",
+            )
+            for r in (split.rounds if split else [])
+        ],
+        global_outputs=split.global_outputs if split else {},
         states=[s.name for s in program.states],
         state_keys={spec: lib for lib, spec in (counterpart.states if counterpart else {}).items()},
         fixed=counterpart.fixed if counterpart else {},
@@ -430,3 +491,73 @@ def generate(program: Program, spec_path: str) -> str:
         math=lowering.docstring_math(program),
     )
     return pysource.format_python(source)
+
+
+def _phase_functions(
+    program: Program,
+    split: rounds.RoundsLayout,
+    printer: TorchPrinter,
+    hyper_params: str,
+    device: set[str],
+) -> list[lowering.FunctionView]:
+    """``<name>_init_globals``, then ``<name>_partials_k`` and ``<name>_group_k`` per round."""
+    torch, snake = printer.torch, program.snake_name
+    tensor = f"{torch}.Tensor"
+    hypers = f", {hyper_params}" if hyper_params else ""
+    shared = "".join(f", {s.name}: {tensor}" for s in program.globals)
+    per_param = f"theta: {tensor}, g: {tensor}, " + "".join(
+        f"{s.name}: {tensor}, " for s in program.states
+    )
+    views = []
+    if program.globals:
+        inits = ", ".join(f'"{s.name}": {printer.render(s.init)}' for s in program.globals)
+        views.append(
+            lowering.FunctionView(
+                f"{snake}_init_globals",
+                f"*{hypers}" if hypers else "",
+                "dict[str, float]",
+                "The initial values of the group's global states (plain numbers).",
+                [],
+                [],
+                "{" + inits + "}",
+            )
+        )
+    for r in split.rounds:
+        before = "".join(f", {name}: {tensor}" for name in r.before)
+        partials = [
+            printer.as_tensor(
+                x, printer.render(Op("sum", (x,), REAL_SCALAR) if x.type.is_tensor else x)
+            )
+            for _, x in r.totals
+        ]
+        views.append(
+            lowering.FunctionView(
+                f"{snake}_partials_{r.index}",
+                f"{per_param}*, t: int{hypers}{shared}{before}",
+                f"tuple[{tensor}, ...]",
+                f"One parameter's terms of the round-{r.index} sums across parameters "
+                f"({', '.join(name for name, _ in r.totals)}).",
+                printer.shape_preamble([b.expr for b in r.partials] + [x for _, x in r.totals]),
+                lowering.statements(program, printer, r.partials),
+                lowering.tuple_items(partials),
+            )
+        )
+        like = r.totals[0][0] if r.totals else program.globals[0].name
+        group = TorchPrinter(printer.names, device, printer.internal, printer.facts, like=like)
+        totals = "".join(f", {name}: {tensor}" for name, _ in r.totals)
+        returned = []
+        for name, id_ in r.returns:
+            value = Var(id_, Role.LOCAL, REAL_SCALAR)
+            returned.append(f'"{name}": {group.as_tensor(value, group.render(value))}')
+        views.append(
+            lowering.FunctionView(
+                f"{snake}_group_{r.index}",
+                f"*, t: int{hypers}{shared}{before}{totals}",
+                f"dict[str, {tensor}]",
+                f"The group's values of round {r.index}, computed once from the summed terms.",
+                [],
+                lowering.statements(program, group, r.group),
+                "{" + ", ".join(returned) + "}",
+            )
+        )
+    return views

@@ -127,6 +127,14 @@ class SpecOptimizer(torch.optim.Optimizer):
     sparse_gradients: ClassVar[bool] = False
     init_state: ClassVar[Callable[..., dict[str, torch.Tensor]]]
     update_state: ClassVar[Callable[..., tuple[torch.Tensor, ...]]]
+    # A step reading across parameters (optc.ir.phases): global states, kept in the param group
+    # under their names as 0-d tensors, and the rounds of (terms, their names, group values).
+    global_states: ClassVar[tuple[str, ...]] = ()
+    init_globals: ClassVar[Callable[..., dict[str, float]]]
+    global_outputs: ClassVar[Mapping[str, str]] = {}
+    rounds: ClassVar[
+        tuple[tuple[Callable[..., Any], tuple[str, ...], Callable[..., Any]], ...]
+    ] = ()
 
     # -- construction ---------------------------------------------------------------------------
     def _setup(self, params_: Any, /, **arguments: Any) -> None:
@@ -221,8 +229,28 @@ class SpecOptimizer(torch.optim.Optimizer):
         return values
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        """The readable path: one out-of-place ``update`` per parameter, copied into state."""
+        """The readable path: ``update`` per parameter (after the rounds of sums across the
+        group's parameters, if the spec has them), copied into the optimizer's buffers."""
         hypers = self.group_hypers(group)
+        members = list(self._members(group, hypers))
+        if not members:
+            return
+        shared: dict[str, Any] = {}
+        if self.global_states or self.rounds:
+            shared = self._group_round_values(group, hypers, members)
+        for theta, grad, buffers, t in members:
+            new_theta, *new_states = self.update_state(
+                theta, grad, *buffers, t=t, **hypers, **shared
+            )
+            for buffer, value in zip(buffers, new_states, strict=True):
+                buffer.copy_(value)
+            theta.copy_(new_theta)
+        for name, value in self.global_outputs.items():
+            group[name].copy_(shared[value])
+
+    def _members(self, group: dict[str, Any], hypers: Mapping[str, Any]):
+        """(θ, gradient, state buffers, t) of each parameter with a gradient, its step counted:
+        real views of complex ones, the gradient negated under ``maximize``."""
         maximize = "maximize" not in hypers and group.get("maximize", False)
         for p in group["params"]:
             if p.grad is None:
@@ -240,12 +268,28 @@ class SpecOptimizer(torch.optim.Optimizer):
             if not isinstance(step, torch.Tensor):  # a step count set by hand, or an old checkpoint
                 step = state["step"] = torch.tensor(float(step), dtype=_step_dtype())
             step += 1
-            new_theta, *new_states = self.update_state(
-                theta, grad, *buffers, t=int(step.item()), **hypers
-            )
-            for buffer, value in zip(buffers, new_states, strict=True):
-                buffer.copy_(value)
-            theta.copy_(new_theta)
+            yield theta, grad, buffers, int(step.item())
+
+    def _group_round_values(
+        self, group: dict[str, Any], hypers: Mapping[str, Any], members: list
+    ) -> dict[str, Any]:
+        """The group's global states at step entry and every value computed once per group:
+        each round sums its terms over the parameters, then computes its group values. ``t`` of
+        the group functions is the first parameter's (all parameters step together)."""
+        like = members[0][0]
+        for name, value in self.init_globals(**hypers).items() if self.global_states else ():
+            if name not in group:  # created at the first step, like the per-parameter states
+                group[name] = torch.tensor(value, dtype=like.dtype, device=like.device)
+        values = {name: group[name] for name in self.global_states}
+        t = members[0][3]
+        for partials, names, group_values in self.rounds:
+            sums = None
+            for theta, grad, buffers, t_p in members:
+                terms = partials(theta, grad, *buffers, t=t_p, **hypers, **values)
+                sums = terms if sums is None else [a + b for a, b in zip(sums, terms, strict=True)]
+            values.update(zip(names, sums, strict=True))
+            values.update(group_values(t=t, **hypers, **values))
+        return values
 
     def _dense(self, grad: torch.Tensor, hypers: Mapping[str, Any]) -> torch.Tensor:
         if not grad.is_sparse:

@@ -114,7 +114,9 @@ def _reduction_class(op: str) -> type[Reduction]:
     )
 
 
-_REDUCTIONS = {op: _reduction_class(op) for op, info in OPS.items() if info.category == "reduce"}
+_REDUCTIONS = {
+    op: _reduction_class(op) for op, info in OPS.items() if info.category in ("reduce", "global")
+}
 
 
 def program_symbols(program: Program) -> dict[str, sympy.Symbol]:

@@ -13,6 +13,7 @@ import math
 from optc.diagnostics import Diagnostic, Severity, Span, SpecError, did_you_mean
 from optc.ir.nodes import (
     INT_SCALAR,
+    REAL_SCALAR,
     REAL_TENSOR,
     Binding,
     Const,
@@ -79,6 +80,7 @@ class _Builder:
             self.defs[d.name] = d
         self.hypers: dict[str, Hyper] = {}
         self.states: dict[str, State] = {}
+        self.globals: dict[str, State] = {}  # `state d: global`, one per param group
         self.warnings: list[Diagnostic] = []
         self._inlining: list[str] = []
         self._sites: list[Span] = []  # the call sites of the defs being inlined, outermost first
@@ -95,7 +97,8 @@ class _Builder:
         self._check_conventions()
         for decl in self.spec.states:
             self._check_not_builtin(decl.name, decl.name_span)
-            self.states[decl.name] = self._state(decl)
+            target = self.globals if decl.shape == "global" else self.states
+            target[decl.name] = self._state(decl)
         body, outputs = self._body()
         program = Program(
             name=self.spec.name,
@@ -104,6 +107,7 @@ class _Builder:
             counterparts=[self._counterpart(decl) for decl in self.spec.counterparts],
             hypers=list(self.hypers.values()),
             states=list(self.states.values()),
+            globals=list(self.globals.values()),
             body=body,
             outputs=outputs,
             file=self.spec.file,
@@ -234,9 +238,16 @@ class _Builder:
                     )
 
     def _state(self, decl: ast.StateDecl) -> State:
-        env = self._global_env(include_theta=True)
-        init = self._expr(decl.init, env, context="a state's initial value")
-        shape = Shape.SCALAR if decl.shape == "scalar" else Shape.TENSOR
+        shared = decl.shape == "global"
+        env = self._global_env(include_theta=not shared)
+        init = self._expr(
+            decl.init,
+            env,
+            context="a global state's initial value (hypers and numbers only)"
+            if shared
+            else "a state's initial value",
+        )
+        shape = Shape.TENSOR if decl.shape == "param" else Shape.SCALAR
         if shape is Shape.SCALAR and init.type.is_tensor:
             raise SpecError(
                 f"scalar state `{decl.name}` cannot start from a tensor value",
@@ -267,7 +278,7 @@ class _Builder:
     def _body(self) -> tuple[list[Binding], dict[str, str]]:
         env = self._global_env(include_theta=False)
         env.update(BUILTINS)
-        for state in self.states.values():
+        for state in [*self.states.values(), *self.globals.values()]:
             env[state.name] = Var(state.name, Role.STATE, Type(state.shape, DType.REAL))
         versions: dict[str, int] = {}
         outputs: dict[str, str] = {}
@@ -286,7 +297,9 @@ class _Builder:
                 binding = Binding(stmt.target, stmt.target, None, expr, stmt.span, source)
             else:
                 declared = (
-                    Shape.TENSOR if stmt.target == "theta" else self.states[stmt.target].shape
+                    Shape.TENSOR
+                    if stmt.target == "theta"
+                    else {**self.states, **self.globals}[stmt.target].shape
                 )
                 if declared is Shape.SCALAR and expr.type.is_tensor:
                     raise SpecError(
@@ -313,7 +326,7 @@ class _Builder:
                 hint="add a statement such as `theta <- theta - lr * g`",
             )
         read = set().union(*(free_vars(b.expr) for b in body))
-        for state in self.states.values():
+        for state in [*self.states.values(), *self.globals.values()]:
             if state.name not in outputs and state.name not in read:
                 self.warnings.append(
                     Diagnostic(
@@ -344,15 +357,15 @@ class _Builder:
         if name in FUNCTIONS or name in self.defs:
             raise SpecError(f"`{name}` is the name of a function", span, hint="choose another name")
         if stmt.kind == "update":
-            if name != "theta" and name not in self.states:
-                hint = did_you_mean(name, [*self.states, "theta"])
+            if name != "theta" and name not in self.states and name not in self.globals:
+                hint = did_you_mean(name, [*self.states, *self.globals, "theta"])
                 raise SpecError(
                     f"`{name}` is not a declared state",
                     span,
                     hint=hint or f"declare it before `step`: `state {name} = 0`",
                 )
             return
-        if name == "theta" or name in self.states:
+        if name == "theta" or name in self.states or name in self.globals:
             raise SpecError(
                 f"`{name}` is {'the parameter' if name == 'theta' else 'a state'}; "
                 "update it with `<-`",
@@ -604,6 +617,14 @@ def _make_op(op: str, args: list[Expr], span: Span) -> Op:
     info = OPS[op]
     if info.category == "reduce":
         return _reduction_op(op, args, span)
+    if info.category == "global":
+        if args[0].type.dtype is not DType.REAL:
+            raise SpecError(
+                "`total(x)` sums numbers over the parameters; this argument is a condition",
+                _span_of_expr(args[0], span),
+                hint="count a mask per parameter first: total(count(g > 0))",
+            )
+        return Op(op, tuple(args), REAL_SCALAR, span)
     shape = Shape.TENSOR if any(a.type.is_tensor for a in args) else Shape.SCALAR
     if info.category == "arith":
         return Op(op, tuple(args), Type(shape, DType.REAL), span)

@@ -149,7 +149,9 @@ def _number(value: float) -> str:
 
 @dataclass(frozen=True)
 class State:
-    """Per-parameter state: ``shape`` is TENSOR (like θ) or SCALAR; ``init`` reads hypers/θ only."""
+    """Per-parameter state: ``shape`` is TENSOR (like θ) or SCALAR; ``init`` reads hypers/θ only.
+
+    A global state (``Program.globals``) is a SCALAR whose ``init`` reads hypers only."""
 
     name: str
     shape: Shape
@@ -222,6 +224,8 @@ class Program:
     outputs: dict[str, str]  # state name or "theta" → id of its final version
     file: str
     source: str
+    # One scalar per param group, shared by its parameters (``state d: global``).
+    globals: list[State] = field(default_factory=list)
 
     @property
     def snake_name(self) -> str:

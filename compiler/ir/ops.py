@@ -29,7 +29,7 @@ class Prec(enum.IntEnum):
 @dataclass(frozen=True)
 class OpInfo:
     arity: int
-    category: str  # "arith" | "compare" | "logic" | "select" | "branch" | "reduce"
+    category: str  # "arith" | "compare" | "logic" | "select" | "branch" | "reduce" | "global"
     signature: str  # how users call it, for arity errors
     precedence: Prec = Prec.ATOM  # as an infix or prefix operator; calls are atoms
     assoc: str = "left"  # "left" | "right" | "none" (comparisons do not chain)
@@ -72,6 +72,8 @@ OPS: dict[str, OpInfo] = {
     "dot": OpInfo(2, "reduce", "dot(a, b)"),
     "count": OpInfo(1, "reduce", "count(mask)"),
     "ifelse": OpInfo(3, "branch", "if cond then a else b", Prec.SELECT),
+    # the sum over every parameter of the group (of all entries, for a θ-shaped value)
+    "total": OpInfo(1, "global", "total(x)"),
 }
 
 # Functions a spec may call by name (the rest are operators).
@@ -91,6 +93,7 @@ FUNCTIONS = (
     "sum",
     "dot",
     "count",
+    "total",
 )
 
 # Reductions whose value is never negative (for the domain checks).

@@ -589,6 +589,9 @@ class _ToAst(Transformer_NonRecursive):
     def param_shape(self, meta, children):
         return "param"
 
+    def global_shape(self, meta, children):
+        return "global"
+
     def def_(self, meta, children):
         name, params, body = children
         return ast.DefDecl(

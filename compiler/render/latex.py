@@ -135,6 +135,7 @@ _FUNCTIONS = {
     "maxof": r"\max",
     "minof": r"\min",
     "count": r"\#",
+    "total": r"\sum_{\mathrm{params}}",
 }
 # Norms: the delimiters and the subscript naming the order.
 _NORMS = {"norm2": "_{2}", "norm1": "_{1}", "norminf": r"_{\infty}"}
