@@ -9,18 +9,24 @@ from optc.generated.jax.adagrad import AdagradState, adagrad
 from optc.generated.jax.adagradnorm import AdaGradNormState, adagradnorm
 from optc.generated.jax.adam import AdamState, adam
 from optc.generated.jax.adamax import AdamaxState, adamax
+from optc.generated.jax.adamaxw import AdamaxWState, adamaxw
 from optc.generated.jax.adamc import AdamCState, adamc
 from optc.generated.jax.adampower import AdamPowerState, adampower
 from optc.generated.jax.adamw import AdamWState, adamw
 from optc.generated.jax.adamx import AdamXState, adamx
 from optc.generated.jax.adan import AdanState, adan
+from optc.generated.jax.adanorm import AdaNormState, adanorm
 from optc.generated.jax.adax import AdaXState, adax
 from optc.generated.jax.ademamix import AdEMAMixState, ademamix
 from optc.generated.jax.adopt import ADOPTState, adopt
+from optc.generated.jax.amos import AmosState, amos
 from optc.generated.jax.amsgrad import AMSGradState, amsgrad
 from optc.generated.jax.cadam import CAdamState, cadam
+from optc.generated.jax.cadamw import CAdamWState, cadamw
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
+from optc.generated.jax.fromage import FromageState, fromage
 from optc.generated.jax.grams import GramsState, grams
+from optc.generated.jax.heavyball import HeavyBallState, heavyball
 from optc.generated.jax.lamb import LAMBState, lamb
 from optc.generated.jax.laprop import LaPropState, laprop
 from optc.generated.jax.lars import LARSState, lars
@@ -45,6 +51,7 @@ from optc.generated.jax.sgdmomentum import SGDMomentumState, sgdmomentum
 from optc.generated.jax.sgdnesterov import SGDNesterovState, sgdnesterov
 from optc.generated.jax.signsgd import SignSGDState, signsgd
 from optc.generated.jax.signum import SignumState, signum
+from optc.generated.jax.stableadamw import StableAdamWState, stableadamw
 from optc.generated.jax.tiger import TigerState, tiger
 from optc.generated.jax.yogi import YogiState, yogi
 
@@ -57,6 +64,7 @@ __all__ = [
     "AdaBoundState",
     "AdaFomState",
     "AdaGradNormState",
+    "AdaNormState",
     "AdaXState",
     "AdadeltaState",
     "AdagradState",
@@ -66,10 +74,15 @@ __all__ = [
     "AdamWState",
     "AdamXState",
     "AdamaxState",
+    "AdamaxWState",
     "AdanState",
+    "AmosState",
     "CAdamState",
+    "CAdamWState",
     "DualAveragingState",
+    "FromageState",
     "GramsState",
+    "HeavyBallState",
     "LAMBState",
     "LARSState",
     "LaPropState",
@@ -94,6 +107,7 @@ __all__ = [
     "SGDState",
     "SignSGDState",
     "SignumState",
+    "StableAdamWState",
     "TigerState",
     "YogiState",
     "acclip",
@@ -105,18 +119,24 @@ __all__ = [
     "adagradnorm",
     "adam",
     "adamax",
+    "adamaxw",
     "adamc",
     "adampower",
     "adamw",
     "adamx",
     "adan",
+    "adanorm",
     "adax",
     "ademamix",
     "adopt",
+    "amos",
     "amsgrad",
     "cadam",
+    "cadamw",
     "dualaveraging",
+    "fromage",
     "grams",
+    "heavyball",
     "lamb",
     "laprop",
     "lars",
@@ -141,6 +161,7 @@ __all__ = [
     "sgdnesterov",
     "signsgd",
     "signum",
+    "stableadamw",
     "tiger",
     "yogi",
 ]

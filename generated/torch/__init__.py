@@ -9,18 +9,24 @@ from optc.generated.torch.adagrad import Adagrad
 from optc.generated.torch.adagradnorm import AdaGradNorm
 from optc.generated.torch.adam import Adam
 from optc.generated.torch.adamax import Adamax
+from optc.generated.torch.adamaxw import AdamaxW
 from optc.generated.torch.adamc import AdamC
 from optc.generated.torch.adampower import AdamPower
 from optc.generated.torch.adamw import AdamW
 from optc.generated.torch.adamx import AdamX
 from optc.generated.torch.adan import Adan
+from optc.generated.torch.adanorm import AdaNorm
 from optc.generated.torch.adax import AdaX
 from optc.generated.torch.ademamix import AdEMAMix
 from optc.generated.torch.adopt import ADOPT
+from optc.generated.torch.amos import Amos
 from optc.generated.torch.amsgrad import AMSGrad
 from optc.generated.torch.cadam import CAdam
+from optc.generated.torch.cadamw import CAdamW
 from optc.generated.torch.dualaveraging import DualAveraging
+from optc.generated.torch.fromage import Fromage
 from optc.generated.torch.grams import Grams
+from optc.generated.torch.heavyball import HeavyBall
 from optc.generated.torch.lamb import LAMB
 from optc.generated.torch.laprop import LaProp
 from optc.generated.torch.lars import LARS
@@ -45,6 +51,7 @@ from optc.generated.torch.sgdmomentum import SGDMomentum
 from optc.generated.torch.sgdnesterov import SGDNesterov
 from optc.generated.torch.signsgd import SignSGD
 from optc.generated.torch.signum import Signum
+from optc.generated.torch.stableadamw import StableAdamW
 from optc.generated.torch.tiger import Tiger
 from optc.generated.torch.yogi import Yogi
 
@@ -63,6 +70,7 @@ __all__ = [
     "AdaBound",
     "AdaFom",
     "AdaGradNorm",
+    "AdaNorm",
     "AdaX",
     "Adadelta",
     "Adagrad",
@@ -72,10 +80,15 @@ __all__ = [
     "AdamW",
     "AdamX",
     "Adamax",
+    "AdamaxW",
     "Adan",
+    "Amos",
     "CAdam",
+    "CAdamW",
     "DualAveraging",
+    "Fromage",
     "Grams",
+    "HeavyBall",
     "LaProp",
     "Lion",
     "Momentum",
@@ -94,6 +107,7 @@ __all__ = [
     "SGDNesterov",
     "SignSGD",
     "Signum",
+    "StableAdamW",
     "Tiger",
     "Yogi",
 ]
