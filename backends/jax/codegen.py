@@ -44,7 +44,7 @@ from optc.ir.nodes import (
     Var,
     free_vars,
 )
-from optc.ir.printer import Prec
+from optc.ir.printer import Prec, operand_precedences
 
 _FUNCTIONS = {
     "sqrt": "sqrt",
@@ -72,7 +72,7 @@ _REDUCTIONS = {
     "sum": "{jnp}.sum({0})",
     "maxof": "{jnp}.max({0}, initial=-{jnp}.inf)",
     "minof": "{jnp}.min({0}, initial={jnp}.inf)",
-    "dot": "{jnp}.sum({0} * {1})",
+    "dot": "{jnp}.sum({0} * {1})",  # operands as operands of *, see function()
     "count": "{jnp}.sum({0}, dtype=g.dtype)",
 }
 # The leaf's dimensions (static under jit), bound at the top of the functions that read them.
@@ -151,6 +151,10 @@ class JaxPrinter(PythonPrinter):
         return f"1.0 * ({text})" if "float" in self.names else f"float({text})"
 
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
+        if expr.op == "dot":  # the operands of a product: dot(g, a - b) is sum(g * (a - b))
+            args = [
+                self.at(x, p) for x, p in zip(expr.args, operand_precedences("mul"), strict=True)
+            ]
         if expr.op in _REDUCTIONS:
             return _REDUCTIONS[expr.op].format(*args, jnp=self.jnp), Prec.ATOM
         args = self._float_constants(expr, args)

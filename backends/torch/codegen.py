@@ -38,7 +38,7 @@ from optc.ir.nodes import (
     walk,
 )
 from optc.ir.ops import OPS
-from optc.ir.printer import Prec
+from optc.ir.printer import Prec, operand_precedences
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log"}
 # Per-tensor reductions: a 0-d tensor on the parameter's device (no host sync).
@@ -51,7 +51,7 @@ _REDUCTIONS = {
     "sum": "{torch}.sum({0})",
     "maxof": "{torch}.amax({0})",
     "minof": "{torch}.amin({0})",
-    "dot": "{torch}.sum({0} * {1})",
+    "dot": "{torch}.sum({0} * {1})",  # operands as operands of *, see function()
     "count": "{torch}.sum({0}, dtype=g.dtype)",
 }
 # The parameter's dimensions, bound at the top of the generated functions that read them.
@@ -144,6 +144,8 @@ class TorchPrinter(PythonPrinter):
 
     def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
         op, a = expr.op, expr.args
+        if op == "dot":  # the operands of a product: dot(g, a - b) is sum(g * (a - b))
+            args = [self.at(x, p) for x, p in zip(a, operand_precedences("mul"), strict=True)]
         if op in _REDUCTIONS:
             if op == "norminf":
                 self.uses_math = True

@@ -184,7 +184,9 @@ def domain_report(program: Program, budget: float | None = None) -> DomainReport
         with bounded(budget):
             analysis = _Analysis(program)
             env = analysis.fixpoint()
-            report.invariants = {s.name: str(env[analysis.symbols[s.name]]) for s in program.states}
+            report.invariants = {
+                s.name: str(env[analysis.symbols[s.name]]) for s in program.all_states
+            }
             evaluator = IntervalEval(env)
             seen: set[tuple] = set()
             for index, site in enumerate(analysis.sites):
@@ -245,7 +247,7 @@ def state_invariants(program: Program) -> dict[str, Interval]:
     with bounded(None):
         analysis = _Analysis(program)
         env = analysis.fixpoint()
-    return {s.name: env[analysis.symbols[s.name]] for s in program.states}
+    return {s.name: env[analysis.symbols[s.name]] for s in program.all_states}
 
 
 # -- collecting the risky sites -------------------------------------------------------------------
@@ -300,7 +302,7 @@ class _Analysis:
     def run(self, entry: Mapping[str, Interval]) -> dict[sympy.Basic, Interval]:
         """Ranges of every symbol after one step, given the states' ranges at entry."""
         env = dict(self.base)
-        for state in self.program.states:
+        for state in self.program.all_states:
             env[self.symbols[state.name]] = entry[state.name]
         evaluator = IntervalEval(env)
         for symbol, value in self.versions:
@@ -311,7 +313,7 @@ class _Analysis:
         """The greatest inductive combination of candidate bounds, and the ranges under it."""
         init_eval = IntervalEval(self.base)
         alive: dict[str, list[Interval]] = {}
-        for state in self.program.states:
+        for state in self.program.all_states:
             start = init_eval(to_sympy(state.init, self.symbols))
             extra = [c for c in (_lower(start), _upper(start)) if c is not None]
             alive[state.name] = [c for c in (*CANDIDATES, *extra) if start.within(c)]
@@ -319,7 +321,7 @@ class _Analysis:
             entry = {name: iv.meet(cands) for name, cands in alive.items()}
             env = self.run(entry)
             changed = False
-            for state in self.program.states:
+            for state in self.program.all_states:
                 final = env[self._final_symbol(state.name)]
                 kept = [c for c in alive[state.name] if final.within(c)]
                 changed |= len(kept) != len(alive[state.name])

@@ -125,8 +125,8 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
                 status, detail = UNDECIDED, f"SymPy failed while unrolling ({type(err).__name__})"
     except BudgetExceeded:
         pass
-    tensors = sum(s.shape is Shape.TENSOR for s in program.states)
-    scalars = len(program.states) - tensors
+    tensors = sum(s.shape is Shape.TENSOR for s in program.all_states)
+    scalars = len(program.all_states) - tensors
     ops = elementwise_ops(program)
     return PropertyReport(
         name=program.name,

@@ -84,12 +84,18 @@ class Reduction(sympy.Function):
     all). Norms, ``rms`` and ``count`` are known to be non-negative."""
 
     nonnegative = False
+    sums = False  # a sum or mean of its argument: non-negative where the argument is
 
     def _eval_is_extended_real(self) -> bool:
         return True
 
     def _eval_is_nonnegative(self) -> bool | None:
-        return True if self.nonnegative else None
+        if self.nonnegative:
+            return True
+        # sum, mean and total of non-negative values (total(g^2), total(norm(s, 1)))
+        if self.sums and all(arg.is_nonnegative for arg in self.args):
+            return True
+        return None
 
     def _eval_is_finite(self) -> None:
         return None
@@ -110,7 +116,13 @@ def _reduction_class(op: str) -> type[Reduction]:
         "minof": "min_of",
     }.get(op, op)
     return type(
-        name, (Reduction,), {"nonnegative": op in NONNEGATIVE_REDUCTIONS, "nargs": OPS[op].arity}
+        name,
+        (Reduction,),
+        {
+            "nonnegative": op in NONNEGATIVE_REDUCTIONS,
+            "sums": op in ("sum", "mean", "total"),
+            "nargs": OPS[op].arity,
+        },
     )
 
 
@@ -124,7 +136,7 @@ def program_symbols(program: Program) -> dict[str, sympy.Symbol]:
     symbols = input_symbols()
     for hyper in program.hypers:
         symbols[hyper.name] = hyper_symbol(hyper)
-    for state in program.states:
+    for state in program.all_states:
         symbols[state.name] = sympy.Symbol(state.name, real=True)
     return symbols
 
@@ -279,7 +291,7 @@ def symbolic_program(
     for binding in program.body:
         bindings[binding.id] = env[binding.id] = translate(binding.expr)
     outputs = {"theta": bindings[program.outputs["theta"]]}
-    for state in program.states:
+    for state in program.all_states:
         out = program.outputs.get(state.name)
         outputs[state.name] = bindings[out] if out is not None else symbols[state.name]
     return SymbolicProgram(program, symbols, bindings, outputs, initial_values(program, symbols))
@@ -287,7 +299,7 @@ def symbolic_program(
 
 def initial_values(program: Program, symbols: Mapping[str, sympy.Basic]) -> dict[str, sympy.Basic]:
     """Each state's initial value as SymPy (an expression of hypers and theta)."""
-    return {state.name: to_sympy(state.init, symbols) for state in program.states}
+    return {state.name: to_sympy(state.init, symbols) for state in program.all_states}
 
 
 class SpecPrinter(StrPrinter):

@@ -196,7 +196,7 @@ class _Decision:
 
     # -- one side ---------------------------------------------------------------------------------
     def _side(self, program: Program, mark: str) -> _Side:
-        states = {s.name: sympy.Symbol(s.name + mark, real=True) for s in program.states}
+        states = {s.name: sympy.Symbol(s.name + mark, real=True) for s in program.all_states}
         symbols = {**self.inputs, **{h.name: self.hypers[h.name] for h in program.hypers}}
         symbols.update(states)
         sp = symbolic_program(program, symbols)

@@ -11,6 +11,7 @@ import keyword
 import math
 
 from optc.diagnostics import Diagnostic, Severity, Span, SpecError, did_you_mean
+from optc.ir import phases
 from optc.ir.nodes import (
     INT_SCALAR,
     REAL_SCALAR,
@@ -59,7 +60,9 @@ def build_program(
     spec: ast.SpecFile, prelude: list[ast.DefDecl]
 ) -> tuple[Program, list[Diagnostic]]:
     """Lower a parsed spec to a :class:`Program`; also return non-fatal warnings."""
-    return _Builder(spec, prelude).build()
+    program, warnings = _Builder(spec, prelude).build()
+    phases.plan(program)  # a global state given a per-parameter value is a located error
+    return program, warnings
 
 
 class _Builder:
@@ -618,7 +621,7 @@ def _make_op(op: str, args: list[Expr], span: Span) -> Op:
     if info.category == "reduce":
         return _reduction_op(op, args, span)
     if info.category == "global":
-        if args[0].type.dtype is not DType.REAL:
+        if args[0].type.dtype is DType.BOOL:
             raise SpecError(
                 "`total(x)` sums numbers over the parameters; this argument is a condition",
                 _span_of_expr(args[0], span),

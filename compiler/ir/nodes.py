@@ -232,6 +232,11 @@ class Program:
         """The jax factory name: the spec name lower-cased, as optax spells its aliases."""
         return self.name.lower()
 
+    @property
+    def all_states(self) -> list[State]:
+        """Per-parameter states, then global ones: everything a step carries to the next."""
+        return [*self.states, *self.globals]
+
     def counterpart(self, backend: str) -> Counterpart | None:
         """The first declared counterpart serving ``backend`` ("torch" or "jax"), if any."""
         return next((c for c in self.counterparts if c.backend == backend), None)
