@@ -7,12 +7,16 @@ from optc.generated.jax.adadelta import AdadeltaState, adadelta
 from optc.generated.jax.adafom import AdaFomState, adafom
 from optc.generated.jax.adagrad import AdagradState, adagrad
 from optc.generated.jax.adagradnorm import AdaGradNormState, adagradnorm
+from optc.generated.jax.adagradplusplus import AdaGradPlusPlusState, adagradplusplus
+from optc.generated.jax.adalayer import AdalayerState, adalayer
 from optc.generated.jax.adam import AdamState, adam
 from optc.generated.jax.adamax import AdamaxState, adamax
 from optc.generated.jax.adamaxw import AdamaxWState, adamaxw
 from optc.generated.jax.adamc import AdamCState, adamc
+from optc.generated.jax.adamplusplus import AdamPlusPlusState, adamplusplus
 from optc.generated.jax.adampower import AdamPowerState, adampower
 from optc.generated.jax.adamw import AdamWState, adamw
+from optc.generated.jax.adamwn import AdamWNState, adamwn
 from optc.generated.jax.adamx import AdamXState, adamx
 from optc.generated.jax.adan import AdanState, adan
 from optc.generated.jax.adanorm import AdaNormState, adanorm
@@ -40,6 +44,7 @@ from optc.generated.jax.normalizedsgd import NormalizedSGDState, normalizedsgd
 from optc.generated.jax.novograd import NovoGradState, novograd
 from optc.generated.jax.ons import ONSState, ons
 from optc.generated.jax.padam import PadamState, padam
+from optc.generated.jax.prodigy import ProdigyState, prodigy
 from optc.generated.jax.qhadam import QHAdamState, qhadam
 from optc.generated.jax.qhm import QHMState, qhm
 from optc.generated.jax.radam import RAdamState, radam
@@ -47,6 +52,7 @@ from optc.generated.jax.rmsprop import RMSpropState, rmsprop
 from optc.generated.jax.rmspropdebiased import RMSpropDebiasedState, rmspropdebiased
 from optc.generated.jax.rprop import RpropState, rprop
 from optc.generated.jax.sgd import SGDState, sgd
+from optc.generated.jax.sgdclipglobal import SGDClipGlobalState, sgdclipglobal
 from optc.generated.jax.sgdmomentum import SGDMomentumState, sgdmomentum
 from optc.generated.jax.sgdnesterov import SGDNesterovState, sgdnesterov
 from optc.generated.jax.signsgd import SignSGDState, signsgd
@@ -64,13 +70,17 @@ __all__ = [
     "AdaBoundState",
     "AdaFomState",
     "AdaGradNormState",
+    "AdaGradPlusPlusState",
     "AdaNormState",
     "AdaXState",
     "AdadeltaState",
     "AdagradState",
+    "AdalayerState",
     "AdamCState",
+    "AdamPlusPlusState",
     "AdamPowerState",
     "AdamState",
+    "AdamWNState",
     "AdamWState",
     "AdamXState",
     "AdamaxState",
@@ -96,12 +106,14 @@ __all__ = [
     "NovoGradState",
     "ONSState",
     "PadamState",
+    "ProdigyState",
     "QHAdamState",
     "QHMState",
     "RAdamState",
     "RMSpropDebiasedState",
     "RMSpropState",
     "RpropState",
+    "SGDClipGlobalState",
     "SGDMomentumState",
     "SGDNesterovState",
     "SGDState",
@@ -117,12 +129,16 @@ __all__ = [
     "adafom",
     "adagrad",
     "adagradnorm",
+    "adagradplusplus",
+    "adalayer",
     "adam",
     "adamax",
     "adamaxw",
     "adamc",
+    "adamplusplus",
     "adampower",
     "adamw",
+    "adamwn",
     "adamx",
     "adan",
     "adanorm",
@@ -150,6 +166,7 @@ __all__ = [
     "novograd",
     "ons",
     "padam",
+    "prodigy",
     "qhadam",
     "qhm",
     "radam",
@@ -157,6 +174,7 @@ __all__ = [
     "rmspropdebiased",
     "rprop",
     "sgd",
+    "sgdclipglobal",
     "sgdmomentum",
     "sgdnesterov",
     "signsgd",

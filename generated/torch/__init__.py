@@ -7,12 +7,16 @@ from optc.generated.torch.adadelta import Adadelta
 from optc.generated.torch.adafom import AdaFom
 from optc.generated.torch.adagrad import Adagrad
 from optc.generated.torch.adagradnorm import AdaGradNorm
+from optc.generated.torch.adagradplusplus import AdaGradPlusPlus
+from optc.generated.torch.adalayer import Adalayer
 from optc.generated.torch.adam import Adam
 from optc.generated.torch.adamax import Adamax
 from optc.generated.torch.adamaxw import AdamaxW
 from optc.generated.torch.adamc import AdamC
+from optc.generated.torch.adamplusplus import AdamPlusPlus
 from optc.generated.torch.adampower import AdamPower
 from optc.generated.torch.adamw import AdamW
+from optc.generated.torch.adamwn import AdamWN
 from optc.generated.torch.adamx import AdamX
 from optc.generated.torch.adan import Adan
 from optc.generated.torch.adanorm import AdaNorm
@@ -40,6 +44,7 @@ from optc.generated.torch.normalizedsgd import NormalizedSGD
 from optc.generated.torch.novograd import NovoGrad
 from optc.generated.torch.ons import ONS
 from optc.generated.torch.padam import Padam
+from optc.generated.torch.prodigy import Prodigy
 from optc.generated.torch.qhadam import QHAdam
 from optc.generated.torch.qhm import QHM
 from optc.generated.torch.radam import RAdam
@@ -47,6 +52,7 @@ from optc.generated.torch.rmsprop import RMSprop
 from optc.generated.torch.rmspropdebiased import RMSpropDebiased
 from optc.generated.torch.rprop import Rprop
 from optc.generated.torch.sgd import SGD
+from optc.generated.torch.sgdclipglobal import SGDClipGlobal
 from optc.generated.torch.sgdmomentum import SGDMomentum
 from optc.generated.torch.sgdnesterov import SGDNesterov
 from optc.generated.torch.signsgd import SignSGD
@@ -70,14 +76,18 @@ __all__ = [
     "AdaBound",
     "AdaFom",
     "AdaGradNorm",
+    "AdaGradPlusPlus",
     "AdaNorm",
     "AdaX",
     "Adadelta",
     "Adagrad",
+    "Adalayer",
     "Adam",
     "AdamC",
+    "AdamPlusPlus",
     "AdamPower",
     "AdamW",
+    "AdamWN",
     "AdamX",
     "Adamax",
     "AdamaxW",
@@ -98,11 +108,13 @@ __all__ = [
     "NormalizedSGD",
     "NovoGrad",
     "Padam",
+    "Prodigy",
     "QHAdam",
     "RAdam",
     "RMSprop",
     "RMSpropDebiased",
     "Rprop",
+    "SGDClipGlobal",
     "SGDMomentum",
     "SGDNesterov",
     "SignSGD",

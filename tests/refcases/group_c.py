@@ -28,6 +28,8 @@ Cases left out:
   takes min_norm as a hyper; only its default, 0 as in the paper, differs).
 - heavyball's AdamW with ``caution=True``: heavyball rescales by ``numel / max(count, 1)`` (no + 1),
   masks by sign bit (zeros count as agreeing) and runs its own AdamW form.
+- AdamWN (#26), Adalayer (#104), Adam++ (#96), AdaGrad++ (#97): no torch.optim / optax /
+  pytorch_optimizer / heavyball / schedulefree implementation.
 - pytorch_optimizer.AvaGrad: not specced (its step-size normalization is a reduction over all
   parameters of the group).
 """
