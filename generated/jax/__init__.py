@@ -16,6 +16,7 @@ from optc.generated.jax.adamc import AdamCState, adamc
 from optc.generated.jax.adamplusplus import AdamPlusPlusState, adamplusplus
 from optc.generated.jax.adampower import AdamPowerState, adampower
 from optc.generated.jax.adamw import AdamWState, adamw
+from optc.generated.jax.adamwcosine import AdamWCosineState, adamwcosine
 from optc.generated.jax.adamwn import AdamWNState, adamwn
 from optc.generated.jax.adamx import AdamXState, adamx
 from optc.generated.jax.adan import AdanState, adan
@@ -55,6 +56,8 @@ from optc.generated.jax.sgd import SGDState, sgd
 from optc.generated.jax.sgdclipglobal import SGDClipGlobalState, sgdclipglobal
 from optc.generated.jax.sgdmomentum import SGDMomentumState, sgdmomentum
 from optc.generated.jax.sgdnesterov import SGDNesterovState, sgdnesterov
+from optc.generated.jax.sgdwsd import SGDWSDState, sgdwsd
+from optc.generated.jax.sgdwsds import SGDWSDSState, sgdwsds
 from optc.generated.jax.signsgd import SignSGDState, signsgd
 from optc.generated.jax.signum import SignumState, signum
 from optc.generated.jax.stableadamw import StableAdamWState, stableadamw
@@ -80,6 +83,7 @@ __all__ = [
     "AdamPlusPlusState",
     "AdamPowerState",
     "AdamState",
+    "AdamWCosineState",
     "AdamWNState",
     "AdamWState",
     "AdamXState",
@@ -117,6 +121,8 @@ __all__ = [
     "SGDMomentumState",
     "SGDNesterovState",
     "SGDState",
+    "SGDWSDSState",
+    "SGDWSDState",
     "SignSGDState",
     "SignumState",
     "StableAdamWState",
@@ -138,6 +144,7 @@ __all__ = [
     "adamplusplus",
     "adampower",
     "adamw",
+    "adamwcosine",
     "adamwn",
     "adamx",
     "adan",
@@ -177,6 +184,8 @@ __all__ = [
     "sgdclipglobal",
     "sgdmomentum",
     "sgdnesterov",
+    "sgdwsd",
+    "sgdwsds",
     "signsgd",
     "signum",
     "stableadamw",

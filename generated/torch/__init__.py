@@ -16,6 +16,7 @@ from optc.generated.torch.adamc import AdamC
 from optc.generated.torch.adamplusplus import AdamPlusPlus
 from optc.generated.torch.adampower import AdamPower
 from optc.generated.torch.adamw import AdamW
+from optc.generated.torch.adamwcosine import AdamWCosine
 from optc.generated.torch.adamwn import AdamWN
 from optc.generated.torch.adamx import AdamX
 from optc.generated.torch.adan import Adan
@@ -55,6 +56,8 @@ from optc.generated.torch.sgd import SGD
 from optc.generated.torch.sgdclipglobal import SGDClipGlobal
 from optc.generated.torch.sgdmomentum import SGDMomentum
 from optc.generated.torch.sgdnesterov import SGDNesterov
+from optc.generated.torch.sgdwsd import SGDWSD
+from optc.generated.torch.sgdwsds import SGDWSDS
 from optc.generated.torch.signsgd import SignSGD
 from optc.generated.torch.signum import Signum
 from optc.generated.torch.stableadamw import StableAdamW
@@ -69,6 +72,8 @@ __all__ = [
     "ONS",
     "QHM",
     "SGD",
+    "SGDWSD",
+    "SGDWSDS",
     "ACClip",
     "AMSGrad",
     "AdEMAMix",
@@ -87,6 +92,7 @@ __all__ = [
     "AdamPlusPlus",
     "AdamPower",
     "AdamW",
+    "AdamWCosine",
     "AdamWN",
     "AdamX",
     "Adamax",
