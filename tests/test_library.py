@@ -57,6 +57,7 @@ CATALOGUE = {
     97: ["adagradplusplus"],
     104: ["adalayer"],
     105: ["adamc"],
+    113: ["adamwcosine", "sgdwsd", "sgdwsds"],
     116: ["heavyball"],
     117: ["dualaveraging"],
     130: ["laprop"],
