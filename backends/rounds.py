@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from optc.ir.nodes import Binding, Expr, Program, free_vars
+from optc.ir.nodes import REAL_SCALAR, Binding, Op, Program, free_vars
 from optc.ir.phases import PhasePlan
 
 
 @dataclass(frozen=True)
 class RoundFunctions:
     index: int
-    partials: list[Binding]  # computed by the partials function, in order
-    totals: list[tuple[str, Expr]]  # (name, x) for each total(x) of the round
+    partials: list[Binding]  # computed by the partials function, in order (terms included)
+    totals: list[tuple[str, str]]  # (name, binding id) of each total of the round
     group: list[Binding]  # computed by the group function, in order
     returns: list[tuple[str, str]]  # (name, binding id) the group function returns
     before: list[str]  # names of the group values of earlier rounds (keyword arguments)
@@ -44,8 +44,9 @@ def layout(program: Program, plan: PhasePlan, taken: set[str]) -> RoundsLayout:
     names = _passed_names(passed, taken | {"theta", "g", "t"})
     rounds, available, before = [], set(), []
     for index, round_ in enumerate(plan.rounds, start=1):
-        totals = [(names[b.id], b.expr.args[0]) for b in round_.totals]
-        partials = plan.closure([_id for b in round_.totals for _id in _reads(b)], available)
+        totals = [(names[b.id], b.id) for b in round_.totals]
+        needed = plan.closure([_id for b in round_.totals for _id in _reads(b)], available)
+        partials = _in_body_order(plan, needed + [_term(b) for b in round_.totals])
         available |= {b.id for b in round_.totals}
         returned = [b.id for b in round_.group]
         if index == len(plan.rounds):  # the last round also settles every global state
@@ -66,6 +67,19 @@ def layout(program: Program, plan: PhasePlan, taken: set[str]) -> RoundsLayout:
     update = plan.closure(_per_parameter_outputs(program), available)
     global_outputs = {g: names[i] for g, i in plan.globals_out.items()}
     return RoundsLayout(names, rounds, update, before, global_outputs)
+
+
+def _term(total: Binding) -> Binding:
+    """A parameter's term of ``total(x)``: ``sum(x)``, or ``x`` for a per-parameter scalar,
+    bound where the total stands (so it reads the values of that point of the step)."""
+    x = total.expr.args[0]
+    term = Op("sum", (x,), REAL_SCALAR, total.expr.span) if x.type.is_tensor else x
+    return Binding(total.id, total.display, None, term, total.span, total.source)
+
+
+def _in_body_order(plan: PhasePlan, bindings: list[Binding]) -> list[Binding]:
+    order = {b.id: i for i, b in enumerate(plan.body)}
+    return sorted(bindings, key=lambda b: order[b.id])
 
 
 def _reads(binding: Binding) -> list[str]:

@@ -44,6 +44,7 @@ CATALOGUE = {
     35: ["lars"],
     36: ["lamb"],
     37: ["acclip"],
+    38: ["prodigy"],
     39: ["adan"],
     40: ["ademamix"],
     42: ["amos"],
@@ -53,6 +54,7 @@ CATALOGUE = {
     49: ["lion"],
     50: ["tiger"],
     51: ["grams"],
+    95: ["dadaptadamw"],
     96: ["adamplusplus"],
     97: ["adagradplusplus"],
     104: ["adalayer"],
@@ -66,6 +68,7 @@ CATALOGUE = {
     133: ["novograd"],
     134: ["nadamw"],
     136: ["qhadam", "qhm"],
+    137: ["sgdclipglobal"],
 }
 
 # Specs of methods the catalogue does not number (docs/catalog.md, "Additional specs").

@@ -613,10 +613,7 @@ def _phase_functions(
         )
     for r in split.rounds:
         before = "".join(f", {name}: jax.Array" for name in r.before)
-        partials = [
-            printer.render(Op("sum", (x,), REAL_SCALAR) if x.type.is_tensor else x)
-            for _, x in r.totals
-        ]
+        partials = [name for name, _ in r.totals]
         views.append(
             lowering.FunctionView(
                 f"{snake}_partials_{r.index}",
@@ -626,7 +623,7 @@ def _phase_functions(
                 f"({', '.join(name for name, _ in r.totals)}).",
                 [
                     _float_step(jnp, "g"),
-                    *_shape_preamble([b.expr for b in r.partials] + [x for _, x in r.totals], "g"),
+                    *_shape_preamble([b.expr for b in r.partials], "g"),
                 ],
                 lowering.statements(program, printer, r.partials),
                 lowering.tuple_items([f"{jnp}.asarray({p}, g.dtype)" for p in partials]),

@@ -526,12 +526,8 @@ def _phase_functions(
         )
     for r in split.rounds:
         before = "".join(f", {name}: {tensor}" for name in r.before)
-        partials = [
-            printer.as_tensor(
-                x, printer.render(Op("sum", (x,), REAL_SCALAR) if x.type.is_tensor else x)
-            )
-            for _, x in r.totals
-        ]
+        terms = {b.id: b for b in r.partials}
+        partials = [printer.as_tensor(terms[id_].expr, name) for name, id_ in r.totals]
         views.append(
             lowering.FunctionView(
                 f"{snake}_partials_{r.index}",
@@ -539,7 +535,7 @@ def _phase_functions(
                 f"tuple[{tensor}, ...]",
                 f"One parameter's terms of the round-{r.index} sums across parameters "
                 f"({', '.join(name for name, _ in r.totals)}).",
-                printer.shape_preamble([b.expr for b in r.partials] + [x for _, x in r.totals]),
+                printer.shape_preamble([b.expr for b in r.partials]),
                 lowering.statements(program, printer, r.partials),
                 lowering.tuple_items(partials),
             )

@@ -28,6 +28,7 @@ from optc.generated.jax.amos import AmosState, amos
 from optc.generated.jax.amsgrad import AMSGradState, amsgrad
 from optc.generated.jax.cadam import CAdamState, cadam
 from optc.generated.jax.cadamw import CAdamWState, cadamw
+from optc.generated.jax.dadaptadamw import DAdaptAdamWState, dadaptadamw
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
 from optc.generated.jax.fromage import FromageState, fromage
 from optc.generated.jax.grams import GramsState, grams
@@ -93,6 +94,7 @@ __all__ = [
     "AmosState",
     "CAdamState",
     "CAdamWState",
+    "DAdaptAdamWState",
     "DualAveragingState",
     "FromageState",
     "GramsState",
@@ -156,6 +158,7 @@ __all__ = [
     "amsgrad",
     "cadam",
     "cadamw",
+    "dadaptadamw",
     "dualaveraging",
     "fromage",
     "grams",

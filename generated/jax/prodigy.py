@@ -120,9 +120,11 @@ def prodigy_partials_1(
     dlr = d * lr * jnp.sqrt(1 - beta2**t) / (1 - beta1**t)
     # line 32: s <- beta3 * s + (if safeguard_warmup then d else dlr) * d * g / d0
     s = beta3 * s + jnp.where(safeguard_warmup, d, dlr) * d * g / d0
-    return jnp.asarray(jnp.sum(g * (theta0 - theta)), g.dtype), jnp.asarray(
-        jnp.sum(jnp.abs(s)), g.dtype
-    )
+    # line 33: r <- beta3 * r + (d / d0) * dlr * total(dot(g, theta0 - theta))
+    total_1 = jnp.sum(g * (theta0 - theta))
+    # line 34: s_sum = total(norm(s, 1))
+    total_2 = jnp.sum(jnp.abs(s))
+    return jnp.asarray(total_1, g.dtype), jnp.asarray(total_2, g.dtype)
 
 
 def prodigy_group_1(

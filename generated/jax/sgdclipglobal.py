@@ -48,7 +48,9 @@ def sgdclipglobal_partials_1(
 ) -> tuple[jax.Array, ...]:
     """One leaf's terms of the round-1 sums across leaves (total_1)."""
     t = t.astype(jnp.promote_types(g.dtype, jnp.float32))  # at least f32
-    return (jnp.asarray(jnp.sum(g**2), g.dtype),)
+    # line 10: gnorm = sqrt(total(g^2))
+    total_1 = jnp.sum(g**2)
+    return (jnp.asarray(total_1, g.dtype),)
 
 
 def sgdclipglobal_group_1(

@@ -28,6 +28,7 @@ from optc.generated.torch.amos import Amos
 from optc.generated.torch.amsgrad import AMSGrad
 from optc.generated.torch.cadam import CAdam
 from optc.generated.torch.cadamw import CAdamW
+from optc.generated.torch.dadaptadamw import DAdaptAdamW
 from optc.generated.torch.dualaveraging import DualAveraging
 from optc.generated.torch.fromage import Fromage
 from optc.generated.torch.grams import Grams
@@ -101,6 +102,7 @@ __all__ = [
     "Amos",
     "CAdam",
     "CAdamW",
+    "DAdaptAdamW",
     "DualAveraging",
     "Fromage",
     "Grams",

@@ -88,7 +88,11 @@ def prodigy_partials_1(
     dlr = d * lr * ieee.sqrt(1 - beta2**t) / (1 - beta1**t)
     # line 32: s <- beta3 * s + (if safeguard_warmup then d else dlr) * d * g / d0
     s = beta3 * s + (d if safeguard_warmup else dlr) * d * g / d0
-    return torch.sum(g * (theta0 - theta)), torch.linalg.vector_norm(s, 1)
+    # line 33: r <- beta3 * r + (d / d0) * dlr * total(dot(g, theta0 - theta))
+    total_1 = torch.sum(g * (theta0 - theta))
+    # line 34: s_sum = total(norm(s, 1))
+    total_2 = torch.linalg.vector_norm(s, 1)
+    return total_1, total_2
 
 
 def prodigy_group_1(

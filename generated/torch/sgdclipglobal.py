@@ -33,7 +33,9 @@ def sgdclipglobal_partials_1(
     theta: torch.Tensor, g: torch.Tensor, *, t: int, lr: float, max_norm: float
 ) -> tuple[torch.Tensor, ...]:
     """One parameter's terms of the round-1 sums across parameters (total_1)."""
-    return (torch.sum(g**2),)
+    # line 10: gnorm = sqrt(total(g^2))
+    total_1 = torch.sum(g**2)
+    return (total_1,)
 
 
 def sgdclipglobal_group_1(

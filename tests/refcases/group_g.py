@@ -110,3 +110,30 @@ CASES: list[RefCase] = [
         ),
     ),
 ]
+
+CASES.append(
+    RefCase(
+        spec="dadaptadamw",
+        library="optax",
+        hypers={
+            "lr": 0.5,
+            "beta1": 0.8,
+            "beta2": 0.95,
+            "eps": 1e-6,
+            "d0": 1e-3,
+            "weight_decay": 0.1,
+        },
+        build=lambda h: optax.contrib.dadapt_adamw(
+            learning_rate=h["lr"],
+            betas=(h["beta1"], h["beta2"]),
+            eps=h["eps"],
+            estim_lr0=h["d0"],
+            weight_decay=h["weight_decay"],
+        ),
+        note=(
+            "optax.contrib.dadapt_adamw: d = estim_lr, r = numerator_weighted, s = grad_sum, "
+            "all three across the whole tree; d0 = estim_lr0."
+        ),
+        steps=25,
+    )
+)
