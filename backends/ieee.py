@@ -17,7 +17,21 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["clip", "div", "exp", "log", "maximum", "minimum", "pow", "sign", "sqrt"]
+__all__ = [
+    "clip",
+    "cos",
+    "div",
+    "exp",
+    "floor",
+    "log",
+    "maximum",
+    "minimum",
+    "mod",
+    "pow",
+    "sign",
+    "sin",
+    "sqrt",
+]
 
 _INF = math.inf
 _NAN = math.nan
@@ -33,6 +47,27 @@ def log(x: float) -> float:
     if x > 0:
         return math.log(x)
     return -_INF if x == 0 else _NAN
+
+
+def cos(x: float) -> float:
+    """cos x; NaN for ±inf (as torch and numpy)."""
+    return math.cos(x) if math.isfinite(x) else _NAN
+
+
+def sin(x: float) -> float:
+    """sin x; NaN for ±inf."""
+    return math.sin(x) if math.isfinite(x) else _NAN
+
+
+def floor(x: float) -> float:
+    """⌊x⌋ as a float; ±inf and NaN unchanged."""
+    return float(math.floor(x)) if math.isfinite(x) else x
+
+
+def mod(x: float, y: float) -> float:
+    """x - y * floor(x / y), with the sign of y (Python's %, torch.remainder, jnp.mod); NaN for
+    y = 0."""
+    return x % y if y != 0 else _NAN
 
 
 def exp(x: float) -> float:

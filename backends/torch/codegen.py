@@ -40,7 +40,7 @@ from optc.ir.nodes import (
 from optc.ir.ops import OPS
 from optc.ir.printer import Prec, operand_precedences
 
-_TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log"}
+_TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log", "cos", "sin", "floor"}
 # Per-tensor reductions: a 0-d tensor on the parameter's device (no host sync).
 _REDUCTIONS = {
     "norm2": "{torch}.linalg.vector_norm({0})",
@@ -63,7 +63,7 @@ _SHAPES = {
 }
 # Plain-number functions that Python's math would raise on (or, for sign, a NaN it would keep
 # or drop by argument order): spelled with optc.backends.ieee, docs/language.md "Non-finite".
-_IEEE_FUNCTIONS = {"sqrt", "exp", "log", "sign"}
+_IEEE_FUNCTIONS = {"sqrt", "exp", "log", "sign", "cos", "sin", "floor"}
 
 
 class TorchPrinter(PythonPrinter):
@@ -156,6 +156,12 @@ class TorchPrinter(PythonPrinter):
             if op in _IEEE_FUNCTIONS:
                 return f"{self.ieee}.{op}({args[0]})", Prec.ATOM
             return f"{op}({args[0]})", Prec.ATOM
+        if op == "mod":  # Python's % (the divisor's sign) in every spelling
+            if any(self.on_device(x) for x in a):
+                return f"{self.torch}.remainder({args[0]}, {args[1]})", Prec.ATOM
+            if all(x.type.dtype is DType.INT for x in a):
+                return f"{self.at(a[0], Prec.MUL)} % {self.at(a[1], Prec.MUL + 1)}", Prec.MUL
+            return f"{self.ieee}.mod({args[0]}, {args[1]})", Prec.ATOM
         if op in ("min", "max"):
             tensors = [self.on_device(x) for x in a]
             if all(tensors):

@@ -159,6 +159,9 @@ _UNARY: dict[str, Callable[[sympy.Basic], sympy.Basic]] = {
     "sign": sympy.sign,
     "exp": sympy.exp,
     "log": sympy.log,
+    "cos": sympy.cos,
+    "sin": sympy.sin,
+    "floor": sympy.floor,
     "not": sympy.Not,
 }
 _BINARY: dict[str, Callable[[sympy.Basic, sympy.Basic], sympy.Basic]] = {
@@ -169,6 +172,7 @@ _BINARY: dict[str, Callable[[sympy.Basic, sympy.Basic], sympy.Basic]] = {
     "pow": sympy.Pow,
     "min": sympy.Min,
     "max": sympy.Max,
+    "mod": sympy.Mod,
     "lt": sympy.Lt,
     "le": sympy.Le,
     "gt": sympy.Gt,

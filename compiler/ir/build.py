@@ -703,6 +703,10 @@ _FOLD = {
     "sign": lambda a: float((a > 0) - (a < 0)),
     "exp": math.exp,
     "log": math.log,
+    "cos": math.cos,
+    "sin": math.sin,
+    "floor": lambda a: float(math.floor(a)),
+    "mod": lambda a, b: a % b,
     "min": min,
     "max": max,
     "clip": lambda x, lo, hi: min(max(x, lo), hi),
@@ -753,7 +757,7 @@ def _fold(op: str, values: list[float], span: Span) -> float:
         raise SpecError(
             f"the constant `{text}` is outside the domain of `{op}`",
             span,
-            hint="sqrt takes a number >= 0 and log a number > 0",
+            hint="sqrt takes a number >= 0, log a number > 0, cos and sin a finite number",
         ) from None
     if isinstance(result, complex):
         raise SpecError(
