@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from optc.backends.pyexpr import PythonPrinter, format_number
@@ -32,6 +32,7 @@ class HyperView:
 class StatementView:
     comment: str  # the spec statement, with its line number
     code: str
+    indent: str = ""  # inside Python blocks: four spaces per level
 
 
 def hyper_doc(hyper: Hyper) -> str:
@@ -103,20 +104,107 @@ def python_tuple(names) -> str:
 
 
 def statements(
-    program: Program, printer: PythonPrinter, bindings: Iterable[Binding] | None = None
+    program: Program,
+    printer: PythonPrinter,
+    bindings: Iterable[Binding] | None = None,
+    static: Callable[[Expr], bool] = lambda cond: True,
 ) -> list[StatementView]:
-    """Python assignments for the step body (or ``bindings`` of it), one per spec statement,
+    """Python statements for the step body (or ``bindings`` of it), one per spec statement,
     named as the printer names them. A θ-shaped state (or θ) given a scalar value is filled to
-    θ's shape, so states keep their shape from step to step."""
-    tensor_targets = {"theta"} | {s.name for s in program.states if s.shape is Shape.TENSOR}
-    views = []
-    for binding in program.body if bindings is None else bindings:
-        target = printer.render(Var(binding.id, Role.LOCAL, binding.type))
-        value = printer.render(binding.expr)
-        if binding.target in tensor_targets and not binding.type.is_tensor:
-            value = printer.fill_like_gradient(binding.expr, value)
-        views.append(StatementView(_comment(binding), f"{target} = {value}"))
-    return views
+    θ's shape, so states keep their shape from step to step.
+
+    A block whose condition is ``static`` (known when the function runs: torch's Python ``t``,
+    the parameter's dimensions) becomes a Python ``if``/``else``; its merges become assignments
+    at the end of each branch where the names differ. Any other block is computed whole and its
+    merges select (``where``) — jit-stable for a traced ``t``.
+    """
+    return _BlockWriter(program, printer, static).write(
+        program.body if bindings is None else list(bindings)
+    )
+
+
+class _BlockWriter:
+    def __init__(self, program: Program, printer: PythonPrinter, static) -> None:
+        self.printer = printer
+        self.static = static
+        self.tensor_targets = {"theta"} | {
+            s.name for s in program.states if s.shape is Shape.TENSOR
+        }
+        self.views: list[StatementView] = []
+        self.open: list = []  # the Python blocks open (Guards), outermost first
+
+    def write(self, bindings: list[Binding]) -> list[StatementView]:
+        self.merges = {b.merge: [] for b in bindings if b.merge}
+        for b in bindings:
+            if b.merge:
+                self.merges[b.merge].append(b)
+        # a Python block's merges are written as assignments at the end of each branch
+        written = [b for b in bindings if not (b.merge and self._python_block(b.expr.args[0]))]
+        for i, binding in enumerate(written):
+            following = written[i + 1] if i + 1 < len(written) else None
+            self._enter(self._python_guards(binding))
+            self._statement(binding)
+            self._leave_before(following)
+        self._leave_before(None)
+        return self.views
+
+    def _python_block(self, cond: Expr) -> bool:
+        return self.static(cond)
+
+    def _python_guards(self, binding: Binding | None) -> list:
+        if binding is None:
+            return []
+        return [g for g in binding.guards if self._python_block(g.cond)]
+
+    def _enter(self, guards: list) -> None:
+        for guard in guards[len(self.open) :]:
+            cond = self.printer.render(guard.cond)
+            comment = f"# line {guard.line}: {guard.source}"
+            self._line(comment, f"if {cond}:" if guard.taken else f"if not ({cond}):")
+            self.open.append(guard)
+
+    def _leave_before(self, following: Binding | None) -> None:
+        """Close the blocks ``following`` is not in (all of them at the end)."""
+        want = self._python_guards(following)
+        while self.open and (
+            len(want) < len(self.open) or want[len(self.open) - 1] != self.open[-1]
+        ):
+            guard = self.open.pop()
+            self._merge_assignments(guard.block, guard.taken, len(self.open) + 1)
+            continues = len(want) > len(self.open) and want[len(self.open)].block == guard.block
+            if guard.taken and continues:  # the else branch follows: `else:` replaces the if
+                self.views.append(StatementView("", "else:", "    " * len(self.open)))
+                self.open.append(want[len(self.open)])
+                return
+            if guard.taken and self._needs_else(guard.block):
+                self.views.append(StatementView("", "else:", "    " * len(self.open)))
+                self._merge_assignments(guard.block, False, len(self.open) + 1)
+
+    def _needs_else(self, block: int) -> bool:
+        return any(self._differs(m, False) for m in self.merges.get(block, []))
+
+    def _differs(self, merge: Binding, taken: bool) -> bool:
+        source = merge.expr.args[1 if taken else 2]
+        return self.printer.render(Var(merge.id, Role.LOCAL, merge.type)) != self.printer.render(
+            source
+        )
+
+    def _merge_assignments(self, block: int, taken: bool, depth: int) -> None:
+        for merge in self.merges.get(block, []):
+            if self._differs(merge, taken):
+                target = self.printer.render(Var(merge.id, Role.LOCAL, merge.type))
+                value = self.printer.render(merge.expr.args[1 if taken else 2])
+                self.views.append(StatementView("", f"{target} = {value}", "    " * depth))
+
+    def _statement(self, binding: Binding) -> None:
+        target = self.printer.render(Var(binding.id, Role.LOCAL, binding.type))
+        value = self.printer.render(binding.expr)
+        if binding.target in self.tensor_targets and not binding.type.is_tensor:
+            value = self.printer.fill_like_gradient(binding.expr, value)
+        self._line(_comment(binding), f"{target} = {value}")
+
+    def _line(self, comment: str, code: str) -> None:
+        self.views.append(StatementView(comment, code, "    " * len(self.open)))
 
 
 @dataclass(frozen=True)

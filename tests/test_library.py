@@ -18,6 +18,7 @@ CATALOGUE = {
     1: ["sgd"],
     2: ["momentum", "sgdmomentum"],
     3: ["sgdnesterov"],
+    4: ["asgd"],
     5: ["ons"],
     6: ["normalizedsgd"],
     7: ["adagrad"],
@@ -67,6 +68,7 @@ CATALOGUE = {
     132: ["madgrad"],
     133: ["novograd"],
     134: ["nadamw"],
+    135: ["lookaheadadam"],
     136: ["qhadam", "qhm"],
     137: ["sgdclipglobal"],
 }

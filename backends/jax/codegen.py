@@ -44,6 +44,7 @@ from optc.ir.nodes import (
     Var,
     free_vars,
 )
+from optc.ir.ops import SHAPE_NAMES
 from optc.ir.printer import Prec, operand_precedences
 
 _FUNCTIONS = {
@@ -435,7 +436,7 @@ def _delta_statements(
     to be computed as ``new_theta - theta`` (then the leaf needs θ)."""
     final_id = program.outputs["theta"]
     increment = lowering.theta_delta(program, body)
-    views = lowering.statements(program, printer, body)
+    views = lowering.statements(program, printer, body, _static)
     if increment is None:
         views.append(
             lowering.StatementView(
@@ -449,6 +450,27 @@ def _delta_statements(
         views[index].comment, f"{delta} = {printer.render(increment)}"
     )
     return views, False
+
+
+def _selected_versions(body: list[Binding], taken: set[str]) -> dict[str, str]:
+    """Names of their own for the versions a traced block computes (``slow_1``): the block's
+    merge selects between them and the version before the block, so neither may overwrite the
+    other."""
+    names = {}
+    for binding in body:
+        if binding.target and any(not _static(g.cond) for g in binding.guards):
+            name = binding.id.replace("#", "_")
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            names[binding.id] = name
+    return names
+
+
+def _static(cond: Expr) -> bool:
+    """A block on the leaf's dimensions is a Python ``if`` (they are static under jit); one on
+    ``t`` or hypers (traced) is computed whole and selected with ``where``."""
+    return free_vars(cond) <= set(SHAPE_NAMES)
 
 
 def _step_reads_theta(program: Program) -> bool:
@@ -489,6 +511,7 @@ def generate(program: Program, spec_path: str) -> str:
     ids.update({n: n for n in spec_names - {program.name, program.snake_name}})
     ids.update({"theta": "theta", "g": "g", "t": "t"})
     ids.update(split.names if split else {})
+    ids.update(_selected_versions(body, set(ids.values()) | set(spec_names)))
     printer = JaxPrinter(ids, jnp, ScalarFacts(program))
     update_body = split.update if split else body
     statements, via_difference = _delta_statements(program, printer, delta, new_theta, update_body)
@@ -629,7 +652,7 @@ def _phase_functions(
                     _float_step(jnp, "g"),
                     *_shape_preamble([b.expr for b in r.partials], "g"),
                 ],
-                lowering.statements(program, printer, r.partials),
+                lowering.statements(program, printer, r.partials, _static),
                 lowering.tuple_items([f"{jnp}.asarray({p}, g.dtype)" for p in partials]),
             )
         )
@@ -646,7 +669,7 @@ def _phase_functions(
                 "dict[str, jax.Array]",
                 f"The values of round {r.index}, computed once from the summed terms.",
                 [_float_step(jnp, like)],
-                lowering.statements(program, printer, r.group),
+                lowering.statements(program, printer, r.group, _static),
                 "{" + ", ".join(returned) + "}",
             )
         )

@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 
 from optc.backends.hypers import resolve_hypers
-from optc.ir.nodes import Const, Expr, Op, Program, Shape, Var, is_parameter, switch_coefficient
+from optc.ir.nodes import (
+    Binding,
+    Const,
+    Expr,
+    Op,
+    Program,
+    Shape,
+    Var,
+    is_parameter,
+    switch_coefficient,
+)
 from optc.ir.ops import OPS, shape_values
 
 Value = np.ndarray | np.float64 | float | bool | int
@@ -138,9 +148,12 @@ def step_group(
         for theta, g, state in zip(thetas, grads, states, strict=True)
     ]
     for binding in program.body:
-        values = [evaluate(binding.expr, env, envs) for env in envs]
+        values = [
+            evaluate(binding.expr, env, envs) if _runs(binding, env) else None for env in envs
+        ]
         for env, value in zip(envs, values, strict=True):
-            env[binding.id] = value
+            if value is not None:  # a statement of a block not taken leaves no value
+                env[binding.id] = value
     new_thetas, new_states = [], []
     for theta, env in zip(thetas, envs, strict=True):
         new_thetas.append(np.broadcast_to(_final(program, "theta", env), theta.shape).copy())
@@ -170,6 +183,11 @@ def step(
         raise ValueError(f"{program.name} keeps global state: step its parameters with step_group")
     thetas, states, _ = step_group(program, [theta], [g], [state], {}, t, hypers)
     return thetas[0], states[0]
+
+
+def _runs(binding: Binding, env: Mapping[str, Value]) -> bool:
+    """Whether the statement's blocks are taken (their conditions read t, hypers, dimensions)."""
+    return all(bool(evaluate(g.cond, env)) == g.taken for g in binding.guards)
 
 
 def _final(program: Program, name: str, env: Mapping[str, Value]) -> np.ndarray:

@@ -21,6 +21,7 @@ from optc.ir.nodes import (
     Counterpart,
     DType,
     Expr,
+    Guard,
     Hyper,
     HyperKind,
     Op,
@@ -31,6 +32,7 @@ from optc.ir.nodes import (
     Type,
     Var,
     free_vars,
+    walk,
 )
 from optc.ir.ops import COMPARE_OPS, FUNCTIONS, NORM_NAMES, OPS, SHAPE_NAMES
 from optc.parse import ast
@@ -283,45 +285,13 @@ class _Builder:
         env.update(BUILTINS)
         for state in [*self.states.values(), *self.globals.values()]:
             env[state.name] = Var(state.name, Role.STATE, Type(state.shape, DType.REAL))
-        versions: dict[str, int] = {}
-        outputs: dict[str, str] = {}
-        locals_at: dict[str, Span] = {}
+        self._versions: dict[str, int] = {}
+        self._outputs: dict[str, str] = {}
+        self._ids: set[str] = set()
+        self._blocks = 0
         body: list[Binding] = []
-        source_lines = self.spec.source.splitlines()
-        for stmt in self.spec.body:
-            self._check_target(stmt, locals_at)
-            expr = self._expr(stmt.expr, env, context="the step")
-            source = " ".join(
-                line.strip().removesuffix("\\").strip()
-                for line in source_lines[stmt.span.line - 1 : stmt.span.end_line]
-            )
-            if stmt.kind == "assign":
-                locals_at[stmt.target] = stmt.target_span
-                binding = Binding(stmt.target, stmt.target, None, expr, stmt.span, source)
-            else:
-                declared = (
-                    Shape.TENSOR
-                    if stmt.target == "theta"
-                    else {**self.states, **self.globals}[stmt.target].shape
-                )
-                if declared is Shape.SCALAR and expr.type.is_tensor:
-                    raise SpecError(
-                        f"scalar state `{stmt.target}` is assigned a tensor value",
-                        _span_of(stmt.expr),
-                        hint="reduce it first, or declare the state without `: scalar`",
-                    )
-                if expr.type.dtype is DType.BOOL:
-                    raise SpecError(
-                        f"`{stmt.target}` is assigned a condition, not a number",
-                        _span_of(stmt.expr),
-                        hint="use where(cond, a, b) to choose between numbers",
-                    )
-                versions[stmt.target] = versions.get(stmt.target, 0) + 1
-                id_ = f"{stmt.target}#{versions[stmt.target]}"
-                binding = Binding(id_, stmt.target, stmt.target, expr, stmt.span, source)
-                outputs[stmt.target] = id_
-            body.append(binding)
-            env[stmt.target] = Var(binding.id, Role.LOCAL, Type(expr.type.shape, expr.type.dtype))
+        self._statements(self.spec.body, env, {}, body, ())
+        outputs = self._outputs
         if "theta" not in outputs:
             raise SpecError(
                 "the step never updates `theta`",
@@ -340,6 +310,137 @@ class _Builder:
                     )
                 )
         return body, outputs
+
+    def _statements(
+        self,
+        lines: list[ast.Statement | ast.Block],
+        env: dict[str, Expr],
+        locals_at: dict[str, Span],
+        body: list[Binding],
+        guards: tuple[Guard, ...],
+    ) -> None:
+        for line in lines:
+            if isinstance(line, ast.Block):
+                self._block(line, env, locals_at, body, guards)
+                continue
+            binding = self._statement(line, env, locals_at, guards)
+            body.append(binding)
+            env[line.target] = Var(binding.id, Role.LOCAL, binding.expr.type)
+
+    def _source(self, span: Span) -> str:
+        lines = self.spec.source.splitlines()[span.line - 1 : span.end_line]
+        return " ".join(line.strip().removesuffix("\\").strip() for line in lines)
+
+    def _statement(
+        self,
+        stmt: ast.Statement,
+        env: dict[str, Expr],
+        locals_at: dict[str, Span],
+        guards: tuple[Guard, ...],
+    ) -> Binding:
+        self._check_target(stmt, locals_at)
+        expr = self._expr(stmt.expr, env, context="the step")
+        source = self._source(stmt.span)
+        if stmt.kind == "assign":
+            locals_at[stmt.target] = stmt.target_span
+            id_ = stmt.target
+            while id_ in self._ids:  # the same local name in two branches of a block
+                id_ += "'"
+            self._ids.add(id_)
+            return Binding(id_, stmt.target, None, expr, stmt.span, source, guards)
+        declared = (
+            Shape.TENSOR
+            if stmt.target == "theta"
+            else {**self.states, **self.globals}[stmt.target].shape
+        )
+        if declared is Shape.SCALAR and expr.type.is_tensor:
+            raise SpecError(
+                f"scalar state `{stmt.target}` is assigned a tensor value",
+                _span_of(stmt.expr),
+                hint="reduce it first, or declare the state without `: scalar`",
+            )
+        if expr.type.dtype is DType.BOOL:
+            raise SpecError(
+                f"`{stmt.target}` is assigned a condition, not a number",
+                _span_of(stmt.expr),
+                hint="use where(cond, a, b) to choose between numbers",
+            )
+        if guards and (stmt.target in self.globals or _reads_total(expr)):
+            raise SpecError(
+                "global states and total(...) cannot sit inside an `if`/`every` block yet",
+                stmt.span,
+                hint="compute it before the block and use its value inside",
+            )
+        return Binding(
+            self._version(stmt.target), stmt.target, stmt.target, expr, stmt.span, source, guards
+        )
+
+    def _version(self, target: str) -> str:
+        self._versions[target] = self._versions.get(target, 0) + 1
+        id_ = f"{target}#{self._versions[target]}"
+        self._outputs[target] = id_
+        return id_
+
+    def _block(
+        self,
+        block: ast.Block,
+        env: dict[str, Expr],
+        locals_at: dict[str, Span],
+        body: list[Binding],
+        guards: tuple[Guard, ...],
+    ) -> None:
+        """A block's statements, guarded; then one merge per state or θ it updates. Locals
+        bound inside a block are its own (the names may be bound again after it)."""
+        cond = self._block_condition(block, env)
+        self._blocks += 1
+        number = self._blocks
+        source = self._source(block.span)
+        branches = []
+        for taken, lines in ((True, block.body), (False, block.orelse)):
+            inner = dict(env)
+            guard = Guard(number, cond, taken, block.kind, source, block.span.line)
+            self._statements(lines, inner, dict(locals_at), body, (*guards, guard))
+            branches.append(inner)
+        for name in ["theta", *self.states, *self.globals]:
+            before, then, orelse = env[name], branches[0][name], branches[1][name]
+            if then is before and orelse is before:
+                continue
+            expr = self._make_op("ifelse", [cond, then, orelse], block.span)
+            id_ = self._version(name)
+            body.append(Binding(id_, name, name, expr, block.span, source, guards, merge=number))
+            env[name] = Var(id_, Role.LOCAL, expr.type)
+
+    def _block_condition(self, block: ast.Block, env: dict[str, Expr]) -> Expr:
+        """``if c:`` reads c; ``every k:`` is ``mod(t, k) == 0`` (steps k, 2k, ...)."""
+        raw = self._expr(block.cond, env, context=f"the condition of `{block.kind}`")
+        if block.kind == "every":
+            if raw.type.is_tensor or raw.type.dtype is DType.BOOL:
+                raise SpecError(
+                    "`every K:` takes a number of steps",
+                    _span_of(block.cond),
+                    hint="e.g. `every k:` with `hyper k = 5 in int [1, inf)`",
+                )
+            t = BUILTINS["t"]
+            cond = self._make_op(
+                "eq", [self._make_op("mod", [t, raw], block.span), Const(0.0)], block.span
+            )
+        else:
+            cond = raw
+        if cond.type.dtype is not DType.BOOL or cond.type.is_tensor:
+            raise SpecError(
+                "the condition of an `if` block must be a comparison of scalars",
+                _span_of(block.cond),
+                hint="for an elementwise choice use where(cond, a, b)",
+            )
+        allowed = {"t", *SHAPE_NAMES, *self.hypers}
+        if not free_vars(cond) <= allowed:
+            names = ", ".join(f"`{n}`" for n in sorted(free_vars(cond) - allowed))
+            raise SpecError(
+                f"a block's condition may read t, hypers and the parameter's dimensions, not {names}",
+                _span_of(block.cond),
+                hint="for a choice that depends on values use `if c then a else b` or where(c, a, b)",
+            )
+        return cond
 
     def _check_target(self, stmt: ast.Statement, locals_at: dict[str, Span]) -> None:
         name, span = stmt.target, stmt.target_span
@@ -556,13 +657,45 @@ class _Builder:
         if hint is None and name in self.states:
             hint = f"`{name}` is declared as a state after this line"
         later = next(
-            (s for s in self.spec.body if s.target == name and s.span.line > span.line), None
+            (
+                s
+                for s in _statements_of(self.spec.body)
+                if s.target == name and s.span.line > span.line
+            ),
+            None,
         )
         if hint is None and later is not None:
             hint = f"`{name}` is bound on line {later.span.line}, after this use: move that line up"
+        inside = next(
+            (
+                s
+                for s in _statements_of(self.spec.body)
+                if s.target == name and s.span.line < span.line
+            ),
+            None,
+        )
+        if hint is None and inside is not None:
+            hint = (
+                f"`{name}` is bound on line {inside.span.line} inside a block, and a block's "
+                "locals end with it: bind it before the block, or use a state"
+            )
         if hint is None:
             hint = f"declare it (`hyper {name} = ...`, `state {name} = ...`) or bind it first: `{name} = ...`"
         return SpecError(f"undefined name `{name}`", span, hint=hint)
+
+
+def _statements_of(lines: list[ast.Statement | ast.Block]) -> list[ast.Statement]:
+    """Every statement of a step body, blocks flattened, in source order."""
+    flat: list[ast.Statement] = []
+    for line in lines:
+        flat += (
+            _statements_of([*line.body, *line.orelse]) if isinstance(line, ast.Block) else [line]
+        )
+    return flat
+
+
+def _reads_total(expr: Expr) -> bool:
+    return any(isinstance(n, Op) and n.op == "total" for n in walk(expr))
 
 
 def _check_identifier(name: str, span: Span, what: str) -> None:

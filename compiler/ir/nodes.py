@@ -160,8 +160,26 @@ class State:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """One enclosing block of a statement: the statement runs where ``cond`` is ``taken``."""
+
+    block: int  # the block's number, in source order
+    cond: Expr  # a scalar condition on t, hypers and the parameter's dimensions
+    taken: bool  # True in the block's body, False in its `else`
+    kind: str  # "if" | "every"
+    source: str  # the header line as written
+    line: int  # the header's line
+
+
+@dataclass(frozen=True)
 class Binding:
-    """One statement of the step: ``id = expr``; ``target`` names the state/θ it updates, if any."""
+    """One statement of the step: ``id = expr``; ``target`` names the state/θ it updates, if any.
+
+    ``guards``: the blocks the statement sits in, outermost first. A ``merge`` binding closes a
+    block for one state: ``s#3 = if cond then s#2 else s#1`` (the version each branch left);
+    statement-by-statement readers (the checks) see it as that select, and code generators as
+    the end of the block.
+    """
 
     id: str
     display: str
@@ -169,6 +187,8 @@ class Binding:
     expr: Expr
     span: Span
     source: str  # the statement as written in the spec
+    guards: tuple[Guard, ...] = ()
+    merge: int = 0  # for a merge: the number of the block it closes
 
     @property
     def type(self) -> Type:

@@ -169,6 +169,27 @@ class Statement:
     span: Span
 
 
+@dataclass(frozen=True)
+class BlockHead:
+    """A block header line: ``if COND:``, ``else:`` or ``every K:`` (cond None for else)."""
+
+    kind: str  # "if" | "else" | "every"
+    cond: Expr | None
+    span: Span
+
+
+@dataclass
+class Block:
+    """``if COND:`` (or ``every K:``) with the statements indented below it, and an ``else:``."""
+
+    kind: str  # "if" | "every"
+    cond: Expr
+    span: Span  # the header line
+    body: list[Statement | Block] = field(default_factory=list)
+    orelse: list[Statement | Block] = field(default_factory=list)
+    else_span: Span | None = None
+
+
 @dataclass
 class SpecFile:
     """A parsed spec (or prelude): declarations in source order, the step body."""
@@ -183,5 +204,5 @@ class SpecFile:
     hypers: list[HyperDecl] = field(default_factory=list)
     states: list[StateDecl] = field(default_factory=list)
     defs: list[DefDecl] = field(default_factory=list)
-    body: list[Statement] = field(default_factory=list)
+    body: list[Statement | Block] = field(default_factory=list)
     step_span: Span | None = None

@@ -614,6 +614,15 @@ class _ToAst(Transformer_NonRecursive):
             "assign", self._name(name), _token_span(self.filename, name), expr, self._span(meta)
         )
 
+    def if_head(self, meta, children):
+        return ast.BlockHead("if", children[0], self._span(meta))
+
+    def else_head(self, meta, children):
+        return ast.BlockHead("else", None, self._span(meta))
+
+    def every_head(self, meta, children):
+        return ast.BlockHead("every", children[0], self._span(meta))
+
     def update(self, meta, children):
         name, expr = children
         return ast.Statement(
@@ -758,10 +767,15 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                     )
                 spec.step_span = span
             continue
-        if isinstance(item, ast.Statement):
+        if isinstance(item, ast.Statement | ast.BlockHead):
             if spec.step_span is None:
+                what = (
+                    f"statement `{item.target} ...`"
+                    if isinstance(item, ast.Statement)
+                    else (f"`{item.kind}` block")
+                )
                 raise SpecError(
-                    f"statement `{item.target} ...` before the `step` block",
+                    f"{what} before the `step` block",
                     item.span,
                     hint="add a line `step` before the first statement",
                 )
@@ -818,7 +832,79 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
             hint='every spec names its source: add `cite "Authors, Title, Venue Year"` '
             "below the optimizer line",
         )
+    spec.body = _blocks(spec.body)
     return spec
+
+
+def _blocks(lines: list) -> list:
+    """The step's lines as a tree: the lines indented below a block header belong to it.
+
+    A block's lines share one column, deeper than the header's; `else:` stands at its `if:`'s
+    column right after that block. Outside blocks, statements may start at any column.
+    """
+    root: list = []
+    open_: list[tuple[ast.Block, list, int | None]] = []  # (block, its open list, body column)
+    last_block: dict[int, ast.Block] = {}  # column → the block that just closed there
+
+    def container() -> list:
+        return open_[-1][1] if open_ else root
+
+    for line in lines:
+        col = line.span.col
+        while open_ and col <= open_[-1][0].span.col:
+            block, lines_, _ = open_.pop()
+            if not lines_:
+                _empty_block(block)
+        if open_:
+            block, lines_, body_col = open_[-1]
+            if body_col is None:
+                open_[-1] = (block, lines_, col)
+            elif col != body_col:
+                raise SpecError(
+                    "this line is indented unlike the lines above it in its block",
+                    line.span,
+                    hint=f"indent every line of the block at line {block.span.line} to column "
+                    f"{body_col}",
+                )
+        if isinstance(line, ast.BlockHead) and line.kind == "else":
+            block = last_block.get(col)
+            siblings = container()
+            if block is None or not siblings or siblings[-1] is not block or block.else_span:
+                raise SpecError(
+                    "`else:` without an `if` block right above it",
+                    line.span,
+                    hint="put `else:` at the column of its `if ...:`, after the if's lines",
+                )
+            if block.kind != "if":
+                raise SpecError(
+                    f"`{block.kind}` blocks have no `else`",
+                    line.span,
+                    hint="use `if mod(t, k) == 0:` ... `else:` for a periodic choice",
+                )
+            block.else_span = line.span
+            open_.append((block, block.orelse, None))
+            continue
+        last_block.pop(col, None)
+        if isinstance(line, ast.BlockHead):
+            block = ast.Block(line.kind, line.cond, line.span)
+            container().append(block)
+            last_block[col] = block
+            open_.append((block, block.body, None))
+            continue
+        container().append(line)
+    while open_:
+        block, lines_, _ = open_.pop()
+        if not lines_:
+            _empty_block(block)
+    return root
+
+
+def _empty_block(block: ast.Block) -> None:
+    raise SpecError(
+        f"`{block.kind}` block without statements",
+        block.span,
+        hint="indent the statements that belong to it below its header line",
+    )
 
 
 def _item_span(item) -> Span:

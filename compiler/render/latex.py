@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable
 
-from optc.ir.nodes import Const, Expr, Op, Program, Var
+from optc.ir.nodes import Const, Expr, Guard, Op, Program, Var
 from optc.ir.printer import ExprPrinter, Prec, Rendered
 
 # Whole names with a conventional symbol.
@@ -258,9 +258,22 @@ def latex_statements(program: Program) -> list[str]:
     printer = LatexPrinter(program)
     lines = []
     for binding in program.body:
+        if binding.merge:  # the block's end: its statements already show their conditions
+            continue
         arrow = r"\leftarrow" if binding.target else "="
-        lines.append(f"{latex_name(binding.display)} {arrow} {printer.render(binding.expr)}")
+        line = f"{latex_name(binding.display)} {arrow} {printer.render(binding.expr)}"
+        conditions = [_guard_text(printer, g) for g in binding.guards]
+        lines.append(r"\quad ".join([*conditions, line]))
     return lines
+
+
+def _guard_text(printer: LatexPrinter, guard: Guard) -> str:
+    """``every k steps:``, ``if ...:`` or ``otherwise:`` before a statement of a block."""
+    if guard.kind == "every":
+        period = printer.render(guard.cond.args[0].args[1])
+        return rf"\text{{every }} {period} \text{{ steps:}}"
+    word = "if" if guard.taken else "unless"
+    return rf"\text{{{word} }} {printer.render(guard.cond)}\text{{:}}"
 
 
 def latex_aligned(program: Program, indent: str = "  ") -> str:

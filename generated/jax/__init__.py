@@ -26,6 +26,7 @@ from optc.generated.jax.ademamix import AdEMAMixState, ademamix
 from optc.generated.jax.adopt import ADOPTState, adopt
 from optc.generated.jax.amos import AmosState, amos
 from optc.generated.jax.amsgrad import AMSGradState, amsgrad
+from optc.generated.jax.asgd import ASGDState, asgd
 from optc.generated.jax.cadam import CAdamState, cadam
 from optc.generated.jax.cadamw import CAdamWState, cadamw
 from optc.generated.jax.dadaptadamw import DAdaptAdamWState, dadaptadamw
@@ -37,6 +38,7 @@ from optc.generated.jax.lamb import LAMBState, lamb
 from optc.generated.jax.laprop import LaPropState, laprop
 from optc.generated.jax.lars import LARSState, lars
 from optc.generated.jax.lion import LionState, lion
+from optc.generated.jax.lookaheadadam import LookaheadAdamState, lookaheadadam
 from optc.generated.jax.madgrad import MADGRADState, madgrad
 from optc.generated.jax.momentum import MomentumState, momentum
 from optc.generated.jax.nadam import NAdamState, nadam
@@ -69,6 +71,7 @@ __all__ = [
     "ACClipState",
     "ADOPTState",
     "AMSGradState",
+    "ASGDState",
     "AdEMAMixState",
     "AdaBeliefState",
     "AdaBoundState",
@@ -103,6 +106,7 @@ __all__ = [
     "LARSState",
     "LaPropState",
     "LionState",
+    "LookaheadAdamState",
     "MADGRADState",
     "MomentumState",
     "NAdamDozatState",
@@ -156,6 +160,7 @@ __all__ = [
     "adopt",
     "amos",
     "amsgrad",
+    "asgd",
     "cadam",
     "cadamw",
     "dadaptadamw",
@@ -167,6 +172,7 @@ __all__ = [
     "laprop",
     "lars",
     "lion",
+    "lookaheadadam",
     "madgrad",
     "momentum",
     "nadam",

@@ -26,6 +26,7 @@ from optc.generated.torch.ademamix import AdEMAMix
 from optc.generated.torch.adopt import ADOPT
 from optc.generated.torch.amos import Amos
 from optc.generated.torch.amsgrad import AMSGrad
+from optc.generated.torch.asgd import ASGD
 from optc.generated.torch.cadam import CAdam
 from optc.generated.torch.cadamw import CAdamW
 from optc.generated.torch.dadaptadamw import DAdaptAdamW
@@ -37,6 +38,7 @@ from optc.generated.torch.lamb import LAMB
 from optc.generated.torch.laprop import LaProp
 from optc.generated.torch.lars import LARS
 from optc.generated.torch.lion import Lion
+from optc.generated.torch.lookaheadadam import LookaheadAdam
 from optc.generated.torch.madgrad import MADGRAD
 from optc.generated.torch.momentum import Momentum
 from optc.generated.torch.nadam import NAdam
@@ -67,6 +69,7 @@ from optc.generated.torch.yogi import Yogi
 
 __all__ = [
     "ADOPT",
+    "ASGD",
     "LAMB",
     "LARS",
     "MADGRAD",
@@ -109,6 +112,7 @@ __all__ = [
     "HeavyBall",
     "LaProp",
     "Lion",
+    "LookaheadAdam",
     "Momentum",
     "NAdam",
     "NAdamDozat",
