@@ -30,7 +30,7 @@ from optc.pipeline import compile_text
 from optc.verify import verify
 
 STEPS = 24  # every probe runs t = 1 .. STEPS, past the end of every schedule below
-TOL = 1e-12  # float64: the prelude's cos_pi is within a few ulp of cos
+TOL = 1e-12  # float64
 
 
 def probe(expr: str) -> str:
@@ -252,7 +252,7 @@ CASES = {
         None,
         0,
     ),
-    "wsds": (
+    "wsds_listed": (
         "linear_warmup(t - 1, 0, 1, 2) * min(wsds_cooldown(t - 1, 8, 3, 0.2), "
         "min(wsds_cooldown(t - 1, 14, 3, 0.2), wsds_cooldown(t - 1, 20, 3, 0.2)))",
         wsds_optax(2, (8, 14, 20), 3, 0.2),
@@ -271,6 +271,31 @@ CASES = {
             milestones=[2, 5, 9, 11, 15, 17, 21],
         ),
         STEPS,
+    ),
+    "wsds_periodic": (
+        "wsds(t - 1, 2, 6, 3, 0.2)",
+        wsds_optax(2, (6, 12, 18, 24), 3, 0.2),
+        lambda opt: lr_scheduler.SequentialLR(
+            opt,
+            [lr_scheduler.LambdaLR(opt, lambda n: n / 2)]
+            + [
+                scheduler
+                for _ in range(4)
+                for scheduler in (
+                    lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0),
+                    lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.2, total_iters=3),
+                )
+            ]
+            + [lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)],
+            milestones=[2, 3, 7, 9, 13, 15, 19, 21, 25],
+        ),
+        STEPS,
+    ),
+    "wsds_no_warmup": (
+        "wsds(t - 1, 0, 5, 4, 0)",
+        wsds_optax(0, (5, 10, 15, 20, 25), 4, 0.0),
+        None,
+        0,
     ),
 }
 
@@ -362,13 +387,11 @@ def test_sgdwsds_steps_by_the_wsds_factor():
     hypers = dict(
         lr=0.1,
         warmup_steps=2,
-        checkpoint1=8,
-        checkpoint2=14,
-        checkpoint3=20,
+        period=6,
         decay_steps=3,
         end_factor=0.2,
     )
-    factor = optax_values(wsds_optax(2, (8, 14, 20), 3, 0.2))
+    factor = optax_values(wsds_optax(2, (6, 12, 18, 24), 3, 0.2))
     thetas = run_torch_spec(SGDWSDS, STEPS, GRADS, **hypers)
     steps = -np.diff(np.vstack([[0.5, -1.0, 2.0], *thetas]), axis=0)
     np.testing.assert_allclose(steps, 0.1 * factor[:, None] * GRADS, rtol=TOL, atol=TOL)
@@ -457,13 +480,11 @@ def test_optax_schedule_composes_with_the_spec_factor():
     wsds = sgdwsds(
         learning_rate=outer_optax(0.1),
         warmup_steps=2,
-        checkpoint1=8,
-        checkpoint2=14,
-        checkpoint3=20,
+        period=6,
         decay_steps=3,
         end_factor=0.2,
     )
-    factor = optax_values(wsds_optax(2, (8, 14, 20), 3, 0.2))
+    factor = optax_values(wsds_optax(2, (6, 12, 18, 24), 3, 0.2))
     state = wsds.init(params)
     for t, g in enumerate(GRADS):
         updates, state = wsds.update(jnp.asarray(g), state, params)

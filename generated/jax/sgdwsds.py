@@ -33,9 +33,7 @@ STATE_FIELDS = {}
 HYPER_NAMES = {
     "lr": "learning_rate",
     "warmup_steps": "warmup_steps",
-    "checkpoint1": "checkpoint1",
-    "checkpoint2": "checkpoint2",
-    "checkpoint3": "checkpoint3",
+    "period": "period",
     "decay_steps": "decay_steps",
     "end_factor": "end_factor",
     "weight_decay": "weight_decay",
@@ -53,9 +51,7 @@ def sgdwsds_init(
     *,
     lr: float,
     warmup_steps: float,
-    checkpoint1: float,
-    checkpoint2: float,
-    checkpoint3: float,
+    period: float,
     decay_steps: float,
     end_factor: float,
     weight_decay: float,
@@ -71,9 +67,7 @@ def sgdwsds_update(
     t: jax.Array,
     lr: float,
     warmup_steps: float,
-    checkpoint1: float,
-    checkpoint2: float,
-    checkpoint3: float,
+    period: float,
     decay_steps: float,
     end_factor: float,
     weight_decay: float,
@@ -85,16 +79,22 @@ def sgdwsds_update(
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    # line 18: n = t - 1
-    n = t - 1
-    # line 19: cooldown = min(wsds_cooldown(n, checkpoint1, decay_steps, end_factor), min(wsds_cooldown(n, checkpoint2, decay_steps, end_factor), wsds_cooldown(n, checkpoint3, decay_steps, end_factor)))
-    cooldown = jnp.minimum(
+    # line 16: factor = wsds(t - 1, warmup_steps, period, decay_steps, end_factor)
+    factor = jnp.where(
+        t - 1 < warmup_steps,
+        1
+        + (0 - 1)
+        * (1 - jnp.clip(t - 1, min=0.0, max=warmup_steps) / jnp.maximum(warmup_steps, 1.0)),
+        1.0,
+    ) * jnp.where(
+        t - 1 < 1,
+        1.0,
         jnp.where(
-            n > checkpoint1,
+            jnp.mod(t - 1 - 1, period) + 1 > period,
             1.0,
             jnp.where(
-                n < 0,
-                n / jnp.maximum(0.0, 1.0),
+                jnp.mod(t - 1 - 1, period) + 1 < 0,
+                (jnp.mod(t - 1 - 1, period) + 1) / jnp.maximum(0.0, 1.0),
                 1
                 - (1 - end_factor)
                 * (
@@ -102,7 +102,8 @@ def sgdwsds_update(
                     - (
                         1
                         - jnp.clip(
-                            (n - (checkpoint1 - decay_steps)) / jnp.maximum(decay_steps, 1.0),
+                            (jnp.mod(t - 1 - 1, period) + 1 - (period - decay_steps))
+                            / jnp.maximum(decay_steps, 1.0),
                             min=0.0,
                             max=1.0,
                         )
@@ -110,65 +111,10 @@ def sgdwsds_update(
                 ),
             ),
         ),
-        jnp.minimum(
-            jnp.where(
-                n > checkpoint2,
-                1.0,
-                jnp.where(
-                    n < 0,
-                    n / jnp.maximum(0.0, 1.0),
-                    1
-                    - (1 - end_factor)
-                    * (
-                        1
-                        - (
-                            1
-                            - jnp.clip(
-                                (n - (checkpoint2 - decay_steps)) / jnp.maximum(decay_steps, 1.0),
-                                min=0.0,
-                                max=1.0,
-                            )
-                        )
-                    ),
-                ),
-            ),
-            jnp.where(
-                n > checkpoint3,
-                1.0,
-                jnp.where(
-                    n < 0,
-                    n / jnp.maximum(0.0, 1.0),
-                    1
-                    - (1 - end_factor)
-                    * (
-                        1
-                        - (
-                            1
-                            - jnp.clip(
-                                (n - (checkpoint3 - decay_steps)) / jnp.maximum(decay_steps, 1.0),
-                                min=0.0,
-                                max=1.0,
-                            )
-                        )
-                    ),
-                ),
-            ),
-        ),
     )
-    # line 22: factor = linear_warmup(n, 0, 1, warmup_steps) * cooldown
-    factor = (
-        jnp.where(
-            n < warmup_steps,
-            1
-            + (0 - 1)
-            * (1 - jnp.clip(n, min=0.0, max=warmup_steps) / jnp.maximum(warmup_steps, 1.0)),
-            1.0,
-        )
-        * cooldown
-    )
-    # line 23: d = g + weight_decay * theta
+    # line 17: d = g + weight_decay * theta
     d = g + jnp.where(weight_decay != 0, weight_decay * theta, 0.0)
-    # line 24: theta <- theta - lr * factor * d
+    # line 18: theta <- theta - lr * factor * d
     delta = -(lr * factor * d)
     return (jnp.asarray(delta, dtype),)
 
@@ -176,9 +122,7 @@ def sgdwsds_update(
 def sgdwsds(
     learning_rate: optax.ScalarOrSchedule = 0.001,
     warmup_steps: optax.ScalarOrSchedule = 100,
-    checkpoint1: optax.ScalarOrSchedule = 2500,
-    checkpoint2: optax.ScalarOrSchedule = 5000,
-    checkpoint3: optax.ScalarOrSchedule = 10000,
+    period: optax.ScalarOrSchedule = 2500,
     decay_steps: optax.ScalarOrSchedule = 250,
     end_factor: optax.ScalarOrSchedule = 0.0,
     weight_decay: optax.ScalarOrSchedule = 0.0,
@@ -192,42 +136,32 @@ def sgdwsds(
     .. math::
 
       \begin{aligned}
-        &n = t - 1 \\
-        &\mathrm{cooldown} = \min\left(\begin{cases} 1 & \text{if } n > \mathrm{checkpoint}_{1} \\ \frac{n}{\max\left(0, 1\right)} & \text{else if } n < 0 \\ 1 - \left(1 - \mathrm{end\_factor}\right) \left(1 - \left(1 - \operatorname{clip}\left(\frac{n - \left(\mathrm{checkpoint}_{1} - \mathrm{decay\_steps}\right)}{\max\left(\mathrm{decay\_steps}, 1\right)}, 0, 1\right)\right)\right) & \text{otherwise} \end{cases}, \min\left(\begin{cases} 1 & \text{if } n > \mathrm{checkpoint}_{2} \\ \frac{n}{\max\left(0, 1\right)} & \text{else if } n < 0 \\ 1 - \left(1 - \mathrm{end\_factor}\right) \left(1 - \left(1 - \operatorname{clip}\left(\frac{n - \left(\mathrm{checkpoint}_{2} - \mathrm{decay\_steps}\right)}{\max\left(\mathrm{decay\_steps}, 1\right)}, 0, 1\right)\right)\right) & \text{otherwise} \end{cases}, \begin{cases} 1 & \text{if } n > \mathrm{checkpoint}_{3} \\ \frac{n}{\max\left(0, 1\right)} & \text{else if } n < 0 \\ 1 - \left(1 - \mathrm{end\_factor}\right) \left(1 - \left(1 - \operatorname{clip}\left(\frac{n - \left(\mathrm{checkpoint}_{3} - \mathrm{decay\_steps}\right)}{\max\left(\mathrm{decay\_steps}, 1\right)}, 0, 1\right)\right)\right) & \text{otherwise} \end{cases}\right)\right) \\
-        &\mathrm{factor} = \left(\begin{cases} 1 + \left(0 - 1\right) \left(1 - \frac{\operatorname{clip}\left(n, 0, \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{warmup\_steps}, 1\right)}\right) & \text{if } n < \mathrm{warmup\_steps} \\ 1 & \text{otherwise} \end{cases}\right) \mathrm{cooldown} \\
+        &\mathrm{factor} = \left(\begin{cases} 1 + \left(0 - 1\right) \left(1 - \frac{\operatorname{clip}\left(t - 1, 0, \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{warmup\_steps}, 1\right)}\right) & \text{if } t - 1 < \mathrm{warmup\_steps} \\ 1 & \text{otherwise} \end{cases}\right) \left(\begin{cases} 1 & \text{if } t - 1 < 1 \\ 1 & \text{else if } \operatorname{mod}\left(t - 1 - 1, \mathrm{period}\right) + 1 > \mathrm{period} \\ \frac{\operatorname{mod}\left(t - 1 - 1, \mathrm{period}\right) + 1}{\max\left(0, 1\right)} & \text{else if } \operatorname{mod}\left(t - 1 - 1, \mathrm{period}\right) + 1 < 0 \\ 1 - \left(1 - \mathrm{end\_factor}\right) \left(1 - \left(1 - \operatorname{clip}\left(\frac{\operatorname{mod}\left(t - 1 - 1, \mathrm{period}\right) + 1 - \left(\mathrm{period} - \mathrm{decay\_steps}\right)}{\max\left(\mathrm{decay\_steps}, 1\right)}, 0, 1\right)\right)\right) & \text{otherwise} \end{cases}\right) \\
         &d = g + \lambda \theta \\
         &\theta \leftarrow \theta - \eta \mathrm{factor} d
       \end{aligned}
 
     Conventions:
-        schedule: the step size of step t is lr * linear_warmup(t - 1, 0, 1, warmup_steps) * min
-            over the checkpoints c of wsds_cooldown(t - 1, c, decay_steps, end_factor)
-            (specs/prelude.opt): the factor at the number of updates already done, as optax
-            evaluates a schedule at its count and a torch LR scheduler stepped after
+        schedule: the step size of step t is lr * wsds(t - 1, warmup_steps, period, decay_steps,
+            end_factor) (specs/prelude.opt): the factor at the number of updates already done, as
+            optax evaluates a schedule at its count and a torch LR scheduler stepped after
             optimizer.step(); a torch LR scheduler scales lr on top
         weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
             torch.optim.SGD
         variant: WSD-S (summary sheet 7.6.1): one run that cools down linearly to end_factor
-            over the decay_steps before each of three checkpoints and then resumes at the peak lr
-            from the decayed weights (WSD instead branches each cooldown off the stable run); after
-            checkpoint3 the lr stays at the peak, ready for the next cycle. Three checkpoints
-            because the language has no floor or mod for an unbounded periodic cycle
+            over the decay_steps before each checkpoint (every period steps, without end) and then
+            resumes at the peak lr from the decayed weights; WSD instead branches each cooldown off
+            the stable run
 
     Args:
         learning_rate: peak learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
             accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
         warmup_steps: steps of linear warmup from 0 to the peak lr; an integer in [0, inf)
             (default 100); a schedule (a callable of the step count) is accepted.
-        checkpoint1: end of the first cooldown (a count of steps done); an integer in [0, inf)
-            (default 2500); a schedule (a callable of the step count) is accepted.
-        checkpoint2: end of the second cooldown, at least decay_steps after checkpoint1; an
-            integer in [0, inf) (default 5000); a schedule (a callable of the step count) is
-            accepted.
-        checkpoint3: end of the third cooldown, at least decay_steps after checkpoint2; an
-            integer in [0, inf) (default 10000); a schedule (a callable of the step count) is
-            accepted.
-        decay_steps: steps of each linear cooldown, ending at its checkpoint; an integer in [0,
-            inf) (default 250); a schedule (a callable of the step count) is accepted.
+        period: steps between checkpoints; a cooldown ends at each multiple; an integer in [1,
+            inf) (default 2500); a schedule (a callable of the step count) is accepted.
+        decay_steps: steps of each linear cooldown, at most period; an integer in [0, inf)
+            (default 250); a schedule (a callable of the step count) is accepted.
         end_factor: lr at the end of each cooldown, as a fraction of the peak lr; in [0, 1]
             (default 0.0); a schedule (a callable of the step count) is accepted.
         weight_decay: weight decay (L2 penalty), added to the gradient; in [0, inf) (default
@@ -248,9 +182,7 @@ def sgdwsds(
         {
             "learning_rate": learning_rate,
             "warmup_steps": warmup_steps,
-            "checkpoint1": checkpoint1,
-            "checkpoint2": checkpoint2,
-            "checkpoint3": checkpoint3,
+            "period": period,
             "decay_steps": decay_steps,
             "end_factor": end_factor,
             "weight_decay": weight_decay,
@@ -283,28 +215,12 @@ _SPEC = runtime.Spec(
             "an integer in [0, inf)",
         ),
         runtime.Hyper(
-            "checkpoint1",
-            "checkpoint1",
+            "period",
+            "period",
             None,
             "int",
-            lambda x: float(x).is_integer() and x >= 0,
-            "an integer in [0, inf)",
-        ),
-        runtime.Hyper(
-            "checkpoint2",
-            "checkpoint2",
-            None,
-            "int",
-            lambda x: float(x).is_integer() and x >= 0,
-            "an integer in [0, inf)",
-        ),
-        runtime.Hyper(
-            "checkpoint3",
-            "checkpoint3",
-            None,
-            "int",
-            lambda x: float(x).is_integer() and x >= 0,
-            "an integer in [0, inf)",
+            lambda x: float(x).is_integer() and x >= 1,
+            "an integer in [1, inf)",
         ),
         runtime.Hyper(
             "decay_steps",

@@ -25,9 +25,7 @@ def sgdwsds_init(
     *,
     lr: float,
     warmup_steps: int,
-    checkpoint1: int,
-    checkpoint2: int,
-    checkpoint3: int,
+    period: int,
     decay_steps: int,
     end_factor: float,
     weight_decay: float,
@@ -43,9 +41,7 @@ def sgdwsds_update(
     t: int,
     lr: float,
     warmup_steps: int,
-    checkpoint1: int,
-    checkpoint2: int,
-    checkpoint3: int,
+    period: int,
     decay_steps: int,
     end_factor: float,
     weight_decay: float,
@@ -55,65 +51,36 @@ def sgdwsds_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
-    # line 18: n = t - 1
-    n = t - 1
-    # line 19: cooldown = min(wsds_cooldown(n, checkpoint1, decay_steps, end_factor), min(wsds_cooldown(n, checkpoint2, decay_steps, end_factor), wsds_cooldown(n, checkpoint3, decay_steps, end_factor)))
-    cooldown = ieee.minimum(
+    # line 16: factor = wsds(t - 1, warmup_steps, period, decay_steps, end_factor)
+    factor = (
+        1 + (0 - 1) * (1 - ieee.clip(t - 1, 0, warmup_steps) / ieee.maximum(warmup_steps, 1))
+        if t - 1 < warmup_steps
+        else 1
+    ) * (
         1
-        if n > checkpoint1
-        else n / ieee.maximum(0, 1)
-        if n < 0
+        if t - 1 < 1
+        else 1
+        if ieee.mod(t - 1 - 1, period) + 1 > period
+        else (ieee.mod(t - 1 - 1, period) + 1) / ieee.maximum(0, 1)
+        if ieee.mod(t - 1 - 1, period) + 1 < 0
         else 1
         - (1 - end_factor)
         * (
             1
             - (
                 1
-                - ieee.clip((n - (checkpoint1 - decay_steps)) / ieee.maximum(decay_steps, 1), 0, 1)
+                - ieee.clip(
+                    (ieee.mod(t - 1 - 1, period) + 1 - (period - decay_steps))
+                    / ieee.maximum(decay_steps, 1),
+                    0,
+                    1,
+                )
             )
-        ),
-        ieee.minimum(
-            1
-            if n > checkpoint2
-            else n / ieee.maximum(0, 1)
-            if n < 0
-            else 1
-            - (1 - end_factor)
-            * (
-                1
-                - (
-                    1
-                    - ieee.clip(
-                        (n - (checkpoint2 - decay_steps)) / ieee.maximum(decay_steps, 1), 0, 1
-                    )
-                )
-            ),
-            1
-            if n > checkpoint3
-            else n / ieee.maximum(0, 1)
-            if n < 0
-            else 1
-            - (1 - end_factor)
-            * (
-                1
-                - (
-                    1
-                    - ieee.clip(
-                        (n - (checkpoint3 - decay_steps)) / ieee.maximum(decay_steps, 1), 0, 1
-                    )
-                )
-            ),
-        ),
+        )
     )
-    # line 22: factor = linear_warmup(n, 0, 1, warmup_steps) * cooldown
-    factor = (
-        1 + (0 - 1) * (1 - ieee.clip(n, 0, warmup_steps) / ieee.maximum(warmup_steps, 1))
-        if n < warmup_steps
-        else 1
-    ) * cooldown
-    # line 23: d = g + weight_decay * theta
+    # line 17: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
-    # line 24: theta <- theta - lr * factor * d
+    # line 18: theta <- theta - lr * factor * d
     theta = theta - lr * factor * d
     return (theta,)
 
@@ -125,40 +92,32 @@ class SGDWSDS(SpecOptimizer):
     .. math::
 
       \begin{aligned}
-        &n = t - 1 \\
-        &\mathrm{cooldown} = \min\left(\begin{cases} 1 & \text{if } n > \mathrm{checkpoint}_{1} \\ \frac{n}{\max\left(0, 1\right)} & \text{else if } n < 0 \\ 1 - \left(1 - \mathrm{end\_factor}\right) \left(1 - \left(1 - \operatorname{clip}\left(\frac{n - \left(\mathrm{checkpoint}_{1} - \mathrm{decay\_steps}\right)}{\max\left(\mathrm{decay\_steps}, 1\right)}, 0, 1\right)\right)\right) & \text{otherwise} \end{cases}, \min\left(\begin{cases} 1 & \text{if } n > \mathrm{checkpoint}_{2} \\ \frac{n}{\max\left(0, 1\right)} & \text{else if } n < 0 \\ 1 - \left(1 - \mathrm{end\_factor}\right) \left(1 - \left(1 - \operatorname{clip}\left(\frac{n - \left(\mathrm{checkpoint}_{2} - \mathrm{decay\_steps}\right)}{\max\left(\mathrm{decay\_steps}, 1\right)}, 0, 1\right)\right)\right) & \text{otherwise} \end{cases}, \begin{cases} 1 & \text{if } n > \mathrm{checkpoint}_{3} \\ \frac{n}{\max\left(0, 1\right)} & \text{else if } n < 0 \\ 1 - \left(1 - \mathrm{end\_factor}\right) \left(1 - \left(1 - \operatorname{clip}\left(\frac{n - \left(\mathrm{checkpoint}_{3} - \mathrm{decay\_steps}\right)}{\max\left(\mathrm{decay\_steps}, 1\right)}, 0, 1\right)\right)\right) & \text{otherwise} \end{cases}\right)\right) \\
-        &\mathrm{factor} = \left(\begin{cases} 1 + \left(0 - 1\right) \left(1 - \frac{\operatorname{clip}\left(n, 0, \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{warmup\_steps}, 1\right)}\right) & \text{if } n < \mathrm{warmup\_steps} \\ 1 & \text{otherwise} \end{cases}\right) \mathrm{cooldown} \\
+        &\mathrm{factor} = \left(\begin{cases} 1 + \left(0 - 1\right) \left(1 - \frac{\operatorname{clip}\left(t - 1, 0, \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{warmup\_steps}, 1\right)}\right) & \text{if } t - 1 < \mathrm{warmup\_steps} \\ 1 & \text{otherwise} \end{cases}\right) \left(\begin{cases} 1 & \text{if } t - 1 < 1 \\ 1 & \text{else if } \operatorname{mod}\left(t - 1 - 1, \mathrm{period}\right) + 1 > \mathrm{period} \\ \frac{\operatorname{mod}\left(t - 1 - 1, \mathrm{period}\right) + 1}{\max\left(0, 1\right)} & \text{else if } \operatorname{mod}\left(t - 1 - 1, \mathrm{period}\right) + 1 < 0 \\ 1 - \left(1 - \mathrm{end\_factor}\right) \left(1 - \left(1 - \operatorname{clip}\left(\frac{\operatorname{mod}\left(t - 1 - 1, \mathrm{period}\right) + 1 - \left(\mathrm{period} - \mathrm{decay\_steps}\right)}{\max\left(\mathrm{decay\_steps}, 1\right)}, 0, 1\right)\right)\right) & \text{otherwise} \end{cases}\right) \\
         &d = g + \lambda \theta \\
         &\theta \leftarrow \theta - \eta \mathrm{factor} d
       \end{aligned}
 
     Conventions:
-        schedule: the step size of step t is lr * linear_warmup(t - 1, 0, 1, warmup_steps) * min
-            over the checkpoints c of wsds_cooldown(t - 1, c, decay_steps, end_factor)
-            (specs/prelude.opt): the factor at the number of updates already done, as optax
-            evaluates a schedule at its count and a torch LR scheduler stepped after
+        schedule: the step size of step t is lr * wsds(t - 1, warmup_steps, period, decay_steps,
+            end_factor) (specs/prelude.opt): the factor at the number of updates already done, as
+            optax evaluates a schedule at its count and a torch LR scheduler stepped after
             optimizer.step(); a torch LR scheduler scales lr on top
         weight_decay: coupled L2: weight_decay * theta is added to the gradient, as
             torch.optim.SGD
         variant: WSD-S (summary sheet 7.6.1): one run that cools down linearly to end_factor
-            over the decay_steps before each of three checkpoints and then resumes at the peak lr
-            from the decayed weights (WSD instead branches each cooldown off the stable run); after
-            checkpoint3 the lr stays at the peak, ready for the next cycle. Three checkpoints
-            because the language has no floor or mod for an unbounded periodic cycle
+            over the decay_steps before each checkpoint (every period steps, without end) and then
+            resumes at the peak lr from the decayed weights; WSD instead branches each cooldown off
+            the stable run
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
         lr (float): peak learning rate; in (0, inf). Default: 0.001.
         warmup_steps (int): steps of linear warmup from 0 to the peak lr; an integer in [0,
             inf). Default: 100.
-        checkpoint1 (int): end of the first cooldown (a count of steps done); an integer in [0,
-            inf). Default: 2500.
-        checkpoint2 (int): end of the second cooldown, at least decay_steps after checkpoint1;
-            an integer in [0, inf). Default: 5000.
-        checkpoint3 (int): end of the third cooldown, at least decay_steps after checkpoint2; an
-            integer in [0, inf). Default: 10000.
-        decay_steps (int): steps of each linear cooldown, ending at its checkpoint; an integer
-            in [0, inf). Default: 250.
+        period (int): steps between checkpoints; a cooldown ends at each multiple; an integer in
+            [1, inf). Default: 2500.
+        decay_steps (int): steps of each linear cooldown, at most period; an integer in [0,
+            inf). Default: 250.
         end_factor (float): lr at the end of each cooldown, as a fraction of the peak lr; in [0,
             1]. Default: 0.0.
         weight_decay (float): weight decay (L2 penalty), added to the gradient; in [0, inf).
@@ -178,9 +137,7 @@ class SGDWSDS(SpecOptimizer):
     hypers = (
         Hyper("lr", "real", lo=0),
         Hyper("warmup_steps", "int", lo=0, lo_closed=True),
-        Hyper("checkpoint1", "int", lo=0, lo_closed=True),
-        Hyper("checkpoint2", "int", lo=0, lo_closed=True),
-        Hyper("checkpoint3", "int", lo=0, lo_closed=True),
+        Hyper("period", "int", lo=1, lo_closed=True),
         Hyper("decay_steps", "int", lo=0, lo_closed=True),
         Hyper("end_factor", "real", lo=0, lo_closed=True, hi=1, hi_closed=True),
         Hyper("weight_decay", "real", lo=0, lo_closed=True),
@@ -194,9 +151,7 @@ class SGDWSDS(SpecOptimizer):
         params: Iterable[Any],
         lr: float = 0.001,
         warmup_steps: int = 100,
-        checkpoint1: int = 2500,
-        checkpoint2: int = 5000,
-        checkpoint3: int = 10000,
+        period: int = 2500,
         decay_steps: int = 250,
         end_factor: float = 0.0,
         weight_decay: float = 0.0,
@@ -211,9 +166,7 @@ class SGDWSDS(SpecOptimizer):
             params,
             lr=lr,
             warmup_steps=warmup_steps,
-            checkpoint1=checkpoint1,
-            checkpoint2=checkpoint2,
-            checkpoint3=checkpoint3,
+            period=period,
             decay_steps=decay_steps,
             end_factor=end_factor,
             weight_decay=weight_decay,
