@@ -183,6 +183,28 @@ COUNTERPARTS = {
         {},
         1e-10,
     ),
+    "adamaxw": (
+        optax.adamaxw,
+        {
+            "lr": "learning_rate",
+            "beta1": "b1",
+            "beta2": "b2",
+            "eps": "eps",
+            "weight_decay": "weight_decay",
+        },
+        {"m": "mu", "u": "nu"},
+        {"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "eps": 1e-3, "weight_decay": 0.1},
+        {},
+        1e-12,
+    ),
+    "fromage": (
+        optax.fromage,
+        {"lr": "learning_rate", "min_norm": "min_norm"},
+        {},
+        {"lr": 0.05, "min_norm": 3.0},
+        {},
+        1e-10,
+    ),
     "lamb": (
         optax.lamb,
         {
@@ -501,7 +523,8 @@ def _continue(spec, ours_first: bool, like_schedule: bool = False):
         second, _, _ = run(theirs, [np.asarray(x) for x in tree], grads[5:], state=handed)
     else:
         first, state, tree = run(theirs, params_list(), grads[:5])
-        count = 5 if spec == "adadelta" and not like_schedule else None  # no count in its state
+        no_count = ("adadelta", "fromage")  # no count in their states
+        count = 5 if spec in no_count and not like_schedule else None
         handed = getattr(mod, f"{snake}_from_optax")(state, count=count)
         assert isinstance(handed, getattr(mod, f"{program(spec).name}State"))
         second, _, _ = run(ours, [np.asarray(x) for x in tree], grads[5:], state=handed)
