@@ -86,6 +86,8 @@ def pow(x: float, y: float) -> float:
     """x^y as C99 ``pow`` (and NumPy, jax, torch): NaN for a negative base to a non-integer
     power, ±inf for 0 to a negative power and on overflow."""
     try:
+        if x > 0:  # `**` (the same C pow) traces symbolically under torch.compile: no
+            return x**y  # recompile per step for t^r
         return math.pow(x, y)
     except OverflowError:  # |x| > 1 to a large power, or |x| < 1 to a large negative one
         return -_INF if x < 0 and _odd_integer(y) else _INF

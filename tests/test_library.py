@@ -55,6 +55,7 @@ CATALOGUE = {
     49: ["lion"],
     50: ["tiger"],
     51: ["grams"],
+    94: ["adamwschedulefree"],
     95: ["dadaptadamw"],
     96: ["adamplusplus"],
     97: ["adagradplusplus"],

@@ -522,6 +522,8 @@ def generate(program: Program, spec_path: str) -> str:
         f"{h.name}: {'bool' if h.kind == 'bool' else 'float'}" for h in program.hypers
     )
     phase_functions = _phase_functions(program, split, printer, hyper_params) if split else []
+    if "eval" in program.sections:
+        phase_functions.append(_eval_function(program, jnp, hyper_params))
     hyper_table = [
         (
             h.name,
@@ -541,6 +543,7 @@ def generate(program: Program, spec_path: str) -> str:
         f"{program.snake_name}_init",
         *(f.name for f in phase_functions),
         f"{program.snake_name}_update",
+        *([f"{program.snake_name}_eval_params"] if "eval" in program.sections else []),
     ]
     if counterpart:
         public += [f"{program.snake_name}_from_optax", f"{program.snake_name}_to_optax"]
@@ -568,13 +571,14 @@ def generate(program: Program, spec_path: str) -> str:
         global_states=[s.name for s in program.globals],
         round_table=[
             (
-                f"{program.snake_name}_partials_{r.index}",
+                f"{program.snake_name}_partials_{r.index}" if r.totals else "None",
                 lowering.python_tuple(n for n, _ in r.totals),
                 f"{program.snake_name}_group_{r.index}",
             )
             for r in (split.rounds if split else [])
         ],
         global_outputs=split.global_outputs if split else {},
+        has_eval="eval" in program.sections,
         jnp=jnp,
         jnp_import="import jax.numpy" + (f" as {jnp}" if jnp != "jax.numpy" else ""),
         dtype=dtype,
@@ -641,21 +645,22 @@ def _phase_functions(
     for r in split.rounds:
         before = "".join(f", {name}: jax.Array" for name in r.before)
         partials = [name for name, _ in r.totals]
-        views.append(
-            lowering.FunctionView(
-                f"{snake}_partials_{r.index}",
-                f"{leaf}*, t: jax.Array{hypers}{shared}{before}",
-                "tuple[jax.Array, ...]",
-                f"One leaf's terms of the round-{r.index} sums across leaves "
-                f"({', '.join(name for name, _ in r.totals)}).",
-                [
-                    _float_step(jnp, "g"),
-                    *_shape_preamble([b.expr for b in r.partials], "g"),
-                ],
-                lowering.statements(program, printer, r.partials, _static),
-                lowering.tuple_items([f"{jnp}.asarray({p}, g.dtype)" for p in partials]),
+        if r.totals:  # a round of global states only has no terms to sum
+            views.append(
+                lowering.FunctionView(
+                    f"{snake}_partials_{r.index}",
+                    f"{leaf}*, t: jax.Array{hypers}{shared}{before}",
+                    "tuple[jax.Array, ...]",
+                    f"One leaf's terms of the round-{r.index} sums across leaves "
+                    f"({', '.join(name for name, _ in r.totals)}).",
+                    [
+                        _float_step(jnp, "g"),
+                        *_shape_preamble([b.expr for b in r.partials], "g"),
+                    ],
+                    lowering.statements(program, printer, r.partials, _static),
+                    lowering.tuple_items([f"{jnp}.asarray({p}, g.dtype)" for p in partials]),
+                )
             )
-        )
         like = r.totals[0][0] if r.totals else program.globals[0].name
         totals = "".join(f", {name}: jax.Array" for name, _ in r.totals)
         returned = [
@@ -674,6 +679,28 @@ def _phase_functions(
             )
         )
     return views
+
+
+def _eval_function(program: Program, jnp: str, hyper_params: str) -> lowering.FunctionView:
+    """``<name>_eval``: one leaf at the evaluation point (the spec's ``eval`` section). A
+    ``train`` section is not needed in jax: the training parameters are never overwritten."""
+    bindings = program.sections["eval"]
+    names = {name: name for name in lowering.spec_names(program)}
+    names.update({b.id: b.display for b in bindings})
+    names.update({"theta": "theta", "t": "t"})
+    printer = JaxPrinter(names, jnp)
+    states = "".join(f", {s.name}: jax.Array" for s in program.states)
+    shared = "".join(f", {s.name}: jax.Array" for s in program.globals)
+    hypers = f", {hyper_params}" if hyper_params else ""
+    return lowering.FunctionView(
+        f"{program.snake_name}_eval",
+        f"theta: jax.Array{states}, *, t: jax.Array{hypers}{shared}",
+        "jax.Array",
+        "One leaf at the evaluation point (the spec's `eval` section); t: the steps taken.",
+        [_float_step(jnp, "theta"), *_shape_preamble([b.expr for b in bindings], "theta")],
+        lowering.statements(program, printer, bindings, _static),
+        f"{jnp}.asarray({printer.render(Var(program.section_outputs['eval'], Role.LOCAL, bindings[-1].type))}, theta.dtype)",
+    )
 
 
 def _float_step(jnp: str, like: str) -> str:

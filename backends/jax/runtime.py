@@ -75,7 +75,8 @@ class Spec:
     global_states: tuple[str, ...] = ()
     init_globals: Callable[..., dict[str, Any]] | None = None
     global_outputs: dict[str, str] = field(default_factory=dict)
-    rounds: tuple[tuple[Callable, tuple[str, ...], Callable], ...] = ()
+    rounds: tuple[tuple[Callable | None, tuple[str, ...], Callable], ...] = ()
+    eval_point: Callable | None = None  # one leaf at the evaluation point (`eval` section)
 
 
 # -- hypers ---------------------------------------------------------------------------------
@@ -241,13 +242,35 @@ def transformation(
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+def eval_params(spec: Spec, state: Any, params: Any, hypers: Mapping[str, Any]) -> Any:
+    """The parameters at the evaluation point of the spec's ``eval`` section (schedule-free's
+    x, an average), from the transformation's state and the training parameters; ``hypers``:
+    the factory keywords given to it (their defaults otherwise)."""
+    defaults = _defaults(spec.function)
+    unknown = sorted(set(hypers) - set(defaults))
+    if unknown:
+        raise TypeError(f"{spec.factory}_eval_params() got an unexpected keyword {unknown[0]!r}")
+    count = getattr(state, spec.count_field)
+    values = at_count(resolve_hypers(spec, {**defaults, **hypers}, {}), count)
+    shared = {name: getattr(state, name) for name in spec.global_states}
+    treedef = jax.tree.structure(params)
+    trees = [params, *(getattr(state, spec.fields[name]) for name in spec.fields)]
+    columns = [treedef.flatten_up_to(tree) for tree in trees]
+    leaves = [
+        spec.eval_point(*leaf, t=count, **_at_least(values, leaf[0].dtype), **shared)
+        for leaf in zip(*columns, strict=True)
+    ]
+    return treedef.unflatten(leaves)
+
+
 def _round_values(spec: Spec, state: Any, leaves: list, t: Any, hypers: Mapping[str, Any]):
     """The global states at step entry and the values computed once for the whole tree: each
     round sums its terms over the leaves, then computes its group values (optc.ir.phases)."""
     values = {name: getattr(state, name) for name in spec.global_states}
     for partials, names, group_values in spec.rounds:
         terms = [
-            partials(*leaf, t=t, **_at_least(hypers, leaf[0].dtype), **values) for leaf in leaves
+            partials(*leaf, t=t, **_at_least(hypers, leaf[0].dtype), **values)
+            for leaf in (leaves if partials is not None else ())
         ]
         columns = zip(*terms, strict=True) if terms else [[jnp.zeros([])]] * len(names)
         sums = [sum(column[1:], column[0]) for column in columns]

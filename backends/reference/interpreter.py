@@ -185,6 +185,24 @@ def step(
     return thetas[0], states[0]
 
 
+def section_point(
+    program: Program,
+    kind: str,
+    theta: np.ndarray,
+    state: Mapping[str, Any],
+    globals_: Mapping[str, Any],
+    t: int,
+    hypers: Mapping[str, Any],
+) -> np.ndarray:
+    """θ moved by the ``eval`` or ``train`` section (the evaluation point, or back from it)."""
+    env: dict[str, Value] = {**hypers, **globals_, **state, "theta": theta, "t": t}
+    env.update(shape_values(np.shape(theta)))
+    for binding in program.sections[kind]:
+        env[binding.id] = evaluate(binding.expr, env)
+    value = np.asarray(env[program.section_outputs[kind]], dtype=np.float64)
+    return np.broadcast_to(value, np.shape(theta)).copy()
+
+
 def _runs(binding: Binding, env: Mapping[str, Value]) -> bool:
     """Whether the statement's blocks are taken (their conditions read t, hypers, dimensions)."""
     return all(bool(evaluate(g.cond, env)) == g.taken for g in binding.guards)

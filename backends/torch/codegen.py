@@ -432,6 +432,9 @@ def generate(program: Program, spec_path: str) -> str:
     phase_functions = (
         _phase_functions(program, split, printer, hyper_params, device) if split else []
     )
+    phase_functions += [
+        _section_function(program, kind, internal, hyper_params) for kind in program.sections
+    ]
     init_preamble = printer.shape_preamble([s.init for s in program.states])
     counterpart = program.counterpart("torch")
     positional, keyword_only = _class_parameters(program, layout)
@@ -476,13 +479,14 @@ def generate(program: Program, spec_path: str) -> str:
         global_states=lowering.python_tuple(s.name for s in program.globals),
         round_table=[
             (
-                f"{program.snake_name}_partials_{r.index}",
+                f"{program.snake_name}_partials_{r.index}" if r.totals else "None",
                 lowering.python_tuple(n for n, _ in r.totals),
                 f"{program.snake_name}_group_{r.index}",
             )
             for r in (split.rounds if split else [])
         ],
         global_outputs=split.global_outputs if split else {},
+        sections=list(program.sections),
         states=[s.name for s in program.states],
         state_keys={spec: lib for lib, spec in (counterpart.states if counterpart else {}).items()},
         fixed=counterpart.fixed if counterpart else {},
@@ -499,6 +503,34 @@ def generate(program: Program, spec_path: str) -> str:
         math=lowering.docstring_math(program),
     )
     return pysource.format_python(source)
+
+
+def _section_function(
+    program: Program, kind: str, internal: lowering.InternalNames, hyper_params: str
+) -> lowering.FunctionView:
+    """``<name>_eval`` / ``<name>_train``: θ moved to the evaluation point, or back."""
+    bindings = program.sections[kind]
+    names = {name: name for name in lowering.spec_names(program)}
+    names.update({b.id: b.display for b in bindings})
+    printer = TorchPrinter(names, _device_values(program, bindings), internal, like="theta")
+    tensor = f"{printer.torch}.Tensor"
+    states = "".join(f", {s.name}: {tensor}" for s in program.states)
+    shared = "".join(f", {s.name}: {tensor}" for s in program.globals)
+    hypers = f", {hyper_params}" if hyper_params else ""
+    what = (
+        "the evaluation point"
+        if kind == "eval"
+        else "the training point, from the evaluation point"
+    )
+    return lowering.FunctionView(
+        f"{program.snake_name}_{kind}",
+        f"theta: {tensor}{states}, *, t: int{hypers}{shared}",
+        tensor,
+        f"θ at {what} (the spec's `{kind}` section); t: the steps taken.",
+        printer.shape_preamble([b.expr for b in bindings]),
+        lowering.statements(program, printer, bindings),
+        printer.render(Var(program.section_outputs[kind], Role.LOCAL, bindings[-1].type)),
+    )
 
 
 def _phase_functions(
@@ -534,18 +566,19 @@ def _phase_functions(
         before = "".join(f", {name}: {tensor}" for name in r.before)
         terms = {b.id: b for b in r.partials}
         partials = [printer.as_tensor(terms[id_].expr, name) for name, id_ in r.totals]
-        views.append(
-            lowering.FunctionView(
-                f"{snake}_partials_{r.index}",
-                f"{per_param}*, t: int{hypers}{shared}{before}",
-                f"tuple[{tensor}, ...]",
-                f"One parameter's terms of the round-{r.index} sums across parameters "
-                f"({', '.join(name for name, _ in r.totals)}).",
-                printer.shape_preamble([b.expr for b in r.partials]),
-                lowering.statements(program, printer, r.partials),
-                lowering.tuple_items(partials),
+        if r.totals:  # a round of global states only has no terms to sum
+            views.append(
+                lowering.FunctionView(
+                    f"{snake}_partials_{r.index}",
+                    f"{per_param}*, t: int{hypers}{shared}{before}",
+                    f"tuple[{tensor}, ...]",
+                    f"One parameter's terms of the round-{r.index} sums across parameters "
+                    f"({', '.join(name for name, _ in r.totals)}).",
+                    printer.shape_preamble([b.expr for b in r.partials]),
+                    lowering.statements(program, printer, r.partials),
+                    lowering.tuple_items(partials),
+                )
             )
-        )
         like = r.totals[0][0] if r.totals else program.globals[0].name
         group = TorchPrinter(printer.names, device, printer.internal, printer.facts, like=like)
         totals = "".join(f", {name}: {tensor}" for name, _ in r.totals)

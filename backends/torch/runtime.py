@@ -132,8 +132,12 @@ class SpecOptimizer(torch.optim.Optimizer):
     global_states: ClassVar[tuple[str, ...]] = ()
     init_globals: ClassVar[Callable[..., dict[str, float]]]
     global_outputs: ClassVar[Mapping[str, str]] = {}
+    # The spec's `eval` / `train` sections: θ to the evaluation point and back (None: none, or
+    # no `train`, which restores a copy of θ taken by ``eval()``).
+    eval_point: ClassVar[Callable[..., torch.Tensor] | None] = None
+    train_point: ClassVar[Callable[..., torch.Tensor] | None] = None
     rounds: ClassVar[
-        tuple[tuple[Callable[..., Any], tuple[str, ...], Callable[..., Any]], ...]
+        tuple[tuple[Callable[..., Any] | None, tuple[str, ...], Callable[..., Any]], ...]
     ] = ()
 
     # -- construction ---------------------------------------------------------------------------
@@ -212,6 +216,11 @@ class SpecOptimizer(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        if not all(group.get("train_mode", True) for group in self.param_groups):
+            raise RuntimeError(
+                f"{type(self).__name__}.step() in eval mode: call optimizer.train() before "
+                "training again (θ holds the evaluation point)"
+            )
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -219,6 +228,43 @@ class SpecOptimizer(torch.optim.Optimizer):
         for group in self.param_groups:
             self._step_group(group)
         return loss
+
+    # -- the evaluation point (schedule-free's x, averaged or slow weights) ----------------------
+    def eval(self) -> None:
+        """Move every parameter to the point the model is evaluated at (the spec's ``eval``
+        section), as ``schedulefree``'s ``optimizer.eval()``; a no-op for specs without one and
+        in eval mode. Call it next to ``model.eval()``, and :meth:`train` before stepping."""
+        self._switch(to_train=False)
+
+    def train(self) -> None:
+        """Move every parameter back to the point the gradients are taken at (the ``train``
+        section, or the copy ``eval()`` kept); a no-op in train mode."""
+        self._switch(to_train=True)
+
+    @torch.no_grad()
+    def _switch(self, to_train: bool) -> None:
+        if self.eval_point is None:
+            return
+        for group in self.param_groups:
+            if group.get("train_mode", True) == to_train:
+                continue
+            hypers = self.group_hypers(group)
+            shared = {name: group[name] for name in self.global_states if name in group}
+            for p in group["params"]:
+                state = self.state[p]
+                if not state:  # never stepped: θ is its own evaluation point
+                    continue
+                theta = torch.view_as_real(p) if p.is_complex() else p
+                if to_train and self.train_point is None:
+                    theta.copy_(state.pop("theta_train"))
+                    continue
+                if not to_train and self.train_point is None:
+                    state["theta_train"] = theta.clone()
+                move = self.train_point if to_train else self.eval_point
+                buffers = [_real(state[self._key(name)]) for name in self.states]
+                t = int(state["step"])
+                theta.copy_(move(theta, *buffers, t=t, **hypers, **shared))
+            group["train_mode"] = to_train
 
     def group_hypers(self, group: Mapping[str, Any]) -> dict[str, Any]:
         """Spec hyper name → value, read from the group's torch-named keys."""
@@ -284,10 +330,10 @@ class SpecOptimizer(torch.optim.Optimizer):
         t = members[0][3]
         for partials, names, group_values in self.rounds:
             sums = None
-            for theta, grad, buffers, t_p in members:
+            for theta, grad, buffers, t_p in members if partials is not None else ():
                 terms = partials(theta, grad, *buffers, t=t_p, **hypers, **values)
                 sums = terms if sums is None else [a + b for a, b in zip(sums, terms, strict=True)]
-            values.update(zip(names, sums, strict=True))
+            values.update(zip(names, sums or (), strict=True))
             values.update(group_values(t=t, **hypers, **values))
         return values
 

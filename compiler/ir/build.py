@@ -43,7 +43,7 @@ BUILTINS = {
     "t": Var("t", Role.INPUT, INT_SCALAR),
     **{name: Var(name, Role.INPUT, INT_SCALAR) for name in SHAPE_NAMES},
 }
-CONSTANTS = {"inf": math.inf}
+CONSTANTS = {"inf": math.inf, "pi": math.pi}
 
 # Stated limits of one spec's IR (after `def`s are inlined): beyond them, a located error.
 MAX_IR_NODES = 10_000  # expression nodes built for the whole spec
@@ -105,6 +105,13 @@ class _Builder:
             target = self.globals if decl.shape == "global" else self.states
             target[decl.name] = self._state(decl)
         body, outputs = self._body()
+        sections = {kind: self._section(kind, lines) for kind, lines in self.spec.sections.items()}
+        if "train" in sections and "eval" not in sections:
+            raise SpecError(
+                "a `train` section without an `eval` section",
+                self.spec.section_spans["train"],
+                hint="`train` maps the evaluation point back: write the `eval` section first",
+            )
         program = Program(
             name=self.spec.name,
             cites=list(self.spec.cites),
@@ -113,6 +120,8 @@ class _Builder:
             hypers=list(self.hypers.values()),
             states=list(self.states.values()),
             globals=list(self.globals.values()),
+            sections={kind: bindings for kind, (bindings, _) in sections.items()},
+            section_outputs={kind: output for kind, (_, output) in sections.items()},
             body=body,
             outputs=outputs,
             file=self.spec.file,
@@ -310,6 +319,37 @@ class _Builder:
                     )
                 )
         return body, outputs
+
+    def _section(self, kind: str, lines: list[ast.Statement]) -> tuple[list[Binding], str]:
+        """An ``eval`` / ``train`` section: θ from θ, the states, hypers, t and dimensions."""
+        env = self._global_env(include_theta=True)
+        env["t"] = BUILTINS["t"]
+        for state in [*self.states.values(), *self.globals.values()]:
+            env[state.name] = Var(state.name, Role.STATE, Type(state.shape, DType.REAL))
+        span = self.spec.section_spans[kind]
+        saved = self._versions, self._outputs, self._ids
+        self._versions, self._outputs, self._ids = {}, {}, set()
+        bindings: list[Binding] = []
+        locals_at: dict[str, Span] = {}
+        for stmt in lines:
+            if stmt.kind == "update" and stmt.target != "theta":
+                raise SpecError(
+                    f"`{kind}` only moves theta; `{stmt.target}` keeps its value",
+                    stmt.target_span,
+                    hint="the states change in the step; here write theta <- ...",
+                )
+            binding = self._statement(stmt, env, locals_at, ())
+            bindings.append(binding)
+            env[stmt.target] = Var(binding.id, Role.LOCAL, binding.expr.type)
+        output = self._outputs.get("theta")
+        self._versions, self._outputs, self._ids = saved
+        if output is None:
+            raise SpecError(
+                f"the `{kind}` section never updates `theta`",
+                span,
+                hint="e.g. `theta <- lerp(theta, z, 1 - 1/beta1)` below the section line",
+            )
+        return bindings, output
 
     def _statements(
         self,

@@ -246,6 +246,10 @@ class Program:
     source: str
     # One scalar per param group, shared by its parameters (``state d: global``).
     globals: list[State] = field(default_factory=list)
+    # ``eval`` / ``train`` sections: bindings mapping θ to the evaluation point and back, and
+    # the id of θ's final version in each.
+    sections: dict[str, list[Binding]] = field(default_factory=dict)
+    section_outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def snake_name(self) -> str:

@@ -152,6 +152,14 @@ class StepLine:
 
 
 @dataclass(frozen=True)
+class SectionLine:
+    """``eval`` or ``train``: the statements below map θ to the evaluation point and back."""
+
+    kind: str  # "eval" | "train"
+    span: Span
+
+
+@dataclass(frozen=True)
 class Convention:
     key: str
     text: str
@@ -206,3 +214,6 @@ class SpecFile:
     defs: list[DefDecl] = field(default_factory=list)
     body: list[Statement | Block] = field(default_factory=list)
     step_span: Span | None = None
+    # `eval` / `train` sections: θ ← the point the model is evaluated at, and back
+    sections: dict[str, list[Statement]] = field(default_factory=dict)
+    section_spans: dict[str, Span] = field(default_factory=dict)

@@ -605,6 +605,12 @@ class _ToAst(Transformer_NonRecursive):
     def params(self, meta, children):
         return [self._name(token) for token in children]
 
+    def eval_section(self, meta, children):
+        return ast.SectionLine("eval", self._span(meta))
+
+    def train_section(self, meta, children):
+        return ast.SectionLine("train", self._span(meta))
+
     def step(self, meta, children):
         return ast.StepLine(self._span(meta))
 
@@ -766,6 +772,31 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                         hint=f"the step block already started at line {spec.step_span.line}",
                     )
                 spec.step_span = span
+            continue
+        if isinstance(item, ast.SectionLine):
+            if spec.step_span is None:
+                raise SpecError(
+                    f"`{item.kind}` before the `step` block",
+                    item.span,
+                    hint=f"put the `{item.kind}` section after the step's statements",
+                )
+            if item.kind in spec.sections:
+                raise SpecError(
+                    f"a second `{item.kind}` section",
+                    item.span,
+                    hint=f"it already started at line {spec.section_spans[item.kind].line}",
+                )
+            spec.sections[item.kind] = []
+            spec.section_spans[item.kind] = item.span
+            continue
+        if spec.sections and isinstance(item, ast.Statement | ast.BlockHead):
+            if isinstance(item, ast.BlockHead):
+                raise SpecError(
+                    "blocks are for the step, not for `eval` / `train`",
+                    item.span,
+                    hint="write the evaluation point as one expression of theta and the states",
+                )
+            spec.sections[list(spec.sections)[-1]].append(item)
             continue
         if isinstance(item, ast.Statement | ast.BlockHead):
             if spec.step_span is None:

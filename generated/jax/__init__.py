@@ -18,6 +18,7 @@ from optc.generated.jax.adampower import AdamPowerState, adampower
 from optc.generated.jax.adamw import AdamWState, adamw
 from optc.generated.jax.adamwcosine import AdamWCosineState, adamwcosine
 from optc.generated.jax.adamwn import AdamWNState, adamwn
+from optc.generated.jax.adamwschedulefree import AdamWScheduleFreeState, adamwschedulefree
 from optc.generated.jax.adamx import AdamXState, adamx
 from optc.generated.jax.adan import AdanState, adan
 from optc.generated.jax.adanorm import AdaNormState, adanorm
@@ -89,6 +90,7 @@ __all__ = [
     "AdamState",
     "AdamWCosineState",
     "AdamWNState",
+    "AdamWScheduleFreeState",
     "AdamWState",
     "AdamXState",
     "AdamaxState",
@@ -152,6 +154,7 @@ __all__ = [
     "adamw",
     "adamwcosine",
     "adamwn",
+    "adamwschedulefree",
     "adamx",
     "adan",
     "adanorm",

@@ -17,7 +17,16 @@ import optax
 
 from optc.backends.jax import runtime
 
-__all__ = ["HYPER_NAMES", "STATE_FIELDS", "ASGDState", "asgd", "asgd_init", "asgd_update"]
+__all__ = [
+    "HYPER_NAMES",
+    "STATE_FIELDS",
+    "ASGDState",
+    "asgd",
+    "asgd_eval",
+    "asgd_eval_params",
+    "asgd_init",
+    "asgd_update",
+]
 
 #: spec state → field of :class:`ASGDState`
 STATE_FIELDS = {"eta_t": "eta_t", "mu": "mu", "ax": "ax"}
@@ -45,6 +54,26 @@ def asgd_init(
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(eta_t, mu, ax)``."""
     return (jnp.full([], lr, theta.dtype), jnp.full([], 1, theta.dtype), jnp.zeros_like(theta))
+
+
+def asgd_eval(
+    theta: jax.Array,
+    eta_t: jax.Array,
+    mu: jax.Array,
+    ax: jax.Array,
+    *,
+    t: jax.Array,
+    lr: float,
+    lambd: float,
+    alpha: float,
+    t0: float,
+    weight_decay: float,
+) -> jax.Array:
+    """One leaf at the evaluation point (the spec's `eval` section); t: the steps taken."""
+    t = t.astype(jnp.promote_types(theta.dtype, jnp.float32))  # at least f32
+    # line 27: theta <- ax
+    theta = ax
+    return jnp.asarray(theta, theta.dtype)
 
 
 def asgd_update(
@@ -113,8 +142,8 @@ def asgd(
             step t + 1 (eta_1 = lr), as torch.optim.ASGD
         decay: theta is shrunk by 1 - lambd * eta before the gradient step, as torch.optim.ASGD
         averaging: ax is the running average of theta from step t0 on: mu_t = 1 / max(1, t -
-            t0), ax <- theta while mu = 1, else ax + mu * (theta - ax); evaluate with ax in place of
-            theta (torch.optim.ASGD keeps it in its state, as here)
+            t0), ax <- theta while mu = 1, else ax + mu * (theta - ax); torch.optim.ASGD leaves ax
+            in its state, optc also moves theta to it on eval() (and back on train())
 
     Args:
         learning_rate: learning rate; in (0, inf) (default 0.01); the spec's ``lr``, also
@@ -150,6 +179,13 @@ def asgd(
         {"lr": lr},
         {"mask": mask},
     )
+
+
+def asgd_eval_params(state: ASGDState, params: optax.Params, **hypers: Any) -> optax.Params:
+    """The parameters at the point the model is evaluated at (the spec's ``eval`` section), as
+    optax.contrib.schedule_free_eval_params: from a state of :func:`asgd` and the training
+    parameters. ``hypers``: the keywords given to :func:`asgd` (its defaults otherwise)."""
+    return runtime.eval_params(_SPEC, state, params, hypers)
 
 
 _SPEC = runtime.Spec(
@@ -191,4 +227,5 @@ _SPEC = runtime.Spec(
     fixed=(),
     counterpart=None,
     tensor_states=("ax",),
+    eval_point=asgd_eval,
 )

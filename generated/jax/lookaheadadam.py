@@ -7,7 +7,7 @@ Zhang, Lucas, Hinton & Ba, Lookahead Optimizer: k steps forward, 1 step back, Ne
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +20,8 @@ __all__ = [
     "STATE_FIELDS",
     "LookaheadAdamState",
     "lookaheadadam",
+    "lookaheadadam_eval",
+    "lookaheadadam_eval_params",
     "lookaheadadam_init",
     "lookaheadadam_update",
 ]
@@ -51,6 +53,27 @@ def lookaheadadam_init(
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(m, v, slow)``."""
     return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.asarray(theta, theta.dtype))
+
+
+def lookaheadadam_eval(
+    theta: jax.Array,
+    m: jax.Array,
+    v: jax.Array,
+    slow: jax.Array,
+    *,
+    t: jax.Array,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    k: float,
+    alpha: float,
+) -> jax.Array:
+    """One leaf at the evaluation point (the spec's `eval` section); t: the steps taken."""
+    t = t.astype(jnp.promote_types(theta.dtype, jnp.float32))  # at least f32
+    # line 28: theta <- slow
+    theta = slow
+    return jnp.asarray(theta, theta.dtype)
 
 
 def lookaheadadam_update(
@@ -164,6 +187,15 @@ def lookaheadadam(
     )
 
 
+def lookaheadadam_eval_params(
+    state: LookaheadAdamState, params: optax.Params, **hypers: Any
+) -> optax.Params:
+    """The parameters at the point the model is evaluated at (the spec's ``eval`` section), as
+    optax.contrib.schedule_free_eval_params: from a state of :func:`lookaheadadam` and the training
+    parameters. ``hypers``: the keywords given to :func:`lookaheadadam` (its defaults otherwise)."""
+    return runtime.eval_params(_SPEC, state, params, hypers)
+
+
 _SPEC = runtime.Spec(
     name="LookaheadAdam",
     factory="lookaheadadam",
@@ -200,4 +232,5 @@ _SPEC = runtime.Spec(
     fixed=(),
     counterpart=None,
     tensor_states=("m", "v", "slow"),
+    eval_point=lookaheadadam_eval,
 )

@@ -18,6 +18,7 @@ from optc.generated.torch.adampower import AdamPower
 from optc.generated.torch.adamw import AdamW
 from optc.generated.torch.adamwcosine import AdamWCosine
 from optc.generated.torch.adamwn import AdamWN
+from optc.generated.torch.adamwschedulefree import AdamWScheduleFree
 from optc.generated.torch.adamx import AdamX
 from optc.generated.torch.adan import Adan
 from optc.generated.torch.adanorm import AdaNorm
@@ -98,6 +99,7 @@ __all__ = [
     "AdamW",
     "AdamWCosine",
     "AdamWN",
+    "AdamWScheduleFree",
     "AdamX",
     "Adamax",
     "AdamaxW",

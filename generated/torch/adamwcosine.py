@@ -71,179 +71,11 @@ def adamwcosine_update(
             0.5
             * (
                 1
-                + -(
+                + ieee.cos(
                     3.141592653589793
                     * (
                         ieee.clip(t - 1 - warmup_steps, 0, total_steps - warmup_steps)
                         / ieee.maximum(total_steps - warmup_steps, 1)
-                        - 0.5
-                    )
-                    * (
-                        1
-                        - ieee.pow(
-                            3.141592653589793
-                            * (
-                                ieee.clip(t - 1 - warmup_steps, 0, total_steps - warmup_steps)
-                                / ieee.maximum(total_steps - warmup_steps, 1)
-                                - 0.5
-                            ),
-                            2,
-                        )
-                        / 6
-                        * (
-                            1
-                            - ieee.pow(
-                                3.141592653589793
-                                * (
-                                    ieee.clip(t - 1 - warmup_steps, 0, total_steps - warmup_steps)
-                                    / ieee.maximum(total_steps - warmup_steps, 1)
-                                    - 0.5
-                                ),
-                                2,
-                            )
-                            / 20
-                            * (
-                                1
-                                - ieee.pow(
-                                    3.141592653589793
-                                    * (
-                                        ieee.clip(
-                                            t - 1 - warmup_steps, 0, total_steps - warmup_steps
-                                        )
-                                        / ieee.maximum(total_steps - warmup_steps, 1)
-                                        - 0.5
-                                    ),
-                                    2,
-                                )
-                                / 42
-                                * (
-                                    1
-                                    - ieee.pow(
-                                        3.141592653589793
-                                        * (
-                                            ieee.clip(
-                                                t - 1 - warmup_steps, 0, total_steps - warmup_steps
-                                            )
-                                            / ieee.maximum(total_steps - warmup_steps, 1)
-                                            - 0.5
-                                        ),
-                                        2,
-                                    )
-                                    / 72
-                                    * (
-                                        1
-                                        - ieee.pow(
-                                            3.141592653589793
-                                            * (
-                                                ieee.clip(
-                                                    t - 1 - warmup_steps,
-                                                    0,
-                                                    total_steps - warmup_steps,
-                                                )
-                                                / ieee.maximum(total_steps - warmup_steps, 1)
-                                                - 0.5
-                                            ),
-                                            2,
-                                        )
-                                        / 110
-                                        * (
-                                            1
-                                            - ieee.pow(
-                                                3.141592653589793
-                                                * (
-                                                    ieee.clip(
-                                                        t - 1 - warmup_steps,
-                                                        0,
-                                                        total_steps - warmup_steps,
-                                                    )
-                                                    / ieee.maximum(total_steps - warmup_steps, 1)
-                                                    - 0.5
-                                                ),
-                                                2,
-                                            )
-                                            / 156
-                                            * (
-                                                1
-                                                - ieee.pow(
-                                                    3.141592653589793
-                                                    * (
-                                                        ieee.clip(
-                                                            t - 1 - warmup_steps,
-                                                            0,
-                                                            total_steps - warmup_steps,
-                                                        )
-                                                        / ieee.maximum(
-                                                            total_steps - warmup_steps, 1
-                                                        )
-                                                        - 0.5
-                                                    ),
-                                                    2,
-                                                )
-                                                / 210
-                                                * (
-                                                    1
-                                                    - ieee.pow(
-                                                        3.141592653589793
-                                                        * (
-                                                            ieee.clip(
-                                                                t - 1 - warmup_steps,
-                                                                0,
-                                                                total_steps - warmup_steps,
-                                                            )
-                                                            / ieee.maximum(
-                                                                total_steps - warmup_steps, 1
-                                                            )
-                                                            - 0.5
-                                                        ),
-                                                        2,
-                                                    )
-                                                    / 272
-                                                    * (
-                                                        1
-                                                        - ieee.pow(
-                                                            3.141592653589793
-                                                            * (
-                                                                ieee.clip(
-                                                                    t - 1 - warmup_steps,
-                                                                    0,
-                                                                    total_steps - warmup_steps,
-                                                                )
-                                                                / ieee.maximum(
-                                                                    total_steps - warmup_steps, 1
-                                                                )
-                                                                - 0.5
-                                                            ),
-                                                            2,
-                                                        )
-                                                        / 342
-                                                        * (
-                                                            1
-                                                            - ieee.pow(
-                                                                3.141592653589793
-                                                                * (
-                                                                    ieee.clip(
-                                                                        t - 1 - warmup_steps,
-                                                                        0,
-                                                                        total_steps - warmup_steps,
-                                                                    )
-                                                                    / ieee.maximum(
-                                                                        total_steps - warmup_steps,
-                                                                        1,
-                                                                    )
-                                                                    - 0.5
-                                                                ),
-                                                                2,
-                                                            )
-                                                            / 420
-                                                        )
-                                                    )
-                                                )
-                                            )
-                                        )
-                                    )
-                                )
-                            )
-                        )
                     )
                 )
             )
@@ -271,7 +103,7 @@ class AdamWCosine(SpecOptimizer):
     .. math::
 
       \begin{aligned}
-        &\mathrm{step\_size} = \eta \left(\begin{cases} 1 + \left(0 - 1\right) \left(1 - \frac{\operatorname{clip}\left(t - 1, 0, \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{warmup\_steps}, 1\right)}\right) & \text{if } t - 1 < \mathrm{warmup\_steps} \\ \mathrm{end\_factor} + \left(1 - \mathrm{end\_factor}\right) \cdot 0.5 \left(1 + \left(-3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right) \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{6} \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{20} \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{42} \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{72} \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{110} \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{156} \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{210} \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{272} \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{342} \left(1 - \frac{\left(3.14159 \left(\frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)} - 0.5\right)\right)^{2}}{420}\right)\right)\right)\right)\right)\right)\right)\right)\right)\right)\right)\right) & \text{otherwise} \end{cases}\right) \\
+        &\mathrm{step\_size} = \eta \left(\begin{cases} 1 + \left(0 - 1\right) \left(1 - \frac{\operatorname{clip}\left(t - 1, 0, \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{warmup\_steps}, 1\right)}\right) & \text{if } t - 1 < \mathrm{warmup\_steps} \\ \mathrm{end\_factor} + \left(1 - \mathrm{end\_factor}\right) \cdot 0.5 \left(1 + \cos\left(3.14159 \frac{\operatorname{clip}\left(t - 1 - \mathrm{warmup\_steps}, 0, \mathrm{total\_steps} - \mathrm{warmup\_steps}\right)}{\max\left(\mathrm{total\_steps} - \mathrm{warmup\_steps}, 1\right)}\right)\right) & \text{otherwise} \end{cases}\right) \\
         &\theta \leftarrow \theta \left(1 - \mathrm{step\_size} \lambda\right) \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\

@@ -16,7 +16,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ASGD", "asgd_init", "asgd_update"]
+__all__ = ["ASGD", "asgd_eval", "asgd_init", "asgd_update"]
 
 
 def asgd_init(
@@ -28,6 +28,25 @@ def asgd_init(
         "mu": theta.new_full((), 1),  # state mu: scalar = 1
         "ax": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state ax = 0
     }
+
+
+def asgd_eval(
+    theta: torch.Tensor,
+    eta_t: torch.Tensor,
+    mu: torch.Tensor,
+    ax: torch.Tensor,
+    *,
+    t: int,
+    lr: float,
+    lambd: float,
+    alpha: float,
+    t0: float,
+    weight_decay: float,
+) -> torch.Tensor:
+    """θ at the evaluation point (the spec's `eval` section); t: the steps taken."""
+    # line 27: theta <- ax
+    theta = ax
+    return theta
 
 
 def asgd_update(
@@ -48,6 +67,8 @@ def asgd_update(
 
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
+    The keyword arguments after the hypers are the group's global states at step entry and
+    the values the ``_group_k`` functions computed once for the whole group.
     """
     # line 21: u = g + weight_decay * theta
     u = g + (weight_decay * theta if weight_decay != 0 else 0)
@@ -83,8 +104,8 @@ class ASGD(SpecOptimizer):
             step t + 1 (eta_1 = lr), as torch.optim.ASGD
         decay: theta is shrunk by 1 - lambd * eta before the gradient step, as torch.optim.ASGD
         averaging: ax is the running average of theta from step t0 on: mu_t = 1 / max(1, t -
-            t0), ax <- theta while mu = 1, else ax + mu * (theta - ax); evaluate with ax in place of
-            theta (torch.optim.ASGD keeps it in its state, as here)
+            t0), ax <- theta while mu = 1, else ax + mu * (theta - ax); torch.optim.ASGD leaves ax
+            in its state, optc also moves theta to it on eval() (and back on train())
 
     Counterpart: ``torch.optim.ASGD`` — same argument names, param-group keys and state keys
     (``eta`` = eta_t, ``mu`` = mu, ``ax`` = ax), so its checkpoints load here and ours load there.
@@ -121,6 +142,7 @@ class ASGD(SpecOptimizer):
     counterpart = "torch.optim.ASGD"
     init_state = staticmethod(asgd_init)
     update_state = staticmethod(asgd_update)
+    eval_point = staticmethod(asgd_eval)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["LookaheadAdam", "lookaheadadam_init", "lookaheadadam_update"]
+__all__ = ["LookaheadAdam", "lookaheadadam_eval", "lookaheadadam_init", "lookaheadadam_update"]
 
 
 def lookaheadadam_init(
@@ -25,6 +25,26 @@ def lookaheadadam_init(
         "v": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state v = 0
         "slow": theta.clone(memory_format=torch.preserve_format),  # state slow = theta
     }
+
+
+def lookaheadadam_eval(
+    theta: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    slow: torch.Tensor,
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    k: int,
+    alpha: float,
+) -> torch.Tensor:
+    """θ at the evaluation point (the spec's `eval` section); t: the steps taken."""
+    # line 28: theta <- slow
+    theta = slow
+    return theta
 
 
 def lookaheadadam_update(
@@ -46,6 +66,8 @@ def lookaheadadam_update(
 
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
+    The keyword arguments after the hypers are the group's global states at step entry and
+    the values the ``_group_k`` functions computed once for the whole group.
     """
     # line 21: m <- ema(m, g, beta1)
     m = beta1 * m + (1 - beta1) * g
@@ -124,6 +146,7 @@ class LookaheadAdam(SpecOptimizer):
     states = ("m", "v", "slow")
     init_state = staticmethod(lookaheadadam_init)
     update_state = staticmethod(lookaheadadam_update)
+    eval_point = staticmethod(lookaheadadam_eval)
 
     def __init__(
         self,
