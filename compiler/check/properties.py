@@ -125,8 +125,8 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
                 status, detail = UNDECIDED, f"SymPy failed while unrolling ({type(err).__name__})"
     except BudgetExceeded:
         pass
-    tensors = sum(s.shape is Shape.TENSOR for s in program.all_states)
-    scalars = len(program.all_states) - tensors
+    tensors = sum(s.shape is Shape.TENSOR for s in program.states)
+    scalars = len(program.states) - tensors
     ops = elementwise_ops(program)
     return PropertyReport(
         name=program.name,
@@ -136,7 +136,8 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
         update_at_zero=texts["zero"],
         first_step=texts["first"],
         first_step_eps0=texts["first_eps0"],
-        memory=memory_formula(tensors, scalars),
+        memory=memory_formula(tensors, scalars)
+        + (f"; {len(program.globals)} per param group" if program.globals else ""),
         tensor_states=tensors,
         scalar_states=scalars,
         elementwise_ops=sum(ops.values()),

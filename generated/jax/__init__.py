@@ -28,6 +28,7 @@ from optc.generated.jax.adopt import ADOPTState, adopt
 from optc.generated.jax.amos import AmosState, amos
 from optc.generated.jax.amsgrad import AMSGradState, amsgrad
 from optc.generated.jax.asgd import ASGDState, asgd
+from optc.generated.jax.avagrad import AvaGradState, avagrad
 from optc.generated.jax.cadam import CAdamState, cadam
 from optc.generated.jax.cadamw import CAdamWState, cadamw
 from optc.generated.jax.dadaptadamw import DAdaptAdamWState, dadaptadamw
@@ -97,6 +98,7 @@ __all__ = [
     "AdamaxWState",
     "AdanState",
     "AmosState",
+    "AvaGradState",
     "CAdamState",
     "CAdamWState",
     "DAdaptAdamWState",
@@ -164,6 +166,7 @@ __all__ = [
     "amos",
     "amsgrad",
     "asgd",
+    "avagrad",
     "cadam",
     "cadamw",
     "dadaptadamw",

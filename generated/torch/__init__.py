@@ -28,6 +28,7 @@ from optc.generated.torch.adopt import ADOPT
 from optc.generated.torch.amos import Amos
 from optc.generated.torch.amsgrad import AMSGrad
 from optc.generated.torch.asgd import ASGD
+from optc.generated.torch.avagrad import AvaGrad
 from optc.generated.torch.cadam import CAdam
 from optc.generated.torch.cadamw import CAdamW
 from optc.generated.torch.dadaptadamw import DAdaptAdamW
@@ -105,6 +106,7 @@ __all__ = [
     "AdamaxW",
     "Adan",
     "Amos",
+    "AvaGrad",
     "CAdam",
     "CAdamW",
     "DAdaptAdamW",

@@ -137,3 +137,26 @@ CASES.append(
         steps=25,
     )
 )
+
+CASES.append(
+    RefCase(
+        spec="avagrad",
+        library="pytorch_optimizer",
+        hypers={"lr": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": 0.05, "weight_decay": 0.1},
+        build=lambda params, h: pytorch_optimizer.AvaGrad(
+            params,
+            lr=h["lr"],
+            betas=(h["beta1"], h["beta2"]),
+            eps=h["eps"],
+            weight_decay=h["weight_decay"],
+            weight_decouple=True,
+            fixed_decay=False,
+            foreach=False,
+        ),
+        note=(
+            "pytorch_optimizer.AvaGrad (adam_debias=False, weight_decouple=True): gamma = "
+            "1/sqrt(sum of 1/a^2 / N) over all entries of the group (here three tensors), used "
+            "one step late; the spec writes it sqrt(N / sum), the same value."
+        ),
+    )
+)
