@@ -607,7 +607,7 @@ def generate(program: Program, spec_path: str) -> str:
         differences=differences,
         tensor_states=[s.name for s in program.states if s.shape is Shape.TENSOR],
         math=lowering.docstring_math(program),
-        update_preamble=_shape_preamble([b.expr for b in program.body], "g"),
+        update_preamble=_shape_preamble([b.expr for b in update_body], "g"),
         init_preamble=_shape_preamble([s.init for s in program.states], "theta"),
         uses_math=any(lowering.domain_needs_isfinite(h) for h in program.hypers)
         or "cols"

@@ -134,7 +134,6 @@ def avagrad_update(
     """
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
-    numel = g.size
     # line 21: theta <- theta - lr * weight_decay * theta
     new_theta = theta - jnp.where(lr * weight_decay != 0, lr * weight_decay * theta, 0.0)
     # line 22: m <- ema(m, g, beta1)
