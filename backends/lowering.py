@@ -108,6 +108,7 @@ def statements(
     printer: PythonPrinter,
     bindings: Iterable[Binding] | None = None,
     static: Callable[[Expr], bool] = lambda cond: True,
+    cond_call: str = "",
 ) -> list[StatementView]:
     """Python statements for the step body (or ``bindings`` of it), one per spec statement,
     named as the printer names them. A θ-shaped state (or θ) given a scalar value is filled to
@@ -115,87 +116,118 @@ def statements(
 
     A block whose condition is ``static`` (known when the function runs: torch's Python ``t``,
     the parameter's dimensions) becomes a Python ``if``/``else``; its merges become assignments
-    at the end of each branch where the names differ. Any other block is computed whole and its
-    merges select (``where``) — jit-stable for a traced ``t``.
+    at the end of each branch where the names differ. Any other block becomes two local
+    functions returning the merged values and a call of ``cond_call`` (``jax.lax.cond``):
+    jit-stable, and the branch not taken does no work. Its statements' names must differ from
+    the values before the block (the functions read those from the enclosing scope).
     """
-    return _BlockWriter(program, printer, static).write(
+    return _BlockWriter(program, printer, static, cond_call).write(
         program.body if bindings is None else list(bindings)
     )
 
 
 class _BlockWriter:
-    def __init__(self, program: Program, printer: PythonPrinter, static) -> None:
+    def __init__(self, program: Program, printer: PythonPrinter, static, cond_call: str) -> None:
         self.printer = printer
         self.static = static
+        self.cond_call = cond_call
         self.tensor_targets = {"theta"} | {
             s.name for s in program.states if s.shape is Shape.TENSOR
         }
         self.views: list[StatementView] = []
-        self.open: list = []  # the Python blocks open (Guards), outermost first
+        self.open: list = []  # the blocks open (Guards), outermost first
 
     def write(self, bindings: list[Binding]) -> list[StatementView]:
-        self.merges = {b.merge: [] for b in bindings if b.merge}
+        self.merges: dict[int, list[Binding]] = {}
         for b in bindings:
             if b.merge:
-                self.merges[b.merge].append(b)
-        # a Python block's merges are written as assignments at the end of each branch
-        written = [b for b in bindings if not (b.merge and self._python_block(b.expr.args[0]))]
+                self.merges.setdefault(b.merge, []).append(b)
+        written = [b for b in bindings if not b.merge]  # merges close their blocks
         for i, binding in enumerate(written):
             following = written[i + 1] if i + 1 < len(written) else None
-            self._enter(self._python_guards(binding))
+            self._enter(list(binding.guards))
             self._statement(binding)
             self._leave_before(following)
         self._leave_before(None)
         return self.views
 
-    def _python_block(self, cond: Expr) -> bool:
-        return self.static(cond)
-
-    def _python_guards(self, binding: Binding | None) -> list:
-        if binding is None:
-            return []
-        return [g for g in binding.guards if self._python_block(g.cond)]
-
+    # -- opening and closing blocks -------------------------------------------------------------
     def _enter(self, guards: list) -> None:
         for guard in guards[len(self.open) :]:
-            cond = self.printer.render(guard.cond)
             comment = f"# line {guard.line}: {guard.source}"
-            self._line(comment, f"if {cond}:" if guard.taken else f"if not ({cond}):")
+            if self.static(guard.cond):
+                cond = self.printer.render(guard.cond)
+                self._line(comment, f"if {cond}:" if guard.taken else f"if not ({cond}):")
+            elif guard.taken:
+                self._line(comment, f"def {self._branch(guard.block, True)}():")
+            else:  # the then branch computes nothing these statements need
+                self._line(comment, f"def {self._branch(guard.block, True)}():")
+                self._line("", f"    return {self._values(guard.block, False)}")
+                self._line("", f"def {self._branch(guard.block, False)}():")
             self.open.append(guard)
 
     def _leave_before(self, following: Binding | None) -> None:
         """Close the blocks ``following`` is not in (all of them at the end)."""
-        want = self._python_guards(following)
+        want = list(following.guards) if following is not None else []
         while self.open and (
             len(want) < len(self.open) or want[len(self.open) - 1] != self.open[-1]
         ):
             guard = self.open.pop()
-            self._merge_assignments(guard.block, guard.taken, len(self.open) + 1)
-            continues = len(want) > len(self.open) and want[len(self.open)].block == guard.block
-            if guard.taken and continues:  # the else branch follows: `else:` replaces the if
-                self.views.append(StatementView("", "else:", "    " * len(self.open)))
-                self.open.append(want[len(self.open)])
+            depth = len(self.open)
+            after = want[depth] if len(want) > depth else None
+            continues = after is not None and after.block == guard.block and not after.taken
+            if self.static(guard.cond):
+                self._merge_assignments(guard.block, guard.taken, depth + 1)
+                if guard.taken and continues:  # the else branch follows
+                    self._indented(depth, "else:")
+                    self.open.append(after)
+                    return
+                if guard.taken and self._needs_else(guard.block):
+                    self._indented(depth, "else:")
+                    self._merge_assignments(guard.block, False, depth + 1)
+                continue
+            self._indented(depth + 1, f"return {self._values(guard.block, guard.taken)}")
+            if guard.taken and continues:
+                self._indented(depth, f"def {self._branch(guard.block, False)}():")
+                self.open.append(after)
                 return
-            if guard.taken and self._needs_else(guard.block):
-                self.views.append(StatementView("", "else:", "    " * len(self.open)))
-                self._merge_assignments(guard.block, False, len(self.open) + 1)
+            if guard.taken:
+                self._indented(depth, f"def {self._branch(guard.block, False)}():")
+                self._indented(depth + 1, f"return {self._values(guard.block, False)}")
+            self._cond_call(guard, depth)
+
+    def _cond_call(self, guard, depth: int) -> None:
+        merges = self.merges.get(guard.block, [])
+        targets = ", ".join(self._name(m) for m in merges) + ("," if len(merges) == 1 else "")
+        cond = self.printer.render(guard.cond)
+        then, orelse = self._branch(guard.block, True), self._branch(guard.block, False)
+        self._indented(depth, f"{targets} = {self.cond_call}({cond}, {then}, {orelse})")
+
+    # -- merges ---------------------------------------------------------------------------------
+    def _branch(self, block: int, taken: bool) -> str:
+        return f"_block_{block}_{'then' if taken else 'else'}"
+
+    def _values(self, block: int, taken: bool) -> str:
+        """The merged values one branch leaves, as a tuple display."""
+        values = [self.printer.render(m.expr.args[1 if taken else 2]) for m in self.merges[block]]
+        return tuple_items(values) if len(values) != 1 else f"({values[0]},)"
+
+    def _name(self, merge: Binding) -> str:
+        return self.printer.render(Var(merge.id, Role.LOCAL, merge.type))
 
     def _needs_else(self, block: int) -> bool:
         return any(self._differs(m, False) for m in self.merges.get(block, []))
 
     def _differs(self, merge: Binding, taken: bool) -> bool:
-        source = merge.expr.args[1 if taken else 2]
-        return self.printer.render(Var(merge.id, Role.LOCAL, merge.type)) != self.printer.render(
-            source
-        )
+        return self._name(merge) != self.printer.render(merge.expr.args[1 if taken else 2])
 
     def _merge_assignments(self, block: int, taken: bool, depth: int) -> None:
         for merge in self.merges.get(block, []):
             if self._differs(merge, taken):
-                target = self.printer.render(Var(merge.id, Role.LOCAL, merge.type))
                 value = self.printer.render(merge.expr.args[1 if taken else 2])
-                self.views.append(StatementView("", f"{target} = {value}", "    " * depth))
+                self._indented(depth, f"{self._name(merge)} = {value}")
 
+    # -- lines ----------------------------------------------------------------------------------
     def _statement(self, binding: Binding) -> None:
         target = self.printer.render(Var(binding.id, Role.LOCAL, binding.type))
         value = self.printer.render(binding.expr)
@@ -204,7 +236,10 @@ class _BlockWriter:
         self._line(_comment(binding), f"{target} = {value}")
 
     def _line(self, comment: str, code: str) -> None:
-        self.views.append(StatementView(comment, code, "    " * len(self.open)))
+        self._indented(len(self.open), code, comment)
+
+    def _indented(self, depth: int, code: str, comment: str = "") -> None:
+        self.views.append(StatementView(comment, code, "    " * depth))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Statement blocks: `if COND:` / `else:` on t, hypers and the parameter's dimensions, and
 `every K:` for periodic work. Every backend against the interpreter (torch branches in Python,
-jax selects with `where` under jit), closed forms, nesting, scoping and located errors."""
+jax with lax.cond under jit), closed forms, nesting, scoping and located errors."""
 
 from __future__ import annotations
 
@@ -62,13 +62,37 @@ def test_every_k_runs_at_steps_k_2k_3k():
         np.testing.assert_allclose(opt.state[p]["m"].numpy(), m, rtol=1e-14)
 
 
-def test_torch_branches_in_python_and_jax_selects():
+def test_torch_branches_in_python_and_jax_with_lax_cond():
     program = optc.load_program(PERIODIC)
     from optc.backends.jax.codegen import generate as jax_source
     from optc.backends.torch.codegen import generate as torch_source
 
     assert "if t % k == 0:" in torch_source(program, "x")
-    assert "jnp.where(jnp.mod(t, k) == 0" in jax_source(program, "x")
+    jax_code = jax_source(program, "x")
+    assert "= jax.lax.cond(jnp.mod(t, k) == 0, _block_1_then, _block_1_else)" in jax_code
+    assert "jnp.where(jnp.mod(t, k)" not in jax_code  # the branch not taken does no work
+
+
+def test_jax_blocks_compile_once_under_jit():
+    """A traced condition (every k on t) is a lax.cond: one trace serves every step."""
+    import jax
+    import jax.numpy as jnp
+
+    factory = optc.load(PERIODIC, backend="jax")
+    tx = factory(learning_rate=0.1, k=3)
+    traces = []
+
+    def update(g, state, params):
+        traces.append(1)
+        return tx.update(g, state, params)
+
+    step = jax.jit(update)
+    params = [jnp.ones(3)]
+    state = tx.init(params)
+    for t in range(1, 7):
+        updates, state = step([jnp.full(3, float(t))], state, params)
+        params = [p + u for p, u in zip(params, updates, strict=True)]
+    assert len(traces) == 1
 
 
 def _error(text: str):

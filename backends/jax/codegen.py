@@ -436,7 +436,7 @@ def _delta_statements(
     to be computed as ``new_theta - theta`` (then the leaf needs θ)."""
     final_id = program.outputs["theta"]
     increment = lowering.theta_delta(program, body)
-    views = lowering.statements(program, printer, body, _static)
+    views = lowering.statements(program, printer, body, _static, "jax.lax.cond")
     if increment is None:
         views.append(
             lowering.StatementView(
@@ -453,9 +453,9 @@ def _delta_statements(
 
 
 def _selected_versions(body: list[Binding], taken: set[str]) -> dict[str, str]:
-    """Names of their own for the versions a traced block computes (``slow_1``): the block's
-    merge selects between them and the version before the block, so neither may overwrite the
-    other."""
+    """Names of their own for the versions a traced block computes (``slow_1``): its branches
+    are functions for ``jax.lax.cond`` that read the values before the block from the enclosing
+    scope, so they may not assign those names."""
     names = {}
     for binding in body:
         if binding.target and any(not _static(g.cond) for g in binding.guards):
@@ -469,7 +469,7 @@ def _selected_versions(body: list[Binding], taken: set[str]) -> dict[str, str]:
 
 def _static(cond: Expr) -> bool:
     """A block on the leaf's dimensions is a Python ``if`` (they are static under jit); one on
-    ``t`` or hypers (traced) is computed whole and selected with ``where``."""
+    ``t`` or hypers (traced) is a ``jax.lax.cond``."""
     return free_vars(cond) <= set(SHAPE_NAMES)
 
 
@@ -657,7 +657,7 @@ def _phase_functions(
                         _float_step(jnp, "g"),
                         *_shape_preamble([b.expr for b in r.partials], "g"),
                     ],
-                    lowering.statements(program, printer, r.partials, _static),
+                    lowering.statements(program, printer, r.partials, _static, "jax.lax.cond"),
                     lowering.tuple_items([f"{jnp}.asarray({p}, g.dtype)" for p in partials]),
                 )
             )
@@ -674,7 +674,7 @@ def _phase_functions(
                 "dict[str, jax.Array]",
                 f"The values of round {r.index}, computed once from the summed terms.",
                 [_float_step(jnp, like)],
-                lowering.statements(program, printer, r.group, _static),
+                lowering.statements(program, printer, r.group, _static, "jax.lax.cond"),
                 "{" + ", ".join(returned) + "}",
             )
         )
@@ -698,7 +698,7 @@ def _eval_function(program: Program, jnp: str, hyper_params: str) -> lowering.Fu
         "jax.Array",
         "One leaf at the evaluation point (the spec's `eval` section); t: the steps taken.",
         [_float_step(jnp, "theta"), *_shape_preamble([b.expr for b in bindings], "theta")],
-        lowering.statements(program, printer, bindings, _static),
+        lowering.statements(program, printer, bindings, _static, "jax.lax.cond"),
         f"{jnp}.asarray({printer.render(Var(program.section_outputs['eval'], Role.LOCAL, bindings[-1].type))}, theta.dtype)",
     )
 

@@ -104,14 +104,19 @@ def lookaheadadam_update(
     v = beta2 * v + (1 - beta2) * g**2
     # line 23: theta <- theta - lr * debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
     new_theta = theta - lr * (m / (1 - beta1**t)) / (jnp.sqrt(v / (1 - beta2**t)) + eps)
-    # line 25: slow <- lerp(slow, theta, alpha)
-    slow_1 = slow + alpha * (new_theta - slow)
-    # line 26: theta <- slow
-    theta_2 = slow_1
+
     # line 24: every k:
-    new_theta = jnp.where(jnp.mod(t, k) == 0, theta_2, new_theta)
-    # line 24: every k:
-    slow = jnp.where(jnp.mod(t, k) == 0, slow_1, slow)
+    def _block_1_then():
+        # line 25: slow <- lerp(slow, theta, alpha)
+        slow_1 = slow + alpha * (new_theta - slow)
+        # line 26: theta <- slow
+        theta_2 = slow_1
+        return theta_2, slow_1
+
+    def _block_1_else():
+        return new_theta, slow
+
+    new_theta, slow = jax.lax.cond(jnp.mod(t, k) == 0, _block_1_then, _block_1_else)
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
     return jnp.asarray(delta, dtype), m, v, slow
