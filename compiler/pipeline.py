@@ -11,6 +11,7 @@ from optc.diagnostics import Diagnostic, Span, SpecError
 from optc.ir.build import build_program
 from optc.ir.nodes import Program
 from optc.parse import ast
+from optc.parse.compose import Loader, expand_uses
 from optc.parse.parser import parse_library, parse_spec
 
 
@@ -38,7 +39,7 @@ def compile_text(text: str, filename: str = "<spec>", checks: bool = True) -> Co
     if not isinstance(text, str):
         raise TypeError(f"spec text must be a str, not {type(text).__name__}")
     try:
-        spec = parse_spec(text, filename)
+        spec = expand_uses(parse_spec(text, filename), _loader(filename))
         program, warnings = build_program(spec, list(prelude()))
         if checks:
             from optc.check.domains import domain_warnings
@@ -61,6 +62,23 @@ def compile_text(text: str, filename: str = "<spec>", checks: bool = True) -> Co
             source=text,
         ) from err
     return Compiled(program, warnings)
+
+
+def _loader(filename: str) -> Loader:
+    """Finds a used spec next to the using one, then in the library."""
+
+    def load(stem: str, span: Span) -> ast.SpecFile:
+        here = Path(filename).parent if filename and not filename.startswith("<") else None
+        for folder in [here, library_dir()] if here else [library_dir()]:
+            path = folder / f"{stem}.opt"
+            if path.is_file():
+                return parse_spec(read_spec(path), _display_path(path))
+        names = ", ".join(p.stem for p in library_specs()[:8])
+        raise SpecError(
+            f"no spec `{stem}` to use", span, hint=f"library specs are named by file: {names}, ..."
+        )
+
+    return load
 
 
 def compile_file(path: str | Path, checks: bool = True) -> Compiled:

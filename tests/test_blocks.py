@@ -69,7 +69,7 @@ def test_torch_branches_in_python_and_jax_with_lax_cond():
 
     assert "if t % k == 0:" in torch_source(program, "x")
     jax_code = jax_source(program, "x")
-    assert "= jax.lax.cond(jnp.mod(t, k) == 0, _block_1_then, _block_1_else)" in jax_code
+    assert "= runtime.cond(jnp.mod(t, k) == 0, _block_1_then, _block_1_else)" in jax_code
     assert "jnp.where(jnp.mod(t, k)" not in jax_code  # the branch not taken does no work
 
 

@@ -59,6 +59,7 @@ CATALOGUE = {
     95: ["dadaptadamw"],
     96: ["adamplusplus"],
     97: ["adagradplusplus"],
+    101: ["adagraft"],
     104: ["adalayer"],
     105: ["adamc"],
     113: ["adamwcosine", "sgdwsd", "sgdwsds"],
@@ -71,7 +72,7 @@ CATALOGUE = {
     134: ["nadamw"],
     135: ["lookaheadadam"],
     136: ["qhadam", "qhm"],
-    137: ["sgdclipglobal"],
+    137: ["clipadam", "sgdclipglobal"],
 }
 
 # Specs of methods the catalogue does not number (docs/catalog.md, "Additional specs").

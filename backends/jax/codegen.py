@@ -424,19 +424,24 @@ def _state_init(program: Program, printer: JaxPrinter, jnp: str) -> list[tuple[s
             code = f"{jnp}.asarray({printer.render(init)}, theta.dtype)"
         else:
             code = f"{jnp}.full_like(theta, {printer.render(init)})"
-        source = program.source.splitlines()[state.span.line - 1].strip()
+        source = state.source
         result.append((state.name, code, source))
     return result
 
 
 def _delta_statements(
-    program: Program, printer: JaxPrinter, delta: str, new_theta: str, body: list[Binding]
+    program: Program,
+    printer: JaxPrinter,
+    delta: str,
+    new_theta: str,
+    body: list[Binding],
+    cond_call: str,
 ):
     """The body with θ's last update written as the increment; and whether the increment had
     to be computed as ``new_theta - theta`` (then the leaf needs θ)."""
     final_id = program.outputs["theta"]
     increment = lowering.theta_delta(program, body)
-    views = lowering.statements(program, printer, body, _static, "jax.lax.cond")
+    views = lowering.statements(program, printer, body, _static, cond_call)
     if increment is None:
         views.append(
             lowering.StatementView(
@@ -514,16 +519,21 @@ def generate(program: Program, spec_path: str) -> str:
     ids.update(_selected_versions(body, set(ids.values()) | set(spec_names)))
     printer = JaxPrinter(ids, jnp, ScalarFacts(program))
     update_body = split.update if split else body
-    statements, via_difference = _delta_statements(program, printer, delta, new_theta, update_body)
+    cond_call = f"{runtime}.cond"
+    statements, via_difference = _delta_statements(
+        program, printer, delta, new_theta, update_body, cond_call
+    )
     needs_theta = split is not None or via_difference or _step_reads_theta(program)
     states = [s.name for s in program.states]
     counterpart = names.counterpart
     hyper_params = ", ".join(
         f"{h.name}: {'bool' if h.kind == 'bool' else 'float'}" for h in program.hypers
     )
-    phase_functions = _phase_functions(program, split, printer, hyper_params) if split else []
+    phase_functions = (
+        _phase_functions(program, split, printer, hyper_params, cond_call) if split else []
+    )
     if "eval" in program.sections:
-        phase_functions.append(_eval_function(program, jnp, hyper_params))
+        phase_functions.append(_eval_function(program, jnp, hyper_params, cond_call))
     hyper_table = [
         (
             h.name,
@@ -619,7 +629,11 @@ def generate(program: Program, spec_path: str) -> str:
 
 
 def _phase_functions(
-    program: Program, split: rounds.RoundsLayout, printer: JaxPrinter, hyper_params: str
+    program: Program,
+    split: rounds.RoundsLayout,
+    printer: JaxPrinter,
+    hyper_params: str,
+    cond_call: str,
 ) -> list[lowering.FunctionView]:
     """``<name>_init_globals``, then ``<name>_partials_k`` and ``<name>_group_k`` per round."""
     jnp, snake = printer.jnp, program.snake_name
@@ -657,7 +671,7 @@ def _phase_functions(
                         _float_step(jnp, "g"),
                         *_shape_preamble([b.expr for b in r.partials], "g"),
                     ],
-                    lowering.statements(program, printer, r.partials, _static, "jax.lax.cond"),
+                    lowering.statements(program, printer, r.partials, _static, cond_call),
                     lowering.tuple_items([f"{jnp}.asarray({p}, g.dtype)" for p in partials]),
                 )
             )
@@ -674,14 +688,16 @@ def _phase_functions(
                 "dict[str, jax.Array]",
                 f"The values of round {r.index}, computed once from the summed terms.",
                 [_float_step(jnp, like)],
-                lowering.statements(program, printer, r.group, _static, "jax.lax.cond"),
+                lowering.statements(program, printer, r.group, _static, cond_call),
                 "{" + ", ".join(returned) + "}",
             )
         )
     return views
 
 
-def _eval_function(program: Program, jnp: str, hyper_params: str) -> lowering.FunctionView:
+def _eval_function(
+    program: Program, jnp: str, hyper_params: str, cond_call: str
+) -> lowering.FunctionView:
     """``<name>_eval``: one leaf at the evaluation point (the spec's ``eval`` section). A
     ``train`` section is not needed in jax: the training parameters are never overwritten."""
     bindings = program.sections["eval"]
@@ -698,7 +714,7 @@ def _eval_function(program: Program, jnp: str, hyper_params: str) -> lowering.Fu
         "jax.Array",
         "One leaf at the evaluation point (the spec's `eval` section); t: the steps taken.",
         [_float_step(jnp, "theta"), *_shape_preamble([b.expr for b in bindings], "theta")],
-        lowering.statements(program, printer, bindings, _static, "jax.lax.cond"),
+        lowering.statements(program, printer, bindings, _static, cond_call),
         f"{jnp}.asarray({printer.render(Var(program.section_outputs['eval'], Role.LOCAL, bindings[-1].type))}, theta.dtype)",
     )
 

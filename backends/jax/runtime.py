@@ -263,6 +263,19 @@ def eval_params(spec: Spec, state: Any, params: Any, hypers: Mapping[str, Any]) 
     return treedef.unflatten(leaves)
 
 
+def cond(pred: Any, then: Callable[[], tuple], orelse: Callable[[], tuple]) -> tuple:
+    """``jax.lax.cond`` for a spec's block: the branches may leave values of different dtypes
+    (a bf16 state kept, or recomputed in float32), so both are cast to their common type, as the
+    straight-line code would promote them; the transformation casts states back at the end."""
+    shapes = [jax.eval_shape(branch) for branch in (then, orelse)]
+    dtypes = [jnp.result_type(a.dtype, b.dtype) for a, b in zip(*shapes, strict=True)]
+
+    def cast(branch: Callable[[], tuple]) -> Callable[[], tuple]:
+        return lambda: tuple(jnp.asarray(x, d) for x, d in zip(branch(), dtypes, strict=True))
+
+    return jax.lax.cond(pred, cast(then), cast(orelse))
+
+
 def _round_values(spec: Spec, state: Any, leaves: list, t: Any, hypers: Mapping[str, Any]):
     """The global states at step entry and the values computed once for the whole tree: each
     round sums its terms over the leaves, then computes its group values (optc.ir.phases)."""

@@ -248,7 +248,7 @@ def _state_init(program: Program, printer: TorchPrinter) -> list[tuple[str, str,
             code = printer.render(init)
         else:
             code = f"{torch}.full_like(theta, {printer.render(init)}, {keep})"
-        source = program.source.splitlines()[state.span.line - 1].strip()
+        source = state.source
         result.append((state.name, code, source))
     return result
 

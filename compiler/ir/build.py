@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import math
+from pathlib import Path
 
 from optc.diagnostics import Diagnostic, Severity, Span, SpecError, did_you_mean
 from optc.ir import phases
@@ -274,7 +275,7 @@ class _Builder:
                 _span_of(decl.init),
                 hint="a comparison is a condition, not a value: e.g. `state s = 0`",
             )
-        return State(decl.name, shape, init, decl.span)
+        return State(decl.name, shape, init, decl.span, self._source(decl.span))
 
     def _global_env(self, include_theta: bool) -> dict[str, Expr]:
         env: dict[str, Expr] = {name: Const(value) for name, value in CONSTANTS.items()}
@@ -368,8 +369,11 @@ class _Builder:
             env[line.target] = Var(binding.id, Role.LOCAL, binding.expr.type)
 
     def _source(self, span: Span) -> str:
-        lines = self.spec.source.splitlines()[span.line - 1 : span.end_line]
-        return " ".join(line.strip().removesuffix("\\").strip() for line in lines)
+        """The statement as written; one from a used spec says which (``(adam) m <- ...``)."""
+        source = self.spec.sources.get(span.file, self.spec.source)
+        lines = source.splitlines()[span.line - 1 : span.end_line]
+        text = " ".join(line.strip().removesuffix("\\").strip() for line in lines)
+        return text if span.file == self.spec.file else f"({Path(span.file).stem}) {text}"
 
     def _statement(
         self,

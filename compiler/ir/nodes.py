@@ -157,6 +157,7 @@ class State:
     shape: Shape
     init: Expr
     span: Span
+    source: str = ""  # the declaration as written
 
 
 @dataclass(frozen=True)

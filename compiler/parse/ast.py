@@ -152,6 +152,25 @@ class StepLine:
 
 
 @dataclass(frozen=True)
+class UseDecl:
+    """``use adam [as a]``: another spec whose step a statement ``a(...)`` runs."""
+
+    spec: str  # the used spec's file stem
+    alias: str | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Run:
+    """``a()`` or ``a(g = EXPR)``: the used spec's step, here, on θ (and EXPR as its gradient)."""
+
+    name: str
+    name_span: Span
+    kwargs: tuple[tuple[str, Span, Expr], ...]
+    span: Span
+
+
+@dataclass(frozen=True)
 class SectionLine:
     """``eval`` or ``train``: the statements below map θ to the evaluation point and back."""
 
@@ -217,3 +236,6 @@ class SpecFile:
     # `eval` / `train` sections: θ ← the point the model is evaluated at, and back
     sections: dict[str, list[Statement]] = field(default_factory=dict)
     section_spans: dict[str, Span] = field(default_factory=dict)
+    uses: list[UseDecl] = field(default_factory=list)
+    # the text of every file a statement may come from (used specs), for comments and messages
+    sources: dict[str, str] = field(default_factory=dict)

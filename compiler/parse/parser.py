@@ -605,6 +605,19 @@ class _ToAst(Transformer_NonRecursive):
     def params(self, meta, children):
         return [self._name(token) for token in children]
 
+    def use(self, meta, children):
+        spec, alias = children
+        return ast.UseDecl(self._name(spec), self._name(alias) if alias else None, self._span(meta))
+
+    def run(self, meta, children):
+        name, *kwargs = children
+        kwargs = tuple(k for k in kwargs if k is not None)
+        return ast.Run(self._name(name), _token_span(self.filename, name), kwargs, self._span(meta))
+
+    def kwarg(self, meta, children):
+        name, expr = children
+        return (self._name(name), _token_span(self.filename, name), expr)
+
     def eval_section(self, meta, children):
         return ast.SectionLine("eval", self._span(meta))
 
@@ -789,6 +802,12 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
             spec.sections[item.kind] = []
             spec.section_spans[item.kind] = item.span
             continue
+        if spec.sections and isinstance(item, ast.Run):
+            raise SpecError(
+                f"`{item.name}(...)` runs a step: it belongs to the `step` block",
+                item.span,
+                hint="move it above the `eval` / `train` section",
+            )
         if spec.sections and isinstance(item, ast.Statement | ast.BlockHead):
             if isinstance(item, ast.BlockHead):
                 raise SpecError(
@@ -798,12 +817,14 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                 )
             spec.sections[list(spec.sections)[-1]].append(item)
             continue
-        if isinstance(item, ast.Statement | ast.BlockHead):
+        if isinstance(item, ast.Statement | ast.BlockHead | ast.Run):
             if spec.step_span is None:
                 what = (
                     f"statement `{item.target} ...`"
                     if isinstance(item, ast.Statement)
-                    else (f"`{item.kind}` block")
+                    else f"`{item.name}(...)`"
+                    if isinstance(item, ast.Run)
+                    else f"`{item.kind}` block"
                 )
                 raise SpecError(
                     f"{what} before the `step` block",
@@ -818,7 +839,10 @@ def _assemble(items: list, filename: str, source: str) -> ast.SpecFile:
                 item.span,
                 hint=f"move this line above `step` (line {spec.step_span.line})",
             )
-        if isinstance(item, ast.HyperDecl):
+        if isinstance(item, ast.UseDecl):
+            declare(item.alias or item.spec, item.span, "use")
+            spec.uses.append(item)
+        elif isinstance(item, ast.HyperDecl):
             declare(item.name, item.name_span, "hyper")
             spec.hypers.append(item)
         elif isinstance(item, ast.StateDecl):

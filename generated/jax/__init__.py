@@ -8,6 +8,7 @@ from optc.generated.jax.adafom import AdaFomState, adafom
 from optc.generated.jax.adagrad import AdagradState, adagrad
 from optc.generated.jax.adagradnorm import AdaGradNormState, adagradnorm
 from optc.generated.jax.adagradplusplus import AdaGradPlusPlusState, adagradplusplus
+from optc.generated.jax.adagraft import AdaGraftState, adagraft
 from optc.generated.jax.adalayer import AdalayerState, adalayer
 from optc.generated.jax.adam import AdamState, adam
 from optc.generated.jax.adamax import AdamaxState, adamax
@@ -31,6 +32,7 @@ from optc.generated.jax.asgd import ASGDState, asgd
 from optc.generated.jax.avagrad import AvaGradState, avagrad
 from optc.generated.jax.cadam import CAdamState, cadam
 from optc.generated.jax.cadamw import CAdamWState, cadamw
+from optc.generated.jax.clipadam import ClipAdamState, clipadam
 from optc.generated.jax.dadaptadamw import DAdaptAdamWState, dadaptadamw
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
 from optc.generated.jax.fromage import FromageState, fromage
@@ -80,6 +82,7 @@ __all__ = [
     "AdaFomState",
     "AdaGradNormState",
     "AdaGradPlusPlusState",
+    "AdaGraftState",
     "AdaNormState",
     "AdaXState",
     "AdadeltaState",
@@ -101,6 +104,7 @@ __all__ = [
     "AvaGradState",
     "CAdamState",
     "CAdamWState",
+    "ClipAdamState",
     "DAdaptAdamWState",
     "DualAveragingState",
     "FromageState",
@@ -146,6 +150,7 @@ __all__ = [
     "adagrad",
     "adagradnorm",
     "adagradplusplus",
+    "adagraft",
     "adalayer",
     "adam",
     "adamax",
@@ -169,6 +174,7 @@ __all__ = [
     "avagrad",
     "cadam",
     "cadamw",
+    "clipadam",
     "dadaptadamw",
     "dualaveraging",
     "fromage",

@@ -8,6 +8,7 @@ from optc.generated.torch.adafom import AdaFom
 from optc.generated.torch.adagrad import Adagrad
 from optc.generated.torch.adagradnorm import AdaGradNorm
 from optc.generated.torch.adagradplusplus import AdaGradPlusPlus
+from optc.generated.torch.adagraft import AdaGraft
 from optc.generated.torch.adalayer import Adalayer
 from optc.generated.torch.adam import Adam
 from optc.generated.torch.adamax import Adamax
@@ -31,6 +32,7 @@ from optc.generated.torch.asgd import ASGD
 from optc.generated.torch.avagrad import AvaGrad
 from optc.generated.torch.cadam import CAdam
 from optc.generated.torch.cadamw import CAdamW
+from optc.generated.torch.clipadam import ClipAdam
 from optc.generated.torch.dadaptadamw import DAdaptAdamW
 from optc.generated.torch.dualaveraging import DualAveraging
 from optc.generated.torch.fromage import Fromage
@@ -88,6 +90,7 @@ __all__ = [
     "AdaFom",
     "AdaGradNorm",
     "AdaGradPlusPlus",
+    "AdaGraft",
     "AdaNorm",
     "AdaX",
     "Adadelta",
@@ -109,6 +112,7 @@ __all__ = [
     "AvaGrad",
     "CAdam",
     "CAdamW",
+    "ClipAdam",
     "DAdaptAdamW",
     "DualAveraging",
     "Fromage",

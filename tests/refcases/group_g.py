@@ -160,3 +160,19 @@ CASES.append(
         ),
     )
 )
+
+CASES.append(
+    RefCase(
+        spec="clipadam",
+        library="optax",
+        hypers={"lr": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "max_norm": 5.0},
+        build=lambda h: optax.chain(
+            optax.clip_by_global_norm(h["max_norm"]),
+            optax.adam(h["lr"], b1=h["beta1"], b2=h["beta2"], eps=h["eps"]),
+        ),
+        note=(
+            "optax.chain(clip_by_global_norm(max_norm), adam(lr, b1, b2, eps)): specs/clipadam.opt "
+            "is `use adam` run on the clipped gradient; max_norm 5 clips about half of the steps."
+        ),
+    )
+)
