@@ -111,7 +111,7 @@ CASES = [
      "division by zero: the denominator `m - m` is 0 for every input", "guard the division"),
     ("sqrt-always-negative", step("sqrt(-1 - g^2)"), 7, 25,
      "sqrt of a negative number: `-1 - g^2` is negative for every input", "guard the argument"),
-    ("repeat-5", "repeat 5\n", 1, 8, "unexpected number `5`", "expected `<-`, `=`"),
+    ("repeat-5", "repeat 5\n", 1, 8, "unexpected number `5`", "expected `(`, `<-`, `=`"),
     ("missing-in", declare("hyper x = false bool"), 4, 17, "missing `in` before `bool`",
      "e.g. `hyper x = false in bool`"),
     ("missing-in-interval", declare("hyper x = 1 (0, 2)"), 4, 13, "missing `in` before `(`",
