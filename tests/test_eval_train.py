@@ -21,7 +21,7 @@ from optc.verify import gradient_stream, initial_params
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SHAPES = ((), (7,), (4, 3), (2, 3, 2))
-EVAL_SPECS = ["adamwschedulefree", "asgd", "lookaheadadam"]
+EVAL_SPECS = ["adamwschedulefree", "asgd", "bemaadam", "lookaheadadam", "sgdschedulefree"]
 HYPERS = {
     "adamwschedulefree": {
         "lr": 0.05,
@@ -31,7 +31,15 @@ HYPERS = {
         "r": 0.5,
     },
     "asgd": {"lr": 0.05, "t0": 3.0, "lambd": 0.01},
+    "bemaadam": {"lr": 0.01, "burn_in": 2, "update_freq": 2},
     "lookaheadadam": {"lr": 0.01, "k": 3, "alpha": 0.4},
+    "sgdschedulefree": {
+        "lr": 0.05,
+        "momentum": 0.8,
+        "warmup_steps": 3,
+        "weight_decay": 0.1,
+        "r": 0.5,
+    },
 }
 
 

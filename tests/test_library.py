@@ -42,6 +42,7 @@ CATALOGUE = {
     28: ["cadam"],
     32: ["adampower"],
     33: ["adabound"],
+    34: ["adai"],
     35: ["lars"],
     36: ["lamb"],
     37: ["acclip"],
@@ -55,8 +56,8 @@ CATALOGUE = {
     49: ["lion"],
     50: ["tiger"],
     51: ["grams"],
-    94: ["adamwschedulefree"],
-    95: ["dadaptadamw"],
+    94: ["adamwschedulefree", "sgdschedulefree"],
+    95: ["dadaptadagrad", "dadaptadamw", "dadaptlion", "dadaptsgd"],
     96: ["adamplusplus"],
     97: ["adagradplusplus"],
     101: ["adagraft"],
@@ -65,6 +66,7 @@ CATALOGUE = {
     113: ["adamwcosine", "sgdwsd", "sgdwsds"],
     116: ["heavyball"],
     117: ["dualaveraging"],
+    124: ["bemaadam"],
     130: ["laprop"],
     131: ["adopt"],
     132: ["madgrad"],
@@ -72,11 +74,11 @@ CATALOGUE = {
     134: ["nadamw"],
     135: ["lookaheadadam"],
     136: ["qhadam", "qhm"],
-    137: ["clipadam", "sgdclipglobal"],
+    137: ["clipadam", "sgdclipblockrms", "sgdclipglobal", "sgdclipvalue"],
 }
 
 # Specs of methods the catalogue does not number (docs/catalog.md, "Additional specs").
-ADDITIONAL = ["adamaxw", "adanorm", "avagrad", "fromage", "stableadamw"]
+ADDITIONAL = ["adamaxw", "adanorm", "avagrad", "fromage", "gravity", "stableadamw"]
 
 
 def test_every_promised_catalogue_entry_has_a_spec():

@@ -21,9 +21,11 @@ from optc.backends.hypers import resolve_hypers
 from optc.pipeline import compile_file
 from optc.verify import gradient_stream, initial_params
 from tests.conftest import SPECS
-from tests.refcases import group_a, group_b, group_c, group_g, group_p
+from tests.refcases import group_a, group_b, group_c, group_g, group_h, group_p
 
-CASES = group_a.CASES + group_b.CASES + group_c.CASES + group_g.CASES + group_p.CASES
+CASES = (
+    group_a.CASES + group_b.CASES + group_c.CASES + group_g.CASES + group_h.CASES + group_p.CASES
+)
 SHAPES = ((7,), (4, 3), (2, 3, 2))
 
 

@@ -21,7 +21,7 @@ import torch
 import optc
 from optc.backends.reference.interpreter import init_state, step
 from optc.backends.torch.runtime import SpecOptimizer
-from tests.refcases import group_a, group_b, group_c, group_g, group_p
+from tests.refcases import group_a, group_b, group_c, group_g, group_h, group_p
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 ALL_SPECS = sorted(p.stem for p in SPECS.glob("*.opt") if p.stem != "prelude")
@@ -40,7 +40,12 @@ def optimizer_class(spec: str) -> type[SpecOptimizer]:
 # Hypers that exercise every term, taken from the torch.optim reference cases.
 TORCH_CASES = {
     case.spec: case.hypers
-    for case in group_a.CASES + group_b.CASES + group_c.CASES + group_g.CASES + group_p.CASES
+    for case in group_a.CASES
+    + group_b.CASES
+    + group_c.CASES
+    + group_g.CASES
+    + group_h.CASES
+    + group_p.CASES
     if case.library == "torch.optim" and program(case.spec).counterpart("torch") is not None
 }
 COUNTERPART_SPECS = sorted(s for s in ALL_SPECS if program(s).counterpart("torch") is not None)

@@ -9,6 +9,7 @@ from optc.generated.jax.adagrad import AdagradState, adagrad
 from optc.generated.jax.adagradnorm import AdaGradNormState, adagradnorm
 from optc.generated.jax.adagradplusplus import AdaGradPlusPlusState, adagradplusplus
 from optc.generated.jax.adagraft import AdaGraftState, adagraft
+from optc.generated.jax.adai import AdaiState, adai
 from optc.generated.jax.adalayer import AdalayerState, adalayer
 from optc.generated.jax.adam import AdamState, adam
 from optc.generated.jax.adamax import AdamaxState, adamax
@@ -30,13 +31,18 @@ from optc.generated.jax.amos import AmosState, amos
 from optc.generated.jax.amsgrad import AMSGradState, amsgrad
 from optc.generated.jax.asgd import ASGDState, asgd
 from optc.generated.jax.avagrad import AvaGradState, avagrad
+from optc.generated.jax.bemaadam import BEMAAdamState, bemaadam
 from optc.generated.jax.cadam import CAdamState, cadam
 from optc.generated.jax.cadamw import CAdamWState, cadamw
 from optc.generated.jax.clipadam import ClipAdamState, clipadam
+from optc.generated.jax.dadaptadagrad import DAdaptAdaGradState, dadaptadagrad
 from optc.generated.jax.dadaptadamw import DAdaptAdamWState, dadaptadamw
+from optc.generated.jax.dadaptlion import DAdaptLionState, dadaptlion
+from optc.generated.jax.dadaptsgd import DAdaptSGDState, dadaptsgd
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
 from optc.generated.jax.fromage import FromageState, fromage
 from optc.generated.jax.grams import GramsState, grams
+from optc.generated.jax.gravity import GravityState, gravity
 from optc.generated.jax.heavyball import HeavyBallState, heavyball
 from optc.generated.jax.lamb import LAMBState, lamb
 from optc.generated.jax.laprop import LaPropState, laprop
@@ -60,9 +66,12 @@ from optc.generated.jax.rmsprop import RMSpropState, rmsprop
 from optc.generated.jax.rmspropdebiased import RMSpropDebiasedState, rmspropdebiased
 from optc.generated.jax.rprop import RpropState, rprop
 from optc.generated.jax.sgd import SGDState, sgd
+from optc.generated.jax.sgdclipblockrms import SGDClipBlockRMSState, sgdclipblockrms
 from optc.generated.jax.sgdclipglobal import SGDClipGlobalState, sgdclipglobal
+from optc.generated.jax.sgdclipvalue import SGDClipValueState, sgdclipvalue
 from optc.generated.jax.sgdmomentum import SGDMomentumState, sgdmomentum
 from optc.generated.jax.sgdnesterov import SGDNesterovState, sgdnesterov
+from optc.generated.jax.sgdschedulefree import SGDScheduleFreeState, sgdschedulefree
 from optc.generated.jax.sgdwsd import SGDWSDState, sgdwsd
 from optc.generated.jax.sgdwsds import SGDWSDSState, sgdwsds
 from optc.generated.jax.signsgd import SignSGDState, signsgd
@@ -87,6 +96,7 @@ __all__ = [
     "AdaXState",
     "AdadeltaState",
     "AdagradState",
+    "AdaiState",
     "AdalayerState",
     "AdamCState",
     "AdamPlusPlusState",
@@ -102,13 +112,18 @@ __all__ = [
     "AdanState",
     "AmosState",
     "AvaGradState",
+    "BEMAAdamState",
     "CAdamState",
     "CAdamWState",
     "ClipAdamState",
+    "DAdaptAdaGradState",
     "DAdaptAdamWState",
+    "DAdaptLionState",
+    "DAdaptSGDState",
     "DualAveragingState",
     "FromageState",
     "GramsState",
+    "GravityState",
     "HeavyBallState",
     "LAMBState",
     "LARSState",
@@ -131,9 +146,12 @@ __all__ = [
     "RMSpropDebiasedState",
     "RMSpropState",
     "RpropState",
+    "SGDClipBlockRMSState",
     "SGDClipGlobalState",
+    "SGDClipValueState",
     "SGDMomentumState",
     "SGDNesterovState",
+    "SGDScheduleFreeState",
     "SGDState",
     "SGDWSDSState",
     "SGDWSDState",
@@ -151,6 +169,7 @@ __all__ = [
     "adagradnorm",
     "adagradplusplus",
     "adagraft",
+    "adai",
     "adalayer",
     "adam",
     "adamax",
@@ -172,13 +191,18 @@ __all__ = [
     "amsgrad",
     "asgd",
     "avagrad",
+    "bemaadam",
     "cadam",
     "cadamw",
     "clipadam",
+    "dadaptadagrad",
     "dadaptadamw",
+    "dadaptlion",
+    "dadaptsgd",
     "dualaveraging",
     "fromage",
     "grams",
+    "gravity",
     "heavyball",
     "lamb",
     "laprop",
@@ -202,9 +226,12 @@ __all__ = [
     "rmspropdebiased",
     "rprop",
     "sgd",
+    "sgdclipblockrms",
     "sgdclipglobal",
+    "sgdclipvalue",
     "sgdmomentum",
     "sgdnesterov",
+    "sgdschedulefree",
     "sgdwsd",
     "sgdwsds",
     "signsgd",

@@ -9,6 +9,7 @@ from optc.generated.torch.adagrad import Adagrad
 from optc.generated.torch.adagradnorm import AdaGradNorm
 from optc.generated.torch.adagradplusplus import AdaGradPlusPlus
 from optc.generated.torch.adagraft import AdaGraft
+from optc.generated.torch.adai import Adai
 from optc.generated.torch.adalayer import Adalayer
 from optc.generated.torch.adam import Adam
 from optc.generated.torch.adamax import Adamax
@@ -30,13 +31,18 @@ from optc.generated.torch.amos import Amos
 from optc.generated.torch.amsgrad import AMSGrad
 from optc.generated.torch.asgd import ASGD
 from optc.generated.torch.avagrad import AvaGrad
+from optc.generated.torch.bemaadam import BEMAAdam
 from optc.generated.torch.cadam import CAdam
 from optc.generated.torch.cadamw import CAdamW
 from optc.generated.torch.clipadam import ClipAdam
+from optc.generated.torch.dadaptadagrad import DAdaptAdaGrad
 from optc.generated.torch.dadaptadamw import DAdaptAdamW
+from optc.generated.torch.dadaptlion import DAdaptLion
+from optc.generated.torch.dadaptsgd import DAdaptSGD
 from optc.generated.torch.dualaveraging import DualAveraging
 from optc.generated.torch.fromage import Fromage
 from optc.generated.torch.grams import Grams
+from optc.generated.torch.gravity import Gravity
 from optc.generated.torch.heavyball import HeavyBall
 from optc.generated.torch.lamb import LAMB
 from optc.generated.torch.laprop import LaProp
@@ -60,9 +66,12 @@ from optc.generated.torch.rmsprop import RMSprop
 from optc.generated.torch.rmspropdebiased import RMSpropDebiased
 from optc.generated.torch.rprop import Rprop
 from optc.generated.torch.sgd import SGD
+from optc.generated.torch.sgdclipblockrms import SGDClipBlockRMS
 from optc.generated.torch.sgdclipglobal import SGDClipGlobal
+from optc.generated.torch.sgdclipvalue import SGDClipValue
 from optc.generated.torch.sgdmomentum import SGDMomentum
 from optc.generated.torch.sgdnesterov import SGDNesterov
+from optc.generated.torch.sgdschedulefree import SGDScheduleFree
 from optc.generated.torch.sgdwsd import SGDWSD
 from optc.generated.torch.sgdwsds import SGDWSDS
 from optc.generated.torch.signsgd import SignSGD
@@ -95,6 +104,7 @@ __all__ = [
     "AdaX",
     "Adadelta",
     "Adagrad",
+    "Adai",
     "Adalayer",
     "Adam",
     "AdamC",
@@ -110,13 +120,18 @@ __all__ = [
     "Adan",
     "Amos",
     "AvaGrad",
+    "BEMAAdam",
     "CAdam",
     "CAdamW",
     "ClipAdam",
+    "DAdaptAdaGrad",
     "DAdaptAdamW",
+    "DAdaptLion",
+    "DAdaptSGD",
     "DualAveraging",
     "Fromage",
     "Grams",
+    "Gravity",
     "HeavyBall",
     "LaProp",
     "Lion",
@@ -134,9 +149,12 @@ __all__ = [
     "RMSprop",
     "RMSpropDebiased",
     "Rprop",
+    "SGDClipBlockRMS",
     "SGDClipGlobal",
+    "SGDClipValue",
     "SGDMomentum",
     "SGDNesterov",
+    "SGDScheduleFree",
     "SignSGD",
     "Signum",
     "StableAdamW",
