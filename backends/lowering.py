@@ -233,7 +233,7 @@ class _BlockWriter:
         value = self.printer.render(binding.expr)
         if binding.target in self.tensor_targets and not binding.type.is_tensor:
             value = self.printer.fill_like_gradient(binding.expr, value)
-        self._line(_comment(binding), f"{target} = {value}")
+        self._line(comment(binding), f"{target} = {value}")
 
     def _line(self, comment: str, code: str) -> None:
         self._indented(len(self.open), code, comment)
@@ -255,7 +255,8 @@ class FunctionView:
     result: str  # the returned expression
 
 
-def _comment(binding: Binding) -> str:
+def comment(binding: Binding) -> str:
+    """The comment above a statement: its line and the spec text."""
     return f"# line {binding.span.line}: {binding.source}"
 
 

@@ -50,7 +50,9 @@ def layout(program: Program, plan: PhasePlan, taken: set[str]) -> RoundsLayout:
         available |= {b.id for b in round_.totals}
         returned = [b.id for b in round_.group]
         if index == len(plan.rounds):  # the last round also settles every global state
-            returned += [i for i in plan.globals_out.values() if i not in returned]
+            returned += [
+                i for i in plan.globals_out.values() if i not in returned and i not in available
+            ]
         group = plan.closure(returned, available)
         rounds.append(
             RoundFunctions(

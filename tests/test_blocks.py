@@ -131,3 +131,11 @@ def test_totals_and_global_states_stay_outside_blocks():
     )
     err = _error(text)
     assert "inside an `if`/`every` block" in err.message and err.span.line == 8
+
+
+def test_a_block_may_read_theta_after_its_last_update():
+    """jax writes θ's last update as an increment; a block reading θ after it needs θ's value
+    (a regression: `new_theta` was never assigned)."""
+    text = spec("  theta <- theta - lr * g\n  if t <= k:\n    a <- theta", states="state a = theta")
+    report = verify(optc.load_program(text), steps=5, shapes=SHAPES, grad_modes=("fresh",))
+    assert report.passed, (report.error, report.failures)

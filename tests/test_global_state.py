@@ -155,3 +155,15 @@ def test_dot_of_a_sum_keeps_its_parentheses():
     np.testing.assert_allclose(
         p.detach().numpy(), theta - 0.1 * np.dot(g, theta - g) * g, rtol=1e-14
     )
+
+
+def test_a_global_settled_in_an_early_round_is_passed_once():
+    """A global state updated in round 1 with another total in round 2 (a regression: the
+    update function got its value twice as a keyword and did not import)."""
+    text = spec(
+        "  d <- d + sqrt(total(g^2))\n  m <- m + d * g\n  b = total(m^2)\n"
+        "  theta <- theta - lr * b * g",
+        states="state m = 0\nstate d: global = 0",
+    )
+    report = verify(optc.load_program(text), steps=4, shapes=SHAPES, grad_modes=("fresh",))
+    assert report.passed, (report.error, report.failures)

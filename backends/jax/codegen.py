@@ -440,7 +440,9 @@ def _delta_statements(
     """The body with θ's last update written as the increment; and whether the increment had
     to be computed as ``new_theta - theta`` (then the leaf needs θ)."""
     final_id = program.outputs["theta"]
-    increment = lowering.theta_delta(program, body)
+    final = next(b for b in body if b.id == final_id)
+    read_later = any(final_id in free_vars(b.expr) for b in body)
+    increment = None if final.guards or read_later else lowering.theta_delta(program, body)
     views = lowering.statements(program, printer, body, _static, cond_call)
     if increment is None:
         views.append(
@@ -450,9 +452,9 @@ def _delta_statements(
             )
         )
         return views, True
-    index = next(i for i, b in enumerate(body) if b.id == final_id)
+    index = next(i for i, v in enumerate(views) if v.comment == lowering.comment(final))
     views[index] = lowering.StatementView(
-        views[index].comment, f"{delta} = {printer.render(increment)}"
+        views[index].comment, f"{delta} = {printer.render(increment)}", views[index].indent
     )
     return views, False
 

@@ -101,7 +101,7 @@ def bemaadam_eval(
 ) -> jax.Array:
     """One leaf at the evaluation point (the spec's `eval` section); t: the steps taken."""
     t = t.astype(jnp.promote_types(theta.dtype, jnp.float32))  # at least f32
-    # line 35: theta <- bema
+    # line 32: theta <- bema
     theta = bema
     return jnp.asarray(theta, theta.dtype)
 
@@ -175,8 +175,6 @@ def bemaadam_update(
         return theta_ref, ema_w_3, bema_3
 
     theta_ref, ema_w, bema = runtime.cond(t <= burn_in, _block_1_then, _block_1_else)
-    # line 33: theta <- theta
-    new_theta = new_theta
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
     return jnp.asarray(delta, dtype), theta_ref, ema_w, bema, m, v
@@ -212,8 +210,7 @@ def bemaadam(
         &\text{if } t \le \mathrm{burn\_in}\text{:}\quad \mathrm{bema} \leftarrow \theta \\
         &\text{unless } t \le \mathrm{burn\_in}\text{:}\quad \text{if } \operatorname{mod}\left(t - \mathrm{burn\_in}, \mathrm{update\_freq}\right) = 0\text{:}\quad \mathrm{base} = \mathrm{lag} + \mathrm{multiplier} \max\left(t - \mathrm{burn\_in}, 0\right) \\
         &\text{unless } t \le \mathrm{burn\_in}\text{:}\quad \text{if } \operatorname{mod}\left(t - \mathrm{burn\_in}, \mathrm{update\_freq}\right) = 0\text{:}\quad \mathrm{ema\_w} \leftarrow \mathrm{ema\_w} + \mathrm{base}^{-\mathrm{ema\_power}} \left(\theta - \mathrm{ema\_w}\right) \\
-        &\text{unless } t \le \mathrm{burn\_in}\text{:}\quad \text{if } \operatorname{mod}\left(t - \mathrm{burn\_in}, \mathrm{update\_freq}\right) = 0\text{:}\quad \mathrm{bema} \leftarrow \mathrm{base}^{-\mathrm{bias\_power}} \left(\theta - \theta_{\mathrm{ref}}\right) + \mathrm{ema\_w} \\
-        &\theta \leftarrow \theta
+        &\text{unless } t \le \mathrm{burn\_in}\text{:}\quad \text{if } \operatorname{mod}\left(t - \mathrm{burn\_in}, \mathrm{update\_freq}\right) = 0\text{:}\quad \mathrm{bema} \leftarrow \mathrm{base}^{-\mathrm{bias\_power}} \left(\theta - \theta_{\mathrm{ref}}\right) + \mathrm{ema\_w}
       \end{aligned}
 
     Conventions:

@@ -63,7 +63,7 @@ def bemaadam_eval(
     multiplier: float,
 ) -> torch.Tensor:
     """θ at the evaluation point (the spec's `eval` section); t: the steps taken."""
-    # line 35: theta <- bema
+    # line 32: theta <- bema
     theta = bema
     return theta
 
@@ -123,8 +123,6 @@ def bemaadam_update(
             ema_w = ema_w + ieee.pow(base, -ema_power) * (theta - ema_w)
             # line 30: bema <- base^(-bias_power) * (theta - theta_ref) + ema_w
             bema = ieee.pow(base, -bias_power) * (theta - theta_ref) + ema_w
-    # line 33: theta <- theta
-    theta = theta
     return theta, theta_ref, ema_w, bema, m, v
 
 
@@ -145,8 +143,7 @@ class BEMAAdam(SpecOptimizer):
         &\text{if } t \le \mathrm{burn\_in}\text{:}\quad \mathrm{bema} \leftarrow \theta \\
         &\text{unless } t \le \mathrm{burn\_in}\text{:}\quad \text{if } \operatorname{mod}\left(t - \mathrm{burn\_in}, \mathrm{update\_freq}\right) = 0\text{:}\quad \mathrm{base} = \mathrm{lag} + \mathrm{multiplier} \max\left(t - \mathrm{burn\_in}, 0\right) \\
         &\text{unless } t \le \mathrm{burn\_in}\text{:}\quad \text{if } \operatorname{mod}\left(t - \mathrm{burn\_in}, \mathrm{update\_freq}\right) = 0\text{:}\quad \mathrm{ema\_w} \leftarrow \mathrm{ema\_w} + \mathrm{base}^{-\mathrm{ema\_power}} \left(\theta - \mathrm{ema\_w}\right) \\
-        &\text{unless } t \le \mathrm{burn\_in}\text{:}\quad \text{if } \operatorname{mod}\left(t - \mathrm{burn\_in}, \mathrm{update\_freq}\right) = 0\text{:}\quad \mathrm{bema} \leftarrow \mathrm{base}^{-\mathrm{bias\_power}} \left(\theta - \theta_{\mathrm{ref}}\right) + \mathrm{ema\_w} \\
-        &\theta \leftarrow \theta
+        &\text{unless } t \le \mathrm{burn\_in}\text{:}\quad \text{if } \operatorname{mod}\left(t - \mathrm{burn\_in}, \mathrm{update\_freq}\right) = 0\text{:}\quad \mathrm{bema} \leftarrow \mathrm{base}^{-\mathrm{bias\_power}} \left(\theta - \theta_{\mathrm{ref}}\right) + \mathrm{ema\_w}
       \end{aligned}
 
     Conventions:
