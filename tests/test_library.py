@@ -48,6 +48,7 @@ CATALOGUE = {
     38: ["prodigy"],
     39: ["adan"],
     40: ["ademamix"],
+    41: ["adafactor"],
     42: ["amos"],
     43: ["rprop"],
     44: ["signsgd"],

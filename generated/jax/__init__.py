@@ -4,6 +4,7 @@ from optc.generated.jax.acclip import ACClipState, acclip
 from optc.generated.jax.adabelief import AdaBeliefState, adabelief
 from optc.generated.jax.adabound import AdaBoundState, adabound
 from optc.generated.jax.adadelta import AdadeltaState, adadelta
+from optc.generated.jax.adafactor import AdafactorState, adafactor
 from optc.generated.jax.adafom import AdaFomState, adafom
 from optc.generated.jax.adagrad import AdagradState, adagrad
 from optc.generated.jax.adagradnorm import AdaGradNormState, adagradnorm
@@ -86,6 +87,7 @@ __all__ = [
     "AdaNormState",
     "AdaXState",
     "AdadeltaState",
+    "AdafactorState",
     "AdagradState",
     "AdalayerState",
     "AdamCState",
@@ -146,6 +148,7 @@ __all__ = [
     "adabelief",
     "adabound",
     "adadelta",
+    "adafactor",
     "adafom",
     "adagrad",
     "adagradnorm",

@@ -4,6 +4,7 @@ from optc.generated.torch.acclip import ACClip
 from optc.generated.torch.adabelief import AdaBelief
 from optc.generated.torch.adabound import AdaBound
 from optc.generated.torch.adadelta import Adadelta
+from optc.generated.torch.adafactor import Adafactor
 from optc.generated.torch.adafom import AdaFom
 from optc.generated.torch.adagrad import Adagrad
 from optc.generated.torch.adagradnorm import AdaGradNorm
@@ -94,6 +95,7 @@ __all__ = [
     "AdaNorm",
     "AdaX",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adalayer",
     "Adam",
