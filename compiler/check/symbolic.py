@@ -87,6 +87,7 @@ class Reduction(sympy.Function):
 
     nonnegative = False
     sums = False  # a sum, mean or max of its argument: non-negative where the argument is
+    axis = False  # an axis reduction (row_mean...)
 
     def _eval_is_extended_real(self) -> bool:
         return True
@@ -96,6 +97,10 @@ class Reduction(sympy.Function):
             return True
         # sum, mean and total of non-negative values (total(g^2), total(norm(s, 1)))
         if self.sums and all(arg.is_nonnegative for arg in self.args):
+            return True
+        # an axis reduction of a square of reductions ((theta - row_mean(theta))^2): SymPy
+        # calls it extended non-negative only, since a reduction may be infinite
+        if self.axis and all(arg.is_extended_nonnegative for arg in self.args):
             return True
         return None
 
@@ -123,6 +128,7 @@ def _reduction_class(op: str) -> type[Reduction]:
         {
             "nonnegative": op in NONNEGATIVE_REDUCTIONS,
             "sums": op in ("sum", "mean", "total") or OPS[op].category == "axis",
+            "axis": OPS[op].category == "axis",
             "nargs": OPS[op].arity,
         },
     )

@@ -49,6 +49,7 @@ from optc.generated.jax.momentum import MomentumState, momentum
 from optc.generated.jax.nadam import NAdamState, nadam
 from optc.generated.jax.nadamdozat import NAdamDozatState, nadamdozat
 from optc.generated.jax.nadamw import NAdamWState, nadamw
+from optc.generated.jax.nero import NeroState, nero
 from optc.generated.jax.normalizedsgd import NormalizedSGDState, normalizedsgd
 from optc.generated.jax.novograd import NovoGradState, novograd
 from optc.generated.jax.ons import ONSState, ons
@@ -68,6 +69,7 @@ from optc.generated.jax.sgdwsd import SGDWSDState, sgdwsd
 from optc.generated.jax.sgdwsds import SGDWSDSState, sgdwsds
 from optc.generated.jax.signsgd import SignSGDState, signsgd
 from optc.generated.jax.signum import SignumState, signum
+from optc.generated.jax.sm3 import SM3State, sm3
 from optc.generated.jax.stableadamw import StableAdamWState, stableadamw
 from optc.generated.jax.tiger import TigerState, tiger
 from optc.generated.jax.yogi import YogiState, yogi
@@ -122,6 +124,7 @@ __all__ = [
     "NAdamDozatState",
     "NAdamState",
     "NAdamWState",
+    "NeroState",
     "NormalizedSGDState",
     "NovoGradState",
     "ONSState",
@@ -139,6 +142,7 @@ __all__ = [
     "SGDState",
     "SGDWSDSState",
     "SGDWSDState",
+    "SM3State",
     "SignSGDState",
     "SignumState",
     "StableAdamWState",
@@ -193,6 +197,7 @@ __all__ = [
     "nadam",
     "nadamdozat",
     "nadamw",
+    "nero",
     "normalizedsgd",
     "novograd",
     "ons",
@@ -212,6 +217,7 @@ __all__ = [
     "sgdwsds",
     "signsgd",
     "signum",
+    "sm3",
     "stableadamw",
     "tiger",
     "yogi",

@@ -151,11 +151,10 @@ def adafactor(
         learning_rate: cap of the relative step size min(lr, 1 / sqrt(t)); in (0, inf) (default
             0.01); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step
             count) is accepted.
-        beta2_decay: exponent of the second moment's decay: the new squared gradient has weight
-            t^beta2_decay; in (-inf, 0] (default -0.8); a schedule (a callable of the step count) is
-            accepted.
-        eps1: floor of the second-moment estimate (as eps1^2) and of the mean row factor; in (0,
-            inf) (default 1e-30); a schedule (a callable of the step count) is accepted.
+        beta2_decay: decay exponent: the new squared gradient has weight t^beta2_decay; in
+            (-inf, 0] (default -0.8); a schedule (a callable of the step count) is accepted.
+        eps1: floor of the second moment (as eps1^2) and of the mean row factor; in (0, inf)
+            (default 1e-30); a schedule (a callable of the step count) is accepted.
         eps2: floor of the parameter scale rms(theta); in [0, inf) (default 0.001); a schedule
             (a callable of the step count) is accepted.
         d: clipping threshold: the update's RMS is at most d; in [1, inf) (default 1.0); a

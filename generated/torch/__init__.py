@@ -49,6 +49,7 @@ from optc.generated.torch.momentum import Momentum
 from optc.generated.torch.nadam import NAdam
 from optc.generated.torch.nadamdozat import NAdamDozat
 from optc.generated.torch.nadamw import NAdamW
+from optc.generated.torch.nero import Nero
 from optc.generated.torch.normalizedsgd import NormalizedSGD
 from optc.generated.torch.novograd import NovoGrad
 from optc.generated.torch.ons import ONS
@@ -68,6 +69,7 @@ from optc.generated.torch.sgdwsd import SGDWSD
 from optc.generated.torch.sgdwsds import SGDWSDS
 from optc.generated.torch.signsgd import SignSGD
 from optc.generated.torch.signum import Signum
+from optc.generated.torch.sm3 import SM3
 from optc.generated.torch.stableadamw import StableAdamW
 from optc.generated.torch.tiger import Tiger
 from optc.generated.torch.yogi import Yogi
@@ -83,6 +85,7 @@ __all__ = [
     "SGD",
     "SGDWSD",
     "SGDWSDS",
+    "SM3",
     "ACClip",
     "AMSGrad",
     "AdEMAMix",
@@ -127,6 +130,7 @@ __all__ = [
     "NAdam",
     "NAdamDozat",
     "NAdamW",
+    "Nero",
     "NormalizedSGD",
     "NovoGrad",
     "Padam",

@@ -112,10 +112,10 @@ class Adafactor(SpecOptimizer):
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
         lr (float): cap of the relative step size min(lr, 1 / sqrt(t)); in (0, inf). Default:
             0.01.
-        beta2_decay (float): exponent of the second moment's decay: the new squared gradient has
-            weight t^beta2_decay; in (-inf, 0]. Default: -0.8.
-        eps1 (float): floor of the second-moment estimate (as eps1^2) and of the mean row
-            factor; in (0, inf). Default: 1e-30.
+        beta2_decay (float): decay exponent: the new squared gradient has weight t^beta2_decay;
+            in (-inf, 0]. Default: -0.8.
+        eps1 (float): floor of the second moment (as eps1^2) and of the mean row factor; in (0,
+            inf). Default: 1e-30.
         eps2 (float): floor of the parameter scale rms(theta); in [0, inf). Default: 0.001.
         d (float): clipping threshold: the update's RMS is at most d; in [1, inf). Default: 1.0.
         weight_decay (float): decoupled weight decay coefficient, multiplied by lr; in [0, inf).
