@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from optc.backends.jax.axes import col_mean, cols_shape, row_mean, rows_shape
 from optc.backends.jax import runtime
+from optc.backends.jax.axes import col_mean, cols_shape, row_mean, rows_shape
 
 __all__ = [
     "HYPER_NAMES",

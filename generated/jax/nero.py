@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from optc.backends.jax.axes import row_mean, row_sum, rows_shape
 from optc.backends.jax import runtime
+from optc.backends.jax.axes import row_mean, row_sum, rows_shape
 
 __all__ = ["HYPER_NAMES", "STATE_FIELDS", "NeroState", "nero", "nero_init", "nero_update"]
 

@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from optc.backends.jax.axes import col_max, cols_shape, row_max, rows_shape
 from optc.backends.jax import runtime
+from optc.backends.jax.axes import col_max, cols_shape, row_max, rows_shape
 
 __all__ = ["HYPER_NAMES", "STATE_FIELDS", "SM3State", "sm3", "sm3_init", "sm3_update"]
 

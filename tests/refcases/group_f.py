@@ -97,7 +97,12 @@ _NERO = {"lr": 0.05, "beta": 0.9, "eps": 1e-8}
 
 def _pytorch_optimizer_nero(params, h):
     return pytorch_optimizer.Nero(
-        params, lr=h["lr"], beta=h["beta"], eps=h["eps"], constraints=h["constraints"], foreach=False
+        params,
+        lr=h["lr"],
+        beta=h["beta"],
+        eps=h["eps"],
+        constraints=h["constraints"],
+        foreach=False,
     )
 
 
