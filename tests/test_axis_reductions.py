@@ -243,3 +243,14 @@ def test_jax_state_holds_per_row_and_per_column_arrays():
         # g = 0.5: every row and column mean of g^2 is 0.25 after the first step (weight 1)
         np.testing.assert_allclose(state.r[f"p{i}"], 0.25)
         assert math.isclose(float(jnp.mean(state.c[f"p{i}"])), 0.25)
+
+
+def test_per_row_and_per_column_states_inside_statement_blocks():
+    text = spec(
+        "  if t == 1:\n    r <- row_mean(g^2)\n  else:\n    r <- 0.5 * r + 0.5 * row_mean(g^2)\n"
+        "  every 2:\n    c <- col_max(abs(g))\n"
+        "  if ndim > 1:\n    theta <- theta - lr * g / sqrt(r * c + 1)\n"
+        "  else:\n    theta <- theta - lr * g",
+        states="state r: rows = 0\nstate c: cols = 1",
+    )
+    assert verify(optc.load_program(text), steps=4, grad_modes=("fresh", "inplace")).passed
