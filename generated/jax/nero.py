@@ -165,8 +165,8 @@ def nero(
             (default 0.999); a schedule (a callable of the step count) is accepted.
         eps: term added to the denominator and to the neuron norms; in (0, inf) (default 1e-08);
             a schedule (a callable of the step count) is accepted.
-        constraints: centre and normalise each neuron of parameters with two or more dimensions;
-            a bool (default True).
+        constraints: centre and normalise the neurons of parameters of two or more dims; a bool
+            (default True).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

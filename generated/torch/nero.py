@@ -137,8 +137,8 @@ class Nero(SpecOptimizer):
             in [0, 1). Default: 0.999.
         eps (float): term added to the denominator and to the neuron norms; in (0, inf).
             Default: 1e-08.
-        constraints (bool): centre and normalise each neuron of parameters with two or more
-            dimensions; a bool. Default: True.
+        constraints (bool): centre and normalise the neurons of parameters of two or more dims;
+            a bool. Default: True.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
