@@ -30,7 +30,7 @@ class NeroState(NamedTuple):
 
     count: jax.Array  # the number of steps taken (t of the last step), int32
     v: optax.Updates  # state v: rows = 0
-    scale: optax.Updates  # state scale: scalar = start_scale(mean(neuron_norm( \
+    scale: optax.Updates  # state scale: scalar = start_scale(mean(neuron_norm( if constraints and ndim > 1 then project(theta, eps) else theta)))
 
 
 def nero_init(

@@ -57,7 +57,7 @@ def nero_init(
                     )
                 ),
             ),
-        ),  # state scale: scalar = start_scale(mean(neuron_norm( \
+        ),  # state scale: scalar = start_scale(mean(neuron_norm( if constraints and ndim > 1 then project(theta, eps) else theta)))
     }
 
 
