@@ -111,8 +111,9 @@ def statements(
     cond_call: str = "",
 ) -> list[StatementView]:
     """Python statements for the step body (or ``bindings`` of it), one per spec statement,
-    named as the printer names them. A θ-shaped state (or θ) given a scalar value is filled to
-    θ's shape, so states keep their shape from step to step.
+    named as the printer names them. A θ-shaped, per-row or per-column state (or θ) given a
+    value of fewer entries (a scalar; a per-row value for θ) is filled to its own shape, so
+    states keep their shape from step to step.
 
     A block whose condition is ``static`` (known when the function runs: torch's Python ``t``,
     the parameter's dimensions) becomes a Python ``if``/``else``; its merges become assignments
@@ -131,8 +132,8 @@ class _BlockWriter:
         self.printer = printer
         self.static = static
         self.cond_call = cond_call
-        self.tensor_targets = {"theta"} | {
-            s.name for s in program.states if s.shape is Shape.TENSOR
+        self.shaped = {"theta": Shape.TENSOR} | {
+            s.name: s.shape for s in program.states if s.shape is not Shape.SCALAR
         }
         self.views: list[StatementView] = []
         self.open: list = []  # the blocks open (Guards), outermost first
@@ -231,8 +232,9 @@ class _BlockWriter:
     def _statement(self, binding: Binding) -> None:
         target = self.printer.render(Var(binding.id, Role.LOCAL, binding.type))
         value = self.printer.render(binding.expr)
-        if binding.target in self.tensor_targets and not binding.type.is_tensor:
-            value = self.printer.fill_like_gradient(binding.expr, value)
+        want = self.shaped.get(binding.target or "")
+        if want is not None and binding.type.shape is not want:
+            value = self.printer.fill_like_gradient(binding.expr, value, want)
         self._line(comment(binding), f"{target} = {value}")
 
     def _line(self, comment: str, code: str) -> None:

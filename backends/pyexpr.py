@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from optc.check import intervals as iv
 from optc.check.domains import hyper_range
-from optc.ir.nodes import Const, DType, Expr, Op, Program, Var, switch_coefficient
+from optc.ir.nodes import Const, DType, Expr, Op, Program, Shape, Var, switch_coefficient
 from optc.ir.printer import ExprPrinter, Prec, Rendered
 
 _INFIX = {
@@ -265,8 +265,9 @@ class PythonPrinter(ExprPrinter):
     def inf(self) -> str:
         raise NotImplementedError
 
-    def fill_like_gradient(self, expr: Expr, text: str) -> str:
-        """A θ-shaped tensor filled with a scalar value."""
+    def fill_like_gradient(self, expr: Expr, text: str, shape: Shape = Shape.TENSOR) -> str:
+        """A tensor of ``shape`` (θ's, per row, per column) filled with a value of fewer entries
+        (a scalar; a per-row or per-column value broadcast over θ)."""
         raise NotImplementedError
 
     def python_number(self, expr: Expr) -> bool:

@@ -49,6 +49,7 @@ CATALOGUE = {
     38: ["prodigy"],
     39: ["adan"],
     40: ["ademamix"],
+    41: ["adafactor"],
     42: ["amos"],
     43: ["rprop"],
     44: ["signsgd"],
@@ -78,7 +79,16 @@ CATALOGUE = {
 }
 
 # Specs of methods the catalogue does not number (docs/catalog.md, "Additional specs").
-ADDITIONAL = ["adamaxw", "adanorm", "avagrad", "fromage", "gravity", "stableadamw"]
+ADDITIONAL = [
+    "adamaxw",
+    "adanorm",
+    "avagrad",
+    "fromage",
+    "gravity",
+    "stableadamw",
+    "nero",
+    "sm3",
+]
 
 
 def test_every_promised_catalogue_entry_has_a_spec():

@@ -21,10 +21,16 @@ from optc.backends.hypers import resolve_hypers
 from optc.pipeline import compile_file
 from optc.verify import gradient_stream, initial_params
 from tests.conftest import SPECS
-from tests.refcases import group_a, group_b, group_c, group_g, group_h, group_p
+from tests.refcases import group_a, group_b, group_c, group_f, group_g, group_h, group_p
 
 CASES = (
-    group_a.CASES + group_b.CASES + group_c.CASES + group_g.CASES + group_h.CASES + group_p.CASES
+    group_a.CASES
+    + group_b.CASES
+    + group_c.CASES
+    + group_f.CASES
+    + group_g.CASES
+    + group_h.CASES
+    + group_p.CASES
 )
 SHAPES = ((7,), (4, 3), (2, 3, 2))
 
@@ -60,8 +66,9 @@ def test_spec_reproduces_library(case):
     assert case.steps >= 20
     program = compile_file(SPECS / f"{case.spec}.opt", checks=False).program
     hypers = resolve_hypers(program, case.hypers)
-    params = initial_params(SHAPES)
-    grads = gradient_stream(SHAPES, case.steps, seed=7)
+    shapes = case.shapes or SHAPES
+    params = initial_params(shapes)
+    grads = gradient_stream(shapes, case.steps, seed=7)
     if case.library == "optax":
         factory = getattr(generated_jax, program.snake_name)
         keywords = sys.modules[factory.__module__].HYPER_NAMES  # optax's names: learning_rate...
@@ -85,10 +92,11 @@ def test_every_case_moves_the_parameters():
     for case in CASES:
         program = compile_file(SPECS / f"{case.spec}.opt", checks=False).program
         hypers = resolve_hypers(program, case.hypers)
-        params = initial_params(SHAPES)
+        shapes = case.shapes or SHAPES
+        params = initial_params(shapes)
         tensors = _fresh(params)
         optimizer = getattr(generated_torch, program.name)(tensors, **hypers)
-        _torch_trajectory(optimizer, tensors, gradient_stream(SHAPES, 3, seed=7))
+        _torch_trajectory(optimizer, tensors, gradient_stream(shapes, 3, seed=7))
         moved = max(
             float(np.abs(t.detach().numpy() - p).max())
             for t, p in zip(tensors, params, strict=True)

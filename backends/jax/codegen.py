@@ -44,7 +44,7 @@ from optc.ir.nodes import (
     Var,
     free_vars,
 )
-from optc.ir.ops import SHAPE_NAMES
+from optc.ir.ops import AXIS_REDUCTIONS, SHAPE_NAMES
 from optc.ir.printer import Prec, operand_precedences
 
 _FUNCTIONS = {
@@ -100,16 +100,31 @@ class JaxPrinter(PythonPrinter):
     ``jnp.maximum(1, 2) ** -1`` fails)."""
 
     def __init__(
-        self, names: dict[str, str], jnp: str = "jnp", facts: ScalarFacts | None = None
+        self,
+        names: dict[str, str],
+        jnp: str = "jnp",
+        facts: ScalarFacts | None = None,
+        internal: lowering.InternalNames | None = None,
     ) -> None:
         super().__init__(names, facts)
         self.jnp = jnp
         self._traced: dict[str, bool] = {}
+        self.internal = internal
+        self.axes: set[str] = set()  # helpers of optc.backends.jax.axes the code calls
+
+    def axis(self, name: str) -> str:
+        """A helper of ``optc.backends.jax.axes`` (``row_mean``, ``rows_shape``...)."""
+        self.axes.add(name)
+        return self.internal[name] if self.internal is not None else name
 
     def inf(self) -> str:
         return f"{self.jnp}.inf"
 
-    def fill_like_gradient(self, expr: Expr, text: str) -> str:
+    def fill_like_gradient(self, expr: Expr, text: str, shape: Shape = Shape.TENSOR) -> str:
+        if shape is not Shape.TENSOR:  # a per-row or per-column state given a scalar
+            return f"{self.jnp}.full({self.axis(shape.value + '_shape')}(g), {text}, g.dtype)"
+        if expr.type.is_tensor:  # a per-row or per-column value over θ
+            return f"{self.jnp}.broadcast_to({text}, g.shape)"
         return f"{self.jnp}.full_like(g, {text})"
 
     def python_number(self, expr: Expr) -> bool:
@@ -162,6 +177,8 @@ class JaxPrinter(PythonPrinter):
             ]
         if expr.op in _REDUCTIONS:
             return _REDUCTIONS[expr.op].format(*args, jnp=self.jnp), Prec.ATOM
+        if expr.op in AXIS_REDUCTIONS:
+            return f"{self.axis(expr.op)}({args[0]})", Prec.ATOM
         args = self._float_constants(expr, args)
         if expr.op == "clip":
             return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", Prec.ATOM
@@ -418,6 +435,14 @@ def _state_init(program: Program, printer: JaxPrinter, jnp: str) -> list[tuple[s
         if state.shape is Shape.SCALAR:
             value = "0" if lowering.is_zero(init) else printer.render(init)
             code = f"{jnp}.full([], {value}, theta.dtype)"
+        elif state.shape is not Shape.TENSOR:  # one number per row / per column of θ
+            size = f"{printer.axis(state.shape.value + '_shape')}(theta)"
+            if init.type.is_tensor:
+                code = f"{jnp}.asarray({printer.render(init)}, theta.dtype)"
+            elif lowering.is_zero(init):
+                code = f"{jnp}.zeros({size}, theta.dtype)"
+            else:
+                code = f"{jnp}.full({size}, {printer.render(init)}, theta.dtype)"
         elif lowering.is_zero(init):
             code = f"{jnp}.zeros_like(theta)"
         elif init.type.is_tensor:
@@ -519,7 +544,7 @@ def generate(program: Program, spec_path: str) -> str:
     ids.update({"theta": "theta", "g": "g", "t": "t"})
     ids.update(split.names if split else {})
     ids.update(_selected_versions(body, set(ids.values()) | set(spec_names)))
-    printer = JaxPrinter(ids, jnp, ScalarFacts(program))
+    printer = JaxPrinter(ids, jnp, ScalarFacts(program), internal)
     update_body = split.update if split else body
     cond_call = f"{runtime}.cond"
     statements, via_difference = _delta_statements(
@@ -536,6 +561,7 @@ def generate(program: Program, spec_path: str) -> str:
     )
     if "eval" in program.sections:
         phase_functions.append(_eval_function(program, jnp, hyper_params, cond_call))
+    inits = _state_init(program, printer, jnp)
     hyper_table = [
         (
             h.name,
@@ -570,7 +596,7 @@ def generate(program: Program, spec_path: str) -> str:
         hyper_names=_dict_literal((h, f'"{k}"') for h, k in names.keywords.items()),
         count_field=names.count_field,
         fields=names.fields,
-        inits=_state_init(program, printer, jnp),
+        inits=inits,
         statements=statements,
         states=states,
         needs_theta=needs_theta,
@@ -597,6 +623,9 @@ def generate(program: Program, spec_path: str) -> str:
         delta=delta,
         spec_const=spec_const,
         runtime=runtime,
+        axes_import=internal.import_line("optc.backends.jax.axes", *sorted(printer.axes))
+        if printer.axes
+        else "",
         runtime_import="from optc.backends.jax import runtime"
         + (f" as {runtime}" if runtime != "runtime" else ""),
         params=params,

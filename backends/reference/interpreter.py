@@ -18,14 +18,24 @@ from optc.ir.nodes import (
     Expr,
     Op,
     Program,
-    Shape,
     Var,
     is_parameter,
     switch_coefficient,
+    value_shape,
 )
 from optc.ir.ops import OPS, shape_values
 
 Value = np.ndarray | np.float64 | float | bool | int
+
+
+def _row_axes(x: np.ndarray) -> tuple[int, ...]:
+    """The axes of a row's columns in θ's matrix view: all but the first (none for 0-d, 1-d)."""
+    return tuple(range(1, np.ndim(x)))
+
+
+def _col_axes(x: np.ndarray) -> tuple[int, ...]:
+    """The axis along a column: the first (none for a 0-d θ, a 1 x 1 matrix)."""
+    return (0,) if np.ndim(x) else ()
 
 
 def _sign(x: Value) -> Value:
@@ -73,6 +83,13 @@ _OPS: dict[str, Callable[..., Value]] = {
     "minof": lambda x: np.min(x, initial=np.inf),
     "dot": lambda a, b: np.sum(np.multiply(a, b)),
     "count": lambda mask: np.float64(np.count_nonzero(mask)),
+    # one number per row / column, kept as a size-1 axis so it broadcasts against θ
+    "row_mean": lambda x: np.mean(x, axis=_row_axes(x), keepdims=True),
+    "row_sum": lambda x: np.sum(x, axis=_row_axes(x), keepdims=True),
+    "row_max": lambda x: np.max(x, axis=_row_axes(x), keepdims=True, initial=-np.inf),
+    "col_mean": lambda x: np.mean(x, axis=_col_axes(x), keepdims=True),
+    "col_sum": lambda x: np.sum(x, axis=_col_axes(x), keepdims=True),
+    "col_max": lambda x: np.max(x, axis=_col_axes(x), keepdims=True, initial=-np.inf),
     "total": None,  # reads every parameter: evaluated by `evaluate` itself
 }
 assert set(_OPS) == set(OPS), "the reference interpreter must implement every IR op"
@@ -113,7 +130,7 @@ def init_state(program: Program, theta: np.ndarray, hypers: Mapping[str, Any]) -
     state = {}
     for s in program.states:
         value = evaluate(s.init, env)
-        shape = () if s.shape is Shape.SCALAR else theta.shape
+        shape = value_shape(s.shape, theta.shape)
         state[s.name] = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
     return state
 
@@ -160,7 +177,7 @@ def step_group(
         new_states.append(
             {
                 s.name: np.broadcast_to(
-                    _final(program, s.name, env), () if s.shape is Shape.SCALAR else theta.shape
+                    _final(program, s.name, env), value_shape(s.shape, theta.shape)
                 ).copy()
                 for s in program.states
             }

@@ -37,7 +37,7 @@ from optc.ir.nodes import (
     free_vars,
     walk,
 )
-from optc.ir.ops import OPS
+from optc.ir.ops import AXIS_REDUCTIONS, OPS
 from optc.ir.printer import Prec, operand_precedences
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log", "cos", "sin", "floor"}
@@ -86,6 +86,12 @@ class TorchPrinter(PythonPrinter):
         self.math = internal["math"]
         self.uses_math = False
         self.uses_ieee = False
+        self.axes: set[str] = set()  # helpers of optc.backends.torch.axes the code calls
+
+    def axis(self, name: str) -> str:
+        """A helper of ``optc.backends.torch.axes`` (``row_mean``, ``rows_shape``...)."""
+        self.axes.add(name)
+        return self.internal[name]
 
     @property
     def ieee(self) -> str:
@@ -130,8 +136,13 @@ class TorchPrinter(PythonPrinter):
     def as_tensor(self, expr: Expr, text: str) -> str:
         return text if self.on_device(expr) else f"{self.like}.new_tensor({text})"
 
-    def fill_like_gradient(self, expr: Expr, text: str) -> str:
-        if self.on_device(expr):  # a scalar state's 0-d tensor
+    def fill_like_gradient(self, expr: Expr, text: str, shape: Shape = Shape.TENSOR) -> str:
+        if shape is not Shape.TENSOR:  # a per-row or per-column state given a scalar
+            size = f"{self.axis(shape.value + '_shape')}({self.like})"
+            if self.on_device(expr):
+                return f"({text}).expand({size}).clone()"
+            return f"{self.like}.new_full({size}, {text})"
+        if self.on_device(expr):  # a scalar state's 0-d tensor, a per-row or per-column value
             return f"({text}).expand_as({self.like}).clone()"
         return f"{self.torch}.full_like({self.like}, {text})"
 
@@ -146,6 +157,8 @@ class TorchPrinter(PythonPrinter):
         op, a = expr.op, expr.args
         if op == "dot":  # the operands of a product: dot(g, a - b) is sum(g * (a - b))
             args = [self.at(x, p) for x, p in zip(a, operand_precedences("mul"), strict=True)]
+        if op in AXIS_REDUCTIONS:
+            return f"{self.axis(op)}({args[0]})", Prec.ATOM
         if op in _REDUCTIONS:
             if op == "norminf":
                 self.uses_math = True
@@ -193,8 +206,8 @@ class TorchPrinter(PythonPrinter):
                     return self.ternary(expr)
                 # A scalar condition choosing between a tensor and a scalar: fill the scalar
                 # branch, so the value is a θ-shaped tensor whichever way the condition goes.
-                then_text = self._branch(a[1], args[1])
-                orelse_text = self._branch(a[2], args[2])
+                then_text = self._branch(a[1], args[1], expr.type.shape)
+                orelse_text = self._branch(a[2], args[2], expr.type.shape)
                 return f"{then_text} if {args[0]} else {orelse_text}", Prec.SELECT
             # With two scalar branches torch.where would return the default dtype; make one a
             # tensor of the gradient's dtype. One tensor branch sets the dtype by itself.
@@ -208,8 +221,9 @@ class TorchPrinter(PythonPrinter):
             return f"{self.torch}.logical_{op}({', '.join(tensors)})", Prec.ATOM
         raise AssertionError(f"torch backend cannot spell {op}")
 
-    def _branch(self, expr: Expr, text: str) -> str:
-        text = text if self.on_device(expr) else self.fill_like_gradient(expr, text)
+    def _branch(self, expr: Expr, text: str, shape: Shape) -> str:
+        if not self.on_device(expr) or (expr.type.is_tensor and expr.type.shape is not shape):
+            text = self.fill_like_gradient(expr, text, shape)
         return text if self.rendered(expr)[1] > Prec.SELECT else f"({text})"
 
 
@@ -240,6 +254,14 @@ def _state_init(program: Program, printer: TorchPrinter) -> list[tuple[str, str,
                 if lowering.is_zero(init)
                 else f"theta.new_full((), {printer.render(init)})"
             )
+        elif state.shape is not Shape.TENSOR:  # one number per row / per column of θ
+            size = f"{printer.axis(state.shape.value + '_shape')}(theta)"
+            if init.type.is_tensor:
+                code = printer.render(init)
+            elif lowering.is_zero(init):
+                code = f"theta.new_zeros({size})"
+            else:
+                code = f"theta.new_full({size}, {printer.render(init)})"
         elif lowering.is_zero(init):
             code = f"{torch}.zeros_like(theta, {keep})"
         elif isinstance(init, Var) and init.name == "theta":
@@ -456,6 +478,11 @@ def generate(program: Program, spec_path: str) -> str:
             internal.import_line("torch"),
             "",
             *([internal.import_line("optc.backends", "ieee")] if printer.uses_ieee else []),
+            *(
+                [internal.import_line("optc.backends.torch.axes", *sorted(printer.axes))]
+                if printer.axes
+                else []
+            ),
             internal.import_line("optc.backends.torch.runtime", "Hyper", "SpecOptimizer"),
         ],
         n=internal,
@@ -494,6 +521,9 @@ def generate(program: Program, spec_path: str) -> str:
         sparse_gradients=counterpart is not None and counterpart.library in SPARSE_COUNTERPARTS,
         runtime_hypers=_runtime_hypers(program, layout, internal["Hyper"]),
         state_tuple=lowering.python_tuple(s.name for s in program.states),
+        axis_states=lowering.python_tuple(
+            s.name for s in program.states if s.shape in (Shape.ROWS, Shape.COLS)
+        ),
         inits=inits,
         statements=statements,
         update_preamble=update_preamble,

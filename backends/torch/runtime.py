@@ -119,6 +119,9 @@ class SpecOptimizer(torch.optim.Optimizer):
     hypers: ClassVar[tuple[Hyper, ...]]
     states: ClassVar[tuple[str, ...]]  # spec state names, in the order ``update`` takes them
     state_keys: ClassVar[Mapping[str, str]] = {}  # spec state → key in ``self.state[p]``
+    # States holding one number per row or per column of θ's matrix view: of a complex
+    # parameter, the view of its real view (its re/im pairs are columns), stored real.
+    axis_states: ClassVar[tuple[str, ...]] = ()
     fixed: ClassVar[Mapping[str, Any]] = {}  # counterpart options with their one valid value
     counterpart: ClassVar[str | None] = None  # e.g. "torch.optim.AdamW"
     # Whether sparse gradients are accepted: where the counterpart accepts them (torch.optim.SGD,
@@ -359,7 +362,8 @@ class SpecOptimizer(torch.optim.Optimizer):
         """Create a parameter's state: ``step`` as torch.optim keeps it, and fresh buffers.
 
         θ-shaped buffers of a complex parameter are stored complex (as torch.optim stores them)
-        and updated through their real view.
+        and updated through their real view; per-row and per-column ones (``axis_states``) are
+        those of the real view's matrix (a complex (R, C) parameter is R x 2C) and stored real.
         """
         state["step"] = torch.tensor(0.0, dtype=_step_dtype())
         taken: set[int] = {theta.untyped_storage().data_ptr()}
@@ -367,7 +371,7 @@ class SpecOptimizer(torch.optim.Optimizer):
             if value.untyped_storage().data_ptr() in taken:  # never share storage
                 value = value.clone()
             taken.add(value.untyped_storage().data_ptr())
-            if p.is_complex() and value.shape == theta.shape:
+            if p.is_complex() and name not in self.axis_states and value.shape == theta.shape:
                 value = torch.view_as_complex(value)
             state[self._key(name)] = value
 

@@ -394,6 +394,11 @@ class IntervalEval:
         if isinstance(expr, sympy.Number | sympy.NumberSymbol):
             return _float_point(expr)
         handler = _HANDLERS.get(type(expr).__name__)
+        # a sum, mean or max of a reduction (optc.check.symbolic.Reduction) is non-negative
+        # where its argument is: row_max(g^2 + min(r, c)) for r, c >= 0
+        sums = handler is None and getattr(type(expr), "sums", False)
+        if sums and all(self(arg).nonneg for arg in expr.args):
+            return intersect(NONNEG, symbol_default(expr))
         return handler(self, expr) if handler else symbol_default(expr)  # by its assumptions
 
     # -- conditions -------------------------------------------------------------------------------

@@ -47,12 +47,14 @@ class PropertyReport:
     update_at_zero: str
     first_step: str
     first_step_eps0: str | None  # None when the spec has no eps hyper
-    memory: str  # e.g. "2·numel"
+    memory: str  # e.g. "2·numel", "rows + cols"
     tensor_states: int
     scalar_states: int
     elementwise_ops: int
     ops_by_kind: dict[str, int]
     exprs: dict[str, sympy.Basic] = field(default_factory=dict, repr=False)
+    rows_states: int = 0  # one number per row of θ's matrix view
+    cols_states: int = 0  # one number per column
 
     def to_json(self) -> dict:
         return {
@@ -66,6 +68,8 @@ class PropertyReport:
                 "formula": self.memory,
                 "tensor_states": self.tensor_states,
                 "scalar_states": self.scalar_states,
+                "rows_states": self.rows_states,
+                "cols_states": self.cols_states,
             },
             "elementwise_ops": {"total": self.elementwise_ops, "by_op": self.ops_by_kind},
         }
@@ -126,7 +130,9 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
     except BudgetExceeded:
         pass
     tensors = sum(s.shape is Shape.TENSOR for s in program.states)
-    scalars = len(program.states) - tensors
+    rows = sum(s.shape is Shape.ROWS for s in program.states)
+    cols = sum(s.shape is Shape.COLS for s in program.states)
+    scalars = len(program.states) - tensors - rows - cols
     ops = elementwise_ops(program)
     return PropertyReport(
         name=program.name,
@@ -136,10 +142,12 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
         update_at_zero=texts["zero"],
         first_step=texts["first"],
         first_step_eps0=texts["first_eps0"],
-        memory=memory_formula(tensors, scalars)
+        memory=memory_formula(tensors, scalars, rows, cols)
         + (f"; {len(program.globals)} per param group" if program.globals else ""),
         tensor_states=tensors,
         scalar_states=scalars,
+        rows_states=rows,
+        cols_states=cols,
         elementwise_ops=sum(ops.values()),
         ops_by_kind=dict(sorted(ops.items())),
         exprs=exprs,
@@ -555,11 +563,14 @@ def _text(expr: sympy.Basic) -> str:
 # -- (d) memory and (e) op count ------------------------------------------------------------------
 
 
-def memory_formula(tensors: int, scalars: int) -> str:
-    """State elements per parameter: ``2·numel``, ``numel + 1``, ``0``..."""
+def memory_formula(tensors: int, scalars: int, rows: int = 0, cols: int = 0) -> str:
+    """State elements per parameter: ``2·numel``, ``numel + 1``, ``rows + cols``, ``0``...
+    (a per-row state holds ``rows`` numbers, a per-column one ``cols``: Adafactor's factored
+    second moment is ``rows + cols``, not ``numel``)."""
     parts = []
-    if tensors:
-        parts.append("numel" if tensors == 1 else f"{tensors}·numel")
+    for count, unit in ((tensors, "numel"), (rows, "rows"), (cols, "cols")):
+        if count:
+            parts.append(unit if count == 1 else f"{count}·{unit}")
     if scalars:
         parts.append(str(scalars))
     return " + ".join(parts) or "0"

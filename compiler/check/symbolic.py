@@ -81,10 +81,13 @@ def input_symbols() -> dict[str, sympy.Symbol]:
 class Reduction(sympy.Function):
     """A per-tensor reduction of a θ-shaped value, as an opaque real function of the value's
     elementwise expression (the checks reason about one coordinate; a reduction reads them
-    all). Norms, ``rms`` and ``count`` are known to be non-negative."""
+    all). Norms, ``rms`` and ``count`` are known to be non-negative. An axis reduction
+    (``row_mean(x)``...) is one too: at one coordinate it is the value of that coordinate's row
+    or column, an opaque function of the argument's elementwise expression."""
 
     nonnegative = False
-    sums = False  # a sum or mean of its argument: non-negative where the argument is
+    sums = False  # a sum, mean or max of its argument: non-negative where the argument is
+    axis = False  # an axis reduction (row_mean...)
 
     def _eval_is_extended_real(self) -> bool:
         return True
@@ -94,6 +97,10 @@ class Reduction(sympy.Function):
             return True
         # sum, mean and total of non-negative values (total(g^2), total(norm(s, 1)))
         if self.sums and all(arg.is_nonnegative for arg in self.args):
+            return True
+        # an axis reduction of a square of reductions ((theta - row_mean(theta))^2): SymPy
+        # calls it extended non-negative only, since a reduction may be infinite
+        if self.axis and all(arg.is_extended_nonnegative for arg in self.args):
             return True
         return None
 
@@ -120,14 +127,17 @@ def _reduction_class(op: str) -> type[Reduction]:
         (Reduction,),
         {
             "nonnegative": op in NONNEGATIVE_REDUCTIONS,
-            "sums": op in ("sum", "mean", "total"),
+            "sums": op in ("sum", "mean", "total") or OPS[op].category == "axis",
+            "axis": OPS[op].category == "axis",
             "nargs": OPS[op].arity,
         },
     )
 
 
 _REDUCTIONS = {
-    op: _reduction_class(op) for op, info in OPS.items() if info.category in ("reduce", "global")
+    op: _reduction_class(op)
+    for op, info in OPS.items()
+    if info.category in ("reduce", "global", "axis")
 }
 
 

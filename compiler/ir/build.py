@@ -32,10 +32,11 @@ from optc.ir.nodes import (
     State,
     Type,
     Var,
+    broadcast,
     free_vars,
     walk,
 )
-from optc.ir.ops import COMPARE_OPS, FUNCTIONS, NORM_NAMES, OPS, SHAPE_NAMES
+from optc.ir.ops import AXIS_REDUCTIONS, COMPARE_OPS, FUNCTIONS, NORM_NAMES, OPS, SHAPE_NAMES
 from optc.parse import ast
 
 BUILTINS = {
@@ -262,12 +263,19 @@ class _Builder:
             if shared
             else "a state's initial value",
         )
-        shape = Shape.TENSOR if decl.shape == "param" else Shape.SCALAR
+        shape = _STATE_SHAPES.get(decl.shape, Shape.SCALAR)
         if shape is Shape.SCALAR and init.type.is_tensor:
             raise SpecError(
                 f"scalar state `{decl.name}` cannot start from a tensor value",
                 _span_of(decl.init),
                 hint="start it from a number, a hyper, or a reduction such as norm(theta)",
+            )
+        if shape in (Shape.ROWS, Shape.COLS) and init.type.shape not in (Shape.SCALAR, shape):
+            raise SpecError(
+                f"state `{decl.name}` holds one number per {_UNIT[shape]} of θ, but starts "
+                f"from a {_SHAPE_WORDS[init.type.shape]} value",
+                _span_of(decl.init),
+                hint=f"start it from a number, or reduce θ: `{shape.value[:3]}_mean(theta)`",
             )
         if init.type.dtype is DType.BOOL:
             raise SpecError(
@@ -402,6 +410,18 @@ class _Builder:
                 f"scalar state `{stmt.target}` is assigned a tensor value",
                 _span_of(stmt.expr),
                 hint="reduce it first, or declare the state without `: scalar`",
+            )
+        if broadcast(declared, expr.type.shape) is not declared:
+            axis = declared.value[:3]
+            raise SpecError(
+                f"state `{stmt.target}` holds one number per {_UNIT[declared]} of θ, "
+                f"but is assigned a {_SHAPE_WORDS[expr.type.shape]} value",
+                _span_of(stmt.expr),
+                hint=f"reduce it to one number per {_UNIT[declared]} first: "
+                f"`{axis}_mean(...)`, `{axis}_sum(...)` or `{axis}_max(...)`"
+                if expr.type.is_param_shaped
+                else f"declare the state `: {expr.type.shape.value}` or combine the value "
+                "with a θ-shaped one",
             )
         if expr.type.dtype is DType.BOOL:
             raise SpecError(
@@ -601,7 +621,7 @@ class _Builder:
             )
         x = self._expr(node.args[0], env, context)
         norm, scale = self._norm(node.args[1], env, context)
-        if not x.type.is_tensor or x.type.dtype is not DType.REAL:
+        if not x.type.is_param_shaped or x.type.dtype is not DType.REAL:
             raise SpecError(
                 "`dualize` maps a θ-shaped value to its steepest-descent direction; "
                 "this argument is not one",
@@ -797,6 +817,8 @@ def _make_op(op: str, args: list[Expr], span: Span) -> Op:
     info = OPS[op]
     if info.category == "reduce":
         return _reduction_op(op, args, span)
+    if info.category == "axis":
+        return _axis_op(op, args, span)
     if info.category == "global":
         if args[0].type.dtype is DType.BOOL:
             raise SpecError(
@@ -805,7 +827,7 @@ def _make_op(op: str, args: list[Expr], span: Span) -> Op:
                 hint="count a mask per parameter first: total(count(g > 0))",
             )
         return Op(op, tuple(args), REAL_SCALAR, span)
-    shape = Shape.TENSOR if any(a.type.is_tensor for a in args) else Shape.SCALAR
+    shape = broadcast(*(a.type.shape for a in args))
     if info.category == "arith":
         return Op(op, tuple(args), Type(shape, DType.REAL), span)
     if info.category == "compare":
@@ -987,6 +1009,41 @@ def _reduction_op(op: str, args: list[Expr], span: Span) -> Op:
                 hint="count takes a comparison such as `g > 0`; the others take numbers",
             )
     return Op(op, tuple(args), Type(Shape.SCALAR, DType.REAL), span)
+
+
+_STATE_SHAPES = {"param": Shape.TENSOR, "rows": Shape.ROWS, "cols": Shape.COLS}
+_UNIT = {Shape.ROWS: "row", Shape.COLS: "column", Shape.TENSOR: "entry"}
+_SHAPE_WORDS = {
+    Shape.SCALAR: "scalar",
+    Shape.TENSOR: "θ-shaped",
+    Shape.ROWS: "per-row",
+    Shape.COLS: "per-column",
+}
+
+
+def _axis_op(op: str, args: list[Expr], span: Span) -> Op:
+    """``row_mean(x)`` and the others: a θ-shaped value to one number per row (``row_*``,
+    reducing each row's columns) or per column (``col_*``)."""
+    (arg,) = args
+    kind = AXIS_REDUCTIONS[op]
+    if not arg.type.is_param_shaped:
+        already = {Shape.ROWS: "row", Shape.COLS: "column"}.get(arg.type.shape)
+        raise SpecError(
+            f"`{OPS[op].signature}` reduces a θ-shaped value, but this argument is "
+            + (f"already one number per {already}" if already else "a scalar"),
+            _span_of_expr(arg, span),
+            hint="mean(x), sum(x), max(x) reduce a per-row or per-column value to one number"
+            if already
+            else "an axis reduction averages, sums or takes the largest entry of each row or "
+            "column of θ's matrix view",
+        )
+    if arg.type.dtype is not DType.REAL:
+        raise SpecError(
+            f"`{OPS[op].signature}` needs a number here, not a condition",
+            _span_of_expr(arg, span),
+            hint="turn a mask into numbers with where(c, 1, 0)",
+        )
+    return Op(op, (arg,), Type(Shape.ROWS if kind == "rows" else Shape.COLS, DType.REAL), span)
 
 
 def _span_of_expr(expr: Expr, fallback: Span) -> Span:

@@ -17,8 +17,38 @@ from optc.diagnostics import Span
 
 
 class Shape(enum.Enum):
-    SCALAR = "scalar"  # one number per step (hypers, t, anything built from them)
+    """What a value holds per parameter. A parameter is viewed as a matrix of ``rows`` (its
+    first dimension) by ``cols`` (the product of the others; a 0-d parameter is 1 x 1, a 1-d one
+    of n entries n x 1): ``ROWS`` holds one number per row, ``COLS`` one per column. Both are
+    stored with θ's number of dimensions and size 1 along the reduced ones (``(rows, 1, ..., 1)``
+    and ``(1, *theta.shape[1:])``), so they broadcast against θ in NumPy, torch and jax alike."""
+
+    SCALAR = "scalar"  # one number per step or per parameter (hypers, t, reductions)
     TENSOR = "tensor"  # shaped like θ
+    ROWS = "rows"  # one number per row of θ's matrix view
+    COLS = "cols"  # one number per column of θ's matrix view
+
+
+def broadcast(*shapes: Shape) -> Shape:
+    """The shape of an elementwise combination: scalars broadcast over anything, ROWS and COLS
+    over θ, and ROWS with COLS is their outer combination (θ-shaped: ``r * c``)."""
+    kinds = {s for s in shapes if s is not Shape.SCALAR}
+    if not kinds:
+        return Shape.SCALAR
+    if len(kinds) == 1:
+        return kinds.pop()
+    return Shape.TENSOR
+
+
+def value_shape(shape: Shape, theta_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The array shape of a value of this kind for a parameter of ``theta_shape``."""
+    if shape is Shape.SCALAR:
+        return ()
+    if shape is Shape.TENSOR or not theta_shape:
+        return tuple(theta_shape)
+    if shape is Shape.ROWS:
+        return (theta_shape[0],) + (1,) * (len(theta_shape) - 1)
+    return (1, *theta_shape[1:])
 
 
 class Role(enum.StrEnum):
@@ -51,6 +81,12 @@ class Type:
 
     @property
     def is_tensor(self) -> bool:
+        """An array per parameter (θ-shaped, per row or per column), not one number."""
+        return self.shape is not Shape.SCALAR
+
+    @property
+    def is_param_shaped(self) -> bool:
+        """Shaped like θ itself."""
         return self.shape is Shape.TENSOR
 
 
@@ -149,7 +185,8 @@ def _number(value: float) -> str:
 
 @dataclass(frozen=True)
 class State:
-    """Per-parameter state: ``shape`` is TENSOR (like θ) or SCALAR; ``init`` reads hypers/θ only.
+    """Per-parameter state: ``shape`` is TENSOR (like θ), ROWS, COLS or SCALAR; ``init`` reads
+    hypers/θ only.
 
     A global state (``Program.globals``) is a SCALAR whose ``init`` reads hypers only."""
 

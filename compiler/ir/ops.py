@@ -29,7 +29,8 @@ class Prec(enum.IntEnum):
 @dataclass(frozen=True)
 class OpInfo:
     arity: int
-    category: str  # "arith" | "compare" | "logic" | "select" | "branch" | "reduce" | "global"
+    # "arith" | "compare" | "logic" | "select" | "branch" | "reduce" | "axis" | "global"
+    category: str
     signature: str  # how users call it, for arity errors
     precedence: Prec = Prec.ATOM  # as an infix or prefix operator; calls are atoms
     assoc: str = "left"  # "left" | "right" | "none" (comparisons do not chain)
@@ -75,6 +76,13 @@ OPS: dict[str, OpInfo] = {
     "minof": OpInfo(1, "reduce", "min(x)"),
     "dot": OpInfo(2, "reduce", "dot(a, b)"),
     "count": OpInfo(1, "reduce", "count(mask)"),
+    # axis reductions of θ's matrix view: one number per row (over its columns) or per column
+    "row_mean": OpInfo(1, "axis", "row_mean(x)"),
+    "row_sum": OpInfo(1, "axis", "row_sum(x)"),
+    "row_max": OpInfo(1, "axis", "row_max(x)"),
+    "col_mean": OpInfo(1, "axis", "col_mean(x)"),
+    "col_sum": OpInfo(1, "axis", "col_sum(x)"),
+    "col_max": OpInfo(1, "axis", "col_max(x)"),
     "ifelse": OpInfo(3, "branch", "if cond then a else b", Prec.SELECT),
     # the sum over every parameter of the group (of all entries, for a θ-shaped value)
     "total": OpInfo(1, "global", "total(x)"),
@@ -102,7 +110,18 @@ FUNCTIONS = (
     "dot",
     "count",
     "total",
+    "row_mean",
+    "row_sum",
+    "row_max",
+    "col_mean",
+    "col_sum",
+    "col_max",
 )
+
+# Axis reductions: the op → whether it keeps one number per row ("rows") or per column ("cols").
+AXIS_REDUCTIONS = {
+    op: op.split("_")[0] + "s" for op, info in OPS.items() if info.category == "axis"
+}
 
 # Reductions whose value is never negative (for the domain checks).
 NONNEGATIVE_REDUCTIONS = ("norm2", "norm1", "norminf", "rms", "count")

@@ -116,7 +116,7 @@ class CounterpartDecl:
 class StateDecl:
     name: str
     name_span: Span
-    shape: str  # "param" | "scalar" | "global"
+    shape: str  # "param" | "scalar" | "global" | "rows" | "cols"
     init: Expr
     span: Span
 

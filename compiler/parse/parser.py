@@ -592,6 +592,12 @@ class _ToAst(Transformer_NonRecursive):
     def global_shape(self, meta, children):
         return "global"
 
+    def rows_shape(self, meta, children):
+        return "rows"
+
+    def cols_shape(self, meta, children):
+        return "cols"
+
     def def_(self, meta, children):
         name, params, body = children
         return ast.DefDecl(

@@ -140,6 +140,13 @@ _FUNCTIONS = {
     "minof": r"\min",
     "count": r"\#",
     "total": r"\sum_{\mathrm{params}}",
+    # axis reductions: the statistic, subscripted with what it keeps one number of
+    "row_mean": r"\operatorname{mean}_{\mathrm{row}}",
+    "row_sum": r"\operatorname{sum}_{\mathrm{row}}",
+    "row_max": r"\max_{\mathrm{row}}",
+    "col_mean": r"\operatorname{mean}_{\mathrm{col}}",
+    "col_sum": r"\operatorname{sum}_{\mathrm{col}}",
+    "col_max": r"\max_{\mathrm{col}}",
 }
 # Norms: the delimiters and the subscript naming the order.
 _NORMS = {"norm2": "_{2}", "norm1": "_{1}", "norminf": r"_{\infty}"}

@@ -29,7 +29,8 @@ def markdown(program: Program) -> str:
     if program.states:
         lines += ["| state | initial value |", "|---|---|"]
         for s in program.states:
-            lines.append(f"| ${latex_name(s.name)}$ | ${_cell(printer.render(s.init))}$ |")
+            shape = {"rows": " (one per row)", "cols": " (one per column)"}.get(s.shape.value, "")
+            lines.append(f"| ${latex_name(s.name)}${shape} | ${_cell(printer.render(s.init))}$ |")
         lines.append("")
     lines += ["$$", latex_aligned(program, indent=""), "$$"]
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from optc.generated.jax.acclip import ACClipState, acclip
 from optc.generated.jax.adabelief import AdaBeliefState, adabelief
 from optc.generated.jax.adabound import AdaBoundState, adabound
 from optc.generated.jax.adadelta import AdadeltaState, adadelta
+from optc.generated.jax.adafactor import AdafactorState, adafactor
 from optc.generated.jax.adafom import AdaFomState, adafom
 from optc.generated.jax.adagrad import AdagradState, adagrad
 from optc.generated.jax.adagradnorm import AdaGradNormState, adagradnorm
@@ -54,6 +55,7 @@ from optc.generated.jax.momentum import MomentumState, momentum
 from optc.generated.jax.nadam import NAdamState, nadam
 from optc.generated.jax.nadamdozat import NAdamDozatState, nadamdozat
 from optc.generated.jax.nadamw import NAdamWState, nadamw
+from optc.generated.jax.nero import NeroState, nero
 from optc.generated.jax.normalizedsgd import NormalizedSGDState, normalizedsgd
 from optc.generated.jax.novograd import NovoGradState, novograd
 from optc.generated.jax.ons import ONSState, ons
@@ -76,6 +78,7 @@ from optc.generated.jax.sgdwsd import SGDWSDState, sgdwsd
 from optc.generated.jax.sgdwsds import SGDWSDSState, sgdwsds
 from optc.generated.jax.signsgd import SignSGDState, signsgd
 from optc.generated.jax.signum import SignumState, signum
+from optc.generated.jax.sm3 import SM3State, sm3
 from optc.generated.jax.stableadamw import StableAdamWState, stableadamw
 from optc.generated.jax.tiger import TigerState, tiger
 from optc.generated.jax.yogi import YogiState, yogi
@@ -95,6 +98,7 @@ __all__ = [
     "AdaNormState",
     "AdaXState",
     "AdadeltaState",
+    "AdafactorState",
     "AdagradState",
     "AdaiState",
     "AdalayerState",
@@ -135,6 +139,7 @@ __all__ = [
     "NAdamDozatState",
     "NAdamState",
     "NAdamWState",
+    "NeroState",
     "NormalizedSGDState",
     "NovoGradState",
     "ONSState",
@@ -155,6 +160,7 @@ __all__ = [
     "SGDState",
     "SGDWSDSState",
     "SGDWSDState",
+    "SM3State",
     "SignSGDState",
     "SignumState",
     "StableAdamWState",
@@ -164,6 +170,7 @@ __all__ = [
     "adabelief",
     "adabound",
     "adadelta",
+    "adafactor",
     "adafom",
     "adagrad",
     "adagradnorm",
@@ -214,6 +221,7 @@ __all__ = [
     "nadam",
     "nadamdozat",
     "nadamw",
+    "nero",
     "normalizedsgd",
     "novograd",
     "ons",
@@ -236,6 +244,7 @@ __all__ = [
     "sgdwsds",
     "signsgd",
     "signum",
+    "sm3",
     "stableadamw",
     "tiger",
     "yogi",

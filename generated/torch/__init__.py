@@ -4,6 +4,7 @@ from optc.generated.torch.acclip import ACClip
 from optc.generated.torch.adabelief import AdaBelief
 from optc.generated.torch.adabound import AdaBound
 from optc.generated.torch.adadelta import Adadelta
+from optc.generated.torch.adafactor import Adafactor
 from optc.generated.torch.adafom import AdaFom
 from optc.generated.torch.adagrad import Adagrad
 from optc.generated.torch.adagradnorm import AdaGradNorm
@@ -54,6 +55,7 @@ from optc.generated.torch.momentum import Momentum
 from optc.generated.torch.nadam import NAdam
 from optc.generated.torch.nadamdozat import NAdamDozat
 from optc.generated.torch.nadamw import NAdamW
+from optc.generated.torch.nero import Nero
 from optc.generated.torch.normalizedsgd import NormalizedSGD
 from optc.generated.torch.novograd import NovoGrad
 from optc.generated.torch.ons import ONS
@@ -76,6 +78,7 @@ from optc.generated.torch.sgdwsd import SGDWSD
 from optc.generated.torch.sgdwsds import SGDWSDS
 from optc.generated.torch.signsgd import SignSGD
 from optc.generated.torch.signum import Signum
+from optc.generated.torch.sm3 import SM3
 from optc.generated.torch.stableadamw import StableAdamW
 from optc.generated.torch.tiger import Tiger
 from optc.generated.torch.yogi import Yogi
@@ -91,6 +94,7 @@ __all__ = [
     "SGD",
     "SGDWSD",
     "SGDWSDS",
+    "SM3",
     "ACClip",
     "AMSGrad",
     "AdEMAMix",
@@ -103,6 +107,7 @@ __all__ = [
     "AdaNorm",
     "AdaX",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adai",
     "Adalayer",
@@ -140,6 +145,7 @@ __all__ = [
     "NAdam",
     "NAdamDozat",
     "NAdamW",
+    "Nero",
     "NormalizedSGD",
     "NovoGrad",
     "Padam",

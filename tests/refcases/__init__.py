@@ -25,6 +25,8 @@ class RefCase:
     note:     the convention mapping in words (what the library calls each hyper, what differs).
     steps:    number of steps compared (at least 20).
     rtol/atol: float64 tolerances.
+    shapes:   the parameter shapes, where the library's convention agrees with the spec's on
+              some shapes only (None: tests/test_reference_libraries.py's SHAPES).
     """
 
     spec: str
@@ -36,6 +38,7 @@ class RefCase:
     rtol: float = 1e-10
     atol: float = 1e-12
     id: str = field(default="")
+    shapes: tuple[tuple[int, ...], ...] | None = None
 
     def label(self) -> str:
         return self.id or f"{self.spec}-vs-{self.library}"
