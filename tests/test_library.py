@@ -62,6 +62,7 @@ CATALOGUE = {
     96: ["adamplusplus"],
     97: ["adagradplusplus"],
     101: ["adagraft"],
+    103: ["adammini"],
     104: ["adalayer"],
     105: ["adamc"],
     113: ["adamwcosine", "sgdwsd", "sgdwsds"],

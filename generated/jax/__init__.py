@@ -16,6 +16,7 @@ from optc.generated.jax.adam import AdamState, adam
 from optc.generated.jax.adamax import AdamaxState, adamax
 from optc.generated.jax.adamaxw import AdamaxWState, adamaxw
 from optc.generated.jax.adamc import AdamCState, adamc
+from optc.generated.jax.adammini import AdamMiniState, adammini
 from optc.generated.jax.adamplusplus import AdamPlusPlusState, adamplusplus
 from optc.generated.jax.adampower import AdamPowerState, adampower
 from optc.generated.jax.adamw import AdamWState, adamw
@@ -103,6 +104,7 @@ __all__ = [
     "AdaiState",
     "AdalayerState",
     "AdamCState",
+    "AdamMiniState",
     "AdamPlusPlusState",
     "AdamPowerState",
     "AdamState",
@@ -182,6 +184,7 @@ __all__ = [
     "adamax",
     "adamaxw",
     "adamc",
+    "adammini",
     "adamplusplus",
     "adampower",
     "adamw",

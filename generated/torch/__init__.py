@@ -16,6 +16,7 @@ from optc.generated.torch.adam import Adam
 from optc.generated.torch.adamax import Adamax
 from optc.generated.torch.adamaxw import AdamaxW
 from optc.generated.torch.adamc import AdamC
+from optc.generated.torch.adammini import AdamMini
 from optc.generated.torch.adamplusplus import AdamPlusPlus
 from optc.generated.torch.adampower import AdamPower
 from optc.generated.torch.adamw import AdamW
@@ -113,6 +114,7 @@ __all__ = [
     "Adalayer",
     "Adam",
     "AdamC",
+    "AdamMini",
     "AdamPlusPlus",
     "AdamPower",
     "AdamW",
