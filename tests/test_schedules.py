@@ -131,6 +131,25 @@ def wsds_optax(warmup: int, checkpoints: tuple[int, ...], decay: int, end: float
     return optax.join_schedules(pieces, boundaries)
 
 
+def _wsds_torch(opt, cooldowns: int, milestones: list[int]):
+    """WSD-S as torch schedulers: warmup over 2 steps, then `cooldowns` times a constant phase
+    and a linear cooldown to 0.2 over 3 steps, then constant (the milestones say where)."""
+    return lr_scheduler.SequentialLR(
+        opt,
+        [lr_scheduler.LambdaLR(opt, lambda n: n / 2)]
+        + [
+            scheduler
+            for _ in range(cooldowns)
+            for scheduler in (
+                lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0),
+                lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.2, total_iters=3),
+            )
+        ]
+        + [lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)],
+        milestones=milestones,
+    )
+
+
 # name: (prelude call with n = t - 1, optax schedule, torch scheduler or None, steps torch covers)
 CASES = {
     "constant": (
@@ -256,39 +275,13 @@ CASES = {
         "linear_warmup(t - 1, 0, 1, 2) * min(wsds_cooldown(t - 1, 8, 3, 0.2), "
         "min(wsds_cooldown(t - 1, 14, 3, 0.2), wsds_cooldown(t - 1, 20, 3, 0.2)))",
         wsds_optax(2, (8, 14, 20), 3, 0.2),
-        lambda opt: lr_scheduler.SequentialLR(
-            opt,
-            [lr_scheduler.LambdaLR(opt, lambda n: n / 2)]
-            + [
-                scheduler
-                for _ in range(3)
-                for scheduler in (
-                    lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0),
-                    lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.2, total_iters=3),
-                )
-            ]
-            + [lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)],
-            milestones=[2, 5, 9, 11, 15, 17, 21],
-        ),
+        lambda opt: _wsds_torch(opt, 3, [2, 5, 9, 11, 15, 17, 21]),
         STEPS,
     ),
     "wsds_periodic": (
         "wsds(t - 1, 2, 6, 3, 0.2)",
         wsds_optax(2, (6, 12, 18, 24), 3, 0.2),
-        lambda opt: lr_scheduler.SequentialLR(
-            opt,
-            [lr_scheduler.LambdaLR(opt, lambda n: n / 2)]
-            + [
-                scheduler
-                for _ in range(4)
-                for scheduler in (
-                    lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0),
-                    lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.2, total_iters=3),
-                )
-            ]
-            + [lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)],
-            milestones=[2, 3, 7, 9, 13, 15, 19, 21, 25],
-        ),
+        lambda opt: _wsds_torch(opt, 4, [2, 3, 7, 9, 13, 15, 19, 21, 25]),
         STEPS,
     ),
     "wsds_no_warmup": (
