@@ -1,0 +1,49 @@
+"""Axis reductions and per-row / per-column shapes, for any array library (torch, jax).
+
+A parameter is viewed as a matrix of ``rows`` (its first dimension) by ``cols`` (the product of
+the others): a 0-d parameter is 1 x 1, a 1-d one of n entries n x 1 (docs/language.md,
+"Reductions"). A per-row value is kept as an array of shape ``(rows, 1, ..., 1)`` and a
+per-column one as ``(1, *theta.shape[1:])``: both have θ's number of dimensions, so they
+broadcast against θ (and a per-row value times a per-column one is θ-shaped) with no reshapes.
+Shapes depend on the parameter's shape only (static under jit). A reduction over no dimension
+(the columns of a 0-d or 1-d parameter) returns ``x`` itself: ``torch.mean(x, dim=())`` would
+reduce over every dimension instead.
+
+Each backend's ``axes`` module binds these to its library's reductions and keyword spellings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def rows_shape(x: Any) -> tuple[int, ...]:
+    """The shape of a per-row value of a parameter like ``x``: ``(rows, 1, ..., 1)``."""
+    return tuple(x.shape[:1]) + (1,) * max(x.ndim - 1, 0)
+
+
+def cols_shape(x: Any) -> tuple[int, ...]:
+    """The shape of a per-column value of a parameter like ``x``: ``(1, *x.shape[1:])``."""
+    return (1, *x.shape[1:]) if x.ndim else ()
+
+
+def per_row(reduce: Callable[..., Any], axis: str, keep: str, what: str) -> Callable[[Any], Any]:
+    """``reduce`` over the columns of each row (``axis``/``keep``: the library's keywords)."""
+
+    def row(x: Any) -> Any:
+        dims = tuple(range(1, x.ndim))
+        return reduce(x, **{axis: dims, keep: True}) if dims else x
+
+    row.__doc__ = f"The {what} of each row (over its columns), one number per row."
+    return row
+
+
+def per_column(reduce: Callable[..., Any], axis: str, keep: str, what: str) -> Callable[[Any], Any]:
+    """``reduce`` over the rows of each column."""
+
+    def column(x: Any) -> Any:
+        return reduce(x, **{axis: 0, keep: True}) if x.ndim else x
+
+    column.__doc__ = f"The {what} of each column (over the rows), one number per column."
+    return column
