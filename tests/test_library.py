@@ -37,6 +37,7 @@ CATALOGUE = {
     20: ["radam"],
     22: ["adax"],
     23: ["adabelief"],
+    25: ["sgdp"],
     26: ["adamwn"],
     27: ["cadamw"],
     28: ["cadam"],

@@ -74,6 +74,7 @@ from optc.generated.jax.sgdclipglobal import SGDClipGlobalState, sgdclipglobal
 from optc.generated.jax.sgdclipvalue import SGDClipValueState, sgdclipvalue
 from optc.generated.jax.sgdmomentum import SGDMomentumState, sgdmomentum
 from optc.generated.jax.sgdnesterov import SGDNesterovState, sgdnesterov
+from optc.generated.jax.sgdp import SGDPState, sgdp
 from optc.generated.jax.sgdschedulefree import SGDScheduleFreeState, sgdschedulefree
 from optc.generated.jax.sgdwsd import SGDWSDState, sgdwsd
 from optc.generated.jax.sgdwsds import SGDWSDSState, sgdwsds
@@ -158,6 +159,7 @@ __all__ = [
     "SGDClipValueState",
     "SGDMomentumState",
     "SGDNesterovState",
+    "SGDPState",
     "SGDScheduleFreeState",
     "SGDState",
     "SGDWSDSState",
@@ -242,6 +244,7 @@ __all__ = [
     "sgdclipvalue",
     "sgdmomentum",
     "sgdnesterov",
+    "sgdp",
     "sgdschedulefree",
     "sgdwsd",
     "sgdwsds",

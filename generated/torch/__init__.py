@@ -74,6 +74,7 @@ from optc.generated.torch.sgdclipglobal import SGDClipGlobal
 from optc.generated.torch.sgdclipvalue import SGDClipValue
 from optc.generated.torch.sgdmomentum import SGDMomentum
 from optc.generated.torch.sgdnesterov import SGDNesterov
+from optc.generated.torch.sgdp import SGDP
 from optc.generated.torch.sgdschedulefree import SGDScheduleFree
 from optc.generated.torch.sgdwsd import SGDWSD
 from optc.generated.torch.sgdwsds import SGDWSDS
@@ -93,6 +94,7 @@ __all__ = [
     "ONS",
     "QHM",
     "SGD",
+    "SGDP",
     "SGDWSD",
     "SGDWSDS",
     "SM3",
