@@ -37,6 +37,7 @@ CATALOGUE = {
     20: ["radam"],
     22: ["adax"],
     23: ["adabelief"],
+    24: ["adamp"],
     25: ["sgdp"],
     26: ["adamwn"],
     27: ["cadamw"],
@@ -77,7 +78,7 @@ CATALOGUE = {
     134: ["nadamw"],
     135: ["lookaheadadam"],
     136: ["qhadam", "qhm"],
-    137: ["clipadam", "sgdclipblockrms", "sgdclipglobal", "sgdclipvalue"],
+    137: ["clipadam", "sgdagc", "sgdclipblockrms", "sgdclipglobal", "sgdclipvalue"],
 }
 
 # Specs of methods the catalogue does not number (docs/catalog.md, "Additional specs").

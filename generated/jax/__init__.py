@@ -17,6 +17,7 @@ from optc.generated.jax.adamax import AdamaxState, adamax
 from optc.generated.jax.adamaxw import AdamaxWState, adamaxw
 from optc.generated.jax.adamc import AdamCState, adamc
 from optc.generated.jax.adammini import AdamMiniState, adammini
+from optc.generated.jax.adamp import AdamPState, adamp
 from optc.generated.jax.adamplusplus import AdamPlusPlusState, adamplusplus
 from optc.generated.jax.adampower import AdamPowerState, adampower
 from optc.generated.jax.adamw import AdamWState, adamw
@@ -69,6 +70,7 @@ from optc.generated.jax.rmsprop import RMSpropState, rmsprop
 from optc.generated.jax.rmspropdebiased import RMSpropDebiasedState, rmspropdebiased
 from optc.generated.jax.rprop import RpropState, rprop
 from optc.generated.jax.sgd import SGDState, sgd
+from optc.generated.jax.sgdagc import SGDAGCState, sgdagc
 from optc.generated.jax.sgdclipblockrms import SGDClipBlockRMSState, sgdclipblockrms
 from optc.generated.jax.sgdclipglobal import SGDClipGlobalState, sgdclipglobal
 from optc.generated.jax.sgdclipvalue import SGDClipValueState, sgdclipvalue
@@ -106,6 +108,7 @@ __all__ = [
     "AdalayerState",
     "AdamCState",
     "AdamMiniState",
+    "AdamPState",
     "AdamPlusPlusState",
     "AdamPowerState",
     "AdamState",
@@ -154,6 +157,7 @@ __all__ = [
     "RMSpropDebiasedState",
     "RMSpropState",
     "RpropState",
+    "SGDAGCState",
     "SGDClipBlockRMSState",
     "SGDClipGlobalState",
     "SGDClipValueState",
@@ -187,6 +191,7 @@ __all__ = [
     "adamaxw",
     "adamc",
     "adammini",
+    "adamp",
     "adamplusplus",
     "adampower",
     "adamw",
@@ -239,6 +244,7 @@ __all__ = [
     "rmspropdebiased",
     "rprop",
     "sgd",
+    "sgdagc",
     "sgdclipblockrms",
     "sgdclipglobal",
     "sgdclipvalue",

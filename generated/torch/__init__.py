@@ -17,6 +17,7 @@ from optc.generated.torch.adamax import Adamax
 from optc.generated.torch.adamaxw import AdamaxW
 from optc.generated.torch.adamc import AdamC
 from optc.generated.torch.adammini import AdamMini
+from optc.generated.torch.adamp import AdamP
 from optc.generated.torch.adamplusplus import AdamPlusPlus
 from optc.generated.torch.adampower import AdamPower
 from optc.generated.torch.adamw import AdamW
@@ -69,6 +70,7 @@ from optc.generated.torch.rmsprop import RMSprop
 from optc.generated.torch.rmspropdebiased import RMSpropDebiased
 from optc.generated.torch.rprop import Rprop
 from optc.generated.torch.sgd import SGD
+from optc.generated.torch.sgdagc import SGDAGC
 from optc.generated.torch.sgdclipblockrms import SGDClipBlockRMS
 from optc.generated.torch.sgdclipglobal import SGDClipGlobal
 from optc.generated.torch.sgdclipvalue import SGDClipValue
@@ -94,6 +96,7 @@ __all__ = [
     "ONS",
     "QHM",
     "SGD",
+    "SGDAGC",
     "SGDP",
     "SGDWSD",
     "SGDWSDS",
@@ -117,6 +120,7 @@ __all__ = [
     "Adam",
     "AdamC",
     "AdamMini",
+    "AdamP",
     "AdamPlusPlus",
     "AdamPower",
     "AdamW",
