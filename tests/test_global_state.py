@@ -167,3 +167,15 @@ def test_a_global_settled_in_an_early_round_is_passed_once():
     )
     report = verify(optc.load_program(text), steps=4, shapes=SHAPES, grad_modes=("fresh",))
     assert report.passed, (report.error, report.failures)
+
+
+def test_blocks_keep_their_conditions_in_a_step_with_totals():
+    """Hoisting total(...) rebuilt every statement: a block's statements lost their guards and
+    ran every step in torch (a regression)."""
+    text = spec(
+        "  gn = sqrt(total(g^2))\n  every 3:\n    s <- s + g\n"
+        "  theta <- theta - lr * g / (gn + 1) - 0.01 * s",
+        states="state s = 0",
+    )
+    report = verify(optc.load_program(text), steps=6, shapes=SHAPES, grad_modes=("fresh",))
+    assert report.passed, (report.error, report.failures)

@@ -20,6 +20,7 @@ cheap scalars, recomputed wherever they are read.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 
@@ -138,9 +139,7 @@ def _hoist_totals(body: list[Binding]) -> list[Binding]:
 
     for binding in body:
         expr = rewrite(binding.expr, binding)
-        hoisted.append(
-            Binding(binding.id, binding.display, binding.target, expr, binding.span, binding.source)
-        )
+        hoisted.append(dataclasses.replace(binding, expr=expr))  # guards and merges kept
     return hoisted
 
 
