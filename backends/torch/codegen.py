@@ -2,11 +2,9 @@
 
 The module has three public pieces, in the style of torch.optim: ``<name>_init`` (one
 parameter's initial state), ``<name>_update`` (one readable, pure single-tensor step — the ground
-truth) and the ``Optimizer`` class that owns param groups, state and the step loop.
-
-Scalars that depend only on hypers and ``t`` stay Python floats (no device round trips, no
-kernel launches); everything shaped like θ — and scalar *states*, which live on the device — is
-a tensor. :class:`TorchPrinter` picks the spelling for each case.
+truth) and the ``Optimizer`` class that owns param groups, state and the step loop; plus
+``<name>_scalars`` / ``<name>_kernel``, the update split for the fused path (kernel.py).
+Expressions are spelled by :class:`optc.backends.torch.printer.TorchPrinter`.
 """
 
 from __future__ import annotations
@@ -21,14 +19,14 @@ import jinja2
 
 from optc import pysource
 from optc.backends import lowering, rounds
-from optc.backends.pyexpr import PythonPrinter, ScalarFacts
+from optc.backends.pyexpr import ScalarFacts
+from optc.backends.torch.kernel import kernel_functions
+from optc.backends.torch.printer import TorchPrinter
 from optc.diagnostics import SpecError
 from optc.ir import phases
 from optc.ir.nodes import (
     REAL_SCALAR,
     Binding,
-    DType,
-    Expr,
     Op,
     Program,
     Role,
@@ -37,194 +35,7 @@ from optc.ir.nodes import (
     free_vars,
     walk,
 )
-from optc.ir.ops import AXIS_REDUCTIONS, OPS
-from optc.ir.printer import Prec, operand_precedences
-
-_TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log", "cos", "sin", "floor"}
-# Per-tensor reductions: a 0-d tensor on the parameter's device (no host sync).
-_REDUCTIONS = {
-    "norm2": "{torch}.linalg.vector_norm({0})",
-    "norm1": "{torch}.linalg.vector_norm({0}, 1)",
-    "norminf": "{torch}.linalg.vector_norm({0}, {math}.inf)",
-    "rms": "{torch}.sqrt({torch}.mean({torch}.square({0})))",
-    "mean": "{torch}.mean({0})",
-    "sum": "{torch}.sum({0})",
-    "maxof": "{torch}.amax({0})",
-    "minof": "{torch}.amin({0})",
-    "dot": "{torch}.sum({0} * {1})",  # operands as operands of *, see function()
-    "count": "{torch}.sum({0}, dtype=g.dtype)",
-}
-# The parameter's dimensions, bound at the top of the generated functions that read them.
-_SHAPES = {
-    "numel": "theta.numel()",
-    "ndim": "theta.ndim",
-    "rows": "theta.shape[0] if theta.ndim else 1",
-    "cols": "{math}.prod(theta.shape[1:])",
-}
-# Plain-number functions that Python's math would raise on (or, for sign, a NaN it would keep
-# or drop by argument order): spelled with optc.backends.ieee, docs/language.md "Non-finite".
-_IEEE_FUNCTIONS = {"sqrt", "exp", "log", "sign", "cos", "sin", "floor"}
-
-
-class TorchPrinter(PythonPrinter):
-    """Spells IR functions for torch; ``torch``/``math`` as the module imports them."""
-
-    def __init__(
-        self,
-        names: dict[str, str],
-        device_values: set[str],
-        internal: lowering.InternalNames,
-        facts: ScalarFacts | None = None,
-        like: str = "g",
-    ) -> None:
-        super().__init__(names, facts)
-        self.device_values = device_values
-        self.like = like  # a tensor argument: new tensors take its dtype and device
-        self._device: dict[int, tuple[Expr, bool]] = {}
-        self.internal = internal
-        self.torch = internal["torch"]
-        self.math = internal["math"]
-        self.uses_math = False
-        self.uses_ieee = False
-        self.axes: set[str] = set()  # helpers of optc.backends.torch.axes the code calls
-
-    def axis(self, name: str) -> str:
-        """A helper of ``optc.backends.torch.axes`` (``row_mean``, ``rows_shape``...)."""
-        self.axes.add(name)
-        return self.internal[name]
-
-    @property
-    def ieee(self) -> str:
-        self.uses_ieee = True
-        return self.internal["ieee"]
-
-    def inf(self) -> str:
-        self.uses_math = True
-        return f"{self.math}.inf"
-
-    def on_device(self, expr: Expr) -> bool:
-        """Whether the value is a tensor at run time (θ-shaped, or a scalar state's 0-d tensor).
-
-        Decided bottom-up once per node (memoised), so printing stays linear in the tree size.
-        """
-        hit = self._device.get(id(expr))
-        if hit is None:
-            if expr.type.is_tensor:
-                value = True
-            elif isinstance(expr, Var):
-                value = expr.name in self.device_values
-            else:
-                value = isinstance(expr, Op) and (
-                    OPS[expr.op].category in ("reduce", "global")
-                    or any(self.on_device(a) for a in expr.args)
-                )
-            hit = self._device[id(expr)] = (expr, value)
-        return hit[1]
-
-    def python_number(self, expr: Expr) -> bool:
-        return not self.on_device(expr)
-
-    def scalar_call(self, expr: Op, args: list[str]) -> tuple[str, int]:
-        return f"{self.ieee}.{expr.op}({', '.join(args)})", Prec.ATOM
-
-    def strong_zero(self, scalar: Expr, test: str, product: str, in_sum: bool) -> tuple[str, int]:
-        if self.on_device(scalar):  # a scalar state: no Python branch on a device value
-            return f"{self.torch}.where({test} != 0, {product}, 0)", Prec.ATOM
-        zero = "0" if in_sum else f"{self.torch}.zeros_like({self.like})"
-        return f"{product} if {test} != 0 else {zero}", Prec.SELECT
-
-    def as_tensor(self, expr: Expr, text: str) -> str:
-        return text if self.on_device(expr) else f"{self.like}.new_tensor({text})"
-
-    def fill_like_gradient(self, expr: Expr, text: str, shape: Shape = Shape.TENSOR) -> str:
-        if shape is not Shape.TENSOR:  # a per-row or per-column state given a scalar
-            size = f"{self.axis(shape.value + '_shape')}({self.like})"
-            if self.on_device(expr):
-                return f"({text}).expand({size}).clone()"
-            return f"{self.like}.new_full({size}, {text})"
-        if self.on_device(expr):  # a scalar state's 0-d tensor, a per-row or per-column value
-            return f"({text}).expand_as({self.like}).clone()"
-        return f"{self.torch}.full_like({self.like}, {text})"
-
-    def shape_preamble(self, exprs: list[Expr]) -> list[str]:
-        """``rows = ...`` lines for the dimensions the expressions read."""
-        names = lowering.shape_names_used(exprs)
-        self.uses_math |= "cols" in names
-        spellings = {k: v.format(math=self.math) for k, v in _SHAPES.items()}
-        return lowering.shape_preamble(names, spellings)
-
-    def function(self, expr: Op, args: list[str]) -> tuple[str, int]:
-        op, a = expr.op, expr.args
-        if op == "dot":  # the operands of a product: dot(g, a - b) is sum(g * (a - b))
-            args = [self.at(x, p) for x, p in zip(a, operand_precedences("mul"), strict=True)]
-        if op in AXIS_REDUCTIONS:
-            return f"{self.axis(op)}({args[0]})", Prec.ATOM
-        if op in _REDUCTIONS:
-            if op == "norminf":
-                self.uses_math = True
-            return _REDUCTIONS[op].format(*args, torch=self.torch, math=self.math), Prec.ATOM
-        if op in _TENSOR_FUNCTIONS:
-            if self.on_device(a[0]):
-                return f"{self.torch}.{op}({args[0]})", Prec.ATOM
-            if op in _IEEE_FUNCTIONS:
-                return f"{self.ieee}.{op}({args[0]})", Prec.ATOM
-            return f"{op}({args[0]})", Prec.ATOM
-        if op == "mod":  # Python's % (the divisor's sign) in every spelling
-            if any(self.on_device(x) for x in a):
-                return f"{self.torch}.remainder({args[0]}, {args[1]})", Prec.ATOM
-            if all(x.type.dtype is DType.INT for x in a):
-                return f"{self.at(a[0], Prec.MUL)} % {self.at(a[1], Prec.MUL + 1)}", Prec.MUL
-            return f"{self.ieee}.mod({args[0]}, {args[1]})", Prec.ATOM
-        if op in ("min", "max"):
-            tensors = [self.on_device(x) for x in a]
-            if all(tensors):
-                return (
-                    f"{self.torch}.{'minimum' if op == 'min' else 'maximum'}({args[0]}, {args[1]})",
-                    Prec.ATOM,
-                )
-            if any(tensors):
-                tensor, scalar = (args[0], args[1]) if tensors[0] else (args[1], args[0])
-                bound = "max" if op == "min" else "min"
-                return f"{self.torch}.clamp({tensor}, {bound}={scalar})", Prec.ATOM
-            if all(x.type.dtype is DType.INT for x in a):  # integers: no NaN to lose
-                return f"{op}({args[0]}, {args[1]})", Prec.ATOM
-            return (
-                f"{self.ieee}.{'minimum' if op == 'min' else 'maximum'}({args[0]}, {args[1]})",
-                Prec.ATOM,
-            )
-        if op == "clip":
-            x = self.as_tensor(a[0], args[0]) if self.on_device(expr) else args[0]
-            if not self.on_device(expr):
-                return f"{self.ieee}.clip({args[0]}, {args[1]}, {args[2]})", Prec.ATOM
-            if self.on_device(a[1]) == self.on_device(a[2]):
-                return f"{self.torch}.clamp({x}, {args[1]}, {args[2]})", Prec.ATOM
-            inner = f"{self.torch}.clamp({x}, min={args[1]})"
-            return f"{self.torch}.clamp({inner}, max={args[2]})", Prec.ATOM
-        if op in ("where", "ifelse"):
-            if not self.on_device(a[0]):
-                if not self.on_device(expr):
-                    return self.ternary(expr)
-                # A scalar condition choosing between a tensor and a scalar: fill the scalar
-                # branch, so the value is a θ-shaped tensor whichever way the condition goes.
-                then_text = self._branch(a[1], args[1], expr.type.shape)
-                orelse_text = self._branch(a[2], args[2], expr.type.shape)
-                return f"{then_text} if {args[0]} else {orelse_text}", Prec.SELECT
-            # With two scalar branches torch.where would return the default dtype; make one a
-            # tensor of the gradient's dtype. One tensor branch sets the dtype by itself.
-            both_scalar = not (self.on_device(a[1]) or self.on_device(a[2]))
-            then = self.as_tensor(a[1], args[1]) if both_scalar else args[1]
-            return f"{self.torch}.where({args[0]}, {then}, {args[2]})", Prec.ATOM
-        if op in ("and", "or", "not"):
-            if not self.on_device(expr):
-                return self.logic(expr)
-            tensors = [self.as_tensor(x, text) for x, text in zip(a, args, strict=True)]
-            return f"{self.torch}.logical_{op}({', '.join(tensors)})", Prec.ATOM
-        raise AssertionError(f"torch backend cannot spell {op}")
-
-    def _branch(self, expr: Expr, text: str, shape: Shape) -> str:
-        if not self.on_device(expr) or (expr.type.is_tensor and expr.type.shape is not shape):
-            text = self.fill_like_gradient(expr, text, shape)
-        return text if self.rendered(expr)[1] > Prec.SELECT else f"({text})"
+from optc.ir.ops import OPS
 
 
 def _device_values(program: Program, body: Iterable[Binding]) -> set[str]:
@@ -329,7 +140,14 @@ SPARSE_COUNTERPARTS = ("torch.optim.SGD", "torch.optim.Adagrad")
 _FLAG_PARAMETERS = (
     ("maximize", "bool", "False", "maximize the objective instead of minimizing it"),
     ("foreach", "bool | None", "None", "accepted as in torch.optim; True is not available yet"),
-    ("fused", "bool | None", "None", "accepted as in torch.optim; True is not available yet"),
+    (
+        "fused",
+        "bool | None",
+        "None",
+        "True: the update of each param group as one torch.compile'd graph (one pass over "
+        "memory per parameter; the first step compiles). None or False: the readable "
+        "per-parameter loop, which None picks because it needs no compilation",
+    ),
     ("capturable", "bool", "False", "accepted as in torch.optim; True is not available yet"),
     ("differentiable", "bool", "False", "accepted as in torch.optim; True is not available"),
 )
@@ -457,6 +275,12 @@ def generate(program: Program, spec_path: str) -> str:
     phase_functions += [
         _section_function(program, kind, internal, hyper_params) for kind in program.sections
     ]
+    update_extra = (
+        shared_params + "".join(f", {name}: {printer.torch}.Tensor" for name in split.update_inputs)
+        if split
+        else ""
+    )
+    fast_functions = kernel_functions(program, printer, update_body, hyper_params, update_extra)
     init_preamble = printer.shape_preamble([s.init for s in program.states])
     counterpart = program.counterpart("torch")
     positional, keyword_only = _class_parameters(program, layout)
@@ -492,17 +316,16 @@ def generate(program: Program, spec_path: str) -> str:
                 f"{program.snake_name}_init",
                 *(f.name for f in phase_functions),
                 f"{program.snake_name}_update",
+                *(f.name for f in fast_functions),
             ]
         ),
         program=program,
         spec_path=spec_path,
         snake=program.snake_name,
         hyper_params=hyper_params,
-        update_extra=shared_params
-        + "".join(f", {name}: {printer.torch}.Tensor" for name in split.update_inputs)
-        if split
-        else "",
+        update_extra=update_extra,
         phase_functions=phase_functions,
+        fast_functions=fast_functions,
         global_states=lowering.python_tuple(s.name for s in program.globals),
         round_table=[
             (

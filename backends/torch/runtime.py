@@ -11,17 +11,21 @@ copies the results into the optimizer's own buffers. Copying (rather than storin
 tensors) is what makes a state never share storage with θ, the gradient or another state — a
 spec may write ``g_prev <- g`` or ``prev <- theta`` — and keeps every state tensor the same
 object from step to step, as torch.optim's in-place kernels do. Faster paths plug in by
-overriding :meth:`SpecOptimizer._step_group`.
+overriding :meth:`SpecOptimizer._step_group`. ``fused=True`` takes the compiled path of
+:mod:`optc.backends.torch.fused`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
+
+from optc.backends.torch import fused
 
 __all__ = ["Hyper", "SpecOptimizer"]
 
@@ -36,7 +40,6 @@ FLAGS: dict[str, Any] = {
 }
 _UNAVAILABLE = {
     "foreach": (True, "the multi-tensor (foreach) path is not generated yet"),
-    "fused": (True, "the fused path is not generated yet"),
     "capturable": (True, "CUDA-graph capture (capturable) is not supported yet"),
     "differentiable": (True, "differentiating through step() is not supported"),
 }
@@ -130,6 +133,10 @@ class SpecOptimizer(torch.optim.Optimizer):
     sparse_gradients: ClassVar[bool] = False
     init_state: ClassVar[Callable[..., dict[str, torch.Tensor]]]
     update_state: ClassVar[Callable[..., tuple[torch.Tensor, ...]]]
+    # The update split for the fused path: per-step scalars, and the tensor work reading them.
+    kernel_scalars: ClassVar[Callable[..., dict[str, Any]]]
+    kernel: ClassVar[fused.Kernel]
+    compile_fused: ClassVar[bool] = True  # False runs the fused path's kernels eagerly
     # A step reading across parameters (optc.ir.phases): global states, kept in the param group
     # under their names as 0-d tensors, and the rounds of (terms, their names, group values).
     global_states: ClassVar[tuple[str, ...]] = ()
@@ -287,15 +294,38 @@ class SpecOptimizer(torch.optim.Optimizer):
         shared: dict[str, Any] = {}
         if self.global_states or self.rounds:
             shared = self._group_round_values(group, hypers, members)
-        for theta, grad, buffers, t in members:
-            new_theta, *new_states = self.update_state(
-                theta, grad, *buffers, t=t, **hypers, **shared
-            )
-            for buffer, value in zip(buffers, new_states, strict=True):
-                buffer.copy_(value)
-            theta.copy_(new_theta)
+        if group.get("fused"):
+            self._fused_update(members, hypers, shared)
+        else:
+            for theta, grad, buffers, t in members:
+                new_theta, *new_states = self.update_state(
+                    theta, grad, *buffers, t=t, **hypers, **shared
+                )
+                for buffer, value in zip(buffers, new_states, strict=True):
+                    buffer.copy_(value)
+                theta.copy_(new_theta)
         for name, value in self.global_outputs.items():
             group[name].copy_(shared[value])
+
+    def _fused_update(
+        self, members: list, hypers: Mapping[str, Any], shared: Mapping[str, Any]
+    ) -> None:
+        """The fused path: the per-step scalars once per (t, dtype, device), then every
+        parameter's kernel in one compiled call (optc.backends.torch.fused)."""
+        arguments: dict[tuple, dict[str, Any]] = {}
+        scalars = []
+        for theta, _, _, t in members:
+            key = (t, theta.dtype == torch.float64, theta.device)
+            if key not in arguments:
+                values = self.kernel_scalars(t=t, **hypers)
+                arguments[key] = fused.scalar_arguments(values, theta)
+            scalars.append(arguments[key])
+        if self.compile_fused:
+            run = fused.compiled(self.kernel)
+        else:
+            run = functools.partial(fused.apply, kernel=self.kernel)
+        thetas, grads, buffers, _ = zip(*members, strict=True)
+        fused.write_back(run(thetas, grads, buffers, scalars, shared))
 
     def _members(self, group: dict[str, Any], hypers: Mapping[str, Any]):
         """(θ, gradient, state buffers, t) of each parameter with a gradient, its step counted:

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ACClip", "acclip_init", "acclip_update"]
+__all__ = ["ACClip", "acclip_init", "acclip_kernel", "acclip_scalars", "acclip_update"]
 
 
 def acclip_init(
@@ -58,6 +58,49 @@ def acclip_update(
     return theta, m, tau_alpha
 
 
+def acclip_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, alpha: float, eps: float
+) -> dict[str, float | bool]:
+    """The per-step scalars acclip_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "alpha": alpha,
+        "s2": 1 / alpha,
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def acclip_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    tau_alpha: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    alpha: torch.Tensor,
+    s2: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """acclip_update with the per-step scalars of acclip_scalars as arguments."""
+    # line 17: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 18: tau_alpha <- ema(tau_alpha, abs(g)^alpha, beta2)
+    tau_alpha = beta2 * tau_alpha + s1 * torch.abs(g) ** alpha
+    # line 19: tau = tau_alpha^(1 / alpha)
+    tau = tau_alpha**s2
+    # line 20: theta <- theta - lr * min(tau / (abs(m) + eps), 1) * m
+    theta = theta - lr * torch.clamp(tau / (torch.abs(m) + eps), max=1) * m
+    return theta, m, tau_alpha
+
+
 class ACClip(SpecOptimizer):
     r"""ACClip: Zhang, Karimireddy, Veit, Kim, Reddi, Kumar & Sra, Why are Adaptive Methods Good for
     Attention Models?, NeurIPS 2020.
@@ -95,8 +138,10 @@ class ACClip(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -113,6 +158,8 @@ class ACClip(SpecOptimizer):
     states = ("m", "tau_alpha")
     init_state = staticmethod(acclip_init)
     update_state = staticmethod(acclip_update)
+    kernel_scalars = staticmethod(acclip_scalars)
+    kernel = staticmethod(acclip_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaBelief", "adabelief_init", "adabelief_update"]
+__all__ = [
+    "AdaBelief",
+    "adabelief_init",
+    "adabelief_kernel",
+    "adabelief_scalars",
+    "adabelief_update",
+]
 
 
 def adabelief_init(
@@ -56,6 +62,55 @@ def adabelief_update(
     # line 22: theta <- theta - lr * (m_hat / (sqrt(s_hat) + eps) + weight_decay * theta)
     theta = theta - lr * (
         m_hat / (torch.sqrt(s_hat) + eps) + (weight_decay * theta if weight_decay != 0 else 0)
+    )
+    return theta, m, s
+
+
+def adabelief_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adabelief_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "eps": eps,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "weight_decay": weight_decay,
+    }
+
+
+def adabelief_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    s: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    eps: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adabelief_update with the per-step scalars of adabelief_scalars as arguments."""
+    # line 18: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 19: s <- ema(s, (g - m)^2, beta2) + eps
+    s = beta2 * s + s1 * (g - m) ** 2 + eps
+    # line 20: m_hat = debias(m, beta1)
+    m_hat = m / s2
+    # line 21: s_hat = debias(s, beta2)
+    s_hat = s / s3
+    # line 22: theta <- theta - lr * (m_hat / (sqrt(s_hat) + eps) + weight_decay * theta)
+    theta = theta - lr * (
+        m_hat / (torch.sqrt(s_hat) + eps) + torch.where(weight_decay != 0, weight_decay * theta, 0)
     )
     return theta, m, s
 
@@ -102,8 +157,10 @@ class AdaBelief(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -120,6 +177,8 @@ class AdaBelief(SpecOptimizer):
     states = ("m", "s")
     init_state = staticmethod(adabelief_init)
     update_state = staticmethod(adabelief_update)
+    kernel_scalars = staticmethod(adabelief_scalars)
+    kernel = staticmethod(adabelief_kernel)
 
     def __init__(
         self,

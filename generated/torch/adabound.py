@@ -14,7 +14,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaBound", "adabound_init", "adabound_update"]
+__all__ = ["AdaBound", "adabound_init", "adabound_kernel", "adabound_scalars", "adabound_update"]
 
 
 def adabound_init(
@@ -74,6 +74,67 @@ def adabound_update(
     return theta, m, v
 
 
+def adabound_scalars(
+    *,
+    t: int,
+    lr: float,
+    final_lr: float,
+    beta1: float,
+    beta2: float,
+    gamma: float,
+    eps: float,
+    weight_decay: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars adabound_kernel reads: values of t and the hypers only."""
+    # line 22: step_size = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+    step_size = lr * ieee.sqrt(1 - beta2**t) / (1 - beta1**t)
+    # line 23: lower = final_lr * (1 - 1 / (gamma * t + 1))
+    lower = final_lr * (1 - 1 / (gamma * t + 1))
+    # line 24: upper = final_lr * (1 + 1 / (gamma * t))
+    upper = final_lr * (1 + 1 / (gamma * t))
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "step_size": step_size,
+        "eps": eps,
+        "lower": lower,
+        "upper": upper,
+        "s2": lr * weight_decay,
+    }
+
+
+def adabound_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    step_size: torch.Tensor,
+    eps: torch.Tensor,
+    lower: torch.Tensor,
+    upper: torch.Tensor,
+    s2: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adabound_update with the per-step scalars of adabound_scalars as arguments."""
+    # line 20: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 21: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 25: theta <- theta - clip(step_size / (sqrt(v) + eps), lower, upper) * m - lr * weight_decay * theta
+    theta = (
+        theta
+        - torch.clamp(step_size / (torch.sqrt(v) + eps), lower, upper) * m
+        - torch.where(s2 != 0, s2 * theta, 0)
+    )
+    return theta, m, v
+
+
 class AdaBound(SpecOptimizer):
     r"""AdaBound: Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning
     Rate, ICLR 2019.
@@ -124,8 +185,10 @@ class AdaBound(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -144,6 +207,8 @@ class AdaBound(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(adabound_init)
     update_state = staticmethod(adabound_update)
+    kernel_scalars = staticmethod(adabound_scalars)
+    kernel = staticmethod(adabound_kernel)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adadelta", "adadelta_init", "adadelta_update"]
+__all__ = ["Adadelta", "adadelta_init", "adadelta_kernel", "adadelta_scalars", "adadelta_update"]
 
 
 def adadelta_init(
@@ -51,6 +51,39 @@ def adadelta_update(
     delta = torch.sqrt(u + eps) / torch.sqrt(v + eps) * d
     # line 21: u <- ema(u, delta^2, rho)
     u = rho * u + (1 - rho) * delta**2
+    # line 22: theta <- theta - lr * delta
+    theta = theta - lr * delta
+    return theta, v, u
+
+
+def adadelta_scalars(
+    *, t: int, lr: float, rho: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adadelta_kernel reads: values of t and the hypers only."""
+    return {"weight_decay": weight_decay, "rho": rho, "s0": 1 - rho, "eps": eps, "lr": lr}
+
+
+def adadelta_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    v: torch.Tensor,
+    u: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    rho: torch.Tensor,
+    s0: torch.Tensor,
+    eps: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adadelta_update with the per-step scalars of adadelta_scalars as arguments."""
+    # line 18: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 19: v <- ema(v, d^2, rho)
+    v = rho * v + s0 * d**2
+    # line 20: delta = sqrt(u + eps) / sqrt(v + eps) * d
+    delta = torch.sqrt(u + eps) / torch.sqrt(v + eps) * d
+    # line 21: u <- ema(u, delta^2, rho)
+    u = rho * u + s0 * delta**2
     # line 22: theta <- theta - lr * delta
     theta = theta - lr * delta
     return theta, v, u
@@ -94,8 +127,10 @@ class Adadelta(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -113,6 +148,8 @@ class Adadelta(SpecOptimizer):
     counterpart = "torch.optim.Adadelta"
     init_state = staticmethod(adadelta_init)
     update_state = staticmethod(adadelta_update)
+    kernel_scalars = staticmethod(adadelta_scalars)
+    kernel = staticmethod(adadelta_kernel)
 
     def __init__(
         self,

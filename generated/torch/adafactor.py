@@ -15,7 +15,13 @@ from optc.backends import ieee
 from optc.backends.torch.axes import col_mean, cols_shape, row_mean, rows_shape
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adafactor", "adafactor_init", "adafactor_update"]
+__all__ = [
+    "Adafactor",
+    "adafactor_init",
+    "adafactor_kernel",
+    "adafactor_scalars",
+    "adafactor_update",
+]
 
 
 def adafactor_init(
@@ -73,6 +79,62 @@ def adafactor_update(
     return theta, r, c
 
 
+def adafactor_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta2_decay: float,
+    eps1: float,
+    eps2: float,
+    d: float,
+    weight_decay: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars adafactor_kernel reads: values of t and the hypers only."""
+    # line 20: rho = min(lr, 1 / sqrt(t))
+    rho = ieee.minimum(lr, 1 / ieee.sqrt(t))
+    return {
+        "eps2": eps2,
+        "rho": rho,
+        "s0": 1 - lr * weight_decay,
+        "s1": ieee.pow(t, beta2_decay),
+        "eps1": eps1,
+        "s2": ieee.pow(eps1, 2),
+        "d": d,
+    }
+
+
+def adafactor_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    r: torch.Tensor,
+    c: torch.Tensor,
+    *,
+    eps2: torch.Tensor,
+    rho: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    eps1: torch.Tensor,
+    s2: torch.Tensor,
+    d: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adafactor_update with the per-step scalars of adafactor_scalars as arguments."""
+    # line 21: alpha = max(eps2, rms(theta)) * rho
+    alpha = torch.maximum(eps2, torch.sqrt(torch.mean(torch.square(theta)))) * rho
+    # line 22: theta <- theta * (1 - lr * weight_decay)
+    theta = theta * s0
+    # line 23: r <- lerp(r, row_mean(g^2), t^beta2_decay)
+    r = r + s1 * (row_mean(g**2) - r)
+    # line 24: c <- lerp(c, col_mean(g^2), t^beta2_decay)
+    c = c + s1 * (col_mean(g**2) - c)
+    # line 25: v = r * c / max(mean(r), eps1)
+    v = r * c / torch.maximum(torch.mean(r), eps1)
+    # line 26: u = g / sqrt(max(v, eps1^2))
+    u = g / torch.sqrt(torch.maximum(v, s2))
+    # line 27: theta <- theta - alpha / max(1, rms(u) / d) * u
+    theta = theta - alpha / torch.clamp(torch.sqrt(torch.mean(torch.square(u))) / d, min=1) * u
+    return theta, r, c
+
+
 class Adafactor(SpecOptimizer):
     r"""Adafactor: Shazeer & Stern, Adafactor: Adaptive Learning Rates with Sublinear Memory Cost,
     ICML 2018.
@@ -124,8 +186,10 @@ class Adafactor(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -144,6 +208,8 @@ class Adafactor(SpecOptimizer):
     axis_states = ("r", "c")
     init_state = staticmethod(adafactor_init)
     update_state = staticmethod(adafactor_update)
+    kernel_scalars = staticmethod(adafactor_scalars)
+    kernel = staticmethod(adafactor_kernel)
 
     def __init__(
         self,

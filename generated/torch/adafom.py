@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaFom", "adafom_init", "adafom_update"]
+__all__ = ["AdaFom", "adafom_init", "adafom_kernel", "adafom_scalars", "adafom_update"]
 
 
 def adafom_init(
@@ -52,6 +52,34 @@ def adafom_update(
     return theta, m, v
 
 
+def adafom_scalars(*, t: int, lr: float, beta1: float, eps: float) -> dict[str, float | bool]:
+    """The per-step scalars adafom_kernel reads: values of t and the hypers only."""
+    return {"beta1": beta1, "s0": 1 - beta1, "s1": 1 - 1 / t, "t": t, "lr": lr, "eps": eps}
+
+
+def adafom_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    t: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adafom_update with the per-step scalars of adafom_scalars as arguments."""
+    # line 14: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 15: v <- (1 - 1/t) * v + g^2 / t
+    v = s1 * v + g**2 / t
+    # line 16: theta <- theta - lr * m / (sqrt(v) + eps)
+    theta = theta - lr * m / (torch.sqrt(v) + eps)
+    return theta, m, v
+
+
 class AdaFom(SpecOptimizer):
     r"""AdaFom: Chen, Liu, Sun & Hong, On the Convergence of A Class of Adam-Type Algorithms for
     Non-Convex Optimization, ICLR 2019.
@@ -80,8 +108,10 @@ class AdaFom(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -96,6 +126,8 @@ class AdaFom(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(adafom_init)
     update_state = staticmethod(adafom_update)
+    kernel_scalars = staticmethod(adafom_scalars)
+    kernel = staticmethod(adafom_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adagrad", "adagrad_init", "adagrad_update"]
+__all__ = ["Adagrad", "adagrad_init", "adagrad_kernel", "adagrad_scalars", "adagrad_update"]
 
 
 def adagrad_init(
@@ -62,6 +62,40 @@ def adagrad_update(
     return theta, r
 
 
+def adagrad_scalars(
+    *,
+    t: int,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    initial_accumulator_value: float,
+    eps: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars adagrad_kernel reads: values of t and the hypers only."""
+    # line 24: clr = lr / (1 + (t - 1) * lr_decay)
+    clr = lr / (1 + (t - 1) * lr_decay)
+    return {"weight_decay": weight_decay, "clr": clr, "eps": eps}
+
+
+def adagrad_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    r: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    clr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adagrad_update with the per-step scalars of adagrad_scalars as arguments."""
+    # line 22: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 23: r <- r + d^2
+    r = r + d**2
+    # line 25: theta <- theta - clr * d / (sqrt(r) + eps)
+    theta = theta - clr * d / (torch.sqrt(r) + eps)
+    return theta, r
+
+
 class Adagrad(SpecOptimizer):
     r"""Adagrad: Duchi, Hazan & Singer, Adaptive Subgradient Methods for Online Learning and
     Stochastic Optimization, JMLR 2011.
@@ -100,8 +134,10 @@ class Adagrad(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -121,6 +157,8 @@ class Adagrad(SpecOptimizer):
     sparse_gradients = True
     init_state = staticmethod(adagrad_init)
     update_state = staticmethod(adagrad_update)
+    kernel_scalars = staticmethod(adagrad_scalars)
+    kernel = staticmethod(adagrad_kernel)
 
     def __init__(
         self,

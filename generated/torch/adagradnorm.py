@@ -14,7 +14,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaGradNorm", "adagradnorm_init", "adagradnorm_update"]
+__all__ = [
+    "AdaGradNorm",
+    "adagradnorm_init",
+    "adagradnorm_kernel",
+    "adagradnorm_scalars",
+    "adagradnorm_update",
+]
 
 
 def adagradnorm_init(theta: torch.Tensor, *, lr: float, eps: float) -> dict[str, torch.Tensor]:
@@ -32,6 +38,22 @@ def adagradnorm_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
+    # line 13: r <- r + norm(g)^2
+    r = r + torch.linalg.vector_norm(g) ** 2
+    # line 14: theta <- theta - lr * g / sqrt(r + eps)
+    theta = theta - lr * g / torch.sqrt(r + eps)
+    return theta, r
+
+
+def adagradnorm_scalars(*, t: int, lr: float, eps: float) -> dict[str, float | bool]:
+    """The per-step scalars adagradnorm_kernel reads: values of t and the hypers only."""
+    return {"lr": lr, "eps": eps}
+
+
+def adagradnorm_kernel(
+    theta: torch.Tensor, g: torch.Tensor, r: torch.Tensor, *, lr: torch.Tensor, eps: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """adagradnorm_update with the per-step scalars of adagradnorm_scalars as arguments."""
     # line 13: r <- r + norm(g)^2
     r = r + torch.linalg.vector_norm(g) ** 2
     # line 14: theta <- theta - lr * g / sqrt(r + eps)
@@ -65,8 +87,10 @@ class AdaGradNorm(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -80,6 +104,8 @@ class AdaGradNorm(SpecOptimizer):
     states = ("r",)
     init_state = staticmethod(adagradnorm_init)
     update_state = staticmethod(adagradnorm_update)
+    kernel_scalars = staticmethod(adagradnorm_scalars)
+    kernel = staticmethod(adagradnorm_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaGradPlusPlus", "adagradplusplus_init", "adagradplusplus_update"]
+__all__ = [
+    "AdaGradPlusPlus",
+    "adagradplusplus_init",
+    "adagradplusplus_kernel",
+    "adagradplusplus_scalars",
+    "adagradplusplus_update",
+]
 
 
 def adagradplusplus_init(theta: torch.Tensor, *, lr: float, eps: float) -> dict[str, torch.Tensor]:
@@ -45,6 +51,33 @@ def adagradplusplus_update(
     # line 16: step_size <- max(step_size, max(lr, rms(theta - theta0)))
     step_size = torch.maximum(
         step_size, torch.clamp(torch.sqrt(torch.mean(torch.square(theta - theta0))), min=lr)
+    )
+    # line 17: s <- s + g^2
+    s = s + g**2
+    # line 18: theta <- theta - step_size * g / (eps + sqrt(s))
+    theta = theta - step_size * g / (eps + torch.sqrt(s))
+    return theta, theta0, s, step_size
+
+
+def adagradplusplus_scalars(*, t: int, lr: float, eps: float) -> dict[str, float | bool]:
+    """The per-step scalars adagradplusplus_kernel reads: values of t and the hypers only."""
+    return {"lr": lr, "eps": eps}
+
+
+def adagradplusplus_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    theta0: torch.Tensor,
+    s: torch.Tensor,
+    step_size: torch.Tensor,
+    *,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adagradplusplus_update with the per-step scalars of adagradplusplus_scalars as arguments."""
+    # line 16: step_size <- max(step_size, max(lr, rms(theta - theta0)))
+    step_size = torch.maximum(
+        step_size, torch.maximum(lr, torch.sqrt(torch.mean(torch.square(theta - theta0))))
     )
     # line 17: s <- s + g^2
     s = s + g**2
@@ -87,8 +120,10 @@ class AdaGradPlusPlus(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -102,6 +137,8 @@ class AdaGradPlusPlus(SpecOptimizer):
     states = ("theta0", "s", "step_size")
     init_state = staticmethod(adagradplusplus_init)
     update_state = staticmethod(adagradplusplus_update)
+    kernel_scalars = staticmethod(adagradplusplus_scalars)
+    kernel = staticmethod(adagradplusplus_kernel)
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaGraft", "adagraft_init", "adagraft_update"]
+__all__ = ["AdaGraft", "adagraft_init", "adagraft_kernel", "adagraft_scalars", "adagraft_update"]
 
 
 def adagraft_init(
@@ -107,6 +107,92 @@ def adagraft_update(
     return theta, magnitude_buf, direction_m, direction_v
 
 
+def adagraft_scalars(
+    *,
+    t: int,
+    direction_lr: float,
+    direction_beta1: float,
+    direction_beta2: float,
+    direction_eps: float,
+    magnitude_lr: float,
+    magnitude_momentum: float,
+    magnitude_dampening: float,
+    magnitude_weight_decay: float,
+    lr: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars adagraft_kernel reads: values of t and the hypers only."""
+    return {
+        "magnitude_weight_decay": magnitude_weight_decay,
+        "s0": t == 1,
+        "magnitude_momentum": magnitude_momentum,
+        "s1": 1 - magnitude_dampening,
+        "magnitude_lr": magnitude_lr,
+        "direction_beta1": direction_beta1,
+        "s2": 1 - direction_beta1,
+        "direction_beta2": direction_beta2,
+        "s3": 1 - direction_beta2,
+        "s4": 1 - direction_beta1**t,
+        "s5": 1 - direction_beta2**t,
+        "direction_lr": direction_lr,
+        "direction_eps": direction_eps,
+        "lr": lr,
+    }
+
+
+def adagraft_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    magnitude_buf: torch.Tensor,
+    direction_m: torch.Tensor,
+    direction_v: torch.Tensor,
+    *,
+    magnitude_weight_decay: torch.Tensor,
+    s0: bool,
+    magnitude_momentum: torch.Tensor,
+    s1: torch.Tensor,
+    magnitude_lr: torch.Tensor,
+    direction_beta1: torch.Tensor,
+    s2: torch.Tensor,
+    direction_beta2: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    s5: torch.Tensor,
+    direction_lr: torch.Tensor,
+    direction_eps: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adagraft_update with the per-step scalars of adagraft_scalars as arguments."""
+    # line 11: start = theta
+    start = theta
+    # line 16: (sgdmomentum) d = g + weight_decay * theta
+    magnitude_d = g + torch.where(magnitude_weight_decay != 0, magnitude_weight_decay * theta, 0)
+    # line 17: (sgdmomentum) buf <- if t == 1 then d else momentum * buf + (1 - dampening) * d
+    magnitude_buf = magnitude_d if s0 else magnitude_momentum * magnitude_buf + s1 * magnitude_d
+    # line 18: (sgdmomentum) theta <- theta - lr * buf
+    theta = theta - magnitude_lr * magnitude_buf
+    # line 13: step_m = theta - start
+    step_m = theta - start
+    # line 14: theta <- start
+    theta = start
+    # line 17: (adam) m <- ema(m, g, beta1)
+    direction_m = direction_beta1 * direction_m + s2 * g
+    # line 18: (adam) v <- ema(v, g^2, beta2)
+    direction_v = direction_beta2 * direction_v + s3 * g**2
+    # line 19: (adam) m_hat = debias(m, beta1)
+    direction_m_hat = direction_m / s4
+    # line 20: (adam) v_hat = debias(v, beta2)
+    direction_v_hat = direction_v / s5
+    # line 21: (adam) theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - direction_lr * direction_m_hat / (torch.sqrt(direction_v_hat) + direction_eps)
+    # line 16: step_d = theta - start
+    step_d = theta - start
+    # line 17: theta <- start + lr * norm(step_m) * dualize(step_d, l2)
+    theta = start + lr * torch.linalg.vector_norm(step_m) * torch.where(
+        torch.linalg.vector_norm(step_d) > 0, step_d / torch.linalg.vector_norm(step_d), 0
+    )
+    return theta, magnitude_buf, direction_m, direction_v
+
+
 class AdaGraft(SpecOptimizer):
     r"""AdaGraft: Agarwal, Anil, Hazan, Koren & Zhang, Disentangling Adaptive Gradient Methods from
     Learning Rates, arXiv 2020.
@@ -163,8 +249,10 @@ class AdaGraft(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -185,6 +273,8 @@ class AdaGraft(SpecOptimizer):
     states = ("magnitude_buf", "direction_m", "direction_v")
     init_state = staticmethod(adagraft_init)
     update_state = staticmethod(adagraft_update)
+    kernel_scalars = staticmethod(adagraft_scalars)
+    kernel = staticmethod(adagraft_kernel)
 
     def __init__(
         self,

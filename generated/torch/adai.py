@@ -15,7 +15,15 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adai", "adai_group_1", "adai_init", "adai_partials_1", "adai_update"]
+__all__ = [
+    "Adai",
+    "adai_group_1",
+    "adai_init",
+    "adai_kernel",
+    "adai_partials_1",
+    "adai_scalars",
+    "adai_update",
+]
 
 
 def adai_init(
@@ -126,6 +134,68 @@ def adai_update(
     return theta, m, v, bias
 
 
+def adai_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta0: float,
+    beta2: float,
+    eps: float,
+    dampening: float,
+    weight_decay: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars adai_kernel reads: values of t and the hypers only."""
+    return {
+        "weight_decay": weight_decay,
+        "beta2": beta2,
+        "s0": 1 - beta2,
+        "s1": 1 - beta2**t,
+        "beta0": beta0,
+        "s2": ieee.div(1, 3 - 2 * dampening),
+        "eps": eps,
+        "dampening": dampening,
+        "s3": lr * beta0 ** (1 - dampening),
+    }
+
+
+def adai_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    bias: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    beta2: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    beta0: torch.Tensor,
+    s2: torch.Tensor,
+    eps: torch.Tensor,
+    dampening: torch.Tensor,
+    s3: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    v_mean: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adai_update with the per-step scalars of adai_scalars as arguments."""
+    # line 21: u = g + weight_decay * theta
+    u = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 22: v <- ema(v, u^2, beta2)
+    v = beta2 * v + s0 * u**2
+    # line 23: v_hat = debias(v, beta2)
+    v_hat = v / s1
+    # line 26: inertia_gap = clip(beta0 * (v_hat / v_mean)^(1 / (3 - 2 * dampening)), eps, 1)
+    inertia_gap = torch.clamp(torch.clamp(beta0 * (v_hat / v_mean) ** s2, min=eps), max=1)
+    # line 27: bias <- inertia_gap + (1 - inertia_gap) * bias
+    bias = inertia_gap + (1 - inertia_gap) * bias
+    # line 28: m <- (1 - inertia_gap) * m + inertia_gap^dampening * u
+    m = (1 - inertia_gap) * m + inertia_gap**dampening * u
+    # line 29: theta <- theta - lr * beta0^(1 - dampening) * m / bias
+    theta = theta - s3 * m / bias
+    return theta, m, v, bias
+
+
 class Adai(SpecOptimizer):
     r"""Adai: Xie, Wang, Zhang, Sato & Sugiyama, Adaptive Inertia: Disentangling the Effects of
     Adaptive Learning Rate and Momentum, ICML 2022.
@@ -177,8 +247,10 @@ class Adai(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -196,6 +268,8 @@ class Adai(SpecOptimizer):
     states = ("m", "v", "bias")
     init_state = staticmethod(adai_init)
     update_state = staticmethod(adai_update)
+    kernel_scalars = staticmethod(adai_scalars)
+    kernel = staticmethod(adai_kernel)
     # (terms of each parameter, names of their sums, group values): see optc.ir.phases
     rounds = ((adai_partials_1, ("total_1", "total_2"), adai_group_1),)
 

@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adalayer", "adalayer_init", "adalayer_update"]
+__all__ = ["Adalayer", "adalayer_init", "adalayer_kernel", "adalayer_scalars", "adalayer_update"]
 
 
 def adalayer_init(
@@ -52,6 +52,37 @@ def adalayer_update(
     v = beta2 * v + (1 - beta2) * (
         torch.linalg.vector_norm(g) ** 2 / ieee.sqrt(ieee.maximum(numel, 1))
     )
+    # line 18: theta <- theta - lr * m / sqrt(v + eps)
+    theta = theta - lr * m / torch.sqrt(v + eps)
+    return theta, m, v
+
+
+def adalayer_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adalayer_kernel reads: values of t and the hypers only."""
+    return {"beta1": beta1, "s0": 1 - beta1, "beta2": beta2, "s1": 1 - beta2, "lr": lr, "eps": eps}
+
+
+def adalayer_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adalayer_update with the per-step scalars of adalayer_scalars as arguments."""
+    numel = theta.numel()
+    # line 16: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 17: v <- ema(v, norm(g)^2 / sqrt(max(numel, 1)), beta2)
+    v = beta2 * v + s1 * (torch.linalg.vector_norm(g) ** 2 / ieee.sqrt(ieee.maximum(numel, 1)))
     # line 18: theta <- theta - lr * m / sqrt(v + eps)
     theta = theta - lr * m / torch.sqrt(v + eps)
     return theta, m, v
@@ -94,8 +125,10 @@ class Adalayer(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -111,6 +144,8 @@ class Adalayer(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(adalayer_init)
     update_state = staticmethod(adalayer_update)
+    kernel_scalars = staticmethod(adalayer_scalars)
+    kernel = staticmethod(adalayer_kernel)
 
     def __init__(
         self,

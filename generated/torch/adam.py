@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adam", "adam_init", "adam_update"]
+__all__ = ["Adam", "adam_init", "adam_kernel", "adam_scalars", "adam_update"]
 
 
 def adam_init(
@@ -51,6 +51,51 @@ def adam_update(
     m_hat = m / (1 - beta1**t)
     # line 20: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
+    # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
+    return theta, m, v
+
+
+def adam_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adam_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def adam_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adam_update with the per-step scalars of adam_scalars as arguments."""
+    # line 17: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 18: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 19: m_hat = debias(m, beta1)
+    m_hat = m / s2
+    # line 20: v_hat = debias(v, beta2)
+    v_hat = v / s3
     # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
     theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
     return theta, m, v
@@ -98,8 +143,10 @@ class Adam(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -122,6 +169,8 @@ class Adam(SpecOptimizer):
     counterpart = "torch.optim.Adam"
     init_state = staticmethod(adam_init)
     update_state = staticmethod(adam_update)
+    kernel_scalars = staticmethod(adam_scalars)
+    kernel = staticmethod(adam_kernel)
 
     def __init__(
         self,

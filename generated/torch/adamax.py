@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adamax", "adamax_init", "adamax_update"]
+__all__ = ["Adamax", "adamax_init", "adamax_kernel", "adamax_scalars", "adamax_update"]
 
 
 def adamax_init(
@@ -52,6 +52,47 @@ def adamax_update(
     u = torch.maximum(beta2 * u, torch.abs(d) + eps)
     # line 21: theta <- theta - lr * debias(m, beta1) / u
     theta = theta - lr * (m / (1 - beta1**t)) / u
+    return theta, m, u
+
+
+def adamax_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adamax_kernel reads: values of t and the hypers only."""
+    return {
+        "weight_decay": weight_decay,
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "eps": eps,
+        "lr": lr,
+        "s1": 1 - beta1**t,
+    }
+
+
+def adamax_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    u: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    eps: torch.Tensor,
+    lr: torch.Tensor,
+    s1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamax_update with the per-step scalars of adamax_scalars as arguments."""
+    # line 18: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 19: m <- ema(m, d, beta1)
+    m = beta1 * m + s0 * d
+    # line 20: u <- max(beta2 * u, abs(d) + eps)
+    u = torch.maximum(beta2 * u, torch.abs(d) + eps)
+    # line 21: theta <- theta - lr * debias(m, beta1) / u
+    theta = theta - lr * (m / s1) / u
     return theta, m, u
 
 
@@ -95,8 +136,10 @@ class Adamax(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -115,6 +158,8 @@ class Adamax(SpecOptimizer):
     counterpart = "torch.optim.Adamax"
     init_state = staticmethod(adamax_init)
     update_state = staticmethod(adamax_update)
+    kernel_scalars = staticmethod(adamax_scalars)
+    kernel = staticmethod(adamax_kernel)
 
     def __init__(
         self,

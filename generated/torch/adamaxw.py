@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamaxW", "adamaxw_init", "adamaxw_update"]
+__all__ = ["AdamaxW", "adamaxw_init", "adamaxw_kernel", "adamaxw_scalars", "adamaxw_update"]
 
 
 def adamaxw_init(
@@ -56,6 +56,45 @@ def adamaxw_update(
     return theta, m, u
 
 
+def adamaxw_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adamaxw_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "eps": eps,
+        "lr": lr,
+        "s1": 1 - beta1**t,
+        "weight_decay": weight_decay,
+    }
+
+
+def adamaxw_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    u: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    eps: torch.Tensor,
+    lr: torch.Tensor,
+    s1: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamaxw_update with the per-step scalars of adamaxw_scalars as arguments."""
+    # line 20: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 21: u <- max(beta2 * u, abs(g) + eps)
+    u = torch.maximum(beta2 * u, torch.abs(g) + eps)
+    # line 22: theta <- theta - lr * (debias(m, beta1) / u + weight_decay * theta)
+    theta = theta - lr * (m / s1 / u + torch.where(weight_decay != 0, weight_decay * theta, 0))
+    return theta, m, u
+
+
 class AdamaxW(SpecOptimizer):
     r"""AdamaxW: Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015.
 
@@ -92,8 +131,10 @@ class AdamaxW(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -110,6 +151,8 @@ class AdamaxW(SpecOptimizer):
     states = ("m", "u")
     init_state = staticmethod(adamaxw_init)
     update_state = staticmethod(adamaxw_update)
+    kernel_scalars = staticmethod(adamaxw_scalars)
+    kernel = staticmethod(adamaxw_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamC", "adamc_init", "adamc_update"]
+__all__ = ["AdamC", "adamc_init", "adamc_kernel", "adamc_scalars", "adamc_update"]
 
 
 def adamc_init(
@@ -66,6 +66,53 @@ def adamc_update(
     return theta, m, v
 
 
+def adamc_scalars(
+    *, t: int, lr: float, max_lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adamc_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "eps": eps,
+        "s3": ieee.sqrt(1 - beta2**t),
+        "lr": lr,
+        "s4": lr / max_lr * weight_decay,
+    }
+
+
+def adamc_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    eps: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    s4: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamc_update with the per-step scalars of adamc_scalars as arguments."""
+    # line 19: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 20: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 21: m_hat = debias(m, beta1)
+    m_hat = m / s2
+    # line 22: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
+    denom = (torch.sqrt(v) + eps) / s3
+    # line 23: theta <- theta - lr * (m_hat / denom + (lr / max_lr) * weight_decay * theta)
+    theta = theta - lr * (m_hat / denom + s4 * theta)
+    return theta, m, v
+
+
 class AdamC(SpecOptimizer):
     r"""AdamC: Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.02285,
     2025.
@@ -111,8 +158,10 @@ class AdamC(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -130,6 +179,8 @@ class AdamC(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(adamc_init)
     update_state = staticmethod(adamc_update)
+    kernel_scalars = staticmethod(adamc_scalars)
+    kernel = staticmethod(adamc_kernel)
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import torch
 from optc.backends.torch.axes import row_mean, rows_shape
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamMini", "adammini_init", "adammini_update"]
+__all__ = ["AdamMini", "adammini_init", "adammini_kernel", "adammini_scalars", "adammini_update"]
 
 
 def adammini_init(
@@ -56,6 +56,49 @@ def adammini_update(
         - (lr * weight_decay * theta if lr * weight_decay != 0 else 0)
         - lr * (m / (1 - beta1**t)) / (torch.sqrt(v / (1 - beta2**t)) + eps)
     )
+    return theta, m, v
+
+
+def adammini_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adammini_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": lr * weight_decay,
+        "lr": lr,
+        "s3": 1 - beta1**t,
+        "s4": 1 - beta2**t,
+        "eps": eps,
+    }
+
+
+def adammini_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    lr: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adammini_update with the per-step scalars of adammini_scalars as arguments."""
+    # line 19: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 20: v <- ema(v, row_mean(g^2), beta2)
+    v = beta2 * v + s1 * row_mean(g**2)
+    # line 21: theta <- theta - lr * weight_decay * theta - lr * debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    theta = theta - torch.where(s2 != 0, s2 * theta, 0) - lr * (m / s3) / (torch.sqrt(v / s4) + eps)
     return theta, m, v
 
 
@@ -102,8 +145,10 @@ class AdamMini(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -121,6 +166,8 @@ class AdamMini(SpecOptimizer):
     axis_states = ("v",)
     init_state = staticmethod(adammini_init)
     update_state = staticmethod(adammini_update)
+    kernel_scalars = staticmethod(adammini_scalars)
+    kernel = staticmethod(adammini_kernel)
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ from optc.backends import ieee
 from optc.backends.torch.axes import row_sum
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamP", "adamp_init", "adamp_update"]
+__all__ = ["AdamP", "adamp_init", "adamp_kernel", "adamp_scalars", "adamp_update"]
 
 
 def adamp_init(
@@ -107,6 +107,100 @@ def adamp_update(
     return theta, m, v
 
 
+def adamp_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    delta: float,
+    wd_ratio: float,
+    nesterov: bool,
+) -> dict[str, float | bool]:
+    """The per-step scalars adamp_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "nesterov": nesterov,
+        "s2": ieee.sqrt(1 - beta2**t),
+        "eps": eps,
+        "delta": delta,
+        "wd_ratio": wd_ratio,
+        "s3": lr * weight_decay,
+        "s4": lr / (1 - beta1**t),
+    }
+
+
+def adamp_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    nesterov: bool,
+    s2: torch.Tensor,
+    eps: torch.Tensor,
+    delta: torch.Tensor,
+    wd_ratio: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamp_update with the per-step scalars of adamp_scalars as arguments."""
+    numel = theta.numel()
+    ndim = theta.ndim
+    cols = math.prod(theta.shape[1:])
+    # line 22: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 23: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 24: direction = if nesterov then lerp(m, g, 1 - beta1) else m
+    direction = m + s0 * (g - m) if nesterov else m
+    # line 25: d = direction * sqrt(1 - beta2^t) / (sqrt(v) + eps)
+    d = direction * s2 / (torch.sqrt(v) + eps)
+    # line 26: row_cos = abs(row_sum(g * theta)) / (max(sqrt(row_sum(g^2)), eps) * max(sqrt(row_sum(theta^2)), eps))
+    row_cos = torch.abs(row_sum(g * theta)) / (
+        torch.maximum(torch.sqrt(row_sum(g**2)), eps)
+        * torch.maximum(torch.sqrt(row_sum(theta**2)), eps)
+    )
+    # line 27: layer_cos = abs(dot(g, theta)) / (max(norm(g), eps) * max(norm(theta), eps))
+    layer_cos = torch.abs(torch.sum(g * theta)) / (
+        torch.maximum(torch.linalg.vector_norm(g), eps)
+        * torch.maximum(torch.linalg.vector_norm(theta), eps)
+    )
+    # line 28: by_row = ndim > 1 and max(row_cos) * sqrt(cols) < delta
+    by_row = torch.logical_and(
+        g.new_tensor(ndim > 1), torch.amax(row_cos) * ieee.sqrt(cols) < delta
+    )
+    # line 29: by_layer = ndim > 1 and not by_row and layer_cos * sqrt(numel) < delta
+    by_layer = torch.logical_and(
+        torch.logical_and(g.new_tensor(ndim > 1), torch.logical_not(by_row)),
+        layer_cos * ieee.sqrt(numel) < delta,
+    )
+    # line 30: unit_row = theta / (sqrt(row_sum(theta^2)) + eps)
+    unit_row = theta / (torch.sqrt(row_sum(theta**2)) + eps)
+    # line 31: unit_layer = theta / (norm(theta) + eps)
+    unit_layer = theta / (torch.linalg.vector_norm(theta) + eps)
+    # line 32: u = if by_row then d - unit_row * row_sum(unit_row * d) else if by_layer then d - unit_layer * sum(unit_layer * d) else d
+    u = torch.where(
+        by_row,
+        d - unit_row * row_sum(unit_row * d),
+        torch.where(by_layer, d - unit_layer * torch.sum(unit_layer * d), d),
+    )
+    # line 34: ratio = if by_row or by_layer then wd_ratio else 1
+    ratio = torch.where(torch.logical_or(by_row, by_layer), wd_ratio, 1)
+    # line 35: theta <- theta * (1 - lr * weight_decay * ratio) - lr / (1 - beta1^t) * u
+    theta = theta * (1 - s3 * ratio) - s4 * u
+    return theta, m, v
+
+
 class AdamP(SpecOptimizer):
     r"""AdamP: Heo, Chun, Oh, Han, Yun, Kim, Uh & Ha, AdamP: Slowing Down the Slowdown for Momentum
     Optimizers on Scale-invariant Weights, ICLR 2021.
@@ -168,8 +262,10 @@ class AdamP(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -189,6 +285,8 @@ class AdamP(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(adamp_init)
     update_state = staticmethod(adamp_update)
+    kernel_scalars = staticmethod(adamp_scalars)
+    kernel = staticmethod(adamp_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamPlusPlus", "adamplusplus_init", "adamplusplus_update"]
+__all__ = [
+    "AdamPlusPlus",
+    "adamplusplus_init",
+    "adamplusplus_kernel",
+    "adamplusplus_scalars",
+    "adamplusplus_update",
+]
 
 
 def adamplusplus_init(
@@ -59,6 +65,54 @@ def adamplusplus_update(
     m = beta1 * beta1_decay ** (t - 1) * m + (1 - beta1 * beta1_decay ** (t - 1)) * g
     # line 25: v <- ema(v, g^2, beta2)
     v = beta2 * v + (1 - beta2) * g**2
+    # line 26: v_max <- max(v_max, v)
+    v_max = torch.maximum(v_max, v)
+    # line 27: theta <- theta - step_size * m / (eps + sqrt(t * v_max))
+    theta = theta - step_size * m / (eps + torch.sqrt(t * v_max))
+    return theta, theta0, m, v, v_max, step_size
+
+
+def adamplusplus_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, beta1_decay: float, eps: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adamplusplus_kernel reads: values of t and the hypers only."""
+    return {
+        "lr": lr,
+        "s0": beta1 * beta1_decay ** (t - 1),
+        "s1": 1 - beta1 * beta1_decay ** (t - 1),
+        "beta2": beta2,
+        "s2": 1 - beta2,
+        "eps": eps,
+        "t": t,
+    }
+
+
+def adamplusplus_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    theta0: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    v_max: torch.Tensor,
+    step_size: torch.Tensor,
+    *,
+    lr: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    beta2: torch.Tensor,
+    s2: torch.Tensor,
+    eps: torch.Tensor,
+    t: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamplusplus_update with the per-step scalars of adamplusplus_scalars as arguments."""
+    # line 23: step_size <- max(step_size, max(lr, rms(theta - theta0)))
+    step_size = torch.maximum(
+        step_size, torch.maximum(lr, torch.sqrt(torch.mean(torch.square(theta - theta0))))
+    )
+    # line 24: m <- ema(m, g, beta1 * beta1_decay^(t - 1))
+    m = s0 * m + s1 * g
+    # line 25: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s2 * g**2
     # line 26: v_max <- max(v_max, v)
     v_max = torch.maximum(v_max, v)
     # line 27: theta <- theta - step_size * m / (eps + sqrt(t * v_max))
@@ -113,8 +167,10 @@ class AdamPlusPlus(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -131,6 +187,8 @@ class AdamPlusPlus(SpecOptimizer):
     states = ("theta0", "m", "v", "v_max", "step_size")
     init_state = staticmethod(adamplusplus_init)
     update_state = staticmethod(adamplusplus_update)
+    kernel_scalars = staticmethod(adamplusplus_scalars)
+    kernel = staticmethod(adamplusplus_kernel)
 
     def __init__(
         self,

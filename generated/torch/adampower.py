@@ -14,7 +14,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamPower", "adampower_init", "adampower_update"]
+__all__ = [
+    "AdamPower",
+    "adampower_init",
+    "adampower_kernel",
+    "adampower_scalars",
+    "adampower_update",
+]
 
 
 def adampower_init(
@@ -70,6 +76,59 @@ def adampower_update(
     return theta, m, v
 
 
+def adampower_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float, p: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adampower_kernel reads: values of t and the hypers only."""
+    return {
+        "p": p,
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+        "weight_decay": weight_decay,
+    }
+
+
+def adampower_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    p: torch.Tensor,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adampower_update with the per-step scalars of adampower_scalars as arguments."""
+    # line 19: gp = sign(g) * abs(g)^p
+    gp = torch.sign(g) * torch.abs(g) ** p
+    # line 20: m <- ema(m, gp, beta1)
+    m = beta1 * m + s0 * gp
+    # line 21: v <- ema(v, gp^2, beta2)
+    v = beta2 * v + s1 * gp**2
+    # line 22: m_hat = debias(m, beta1)
+    m_hat = m / s2
+    # line 23: v_hat = debias(v, beta2)
+    v_hat = v / s3
+    # line 24: theta <- theta - lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * theta)
+    theta = theta - lr * (
+        m_hat / (torch.sqrt(v_hat) + eps) + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    )
+    return theta, m, v
+
+
 class AdamPower(SpecOptimizer):
     r"""AdamPower: Wang, Wang, Zhang, Wang, Pei, Cai, E & Wu, GradPower: Powering Gradients for
     Faster Language Model Pre-Training, arXiv:2505.24275, 2025.
@@ -112,8 +171,10 @@ class AdamPower(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -131,6 +192,8 @@ class AdamPower(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(adampower_init)
     update_state = staticmethod(adampower_update)
+    kernel_scalars = staticmethod(adampower_scalars)
+    kernel = staticmethod(adampower_kernel)
 
     def __init__(
         self,

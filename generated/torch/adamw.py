@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamW", "adamw_init", "adamw_update"]
+__all__ = ["AdamW", "adamw_init", "adamw_kernel", "adamw_scalars", "adamw_update"]
 
 
 def adamw_init(
@@ -54,6 +54,55 @@ def adamw_update(
     m_hat = m / (1 - beta1**t)
     # line 23: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
+    # line 24: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
+    return theta, m, v
+
+
+def adamw_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adamw_kernel reads: values of t and the hypers only."""
+    return {
+        "s0": 1 - lr * weight_decay,
+        "beta1": beta1,
+        "s1": 1 - beta1,
+        "beta2": beta2,
+        "s2": 1 - beta2,
+        "s3": 1 - beta1**t,
+        "s4": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def adamw_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    s0: torch.Tensor,
+    beta1: torch.Tensor,
+    s1: torch.Tensor,
+    beta2: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamw_update with the per-step scalars of adamw_scalars as arguments."""
+    # line 19: theta <- theta * (1 - lr * weight_decay)
+    theta = theta * s0
+    # line 20: m <- ema(m, g, beta1)
+    m = beta1 * m + s1 * g
+    # line 21: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s2 * g**2
+    # line 22: m_hat = debias(m, beta1)
+    m_hat = m / s3
+    # line 23: v_hat = debias(v, beta2)
+    v_hat = v / s4
     # line 24: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
     theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
     return theta, m, v
@@ -103,8 +152,10 @@ class AdamW(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -124,6 +175,8 @@ class AdamW(SpecOptimizer):
     counterpart = "torch.optim.AdamW"
     init_state = staticmethod(adamw_init)
     update_state = staticmethod(adamw_update)
+    kernel_scalars = staticmethod(adamw_scalars)
+    kernel = staticmethod(adamw_kernel)
 
     def __init__(
         self,

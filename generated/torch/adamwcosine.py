@@ -18,7 +18,13 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamWCosine", "adamwcosine_init", "adamwcosine_update"]
+__all__ = [
+    "AdamWCosine",
+    "adamwcosine_init",
+    "adamwcosine_kernel",
+    "adamwcosine_scalars",
+    "adamwcosine_update",
+]
 
 
 def adamwcosine_init(
@@ -96,6 +102,84 @@ def adamwcosine_update(
     return theta, m, v
 
 
+def adamwcosine_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    warmup_steps: int,
+    total_steps: int,
+    end_factor: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars adamwcosine_kernel reads: values of t and the hypers only."""
+    # line 23: step_size = lr * warmup_cosine(t - 1, 0, 1, warmup_steps, total_steps, end_factor)
+    step_size = lr * (
+        1 + (0 - 1) * (1 - ieee.clip(t - 1, 0, warmup_steps) / ieee.maximum(warmup_steps, 1))
+        if t - 1 < warmup_steps
+        else end_factor
+        + (1 - end_factor)
+        * (
+            0.5
+            * (
+                1
+                + ieee.cos(
+                    3.141592653589793
+                    * (
+                        ieee.clip(t - 1 - warmup_steps, 0, total_steps - warmup_steps)
+                        / ieee.maximum(total_steps - warmup_steps, 1)
+                    )
+                )
+            )
+        )
+    )
+    return {
+        "s0": 1 - step_size * weight_decay,
+        "beta1": beta1,
+        "s1": 1 - beta1,
+        "beta2": beta2,
+        "s2": 1 - beta2,
+        "s3": 1 - beta1**t,
+        "s4": 1 - beta2**t,
+        "step_size": step_size,
+        "eps": eps,
+    }
+
+
+def adamwcosine_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    s0: torch.Tensor,
+    beta1: torch.Tensor,
+    s1: torch.Tensor,
+    beta2: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    step_size: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamwcosine_update with the per-step scalars of adamwcosine_scalars as arguments."""
+    # line 24: theta <- theta * (1 - step_size * weight_decay)
+    theta = theta * s0
+    # line 25: m <- ema(m, g, beta1)
+    m = beta1 * m + s1 * g
+    # line 26: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s2 * g**2
+    # line 27: m_hat = debias(m, beta1)
+    m_hat = m / s3
+    # line 28: v_hat = debias(v, beta2)
+    v_hat = v / s4
+    # line 29: theta <- theta - step_size * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - step_size * m_hat / (torch.sqrt(v_hat) + eps)
+    return theta, m, v
+
+
 class AdamWCosine(SpecOptimizer):
     r"""AdamWCosine: Loshchilov & Hutter, SGDR: Stochastic Gradient Descent with Warm Restarts, ICLR
     2017 (cosine annealing).
@@ -151,8 +235,10 @@ class AdamWCosine(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -172,6 +258,8 @@ class AdamWCosine(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(adamwcosine_init)
     update_state = staticmethod(adamwcosine_update)
+    kernel_scalars = staticmethod(adamwcosine_scalars)
+    kernel = staticmethod(adamwcosine_kernel)
 
     def __init__(
         self,

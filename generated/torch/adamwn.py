@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamWN", "adamwn_init", "adamwn_update"]
+__all__ = ["AdamWN", "adamwn_init", "adamwn_kernel", "adamwn_scalars", "adamwn_update"]
 
 
 def adamwn_init(
@@ -55,6 +55,60 @@ def adamwn_update(
     v = beta2 * v + (1 - beta2) * g**2
     # line 23: theta <- theta - lr * debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
     theta = theta - lr * (m / (1 - beta1**t)) / (torch.sqrt(v / (1 - beta2**t)) + eps)
+    # line 24: control = if norm(theta) > 0 then k * (1 - r * norm0 / norm(theta)) else 0
+    control = torch.where(
+        torch.linalg.vector_norm(theta) > 0,
+        k * (1 - r * norm0 / torch.linalg.vector_norm(theta)),
+        0,
+    )
+    # line 25: theta <- theta - control * theta
+    theta = theta - control * theta
+    return theta, m, v, norm0
+
+
+def adamwn_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, k: float, r: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adamwn_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "lr": lr,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "eps": eps,
+        "k": k,
+        "r": r,
+    }
+
+
+def adamwn_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    norm0: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    lr: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    eps: torch.Tensor,
+    k: torch.Tensor,
+    r: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamwn_update with the per-step scalars of adamwn_scalars as arguments."""
+    # line 21: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 22: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 23: theta <- theta - lr * debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    theta = theta - lr * (m / s2) / (torch.sqrt(v / s3) + eps)
     # line 24: control = if norm(theta) > 0 then k * (1 - r * norm0 / norm(theta)) else 0
     control = torch.where(
         torch.linalg.vector_norm(theta) > 0,
@@ -111,8 +165,10 @@ class AdamWN(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -130,6 +186,8 @@ class AdamWN(SpecOptimizer):
     states = ("m", "v", "norm0")
     init_state = staticmethod(adamwn_init)
     update_state = staticmethod(adamwn_update)
+    kernel_scalars = staticmethod(adamwn_scalars)
+    kernel = staticmethod(adamwn_kernel)
 
     def __init__(
         self,

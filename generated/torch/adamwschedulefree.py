@@ -20,6 +20,8 @@ __all__ = [
     "adamwschedulefree_group_1",
     "adamwschedulefree_init",
     "adamwschedulefree_init_globals",
+    "adamwschedulefree_kernel",
+    "adamwschedulefree_scalars",
     "adamwschedulefree_train",
     "adamwschedulefree_update",
 ]
@@ -177,6 +179,70 @@ def adamwschedulefree_update(
     return theta, z, v
 
 
+def adamwschedulefree_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    warmup_steps: int,
+    r: float,
+    weight_lr_power: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars adamwschedulefree_kernel reads: values of t and the hypers only."""
+    # line 26: lr_t = if t <= warmup_steps then lr * t / warmup_steps else lr
+    lr_t = ieee.div(lr * t, warmup_steps) if t <= warmup_steps else lr
+    return {
+        "s0": ieee.pow(t, r),
+        "weight_lr_power": weight_lr_power,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta2**t,
+        "eps": eps,
+        "weight_decay": weight_decay,
+        "lr_t": lr_t,
+        "beta1": beta1,
+    }
+
+
+def adamwschedulefree_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    z: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    s0: torch.Tensor,
+    weight_lr_power: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    eps: torch.Tensor,
+    weight_decay: torch.Tensor,
+    lr_t: torch.Tensor,
+    beta1: torch.Tensor,
+    lr_max: torch.Tensor,
+    weight_sum: torch.Tensor,
+    lr_max_1: torch.Tensor,
+    weight_sum_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamwschedulefree_update with the per-step scalars of adamwschedulefree_scalars as arguments."""
+    # line 28: weight = t^r * lr_max^weight_lr_power
+    weight = s0 * lr_max_1**weight_lr_power
+    # line 30: c = if weight_sum > 0 then weight / weight_sum else 0
+    c = torch.where(weight_sum_1 > 0, weight / weight_sum_1, 0)
+    # line 31: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 32: u = g / (sqrt(v / (1 - beta2^t)) + eps) + weight_decay * theta
+    u = g / (torch.sqrt(v / s2) + eps) + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 33: theta <- lerp(theta, z, c) + lr_t * (beta1 * (1 - c) - 1) * u
+    theta = theta + c * (z - theta) + lr_t * (beta1 * (1 - c) - 1) * u
+    # line 34: z <- z - lr_t * u
+    z = z - lr_t * u
+    return theta, z, v
+
+
 class AdamWScheduleFree(SpecOptimizer):
     r"""AdamWScheduleFree: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, The Road Less
     Scheduled, NeurIPS 2024.
@@ -233,8 +299,10 @@ class AdamWScheduleFree(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -254,6 +322,8 @@ class AdamWScheduleFree(SpecOptimizer):
     states = ("z", "v")
     init_state = staticmethod(adamwschedulefree_init)
     update_state = staticmethod(adamwschedulefree_update)
+    kernel_scalars = staticmethod(adamwschedulefree_scalars)
+    kernel = staticmethod(adamwschedulefree_kernel)
     global_states = ("lr_max", "weight_sum")
     init_globals = staticmethod(adamwschedulefree_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"lr_max": "lr_max_1", "weight_sum": "weight_sum_1"}

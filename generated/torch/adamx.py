@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamX", "adamx_init", "adamx_update"]
+__all__ = ["AdamX", "adamx_init", "adamx_kernel", "adamx_scalars", "adamx_update"]
 
 
 def adamx_init(
@@ -63,6 +63,52 @@ def adamx_update(
     return theta, m, v, v_hat
 
 
+def adamx_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, beta1_decay: float, eps: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adamx_kernel reads: values of t and the hypers only."""
+    # line 18: beta_t = beta1 * beta1_decay^(t - 1)
+    beta_t = beta1 * beta1_decay ** (t - 1)
+    # line 20: beta_prev = beta1 * beta1_decay^max(t - 2, 0)
+    beta_prev = beta1 * beta1_decay ** ieee.maximum(t - 2, 0)
+    return {
+        "beta_t": beta_t,
+        "s0": 1 - beta_t,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": ieee.pow(ieee.div(1 - beta_t, 1 - beta_prev), 2),
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def adamx_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    v_hat: torch.Tensor,
+    *,
+    beta_t: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamx_update with the per-step scalars of adamx_scalars as arguments."""
+    # line 21: m <- ema(m, g, beta_t)
+    m = beta_t * m + s0 * g
+    # line 22: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 23: v_hat <- max(((1 - beta_t) / (1 - beta_prev))^2 * v_hat, v)
+    v_hat = torch.maximum(s2 * v_hat, v)
+    # line 24: theta <- theta - lr * m / (sqrt(v_hat) + eps)
+    theta = theta - lr * m / (torch.sqrt(v_hat) + eps)
+    return theta, m, v, v_hat
+
+
 class AdamX(SpecOptimizer):
     r"""AdamX: Tran Thi Phuong & Le Trieu Phong, On the Convergence Proof of AMSGrad and a New
     Version, IEEE Access 2019.
@@ -103,8 +149,10 @@ class AdamX(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -121,6 +169,8 @@ class AdamX(SpecOptimizer):
     states = ("m", "v", "v_hat")
     init_state = staticmethod(adamx_init)
     update_state = staticmethod(adamx_update)
+    kernel_scalars = staticmethod(adamx_scalars)
+    kernel = staticmethod(adamx_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adan", "adan_init", "adan_update"]
+__all__ = ["Adan", "adan_init", "adan_kernel", "adan_scalars", "adan_update"]
 
 
 def adan_init(
@@ -74,6 +74,67 @@ def adan_update(
     return theta, m, v, n, g_prev
 
 
+def adan_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, beta3: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adan_kernel reads: values of t and the hypers only."""
+    return {
+        "s0": t == 1,
+        "beta1": beta1,
+        "s1": 1 - beta1,
+        "beta2": beta2,
+        "s2": 1 - beta2,
+        "beta3": beta3,
+        "s3": 1 - beta3,
+        "s4": 1 - beta1**t,
+        "s5": 1 - beta2**t,
+        "s6": 1 - beta3**t,
+        "eps": eps,
+        "lr": lr,
+        "s7": 1 + lr * weight_decay,
+    }
+
+
+def adan_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    n: torch.Tensor,
+    g_prev: torch.Tensor,
+    *,
+    s0: bool,
+    beta1: torch.Tensor,
+    s1: torch.Tensor,
+    beta2: torch.Tensor,
+    s2: torch.Tensor,
+    beta3: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    s5: torch.Tensor,
+    s6: torch.Tensor,
+    eps: torch.Tensor,
+    lr: torch.Tensor,
+    s7: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adan_update with the per-step scalars of adan_scalars as arguments."""
+    # line 21: d = if t == 1 then 0 else g - g_prev
+    d = torch.full_like(g, 0) if s0 else g - g_prev
+    # line 22: m <- ema(m, g, beta1)
+    m = beta1 * m + s1 * g
+    # line 23: v <- ema(v, d, beta2)
+    v = beta2 * v + s2 * d
+    # line 24: n <- ema(n, (g + beta2 * d)^2, beta3)
+    n = beta3 * n + s3 * (g + beta2 * d) ** 2
+    # line 25: g_prev <- g
+    g_prev = g
+    # line 26: u = (debias(m, beta1) + beta2 * debias(v, beta2)) / (sqrt(debias(n, beta3)) + eps)
+    u = (m / s4 + beta2 * (v / s5)) / (torch.sqrt(n / s6) + eps)
+    # line 27: theta <- (theta - lr * u) / (1 + lr * weight_decay)
+    theta = (theta - lr * u) / s7
+    return theta, m, v, n, g_prev
+
+
 class Adan(SpecOptimizer):
     r"""Adan: Xie, Zhou, Li, Lin & Yan, Adan: Adaptive Nesterov Momentum Algorithm for Faster
     Optimizing Deep Models, IEEE TPAMI 2024.
@@ -122,8 +183,10 @@ class Adan(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -141,6 +204,8 @@ class Adan(SpecOptimizer):
     states = ("m", "v", "n", "g_prev")
     init_state = staticmethod(adan_init)
     update_state = staticmethod(adan_update)
+    kernel_scalars = staticmethod(adan_scalars)
+    kernel = staticmethod(adan_kernel)
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaNorm", "adanorm_init", "adanorm_update"]
+__all__ = ["AdaNorm", "adanorm_init", "adanorm_kernel", "adanorm_scalars", "adanorm_update"]
 
 
 def adanorm_init(
@@ -75,6 +75,64 @@ def adanorm_update(
     return theta, m, v, e
 
 
+def adanorm_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, r: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adanorm_kernel reads: values of t and the hypers only."""
+    return {
+        "s0": 1 - lr * weight_decay,
+        "r": r,
+        "s1": 1 - r,
+        "beta1": beta1,
+        "s2": 1 - beta1,
+        "beta2": beta2,
+        "s3": 1 - beta2,
+        "lr": lr,
+        "s4": 1 - beta1**t,
+        "s5": ieee.sqrt(1 - beta2**t),
+        "eps": eps,
+    }
+
+
+def adanorm_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    e: torch.Tensor,
+    *,
+    s0: torch.Tensor,
+    r: torch.Tensor,
+    s1: torch.Tensor,
+    beta1: torch.Tensor,
+    s2: torch.Tensor,
+    beta2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    s4: torch.Tensor,
+    s5: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adanorm_update with the per-step scalars of adanorm_scalars as arguments."""
+    # line 21: theta <- theta * (1 - lr * weight_decay)
+    theta = theta * s0
+    # line 22: e <- ema(e, norm(g), r)
+    e = r * e + s1 * torch.linalg.vector_norm(g)
+    # line 23: scale = if norm(g) > 0 and e > norm(g) then e / norm(g) else 1
+    scale = torch.where(
+        torch.logical_and(torch.linalg.vector_norm(g) > 0, e > torch.linalg.vector_norm(g)),
+        e / torch.linalg.vector_norm(g),
+        1,
+    )
+    # line 24: m <- ema(m, scale * g, beta1)
+    m = beta1 * m + s2 * (scale * g)
+    # line 25: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s3 * g**2
+    # line 26: theta <- theta - lr * debias(m, beta1) * sqrt(1 - beta2^t) / (sqrt(v) + eps)
+    theta = theta - lr * (m / s4) * s5 / (torch.sqrt(v) + eps)
+    return theta, m, v, e
+
+
 class AdaNorm(SpecOptimizer):
     r"""AdaNorm: Dubey, Singh & Chaudhuri, AdaNorm: Adaptive Gradient Norm Correction based
     Optimizers for CNNs, WACV 2023.
@@ -123,8 +181,10 @@ class AdaNorm(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -142,6 +202,8 @@ class AdaNorm(SpecOptimizer):
     states = ("m", "v", "e")
     init_state = staticmethod(adanorm_init)
     update_state = staticmethod(adanorm_update)
+    kernel_scalars = staticmethod(adanorm_scalars)
+    kernel = staticmethod(adanorm_kernel)
 
     def __init__(
         self,

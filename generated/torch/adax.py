@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaX", "adax_init", "adax_update"]
+__all__ = ["AdaX", "adax_init", "adax_kernel", "adax_scalars", "adax_update"]
 
 
 def adax_init(
@@ -54,6 +54,51 @@ def adax_update(
     v = (1 + beta2) * v + beta2 * d**2
     # line 21: v_hat = v / ((1 + beta2)^t - 1)
     v_hat = v / (ieee.pow(1 + beta2, t) - 1)
+    # line 22: theta <- theta - lr * m / (sqrt(v_hat) + eps)
+    theta = theta - lr * m / (torch.sqrt(v_hat) + eps)
+    return theta, m, v
+
+
+def adax_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adax_kernel reads: values of t and the hypers only."""
+    return {
+        "weight_decay": weight_decay,
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "s1": 1 + beta2,
+        "beta2": beta2,
+        "s2": ieee.pow(1 + beta2, t) - 1,
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def adax_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    beta2: torch.Tensor,
+    s2: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adax_update with the per-step scalars of adax_scalars as arguments."""
+    # line 18: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 19: m <- ema(m, d, beta1)
+    m = beta1 * m + s0 * d
+    # line 20: v <- (1 + beta2) * v + beta2 * d^2
+    v = s1 * v + beta2 * d**2
+    # line 21: v_hat = v / ((1 + beta2)^t - 1)
+    v_hat = v / s2
     # line 22: theta <- theta - lr * m / (sqrt(v_hat) + eps)
     theta = theta - lr * m / (torch.sqrt(v_hat) + eps)
     return theta, m, v
@@ -101,8 +146,10 @@ class AdaX(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -119,6 +166,8 @@ class AdaX(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(adax_init)
     update_state = staticmethod(adax_update)
+    kernel_scalars = staticmethod(adax_scalars)
+    kernel = staticmethod(adax_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdEMAMix", "ademamix_init", "ademamix_update"]
+__all__ = ["AdEMAMix", "ademamix_init", "ademamix_kernel", "ademamix_scalars", "ademamix_update"]
 
 
 def ademamix_init(
@@ -90,6 +90,87 @@ def ademamix_update(
     return theta, m1, m2, v
 
 
+def ademamix_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    beta3: float,
+    alpha: float,
+    t_alpha_beta3: int,
+    eps: float,
+    weight_decay: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars ademamix_kernel reads: values of t and the hypers only."""
+    # line 31: f = min(t / max(t_alpha_beta3, 1), 1)
+    f = ieee.minimum(t / ieee.maximum(t_alpha_beta3, 1), 1)
+    # line 32: alpha_t = f * alpha
+    alpha_t = f * alpha
+    # line 33: beta3_t = min(exp(log(beta1) * log(beta3) / ((1 - f) * log(beta3) + f * log(beta1))), beta3)
+    beta3_t = ieee.minimum(
+        ieee.exp(
+            ieee.div(
+                ieee.log(beta1) * ieee.log(beta3), (1 - f) * ieee.log(beta3) + f * ieee.log(beta1)
+            )
+        ),
+        beta3,
+    )
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta3_t": beta3_t,
+        "s1": 1 - beta3_t,
+        "beta2": beta2,
+        "s2": 1 - beta2,
+        "s3": 1 - beta1**t,
+        "s4": 1 - beta2**t,
+        "lr": lr,
+        "alpha_t": alpha_t,
+        "eps": eps,
+        "weight_decay": weight_decay,
+    }
+
+
+def ademamix_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m1: torch.Tensor,
+    m2: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta3_t: torch.Tensor,
+    s1: torch.Tensor,
+    beta2: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    lr: torch.Tensor,
+    alpha_t: torch.Tensor,
+    eps: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """ademamix_update with the per-step scalars of ademamix_scalars as arguments."""
+    # line 34: m1 <- ema(m1, g, beta1)
+    m1 = beta1 * m1 + s0 * g
+    # line 35: m2 <- ema(m2, g, beta3_t)
+    m2 = beta3_t * m2 + s1 * g
+    # line 36: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s2 * g**2
+    # line 37: m1_hat = debias(m1, beta1)
+    m1_hat = m1 / s3
+    # line 38: v_hat = debias(v, beta2)
+    v_hat = v / s4
+    # line 39: theta <- theta - lr * ((m1_hat + alpha_t * m2) / (sqrt(v_hat) + eps) + weight_decay * theta)
+    theta = theta - lr * (
+        (m1_hat + alpha_t * m2) / (torch.sqrt(v_hat) + eps)
+        + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    )
+    return theta, m1, m2, v
+
+
 class AdEMAMix(SpecOptimizer):
     r"""AdEMAMix: Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, ICLR
     2025.
@@ -147,8 +228,10 @@ class AdEMAMix(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -168,6 +251,8 @@ class AdEMAMix(SpecOptimizer):
     states = ("m1", "m2", "v")
     init_state = staticmethod(ademamix_init)
     update_state = staticmethod(ademamix_update)
+    kernel_scalars = staticmethod(ademamix_scalars)
+    kernel = staticmethod(ademamix_kernel)
 
     def __init__(
         self,

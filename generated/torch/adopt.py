@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ADOPT", "adopt_init", "adopt_update"]
+__all__ = ["ADOPT", "adopt_init", "adopt_kernel", "adopt_scalars", "adopt_update"]
 
 
 def adopt_init(
@@ -55,6 +55,55 @@ def adopt_update(
     v = g**2 if t == 1 else beta2 * v + (1 - beta2) * g**2
     # line 22: theta <- theta - lr * (m + weight_decay * theta)
     theta = theta - lr * (m + (weight_decay * theta if weight_decay != 0 else 0))
+    return theta, m, v
+
+
+def adopt_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars adopt_kernel reads: values of t and the hypers only."""
+    # line 18: c = t^0.25
+    c = t**0.25
+    return {
+        "eps": eps,
+        "s0": -c,
+        "c": c,
+        "s1": t == 1,
+        "beta1": beta1,
+        "s2": 1 - beta1,
+        "beta2": beta2,
+        "s3": 1 - beta2,
+        "lr": lr,
+        "weight_decay": weight_decay,
+    }
+
+
+def adopt_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    eps: torch.Tensor,
+    s0: torch.Tensor,
+    c: torch.Tensor,
+    s1: bool,
+    beta1: torch.Tensor,
+    s2: torch.Tensor,
+    beta2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adopt_update with the per-step scalars of adopt_scalars as arguments."""
+    # line 19: u = clip(g / max(sqrt(v), eps), -c, c)
+    u = torch.clamp(g / torch.maximum(torch.sqrt(v), eps), s0, c)
+    # line 20: m <- if t == 1 then m else ema(m, u, beta1)
+    m = m if s1 else beta1 * m + s2 * u
+    # line 21: v <- if t == 1 then g^2 else ema(v, g^2, beta2)
+    v = g**2 if s1 else beta2 * v + s3 * g**2
+    # line 22: theta <- theta - lr * (m + weight_decay * theta)
+    theta = theta - lr * (m + torch.where(weight_decay != 0, weight_decay * theta, 0))
     return theta, m, v
 
 
@@ -101,8 +150,10 @@ class ADOPT(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -119,6 +170,8 @@ class ADOPT(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(adopt_init)
     update_state = staticmethod(adopt_update)
+    kernel_scalars = staticmethod(adopt_scalars)
+    kernel = staticmethod(adopt_kernel)
 
     def __init__(
         self,

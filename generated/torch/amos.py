@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Amos", "amos_init", "amos_update"]
+__all__ = ["Amos", "amos_init", "amos_kernel", "amos_scalars", "amos_update"]
 
 
 def amos_init(
@@ -81,6 +81,74 @@ def amos_update(
     return theta, v, b, m
 
 
+def amos_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta: float,
+    target_scale: float,
+    momentum: float,
+    c_coef: float,
+    d_coef: float,
+    eps: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars amos_kernel reads: values of t and the hypers only."""
+    return {
+        "beta": beta,
+        "s0": 1 - beta,
+        "s1": 1 - beta**t,
+        "eps": eps,
+        "s2": c_coef * ieee.sqrt(lr),
+        "s3": d_coef * ieee.sqrt(lr * target_scale),
+        "s4": ieee.pow(lr, 2),
+        "s5": lr * target_scale,
+        "momentum": momentum,
+        "s6": 1 - momentum,
+    }
+
+
+def amos_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    v: torch.Tensor,
+    b: torch.Tensor,
+    m: torch.Tensor,
+    *,
+    beta: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    eps: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    s5: torch.Tensor,
+    momentum: torch.Tensor,
+    s6: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """amos_update with the per-step scalars of amos_scalars as arguments."""
+    # line 23: g2 = rms(g)^2
+    g2 = torch.sqrt(torch.mean(torch.square(g))) ** 2
+    # line 24: v <- ema(v, g2, beta)
+    v = beta * v + s0 * g2
+    # line 25: v_hat_inv = (1 - beta^t) / (v + eps)
+    v_hat_inv = s1 / (v + eps)
+    # line 26: c = 1 / sqrt(1 + c_coef * sqrt(lr) * b)
+    c = 1 / torch.sqrt(1 + s2 * b)
+    # line 27: d = 1 / (1 + d_coef * sqrt(lr * target_scale) * b)
+    d = 1 / (1 + s3 * b)
+    # line 28: gamma = c * lr^2 * v_hat_inv * g2
+    gamma = c * s4 * v_hat_inv * g2
+    # line 29: delta = d * (lr * target_scale * sqrt(v_hat_inv) * g + gamma / 2 * theta)
+    delta = d * (s5 * torch.sqrt(v_hat_inv) * g + gamma / 2 * theta)
+    # line 30: b <- b * (1 + gamma) + gamma
+    b = b * (1 + gamma) + gamma
+    # line 31: m <- ema(m, delta, momentum)
+    m = momentum * m + s6 * delta
+    # line 32: theta <- theta - m
+    theta = theta - m
+    return theta, v, b, m
+
+
 class Amos(SpecOptimizer):
     r"""Amos: Tian & Parikh, Amos: An Adam-style Optimizer with Adaptive Weight Decay towards Model-
     Oriented Scale, arXiv:2210.11693, 2022.
@@ -136,8 +204,10 @@ class Amos(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -156,6 +226,8 @@ class Amos(SpecOptimizer):
     states = ("v", "b", "m")
     init_state = staticmethod(amos_init)
     update_state = staticmethod(amos_update)
+    kernel_scalars = staticmethod(amos_scalars)
+    kernel = staticmethod(amos_kernel)
 
     def __init__(
         self,

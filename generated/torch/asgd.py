@@ -16,7 +16,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ASGD", "asgd_eval", "asgd_init", "asgd_update"]
+__all__ = ["ASGD", "asgd_eval", "asgd_init", "asgd_kernel", "asgd_scalars", "asgd_update"]
 
 
 def asgd_init(
@@ -83,6 +83,44 @@ def asgd_update(
     return theta, eta_t, mu, ax
 
 
+def asgd_scalars(
+    *, t: int, lr: float, lambd: float, alpha: float, t0: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars asgd_kernel reads: values of t and the hypers only."""
+    return {
+        "weight_decay": weight_decay,
+        "lambd": lambd,
+        "s0": ieee.div(lr, ieee.pow(1 + lambd * lr * t, alpha)),
+        "s1": 1 / ieee.maximum(1, t - t0),
+    }
+
+
+def asgd_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    eta_t: torch.Tensor,
+    mu: torch.Tensor,
+    ax: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    lambd: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """asgd_update with the per-step scalars of asgd_scalars as arguments."""
+    # line 21: u = g + weight_decay * theta
+    u = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 22: theta <- theta * (1 - lambd * eta_t) - eta_t * u
+    theta = theta * (1 - lambd * eta_t) - eta_t * u
+    # line 23: ax <- where(mu == 1, theta, ax + mu * (theta - ax))
+    ax = torch.where(mu == 1, theta, ax + mu * (theta - ax))
+    # line 24: eta_t <- lr / (1 + lambd * lr * t)^alpha
+    eta_t = s0
+    # line 25: mu <- 1 / max(1, t - t0)
+    mu = s1
+    return theta, eta_t, mu, ax
+
+
 class ASGD(SpecOptimizer):
     r"""ASGD: Polyak & Juditsky, Acceleration of Stochastic Approximation by Averaging, SIAM J.
     Control Optim. 1992.
@@ -122,8 +160,10 @@ class ASGD(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -142,6 +182,8 @@ class ASGD(SpecOptimizer):
     counterpart = "torch.optim.ASGD"
     init_state = staticmethod(asgd_init)
     update_state = staticmethod(asgd_update)
+    kernel_scalars = staticmethod(asgd_scalars)
+    kernel = staticmethod(asgd_kernel)
     eval_point = staticmethod(asgd_eval)
 
     def __init__(

@@ -19,7 +19,9 @@ __all__ = [
     "avagrad_group_1",
     "avagrad_init",
     "avagrad_init_globals",
+    "avagrad_kernel",
     "avagrad_partials_1",
+    "avagrad_scalars",
     "avagrad_update",
 ]
 
@@ -124,6 +126,60 @@ def avagrad_update(
     return theta, m, v
 
 
+def avagrad_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars avagrad_kernel reads: values of t and the hypers only."""
+    return {
+        "s0": lr * weight_decay,
+        "beta1": beta1,
+        "s1": 1 - beta1,
+        "s2": ieee.sqrt(1 - beta2 ** ieee.maximum(t - 1, 1)),
+        "eps": eps,
+        "s3": t > 1,
+        "lr": lr,
+        "s4": 1 - beta1**t,
+        "beta2": beta2,
+        "s5": 1 - beta2,
+    }
+
+
+def avagrad_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    s0: torch.Tensor,
+    beta1: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    eps: torch.Tensor,
+    s3: bool,
+    lr: torch.Tensor,
+    s4: torch.Tensor,
+    beta2: torch.Tensor,
+    s5: torch.Tensor,
+    gamma: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    inverse_squares: torch.Tensor,
+    gamma_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """avagrad_update with the per-step scalars of avagrad_scalars as arguments."""
+    # line 21: theta <- theta - lr * weight_decay * theta
+    theta = theta - torch.where(s0 != 0, s0 * theta, 0)
+    # line 22: m <- ema(m, g, beta1)
+    m = beta1 * m + s1 * g
+    # line 23: rates_prev = sqrt(v) / sqrt(1 - beta2^max(t - 1, 1)) + eps
+    rates_prev = torch.sqrt(v) / s2 + eps
+    # line 24: theta <- if t > 1 then theta - gamma * lr / (1 - beta1^t) * m / rates_prev else theta
+    theta = theta - gamma * lr / s4 * m / rates_prev if s3 else theta
+    # line 26: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s5 * g**2
+    return theta, m, v
+
+
 class AvaGrad(SpecOptimizer):
     r"""AvaGrad: Savarese, McAllester, Babu & Maire, Domain-independent Dominance of Adaptive
     Methods, CVPR 2021.
@@ -172,8 +228,10 @@ class AvaGrad(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -190,6 +248,8 @@ class AvaGrad(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(avagrad_init)
     update_state = staticmethod(avagrad_update)
+    kernel_scalars = staticmethod(avagrad_scalars)
+    kernel = staticmethod(avagrad_kernel)
     global_states = ("gamma",)
     init_globals = staticmethod(avagrad_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"gamma": "gamma_1"}

@@ -15,7 +15,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["BEMAAdam", "bemaadam_eval", "bemaadam_init", "bemaadam_update"]
+__all__ = [
+    "BEMAAdam",
+    "bemaadam_eval",
+    "bemaadam_init",
+    "bemaadam_kernel",
+    "bemaadam_scalars",
+    "bemaadam_update",
+]
 
 
 def bemaadam_init(
@@ -126,6 +133,90 @@ def bemaadam_update(
     return theta, theta_ref, ema_w, bema, m, v
 
 
+def bemaadam_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    burn_in: int,
+    update_freq: int,
+    ema_power: float,
+    bias_power: float,
+    lag: float,
+    multiplier: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars bemaadam_kernel reads: values of t and the hypers only."""
+    # line 28: base = lag + multiplier * max(t - burn_in, 0)
+    base = lag + multiplier * ieee.maximum(t - burn_in, 0)
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+        "s4": t <= burn_in,
+        "s5": ieee.mod(t - burn_in, update_freq) == 0,
+        "s6": ieee.pow(base, -ema_power),
+        "s7": ieee.pow(base, -bias_power),
+    }
+
+
+def bemaadam_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    theta_ref: torch.Tensor,
+    ema_w: torch.Tensor,
+    bema: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+    s4: bool,
+    s5: bool,
+    s6: torch.Tensor,
+    s7: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """bemaadam_update with the per-step scalars of bemaadam_scalars as arguments."""
+    # line 17: (adam) m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 18: (adam) v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 19: (adam) m_hat = debias(m, beta1)
+    adam_m_hat = m / s2
+    # line 20: (adam) v_hat = debias(v, beta2)
+    adam_v_hat = v / s3
+    # line 21: (adam) theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr * adam_m_hat / (torch.sqrt(adam_v_hat) + eps)
+    # line 22: if t <= burn_in:
+    if s4:
+        # line 23: theta_ref <- theta
+        theta_ref = theta
+        # line 24: ema_w <- theta
+        ema_w = theta
+        # line 25: bema <- theta
+        bema = theta
+    else:
+        # line 27: if mod(t - burn_in, update_freq) == 0:
+        if s5:
+            # line 29: ema_w <- lerp(ema_w, theta, base^(-ema_power))
+            ema_w = ema_w + s6 * (theta - ema_w)
+            # line 30: bema <- base^(-bias_power) * (theta - theta_ref) + ema_w
+            bema = s7 * (theta - theta_ref) + ema_w
+    return theta, theta_ref, ema_w, bema, m, v
+
+
 class BEMAAdam(SpecOptimizer):
     r"""BEMAAdam: Block & Zhang, EMA Without the Lag: Bias-Corrected Iterate Averaging Schemes,
     2025.
@@ -187,8 +278,10 @@ class BEMAAdam(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -210,6 +303,8 @@ class BEMAAdam(SpecOptimizer):
     states = ("theta_ref", "ema_w", "bema", "m", "v")
     init_state = staticmethod(bemaadam_init)
     update_state = staticmethod(bemaadam_update)
+    kernel_scalars = staticmethod(bemaadam_scalars)
+    kernel = staticmethod(bemaadam_kernel)
     eval_point = staticmethod(bemaadam_eval)
 
     def __init__(

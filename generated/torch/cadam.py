@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["CAdam", "cadam_init", "cadam_update"]
+__all__ = ["CAdam", "cadam_init", "cadam_kernel", "cadam_scalars", "cadam_update"]
 
 
 def cadam_init(
@@ -52,6 +52,51 @@ def cadam_update(
     m_hat = torch.where(m * g > 0, m / (1 - beta1**t), 0)
     # line 19: v_hat = debias(v, beta2)
     v_hat = v / (1 - beta2**t)
+    # line 20: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
+    return theta, m, v
+
+
+def cadam_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float
+) -> dict[str, float | bool]:
+    """The per-step scalars cadam_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def cadam_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """cadam_update with the per-step scalars of cadam_scalars as arguments."""
+    # line 16: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 17: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 18: m_hat = where(m * g > 0, debias(m, beta1), 0)
+    m_hat = torch.where(m * g > 0, m / s2, 0)
+    # line 19: v_hat = debias(v, beta2)
+    v_hat = v / s3
     # line 20: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
     theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
     return theta, m, v
@@ -95,8 +140,10 @@ class CAdam(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -112,6 +159,8 @@ class CAdam(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(cadam_init)
     update_state = staticmethod(cadam_update)
+    kernel_scalars = staticmethod(cadam_scalars)
+    kernel = staticmethod(cadam_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["CAdamW", "cadamw_init", "cadamw_update"]
+__all__ = ["CAdamW", "cadamw_init", "cadamw_kernel", "cadamw_scalars", "cadamw_update"]
 
 
 def cadamw_init(
@@ -54,6 +54,56 @@ def cadamw_update(
     v = beta2 * v + (1 - beta2) * g**2
     # line 21: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
     u = m / (1 - beta1**t) / (torch.sqrt(v / (1 - beta2**t)) + eps)
+    # line 22: rescale = numel / (count(u * g > 0) + 1)
+    rescale = numel / (torch.sum(u * g > 0, dtype=g.dtype) + 1)
+    # line 23: theta <- theta - lr * rescale * where(u * g > 0, u, 0)
+    theta = theta - lr * rescale * torch.where(u * g > 0, u, 0)
+    return theta, m, v
+
+
+def cadamw_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars cadamw_kernel reads: values of t and the hypers only."""
+    return {
+        "s0": 1 - lr * weight_decay,
+        "beta1": beta1,
+        "s1": 1 - beta1,
+        "beta2": beta2,
+        "s2": 1 - beta2,
+        "s3": 1 - beta1**t,
+        "s4": 1 - beta2**t,
+        "eps": eps,
+        "lr": lr,
+    }
+
+
+def cadamw_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    s0: torch.Tensor,
+    beta1: torch.Tensor,
+    s1: torch.Tensor,
+    beta2: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    eps: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """cadamw_update with the per-step scalars of cadamw_scalars as arguments."""
+    numel = theta.numel()
+    # line 18: theta <- theta * (1 - lr * weight_decay)
+    theta = theta * s0
+    # line 19: m <- ema(m, g, beta1)
+    m = beta1 * m + s1 * g
+    # line 20: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s2 * g**2
+    # line 21: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    u = m / s3 / (torch.sqrt(v / s4) + eps)
     # line 22: rescale = numel / (count(u * g > 0) + 1)
     rescale = numel / (torch.sum(u * g > 0, dtype=g.dtype) + 1)
     # line 23: theta <- theta - lr * rescale * where(u * g > 0, u, 0)
@@ -105,8 +155,10 @@ class CAdamW(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -123,6 +175,8 @@ class CAdamW(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(cadamw_init)
     update_state = staticmethod(cadamw_update)
+    kernel_scalars = staticmethod(cadamw_scalars)
+    kernel = staticmethod(cadamw_kernel)
 
     def __init__(
         self,

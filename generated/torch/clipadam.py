@@ -18,7 +18,9 @@ __all__ = [
     "ClipAdam",
     "clipadam_group_1",
     "clipadam_init",
+    "clipadam_kernel",
     "clipadam_partials_1",
+    "clipadam_scalars",
     "clipadam_update",
 ]
 
@@ -105,6 +107,57 @@ def clipadam_update(
     return theta, m, v
 
 
+def clipadam_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, max_norm: float
+) -> dict[str, float | bool]:
+    """The per-step scalars clipadam_kernel reads: values of t and the hypers only."""
+    return {
+        "max_norm": max_norm,
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def clipadam_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    max_norm: torch.Tensor,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+    total_1: torch.Tensor,
+    gnorm: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """clipadam_update with the per-step scalars of clipadam_scalars as arguments."""
+    # line 10: adam(g = if gnorm < max_norm then g else g / gnorm * max_norm)
+    adam_g = torch.where(gnorm < max_norm, g, g / gnorm * max_norm)
+    # line 17: (adam) m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * adam_g
+    # line 18: (adam) v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * adam_g**2
+    # line 19: (adam) m_hat = debias(m, beta1)
+    adam_m_hat = m / s2
+    # line 20: (adam) v_hat = debias(v, beta2)
+    adam_v_hat = v / s3
+    # line 21: (adam) theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr * adam_m_hat / (torch.sqrt(adam_v_hat) + eps)
+    return theta, m, v
+
+
 class ClipAdam(SpecOptimizer):
     r"""ClipAdam: Pascanu, Mikolov & Bengio, On the difficulty of training recurrent neural
     networks, ICML 2013.
@@ -145,8 +198,10 @@ class ClipAdam(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -163,6 +218,8 @@ class ClipAdam(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(clipadam_init)
     update_state = staticmethod(clipadam_update)
+    kernel_scalars = staticmethod(clipadam_scalars)
+    kernel = staticmethod(clipadam_kernel)
     # (terms of each parameter, names of their sums, group values): see optc.ir.phases
     rounds = ((clipadam_partials_1, ("total_1",), clipadam_group_1),)
 

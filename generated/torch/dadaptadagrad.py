@@ -18,7 +18,9 @@ __all__ = [
     "dadaptadagrad_group_1",
     "dadaptadagrad_init",
     "dadaptadagrad_init_globals",
+    "dadaptadagrad_kernel",
     "dadaptadagrad_partials_1",
+    "dadaptadagrad_scalars",
     "dadaptadagrad_update",
 ]
 
@@ -157,6 +159,50 @@ def dadaptadagrad_update(
     return theta, alpha_k, s, theta0
 
 
+def dadaptadagrad_scalars(
+    *, t: int, lr: float, momentum: float, eps: float, d0: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars dadaptadagrad_kernel reads: values of t and the hypers only."""
+    return {"lr": lr, "weight_decay": weight_decay, "eps": eps, "s0": 1 - momentum}
+
+
+def dadaptadagrad_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    alpha_k: torch.Tensor,
+    s: torch.Tensor,
+    theta0: torch.Tensor,
+    *,
+    lr: torch.Tensor,
+    weight_decay: torch.Tensor,
+    eps: torch.Tensor,
+    s0: torch.Tensor,
+    d: torch.Tensor,
+    gsq_weighted: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    total_3: torch.Tensor,
+    gsq_weighted_1: torch.Tensor,
+    s_l1: torch.Tensor,
+    sk_sq_weighted: torch.Tensor,
+    d_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """dadaptadagrad_update with the per-step scalars of dadaptadagrad_scalars as arguments."""
+    # line 23: dlr = d * lr
+    dlr = d * lr
+    # line 24: u = g + weight_decay * theta
+    u = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 25: alpha_k <- alpha_k + u^2
+    alpha_k = alpha_k + u**2
+    # line 26: denom = sqrt(alpha_k) + eps
+    denom = torch.sqrt(alpha_k) + eps
+    # line 28: s <- s + dlr * u
+    s = s + dlr * u
+    # line 32: theta <- lerp(theta, theta0 - s / denom, 1 - momentum)
+    theta = theta + s0 * (theta0 - s / denom - theta)
+    return theta, alpha_k, s, theta0
+
+
 class DAdaptAdaGrad(SpecOptimizer):
     r"""DAdaptAdaGrad: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -208,8 +254,10 @@ class DAdaptAdaGrad(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -226,6 +274,8 @@ class DAdaptAdaGrad(SpecOptimizer):
     states = ("alpha_k", "s", "theta0")
     init_state = staticmethod(dadaptadagrad_init)
     update_state = staticmethod(dadaptadagrad_update)
+    kernel_scalars = staticmethod(dadaptadagrad_scalars)
+    kernel = staticmethod(dadaptadagrad_kernel)
     global_states = ("d", "gsq_weighted")
     init_globals = staticmethod(dadaptadagrad_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"d": "d_1", "gsq_weighted": "gsq_weighted_1"}

@@ -19,7 +19,9 @@ __all__ = [
     "dadaptadamw_group_1",
     "dadaptadamw_init",
     "dadaptadamw_init_globals",
+    "dadaptadamw_kernel",
     "dadaptadamw_partials_1",
+    "dadaptadamw_scalars",
     "dadaptadamw_update",
 ]
 
@@ -155,6 +157,68 @@ def dadaptadamw_update(
     return theta, m, v, s
 
 
+def dadaptadamw_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, d0: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars dadaptadamw_kernel reads: values of t and the hypers only."""
+    # line 25: sb2 = sqrt(beta2)
+    sb2 = ieee.sqrt(beta2)
+    return {
+        "lr": lr,
+        "s0": ieee.sqrt(1 - beta2**t),
+        "s1": 1 - beta1**t,
+        "beta1": beta1,
+        "s2": 1 - beta1,
+        "beta2": beta2,
+        "s3": 1 - beta2,
+        "sb2": sb2,
+        "s4": 1 - sb2,
+        "weight_decay": weight_decay,
+        "eps": eps,
+    }
+
+
+def dadaptadamw_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    s: torch.Tensor,
+    *,
+    lr: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    beta1: torch.Tensor,
+    s2: torch.Tensor,
+    beta2: torch.Tensor,
+    s3: torch.Tensor,
+    sb2: torch.Tensor,
+    s4: torch.Tensor,
+    weight_decay: torch.Tensor,
+    eps: torch.Tensor,
+    d: torch.Tensor,
+    r: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    numerator: torch.Tensor,
+    r_1: torch.Tensor,
+    s_sum: torch.Tensor,
+    d_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """dadaptadamw_update with the per-step scalars of dadaptadamw_scalars as arguments."""
+    # line 26: dlr = d * lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+    dlr = d * lr * s0 / s1
+    # line 28: m <- beta1 * m + (1 - beta1) * dlr * g
+    m = beta1 * m + s2 * dlr * g
+    # line 29: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s3 * g**2
+    # line 30: s <- sb2 * s + (1 - sb2) * dlr * g
+    s = sb2 * s + s4 * dlr * g
+    # line 34: theta <- theta - weight_decay * dlr * theta - m / (sqrt(v) + eps)
+    theta = theta - weight_decay * dlr * theta - m / (torch.sqrt(v) + eps)
+    return theta, m, v, s
+
+
 class DAdaptAdamW(SpecOptimizer):
     r"""DAdaptAdamW: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -210,8 +274,10 @@ class DAdaptAdamW(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -229,6 +295,8 @@ class DAdaptAdamW(SpecOptimizer):
     states = ("m", "v", "s")
     init_state = staticmethod(dadaptadamw_init)
     update_state = staticmethod(dadaptadamw_update)
+    kernel_scalars = staticmethod(dadaptadamw_scalars)
+    kernel = staticmethod(dadaptadamw_kernel)
     global_states = ("d", "r")
     init_globals = staticmethod(dadaptadamw_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"d": "d_1", "r": "r_1"}

@@ -21,7 +21,9 @@ __all__ = [
     "dadaptlion_group_1",
     "dadaptlion_init",
     "dadaptlion_init_globals",
+    "dadaptlion_kernel",
     "dadaptlion_partials_1",
+    "dadaptlion_scalars",
     "dadaptlion_update",
 ]
 
@@ -147,6 +149,62 @@ def dadaptlion_update(
     return theta, m, s
 
 
+def dadaptlion_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, d0: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars dadaptlion_kernel reads: values of t and the hypers only."""
+    # line 23: sb2 = sqrt(beta2)
+    sb2 = ieee.sqrt(beta2)
+    return {
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "sb2": sb2,
+        "s2": 1 - sb2,
+    }
+
+
+def dadaptlion_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    s: torch.Tensor,
+    *,
+    lr: torch.Tensor,
+    weight_decay: torch.Tensor,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    sb2: torch.Tensor,
+    s2: torch.Tensor,
+    d: torch.Tensor,
+    r: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    r_1: torch.Tensor,
+    s_l1: torch.Tensor,
+    d_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """dadaptlion_update with the per-step scalars of dadaptlion_scalars as arguments."""
+    # line 22: dlr = d * lr
+    dlr = d * lr
+    # line 24: u = g + weight_decay * theta
+    u = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 25: direction = sign(ema(m, u, beta1))
+    direction = torch.sign(beta1 * m + s0 * u)
+    # line 26: theta <- theta - dlr * direction
+    theta = theta - dlr * direction
+    # line 27: m <- beta2 * m + (1 - beta2) * dlr * u
+    m = beta2 * m + s1 * dlr * u
+    # line 29: s <- sb2 * s + (1 - sb2) * dlr * direction
+    s = sb2 * s + s2 * dlr * direction
+    return theta, m, s
+
+
 class DAdaptLion(SpecOptimizer):
     r"""DAdaptLion: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -197,8 +255,10 @@ class DAdaptLion(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -215,6 +275,8 @@ class DAdaptLion(SpecOptimizer):
     states = ("m", "s")
     init_state = staticmethod(dadaptlion_init)
     update_state = staticmethod(dadaptlion_update)
+    kernel_scalars = staticmethod(dadaptlion_scalars)
+    kernel = staticmethod(dadaptlion_kernel)
     global_states = ("d", "r")
     init_globals = staticmethod(dadaptlion_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"d": "d_1", "r": "r_1"}

@@ -18,7 +18,9 @@ __all__ = [
     "dadaptsgd_group_1",
     "dadaptsgd_init",
     "dadaptsgd_init_globals",
+    "dadaptsgd_kernel",
     "dadaptsgd_partials_1",
+    "dadaptsgd_scalars",
     "dadaptsgd_update",
 ]
 
@@ -141,6 +143,45 @@ def dadaptsgd_update(
     return theta, s, theta0
 
 
+def dadaptsgd_scalars(
+    *, t: int, lr: float, momentum: float, d0: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars dadaptsgd_kernel reads: values of t and the hypers only."""
+    return {"weight_decay": weight_decay, "s0": 1 - momentum}
+
+
+def dadaptsgd_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    s: torch.Tensor,
+    theta0: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    s0: torch.Tensor,
+    g0_norm: torch.Tensor,
+    d: torch.Tensor,
+    r: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    total_3: torch.Tensor,
+    total_4: torch.Tensor,
+    g0_norm_1: torch.Tensor,
+    dlr: torch.Tensor,
+    us: torch.Tensor,
+    r_1: torch.Tensor,
+    s_sq: torch.Tensor,
+    d_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """dadaptsgd_update with the per-step scalars of dadaptsgd_scalars as arguments."""
+    # line 23: u = g + weight_decay * theta
+    u = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 28: s <- s + dlr * u
+    s = s + dlr * u
+    # line 30: theta <- lerp(theta, theta0 - s, 1 - momentum)
+    theta = theta + s0 * (theta0 - s - theta)
+    return theta, s, theta0
+
+
 class DAdaptSGD(SpecOptimizer):
     r"""DAdaptSGD: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -187,8 +228,10 @@ class DAdaptSGD(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -204,6 +247,8 @@ class DAdaptSGD(SpecOptimizer):
     states = ("s", "theta0")
     init_state = staticmethod(dadaptsgd_init)
     update_state = staticmethod(dadaptsgd_update)
+    kernel_scalars = staticmethod(dadaptsgd_scalars)
+    kernel = staticmethod(dadaptsgd_kernel)
     global_states = ("g0_norm", "d", "r")
     init_globals = staticmethod(dadaptsgd_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"g0_norm": "g0_norm_1", "d": "d_1", "r": "r_1"}

@@ -17,7 +17,13 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["DualAveraging", "dualaveraging_init", "dualaveraging_update"]
+__all__ = [
+    "DualAveraging",
+    "dualaveraging_init",
+    "dualaveraging_kernel",
+    "dualaveraging_scalars",
+    "dualaveraging_update",
+]
 
 
 def dualaveraging_init(theta: torch.Tensor, *, lr: float) -> dict[str, torch.Tensor]:
@@ -51,6 +57,30 @@ def dualaveraging_update(
     return theta, theta0, g_bar
 
 
+def dualaveraging_scalars(*, t: int, lr: float) -> dict[str, float | bool]:
+    """The per-step scalars dualaveraging_kernel reads: values of t and the hypers only."""
+    # line 13: alpha_t = lr * sqrt(t)
+    alpha_t = lr * ieee.sqrt(t)
+    return {"t": t, "alpha_t": alpha_t}
+
+
+def dualaveraging_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    theta0: torch.Tensor,
+    g_bar: torch.Tensor,
+    *,
+    t: torch.Tensor,
+    alpha_t: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """dualaveraging_update with the per-step scalars of dualaveraging_scalars as arguments."""
+    # line 12: g_bar <- g_bar + (g - g_bar) / t
+    g_bar = g_bar + (g - g_bar) / t
+    # line 14: theta <- theta0 - alpha_t * g_bar
+    theta = theta0 - alpha_t * g_bar
+    return theta, theta0, g_bar
+
+
 class DualAveraging(SpecOptimizer):
     r"""DualAveraging: Nesterov, Primal-dual subgradient methods for convex problems, Mathematical
     Programming 120(1), 2009.
@@ -76,8 +106,10 @@ class DualAveraging(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -88,6 +120,8 @@ class DualAveraging(SpecOptimizer):
     states = ("theta0", "g_bar")
     init_state = staticmethod(dualaveraging_init)
     update_state = staticmethod(dualaveraging_update)
+    kernel_scalars = staticmethod(dualaveraging_scalars)
+    kernel = staticmethod(dualaveraging_kernel)
 
     def __init__(
         self,

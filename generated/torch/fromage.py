@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Fromage", "fromage_init", "fromage_update"]
+__all__ = ["Fromage", "fromage_init", "fromage_kernel", "fromage_scalars", "fromage_update"]
 
 
 def fromage_init(theta: torch.Tensor, *, lr: float, min_norm: float) -> dict[str, torch.Tensor]:
@@ -39,6 +39,31 @@ def fromage_update(
     ratio = torch.where(torch.logical_and(theta_norm > 0, g_norm > 0), theta_norm / g_norm, 1)
     # line 14: theta <- (theta - lr * ratio * g) / sqrt(1 + lr^2)
     theta = (theta - lr * ratio * g) / ieee.sqrt(1 + ieee.pow(lr, 2))
+    return (theta,)
+
+
+def fromage_scalars(*, t: int, lr: float, min_norm: float) -> dict[str, float | bool]:
+    """The per-step scalars fromage_kernel reads: values of t and the hypers only."""
+    return {"min_norm": min_norm, "lr": lr, "s0": ieee.sqrt(1 + ieee.pow(lr, 2))}
+
+
+def fromage_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    *,
+    min_norm: torch.Tensor,
+    lr: torch.Tensor,
+    s0: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """fromage_update with the per-step scalars of fromage_scalars as arguments."""
+    # line 11: theta_norm = max(norm(theta), min_norm)
+    theta_norm = torch.maximum(torch.linalg.vector_norm(theta), min_norm)
+    # line 12: g_norm = max(norm(g), min_norm)
+    g_norm = torch.maximum(torch.linalg.vector_norm(g), min_norm)
+    # line 13: ratio = if theta_norm > 0 and g_norm > 0 then theta_norm / g_norm else 1
+    ratio = torch.where(torch.logical_and(theta_norm > 0, g_norm > 0), theta_norm / g_norm, 1)
+    # line 14: theta <- (theta - lr * ratio * g) / sqrt(1 + lr^2)
+    theta = (theta - lr * ratio * g) / s0
     return (theta,)
 
 
@@ -72,8 +97,10 @@ class Fromage(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -87,6 +114,8 @@ class Fromage(SpecOptimizer):
     states = ()
     init_state = staticmethod(fromage_init)
     update_state = staticmethod(fromage_update)
+    kernel_scalars = staticmethod(fromage_scalars)
+    kernel = staticmethod(fromage_kernel)
 
     def __init__(
         self,

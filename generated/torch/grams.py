@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Grams", "grams_init", "grams_update"]
+__all__ = ["Grams", "grams_init", "grams_kernel", "grams_scalars", "grams_update"]
 
 
 def grams_init(
@@ -53,6 +53,53 @@ def grams_update(
     # line 21: theta <- theta - lr * (sign(g) * abs(u) + weight_decay * theta)
     theta = theta - lr * (
         torch.sign(g) * torch.abs(u) + (weight_decay * theta if weight_decay != 0 else 0)
+    )
+    return theta, m, v
+
+
+def grams_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars grams_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "eps": eps,
+        "lr": lr,
+        "weight_decay": weight_decay,
+    }
+
+
+def grams_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    eps: torch.Tensor,
+    lr: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """grams_update with the per-step scalars of grams_scalars as arguments."""
+    # line 18: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 19: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 20: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    u = m / s2 / (torch.sqrt(v / s3) + eps)
+    # line 21: theta <- theta - lr * (sign(g) * abs(u) + weight_decay * theta)
+    theta = theta - lr * (
+        torch.sign(g) * torch.abs(u) + torch.where(weight_decay != 0, weight_decay * theta, 0)
     )
     return theta, m, v
 
@@ -97,8 +144,10 @@ class Grams(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -115,6 +164,8 @@ class Grams(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(grams_init)
     update_state = staticmethod(grams_update)
+    kernel_scalars = staticmethod(grams_scalars)
+    kernel = staticmethod(grams_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Gravity", "gravity_init", "gravity_update"]
+__all__ = ["Gravity", "gravity_init", "gravity_kernel", "gravity_scalars", "gravity_update"]
 
 
 def gravity_init(theta: torch.Tensor, *, lr: float, beta: float) -> dict[str, torch.Tensor]:
@@ -38,6 +38,26 @@ def gravity_update(
     zeta = g / (1 + (g * torch.linalg.vector_norm(g, math.inf)) ** 2)
     # line 15: v <- lerp(v, zeta, 1 - beta_t)
     v = v + (1 - beta_t) * (zeta - v)
+    # line 16: theta <- theta - lr * v
+    theta = theta - lr * v
+    return theta, v
+
+
+def gravity_scalars(*, t: int, lr: float, beta: float) -> dict[str, float | bool]:
+    """The per-step scalars gravity_kernel reads: values of t and the hypers only."""
+    # line 13: beta_t = (beta * t + 1) / (t + 2)
+    beta_t = (beta * t + 1) / (t + 2)
+    return {"s0": 1 - beta_t, "lr": lr}
+
+
+def gravity_kernel(
+    theta: torch.Tensor, g: torch.Tensor, v: torch.Tensor, *, s0: torch.Tensor, lr: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """gravity_update with the per-step scalars of gravity_scalars as arguments."""
+    # line 14: zeta = g / (1 + (g * norm(g, inf))^2)
+    zeta = g / (1 + (g * torch.linalg.vector_norm(g, math.inf)) ** 2)
+    # line 15: v <- lerp(v, zeta, 1 - beta_t)
+    v = v + s0 * (zeta - v)
     # line 16: theta <- theta - lr * v
     theta = theta - lr * v
     return theta, v
@@ -73,8 +93,10 @@ class Gravity(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -88,6 +110,8 @@ class Gravity(SpecOptimizer):
     states = ("v",)
     init_state = staticmethod(gravity_init)
     update_state = staticmethod(gravity_update)
+    kernel_scalars = staticmethod(gravity_scalars)
+    kernel = staticmethod(gravity_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["HeavyBall", "heavyball_init", "heavyball_update"]
+__all__ = [
+    "HeavyBall",
+    "heavyball_init",
+    "heavyball_kernel",
+    "heavyball_scalars",
+    "heavyball_update",
+]
 
 
 def heavyball_init(theta: torch.Tensor, *, lr: float, rho: float) -> dict[str, torch.Tensor]:
@@ -32,6 +38,24 @@ def heavyball_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
+    # line 11: velocity = theta - prev
+    velocity = theta - prev
+    # line 12: prev <- theta
+    prev = theta
+    # line 13: theta <- theta - lr * g + rho * velocity
+    theta = theta - lr * g + rho * velocity
+    return theta, prev
+
+
+def heavyball_scalars(*, t: int, lr: float, rho: float) -> dict[str, float | bool]:
+    """The per-step scalars heavyball_kernel reads: values of t and the hypers only."""
+    return {"lr": lr, "rho": rho}
+
+
+def heavyball_kernel(
+    theta: torch.Tensor, g: torch.Tensor, prev: torch.Tensor, *, lr: torch.Tensor, rho: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """heavyball_update with the per-step scalars of heavyball_scalars as arguments."""
     # line 11: velocity = theta - prev
     velocity = theta - prev
     # line 12: prev <- theta
@@ -69,8 +93,10 @@ class HeavyBall(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -84,6 +110,8 @@ class HeavyBall(SpecOptimizer):
     states = ("prev",)
     init_state = staticmethod(heavyball_init)
     update_state = staticmethod(heavyball_update)
+    kernel_scalars = staticmethod(heavyball_scalars)
+    kernel = staticmethod(heavyball_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["LAMB", "lamb_init", "lamb_update"]
+__all__ = ["LAMB", "lamb_init", "lamb_kernel", "lamb_scalars", "lamb_update"]
 
 
 def lamb_init(
@@ -52,6 +52,59 @@ def lamb_update(
     # line 21: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps) + weight_decay * theta
     u = m / (1 - beta1**t) / (torch.sqrt(v / (1 - beta2**t)) + eps) + (
         weight_decay * theta if weight_decay != 0 else 0
+    )
+    # line 22: ratio = if norm(theta) > 0 and norm(u) > 0 then norm(theta) / norm(u) else 1
+    ratio = torch.where(
+        torch.logical_and(torch.linalg.vector_norm(theta) > 0, torch.linalg.vector_norm(u) > 0),
+        torch.linalg.vector_norm(theta) / torch.linalg.vector_norm(u),
+        1,
+    )
+    # line 23: theta <- theta - lr * ratio * u
+    theta = theta - lr * ratio * u
+    return theta, m, v
+
+
+def lamb_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars lamb_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "eps": eps,
+        "weight_decay": weight_decay,
+        "lr": lr,
+    }
+
+
+def lamb_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    eps: torch.Tensor,
+    weight_decay: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """lamb_update with the per-step scalars of lamb_scalars as arguments."""
+    # line 19: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 20: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 21: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps) + weight_decay * theta
+    u = m / s2 / (torch.sqrt(v / s3) + eps) + torch.where(
+        weight_decay != 0, weight_decay * theta, 0
     )
     # line 22: ratio = if norm(theta) > 0 and norm(u) > 0 then norm(theta) / norm(u) else 1
     ratio = torch.where(
@@ -104,8 +157,10 @@ class LAMB(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -122,6 +177,8 @@ class LAMB(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(lamb_init)
     update_state = staticmethod(lamb_update)
+    kernel_scalars = staticmethod(lamb_scalars)
+    kernel = staticmethod(lamb_kernel)
 
     def __init__(
         self,

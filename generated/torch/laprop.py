@@ -14,7 +14,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["LaProp", "laprop_init", "laprop_update"]
+__all__ = ["LaProp", "laprop_init", "laprop_kernel", "laprop_scalars", "laprop_update"]
 
 
 def laprop_init(
@@ -55,6 +55,53 @@ def laprop_update(
     theta = theta - m / (1 - beta1**t)
     # line 22: theta <- theta * (1 - lr * weight_decay)
     theta = theta * (1 - lr * weight_decay)
+    return theta, m, v
+
+
+def laprop_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars laprop_kernel reads: values of t and the hypers only."""
+    return {
+        "beta2": beta2,
+        "s0": 1 - beta2,
+        "eps": eps,
+        "s1": ieee.sqrt(1 - beta2**t),
+        "beta1": beta1,
+        "s2": 1 - beta1,
+        "lr": lr,
+        "s3": 1 - beta1**t,
+        "s4": 1 - lr * weight_decay,
+    }
+
+
+def laprop_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta2: torch.Tensor,
+    s0: torch.Tensor,
+    eps: torch.Tensor,
+    s1: torch.Tensor,
+    beta1: torch.Tensor,
+    s2: torch.Tensor,
+    lr: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """laprop_update with the per-step scalars of laprop_scalars as arguments."""
+    # line 18: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s0 * g**2
+    # line 19: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
+    denom = (torch.sqrt(v) + eps) / s1
+    # line 20: m <- ema(m, lr * g / denom, beta1)
+    m = beta1 * m + s2 * (lr * g / denom)
+    # line 21: theta <- theta - debias(m, beta1)
+    theta = theta - m / s3
+    # line 22: theta <- theta * (1 - lr * weight_decay)
+    theta = theta * s4
     return theta, m, v
 
 
@@ -102,8 +149,10 @@ class LaProp(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -120,6 +169,8 @@ class LaProp(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(laprop_init)
     update_state = staticmethod(laprop_update)
+    kernel_scalars = staticmethod(laprop_scalars)
+    kernel = staticmethod(laprop_kernel)
 
     def __init__(
         self,

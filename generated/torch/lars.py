@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["LARS", "lars_init", "lars_update"]
+__all__ = ["LARS", "lars_init", "lars_kernel", "lars_scalars", "lars_update"]
 
 
 def lars_init(
@@ -50,6 +50,46 @@ def lars_update(
     """
     # line 18: u = g + weight_decay * theta
     u = g + (weight_decay * theta if weight_decay != 0 else 0)
+    # line 19: ratio = if norm(theta) > 0 and norm(u) > 0 then trust_coefficient * norm(theta) / (norm(u) + eps) else 1
+    ratio = torch.where(
+        torch.logical_and(torch.linalg.vector_norm(theta) > 0, torch.linalg.vector_norm(u) > 0),
+        trust_coefficient * torch.linalg.vector_norm(theta) / (torch.linalg.vector_norm(u) + eps),
+        1,
+    )
+    # line 20: buf <- momentum * buf + lr * ratio * u
+    buf = momentum * buf + lr * ratio * u
+    # line 21: theta <- theta - buf
+    theta = theta - buf
+    return theta, buf
+
+
+def lars_scalars(
+    *, t: int, lr: float, weight_decay: float, trust_coefficient: float, eps: float, momentum: float
+) -> dict[str, float | bool]:
+    """The per-step scalars lars_kernel reads: values of t and the hypers only."""
+    return {
+        "weight_decay": weight_decay,
+        "trust_coefficient": trust_coefficient,
+        "eps": eps,
+        "momentum": momentum,
+        "lr": lr,
+    }
+
+
+def lars_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    buf: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    trust_coefficient: torch.Tensor,
+    eps: torch.Tensor,
+    momentum: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """lars_update with the per-step scalars of lars_scalars as arguments."""
+    # line 18: u = g + weight_decay * theta
+    u = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
     # line 19: ratio = if norm(theta) > 0 and norm(u) > 0 then trust_coefficient * norm(theta) / (norm(u) + eps) else 1
     ratio = torch.where(
         torch.logical_and(torch.linalg.vector_norm(theta) > 0, torch.linalg.vector_norm(u) > 0),
@@ -101,8 +141,10 @@ class LARS(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -119,6 +161,8 @@ class LARS(SpecOptimizer):
     states = ("buf",)
     init_state = staticmethod(lars_init)
     update_state = staticmethod(lars_update)
+    kernel_scalars = staticmethod(lars_scalars)
+    kernel = staticmethod(lars_kernel)
 
     def __init__(
         self,

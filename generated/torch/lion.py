@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Lion", "lion_init", "lion_update"]
+__all__ = ["Lion", "lion_init", "lion_kernel", "lion_scalars", "lion_update"]
 
 
 def lion_init(
@@ -48,6 +48,42 @@ def lion_update(
     m = beta2 * m + (1 - beta2) * g
     # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
     theta = theta - lr * (torch.sign(c) + (weight_decay * theta if weight_decay != 0 else 0))
+    return theta, m
+
+
+def lion_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars lion_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "lr": lr,
+        "weight_decay": weight_decay,
+    }
+
+
+def lion_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    lr: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """lion_update with the per-step scalars of lion_scalars as arguments."""
+    # line 15: c = ema(m, g, beta1)
+    c = beta1 * m + s0 * g
+    # line 16: m <- ema(m, g, beta2)
+    m = beta2 * m + s1 * g
+    # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
+    theta = theta - lr * (torch.sign(c) + torch.where(weight_decay != 0, weight_decay * theta, 0))
     return theta, m
 
 
@@ -85,8 +121,10 @@ class Lion(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -102,6 +140,8 @@ class Lion(SpecOptimizer):
     states = ("m",)
     init_state = staticmethod(lion_init)
     update_state = staticmethod(lion_update)
+    kernel_scalars = staticmethod(lion_scalars)
+    kernel = staticmethod(lion_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["LookaheadAdam", "lookaheadadam_eval", "lookaheadadam_init", "lookaheadadam_update"]
+__all__ = [
+    "LookaheadAdam",
+    "lookaheadadam_eval",
+    "lookaheadadam_init",
+    "lookaheadadam_kernel",
+    "lookaheadadam_scalars",
+    "lookaheadadam_update",
+]
 
 
 def lookaheadadam_init(
@@ -89,6 +96,62 @@ def lookaheadadam_update(
     return theta, slow, m, v
 
 
+def lookaheadadam_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, k: int, alpha: float
+) -> dict[str, float | bool]:
+    """The per-step scalars lookaheadadam_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+        "s4": t % k == 0,
+        "alpha": alpha,
+    }
+
+
+def lookaheadadam_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    slow: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+    s4: bool,
+    alpha: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """lookaheadadam_update with the per-step scalars of lookaheadadam_scalars as arguments."""
+    # line 17: (adam) m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 18: (adam) v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 19: (adam) m_hat = debias(m, beta1)
+    adam_m_hat = m / s2
+    # line 20: (adam) v_hat = debias(v, beta2)
+    adam_v_hat = v / s3
+    # line 21: (adam) theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr * adam_m_hat / (torch.sqrt(adam_v_hat) + eps)
+    # line 16: every k:
+    if s4:
+        # line 17: slow <- lerp(slow, theta, alpha)
+        slow = slow + alpha * (theta - slow)
+        # line 18: theta <- slow
+        theta = slow
+    return theta, slow, m, v
+
+
 class LookaheadAdam(SpecOptimizer):
     r"""LookaheadAdam: Zhang, Lucas, Hinton & Ba, Lookahead Optimizer: k steps forward, 1 step back,
     NeurIPS 2019.
@@ -136,8 +199,10 @@ class LookaheadAdam(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -155,6 +220,8 @@ class LookaheadAdam(SpecOptimizer):
     states = ("slow", "m", "v")
     init_state = staticmethod(lookaheadadam_init)
     update_state = staticmethod(lookaheadadam_update)
+    kernel_scalars = staticmethod(lookaheadadam_scalars)
+    kernel = staticmethod(lookaheadadam_kernel)
     eval_point = staticmethod(lookaheadadam_eval)
 
     def __init__(

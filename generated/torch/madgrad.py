@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["MADGRAD", "madgrad_init", "madgrad_update"]
+__all__ = ["MADGRAD", "madgrad_init", "madgrad_kernel", "madgrad_scalars", "madgrad_update"]
 
 
 def madgrad_init(
@@ -62,6 +62,42 @@ def madgrad_update(
     return theta, theta0, s, nu
 
 
+def madgrad_scalars(
+    *, t: int, lr: float, momentum: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars madgrad_kernel reads: values of t and the hypers only."""
+    # line 19: lamb = (lr + eps) * sqrt(t)
+    lamb = (lr + eps) * ieee.sqrt(t)
+    return {"weight_decay": weight_decay, "lamb": lamb, "s0": 1 / 3, "eps": eps, "s1": 1 - momentum}
+
+
+def madgrad_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    theta0: torch.Tensor,
+    s: torch.Tensor,
+    nu: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    lamb: torch.Tensor,
+    s0: torch.Tensor,
+    eps: torch.Tensor,
+    s1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """madgrad_update with the per-step scalars of madgrad_scalars as arguments."""
+    # line 18: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 20: s <- s + lamb * d
+    s = s + lamb * d
+    # line 21: nu <- nu + lamb * d^2
+    nu = nu + lamb * d**2
+    # line 22: z = theta0 - s / (nu^(1/3) + eps)
+    z = theta0 - s / (nu**s0 + eps)
+    # line 23: theta <- lerp(theta, z, 1 - momentum)
+    theta = theta + s1 * (z - theta)
+    return theta, theta0, s, nu
+
+
 class MADGRAD(SpecOptimizer):
     r"""MADGRAD: Defazio & Jelassi, Adaptivity without Compromise: A Momentumized, Adaptive, Dual
     Averaged Gradient Method for Stochastic Optimization, JMLR 23, 2022.
@@ -99,8 +135,10 @@ class MADGRAD(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -116,6 +154,8 @@ class MADGRAD(SpecOptimizer):
     states = ("theta0", "s", "nu")
     init_state = staticmethod(madgrad_init)
     update_state = staticmethod(madgrad_update)
+    kernel_scalars = staticmethod(madgrad_scalars)
+    kernel = staticmethod(madgrad_kernel)
 
     def __init__(
         self,

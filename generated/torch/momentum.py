@@ -15,7 +15,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Momentum", "momentum_init", "momentum_update"]
+__all__ = ["Momentum", "momentum_init", "momentum_kernel", "momentum_scalars", "momentum_update"]
 
 
 def momentum_init(theta: torch.Tensor, *, lr: float, momentum: float) -> dict[str, torch.Tensor]:
@@ -33,6 +33,27 @@ def momentum_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
+    # line 12: m <- momentum * m + lr * g
+    m = momentum * m + lr * g
+    # line 13: theta <- theta - m
+    theta = theta - m
+    return theta, m
+
+
+def momentum_scalars(*, t: int, lr: float, momentum: float) -> dict[str, float | bool]:
+    """The per-step scalars momentum_kernel reads: values of t and the hypers only."""
+    return {"momentum": momentum, "lr": lr}
+
+
+def momentum_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    *,
+    momentum: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """momentum_update with the per-step scalars of momentum_scalars as arguments."""
     # line 12: m <- momentum * m + lr * g
     m = momentum * m + lr * g
     # line 13: theta <- theta - m
@@ -65,8 +86,10 @@ class Momentum(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -80,6 +103,8 @@ class Momentum(SpecOptimizer):
     states = ("m",)
     init_state = staticmethod(momentum_init)
     update_state = staticmethod(momentum_update)
+    kernel_scalars = staticmethod(momentum_scalars)
+    kernel = staticmethod(momentum_kernel)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["NAdam", "nadam_init", "nadam_update"]
+__all__ = ["NAdam", "nadam_init", "nadam_kernel", "nadam_scalars", "nadam_update"]
 
 
 def nadam_init(
@@ -75,6 +75,73 @@ def nadam_update(
     return theta, m, v, mu_prod
 
 
+def nadam_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    momentum_decay: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars nadam_kernel reads: values of t and the hypers only."""
+    # line 22: mu = beta1 * (1 - 0.5 * 0.96^(t * momentum_decay))
+    mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
+    # line 23: mu_next = beta1 * (1 - 0.5 * 0.96^((t + 1) * momentum_decay))
+    mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
+    return {
+        "weight_decay": weight_decay,
+        "mu": mu,
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "mu_next": mu_next,
+        "s2": 1 - mu,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def nadam_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    mu_prod: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    mu: torch.Tensor,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    mu_next: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """nadam_update with the per-step scalars of nadam_scalars as arguments."""
+    # line 21: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 24: mu_prod <- mu_prod * mu
+    mu_prod = mu_prod * mu
+    # line 25: m <- ema(m, d, beta1)
+    m = beta1 * m + s0 * d
+    # line 26: v <- ema(v, d^2, beta2)
+    v = beta2 * v + s1 * d**2
+    # line 27: m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
+    m_hat = mu_next * m / (1 - mu_prod * mu_next) + s2 * d / (1 - mu_prod)
+    # line 28: v_hat = debias(v, beta2)
+    v_hat = v / s3
+    # line 29: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
+    return theta, m, v, mu_prod
+
+
 class NAdam(SpecOptimizer):
     r"""NAdam: Dozat, Incorporating Nesterov Momentum into Adam, ICLR 2016 Workshop.
 
@@ -127,8 +194,10 @@ class NAdam(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -153,6 +222,8 @@ class NAdam(SpecOptimizer):
     counterpart = "torch.optim.NAdam"
     init_state = staticmethod(nadam_init)
     update_state = staticmethod(nadam_update)
+    kernel_scalars = staticmethod(nadam_scalars)
+    kernel = staticmethod(nadam_kernel)
 
     def __init__(
         self,

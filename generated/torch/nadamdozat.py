@@ -13,7 +13,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["NAdamDozat", "nadamdozat_init", "nadamdozat_update"]
+__all__ = [
+    "NAdamDozat",
+    "nadamdozat_init",
+    "nadamdozat_kernel",
+    "nadamdozat_scalars",
+    "nadamdozat_update",
+]
 
 
 def nadamdozat_init(
@@ -56,6 +62,53 @@ def nadamdozat_update(
     return theta, m, v
 
 
+def nadamdozat_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float
+) -> dict[str, float | bool]:
+    """The per-step scalars nadamdozat_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1 ** (t + 1),
+        "s3": 1 - beta1**t,
+        "s4": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def nadamdozat_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """nadamdozat_update with the per-step scalars of nadamdozat_scalars as arguments."""
+    # line 17: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 18: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 19: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
+    m_hat = beta1 * m / s2 + s0 * g / s3
+    # line 20: v_hat = debias(v, beta2)
+    v_hat = v / s4
+    # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
+    return theta, m, v
+
+
 class NAdamDozat(SpecOptimizer):
     r"""NAdamDozat: Dozat, Incorporating Nesterov Momentum into Adam, ICLR 2016 Workshop.
 
@@ -93,8 +146,10 @@ class NAdamDozat(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -110,6 +165,8 @@ class NAdamDozat(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(nadamdozat_init)
     update_state = staticmethod(nadamdozat_update)
+    kernel_scalars = staticmethod(nadamdozat_scalars)
+    kernel = staticmethod(nadamdozat_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["NAdamW", "nadamw_init", "nadamw_update"]
+__all__ = ["NAdamW", "nadamw_init", "nadamw_kernel", "nadamw_scalars", "nadamw_update"]
 
 
 def nadamw_init(
@@ -69,6 +69,67 @@ def nadamw_update(
     return theta, m, v
 
 
+def nadamw_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    eps_root: float,
+    weight_decay: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars nadamw_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1 ** (t + 1),
+        "s3": 1 - beta1**t,
+        "s4": 1 - beta2**t,
+        "lr": lr,
+        "eps_root": eps_root,
+        "eps": eps,
+        "weight_decay": weight_decay,
+    }
+
+
+def nadamw_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    lr: torch.Tensor,
+    eps_root: torch.Tensor,
+    eps: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """nadamw_update with the per-step scalars of nadamw_scalars as arguments."""
+    # line 21: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 22: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 23: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
+    m_hat = beta1 * m / s2 + s0 * g / s3
+    # line 24: v_hat = debias(v, beta2)
+    v_hat = v / s4
+    # line 25: theta <- theta - lr * (m_hat / (sqrt(v_hat + eps_root) + eps) + weight_decay * theta)
+    theta = theta - lr * (
+        m_hat / (torch.sqrt(v_hat + eps_root) + eps)
+        + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    )
+    return theta, m, v
+
+
 class NAdamW(SpecOptimizer):
     r"""NAdamW: Dozat, Incorporating Nesterov Momentum into Adam, ICLR 2016 Workshop.
 
@@ -111,8 +172,10 @@ class NAdamW(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -130,6 +193,8 @@ class NAdamW(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(nadamw_init)
     update_state = staticmethod(nadamw_update)
+    kernel_scalars = staticmethod(nadamw_scalars)
+    kernel = staticmethod(nadamw_kernel)
 
     def __init__(
         self,

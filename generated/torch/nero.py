@@ -15,7 +15,7 @@ import torch
 from optc.backends.torch.axes import row_mean, row_sum, rows_shape
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Nero", "nero_init", "nero_update"]
+__all__ = ["Nero", "nero_init", "nero_kernel", "nero_scalars", "nero_update"]
 
 
 def nero_init(
@@ -102,6 +102,60 @@ def nero_update(
     return theta, v, scale
 
 
+def nero_scalars(
+    *, t: int, lr: float, beta: float, eps: float, constraints: bool
+) -> dict[str, float | bool]:
+    """The per-step scalars nero_kernel reads: values of t and the hypers only."""
+    return {
+        "constraints": constraints,
+        "s0": t == 1,
+        "eps": eps,
+        "beta": beta,
+        "s1": 1 - beta,
+        "s2": 1 - beta**t,
+        "lr": lr,
+    }
+
+
+def nero_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    v: torch.Tensor,
+    scale: torch.Tensor,
+    *,
+    constraints: bool,
+    s0: bool,
+    eps: torch.Tensor,
+    beta: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """nero_update with the per-step scalars of nero_scalars as arguments."""
+    ndim = theta.ndim
+    # line 22: theta <- if constraints and ndim > 1 and t == 1 then project(theta, eps) else theta
+    theta = (
+        (theta - row_mean(theta)) / (torch.sqrt(row_sum((theta - row_mean(theta)) ** 2)) + eps)
+        if constraints and ndim > 1 and s0
+        else theta
+    )
+    # line 23: gn = neuron_norm(g)
+    gn = torch.sqrt(row_sum(g**2))
+    # line 24: v <- ema(v, gn^2, beta)
+    v = beta * v + s1 * gn**2
+    # line 25: u = g / (sqrt(debias(v, beta)) + eps)
+    u = g / (torch.sqrt(v / s2) + eps)
+    # line 26: theta <- theta - lr * scale * u
+    theta = theta - lr * scale * u
+    # line 27: theta <- if constraints and ndim > 1 then project(theta, eps) else theta
+    theta = (
+        (theta - row_mean(theta)) / (torch.sqrt(row_sum((theta - row_mean(theta)) ** 2)) + eps)
+        if constraints and ndim > 1
+        else theta
+    )
+    return theta, v, scale
+
+
 class Nero(SpecOptimizer):
     r"""Nero: Liu, Bernstein, Meister & Yue, Learning by Turning: Neural Architecture Aware
     Optimisation, ICML 2021.
@@ -143,8 +197,10 @@ class Nero(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -161,6 +217,8 @@ class Nero(SpecOptimizer):
     axis_states = ("v",)
     init_state = staticmethod(nero_init)
     update_state = staticmethod(nero_update)
+    kernel_scalars = staticmethod(nero_scalars)
+    kernel = staticmethod(nero_kernel)
 
     def __init__(
         self,

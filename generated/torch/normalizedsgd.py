@@ -15,7 +15,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["NormalizedSGD", "normalizedsgd_init", "normalizedsgd_update"]
+__all__ = [
+    "NormalizedSGD",
+    "normalizedsgd_init",
+    "normalizedsgd_kernel",
+    "normalizedsgd_scalars",
+    "normalizedsgd_update",
+]
 
 
 def normalizedsgd_init(theta: torch.Tensor, *, lr: float) -> dict[str, torch.Tensor]:
@@ -31,6 +37,22 @@ def normalizedsgd_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
+    # line 10: theta <- theta - lr * dualize(g, l2)
+    theta = theta - lr * torch.where(
+        torch.linalg.vector_norm(g) > 0, g / torch.linalg.vector_norm(g), 0
+    )
+    return (theta,)
+
+
+def normalizedsgd_scalars(*, t: int, lr: float) -> dict[str, float | bool]:
+    """The per-step scalars normalizedsgd_kernel reads: values of t and the hypers only."""
+    return {"lr": lr}
+
+
+def normalizedsgd_kernel(
+    theta: torch.Tensor, g: torch.Tensor, *, lr: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """normalizedsgd_update with the per-step scalars of normalizedsgd_scalars as arguments."""
     # line 10: theta <- theta - lr * dualize(g, l2)
     theta = theta - lr * torch.where(
         torch.linalg.vector_norm(g) > 0, g / torch.linalg.vector_norm(g), 0
@@ -62,8 +84,10 @@ class NormalizedSGD(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -74,6 +98,8 @@ class NormalizedSGD(SpecOptimizer):
     states = ()
     init_state = staticmethod(normalizedsgd_init)
     update_state = staticmethod(normalizedsgd_update)
+    kernel_scalars = staticmethod(normalizedsgd_scalars)
+    kernel = staticmethod(normalizedsgd_kernel)
 
     def __init__(
         self,

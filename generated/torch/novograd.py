@@ -15,7 +15,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["NovoGrad", "novograd_init", "novograd_update"]
+__all__ = ["NovoGrad", "novograd_init", "novograd_kernel", "novograd_scalars", "novograd_update"]
 
 
 def novograd_init(
@@ -54,6 +54,53 @@ def novograd_update(
     )
     # line 20: m <- beta1 * m + g / (sqrt(nu) + eps) + weight_decay * theta
     m = beta1 * m + g / (torch.sqrt(nu) + eps) + (weight_decay * theta if weight_decay != 0 else 0)
+    # line 21: theta <- theta - lr * m
+    theta = theta - lr * m
+    return theta, m, nu
+
+
+def novograd_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars novograd_kernel reads: values of t and the hypers only."""
+    return {
+        "s0": t == 1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "beta1": beta1,
+        "eps": eps,
+        "weight_decay": weight_decay,
+        "lr": lr,
+    }
+
+
+def novograd_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    nu: torch.Tensor,
+    *,
+    s0: bool,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    beta1: torch.Tensor,
+    eps: torch.Tensor,
+    weight_decay: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """novograd_update with the per-step scalars of novograd_scalars as arguments."""
+    # line 19: nu <- if t == 1 then norm(g)^2 else beta2 * nu + (1 - beta2) * norm(g)^2
+    nu = (
+        torch.linalg.vector_norm(g) ** 2
+        if s0
+        else beta2 * nu + s1 * torch.linalg.vector_norm(g) ** 2
+    )
+    # line 20: m <- beta1 * m + g / (sqrt(nu) + eps) + weight_decay * theta
+    m = (
+        beta1 * m
+        + g / (torch.sqrt(nu) + eps)
+        + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    )
     # line 21: theta <- theta - lr * m
     theta = theta - lr * m
     return theta, m, nu
@@ -99,8 +146,10 @@ class NovoGrad(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -117,6 +166,8 @@ class NovoGrad(SpecOptimizer):
     states = ("m", "nu")
     init_state = staticmethod(novograd_init)
     update_state = staticmethod(novograd_update)
+    kernel_scalars = staticmethod(novograd_scalars)
+    kernel = staticmethod(novograd_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ONS", "ons_init", "ons_update"]
+__all__ = ["ONS", "ons_init", "ons_kernel", "ons_scalars", "ons_update"]
 
 
 def ons_init(theta: torch.Tensor, *, lr: float, eps: float) -> dict[str, torch.Tensor]:
@@ -32,6 +32,22 @@ def ons_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
+    # line 12: r <- r + g^2
+    r = r + g**2
+    # line 13: theta <- theta - lr * g / (r + eps)
+    theta = theta - lr * g / (r + eps)
+    return theta, r
+
+
+def ons_scalars(*, t: int, lr: float, eps: float) -> dict[str, float | bool]:
+    """The per-step scalars ons_kernel reads: values of t and the hypers only."""
+    return {"lr": lr, "eps": eps}
+
+
+def ons_kernel(
+    theta: torch.Tensor, g: torch.Tensor, r: torch.Tensor, *, lr: torch.Tensor, eps: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """ons_update with the per-step scalars of ons_scalars as arguments."""
     # line 12: r <- r + g^2
     r = r + g**2
     # line 13: theta <- theta - lr * g / (r + eps)
@@ -65,8 +81,10 @@ class ONS(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -80,6 +98,8 @@ class ONS(SpecOptimizer):
     states = ("r",)
     init_state = staticmethod(ons_init)
     update_state = staticmethod(ons_update)
+    kernel_scalars = staticmethod(ons_scalars)
+    kernel = staticmethod(ons_kernel)
 
     def __init__(
         self,

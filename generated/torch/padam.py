@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Padam", "padam_init", "padam_update"]
+__all__ = ["Padam", "padam_init", "padam_kernel", "padam_scalars", "padam_update"]
 
 
 def padam_init(
@@ -58,6 +58,48 @@ def padam_update(
     return theta, m, v, v_max
 
 
+def padam_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, partial: float, eps: float
+) -> dict[str, float | bool]:
+    """The per-step scalars padam_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "lr": lr,
+        "eps": eps,
+        "s2": 2 * partial,
+    }
+
+
+def padam_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    v_max: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+    s2: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """padam_update with the per-step scalars of padam_scalars as arguments."""
+    # line 18: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 19: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 20: v_max <- max(v_max, v)
+    v_max = torch.maximum(v_max, v)
+    # line 21: theta <- theta - lr * m / (sqrt(v_max) + eps)^(2 * partial)
+    theta = theta - lr * m / (torch.sqrt(v_max) + eps) ** s2
+    return theta, m, v, v_max
+
+
 class Padam(SpecOptimizer):
     r"""Padam: Chen, Zhou, Tang, Yang, Cao & Gu, Closing the Generalization Gap of Adaptive Gradient
     Methods in Training Deep Neural Networks, IJCAI 2020.
@@ -98,8 +140,10 @@ class Padam(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -116,6 +160,8 @@ class Padam(SpecOptimizer):
     states = ("m", "v", "v_max")
     init_state = staticmethod(padam_init)
     update_state = staticmethod(padam_update)
+    kernel_scalars = staticmethod(padam_scalars)
+    kernel = staticmethod(padam_kernel)
 
     def __init__(
         self,

@@ -19,7 +19,9 @@ __all__ = [
     "prodigy_group_1",
     "prodigy_init",
     "prodigy_init_globals",
+    "prodigy_kernel",
     "prodigy_partials_1",
+    "prodigy_scalars",
     "prodigy_update",
 ]
 
@@ -170,6 +172,78 @@ def prodigy_update(
     return theta, m, v, s, theta0
 
 
+def prodigy_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    beta3: float,
+    eps: float,
+    d0: float,
+    d_coef: float,
+    weight_decay: float,
+    safeguard_warmup: bool,
+) -> dict[str, float | bool]:
+    """The per-step scalars prodigy_kernel reads: values of t and the hypers only."""
+    return {
+        "lr": lr,
+        "s0": ieee.sqrt(1 - beta2**t),
+        "s1": 1 - beta1**t,
+        "beta1": beta1,
+        "s2": 1 - beta1,
+        "beta2": beta2,
+        "s3": 1 - beta2,
+        "beta3": beta3,
+        "safeguard_warmup": safeguard_warmup,
+        "d0": d0,
+        "weight_decay": weight_decay,
+        "eps": eps,
+    }
+
+
+def prodigy_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    s: torch.Tensor,
+    theta0: torch.Tensor,
+    *,
+    lr: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    beta1: torch.Tensor,
+    s2: torch.Tensor,
+    beta2: torch.Tensor,
+    s3: torch.Tensor,
+    beta3: torch.Tensor,
+    safeguard_warmup: bool,
+    d0: torch.Tensor,
+    weight_decay: torch.Tensor,
+    eps: torch.Tensor,
+    d: torch.Tensor,
+    r: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    r_1: torch.Tensor,
+    s_sum: torch.Tensor,
+    d_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """prodigy_update with the per-step scalars of prodigy_scalars as arguments."""
+    # line 29: dlr = d * lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+    dlr = d * lr * s0 / s1
+    # line 30: m <- ema(m, d * g, beta1)
+    m = beta1 * m + s2 * (d * g)
+    # line 31: v <- ema(v, (d * g)^2, beta2)
+    v = beta2 * v + s3 * (d * g) ** 2
+    # line 32: s <- beta3 * s + (if safeguard_warmup then d else dlr) * d * g / d0
+    s = beta3 * s + (d if safeguard_warmup else dlr) * d * g / d0
+    # line 36: theta <- theta - weight_decay * dlr * theta - dlr * m / (sqrt(v) + d * eps)
+    theta = theta - weight_decay * dlr * theta - dlr * m / (torch.sqrt(v) + d_1 * eps)
+    return theta, m, v, s, theta0
+
+
 class Prodigy(SpecOptimizer):
     r"""Prodigy: Mishchenko & Defazio, Prodigy: An Expeditiously Adaptive Parameter-Free Learner,
     ICML 2024.
@@ -230,8 +304,10 @@ class Prodigy(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -252,6 +328,8 @@ class Prodigy(SpecOptimizer):
     states = ("m", "v", "s", "theta0")
     init_state = staticmethod(prodigy_init)
     update_state = staticmethod(prodigy_update)
+    kernel_scalars = staticmethod(prodigy_scalars)
+    kernel = staticmethod(prodigy_kernel)
     global_states = ("d", "r")
     init_globals = staticmethod(prodigy_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"d": "d_1", "r": "r_1"}

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["QHAdam", "qhadam_init", "qhadam_update"]
+__all__ = ["QHAdam", "qhadam_init", "qhadam_kernel", "qhadam_scalars", "qhadam_update"]
 
 
 def qhadam_init(
@@ -69,6 +69,71 @@ def qhadam_update(
     return theta, m, v
 
 
+def qhadam_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    nu1: float,
+    nu2: float,
+    eps: float,
+    weight_decay: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars qhadam_kernel reads: values of t and the hypers only."""
+    return {
+        "weight_decay": weight_decay,
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - nu1,
+        "nu1": nu1,
+        "s3": 1 - beta1**t,
+        "s4": 1 - nu2,
+        "nu2": nu2,
+        "s5": 1 - beta2**t,
+        "eps": eps,
+        "lr": lr,
+    }
+
+
+def qhadam_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    nu1: torch.Tensor,
+    s3: torch.Tensor,
+    s4: torch.Tensor,
+    nu2: torch.Tensor,
+    s5: torch.Tensor,
+    eps: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """qhadam_update with the per-step scalars of qhadam_scalars as arguments."""
+    # line 20: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 21: m <- ema(m, d, beta1)
+    m = beta1 * m + s0 * d
+    # line 22: v <- ema(v, d^2, beta2)
+    v = beta2 * v + s1 * d**2
+    # line 23: num = (1 - nu1) * d + nu1 * debias(m, beta1)
+    num = s2 * d + nu1 * (m / s3)
+    # line 24: den = sqrt((1 - nu2) * d^2 + nu2 * debias(v, beta2)) + eps
+    den = torch.sqrt(s4 * d**2 + nu2 * (v / s5)) + eps
+    # line 25: theta <- theta - lr * num / den
+    theta = theta - lr * num / den
+    return theta, m, v
+
+
 class QHAdam(SpecOptimizer):
     r"""QHAdam: Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019.
 
@@ -115,8 +180,10 @@ class QHAdam(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -135,6 +202,8 @@ class QHAdam(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(qhadam_init)
     update_state = staticmethod(qhadam_update)
+    kernel_scalars = staticmethod(qhadam_scalars)
+    kernel = staticmethod(qhadam_kernel)
 
     def __init__(
         self,

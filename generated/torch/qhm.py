@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["QHM", "qhm_init", "qhm_update"]
+__all__ = ["QHM", "qhm_init", "qhm_kernel", "qhm_scalars", "qhm_update"]
 
 
 def qhm_init(
@@ -50,6 +50,42 @@ def qhm_update(
     return theta, m
 
 
+def qhm_scalars(
+    *, t: int, lr: float, momentum: float, nu: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars qhm_kernel reads: values of t and the hypers only."""
+    return {
+        "weight_decay": weight_decay,
+        "momentum": momentum,
+        "s0": 1 - momentum,
+        "lr": lr,
+        "s1": 1 - nu,
+        "nu": nu,
+    }
+
+
+def qhm_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    momentum: torch.Tensor,
+    s0: torch.Tensor,
+    lr: torch.Tensor,
+    s1: torch.Tensor,
+    nu: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """qhm_update with the per-step scalars of qhm_scalars as arguments."""
+    # line 14: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 15: m <- ema(m, d, momentum)
+    m = momentum * m + s0 * d
+    # line 16: theta <- theta - lr * ((1 - nu) * d + nu * m)
+    theta = theta - lr * (s1 * d + nu * m)
+    return theta, m
+
+
 class QHM(SpecOptimizer):
     r"""QHM: Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019.
 
@@ -81,8 +117,10 @@ class QHM(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -98,6 +136,8 @@ class QHM(SpecOptimizer):
     states = ("m",)
     init_state = staticmethod(qhm_init)
     update_state = staticmethod(qhm_update)
+    kernel_scalars = staticmethod(qhm_scalars)
+    kernel = staticmethod(qhm_kernel)
 
     def __init__(
         self,

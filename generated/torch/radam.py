@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["RAdam", "radam_init", "radam_update"]
+__all__ = ["RAdam", "radam_init", "radam_kernel", "radam_scalars", "radam_update"]
 
 
 def radam_init(
@@ -73,6 +73,71 @@ def radam_update(
     return theta, m, v
 
 
+def radam_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars radam_kernel reads: values of t and the hypers only."""
+    # line 23: rho_inf = 2 / (1 - beta2) - 1
+    rho_inf = 2 / (1 - beta2) - 1
+    # line 24: rho_t = rho_inf - 2 * t * beta2^t / (1 - beta2^t)
+    rho_t = rho_inf - 2 * t * beta2**t / (1 - beta2**t)
+    # line 26: r = if rho_t > 5 then sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)) else 1
+    r = (
+        ieee.sqrt(
+            ieee.div((rho_t - 4) * (rho_t - 2) * rho_inf, (rho_inf - 4) * (rho_inf - 2) * rho_t)
+        )
+        if rho_t > 5
+        else 1
+    )
+    return {
+        "weight_decay": weight_decay,
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": ieee.sqrt(1 - beta2**t),
+        "eps": eps,
+        "s4": rho_t > 5,
+        "lr": lr,
+        "r": r,
+    }
+
+
+def radam_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    eps: torch.Tensor,
+    s4: bool,
+    lr: torch.Tensor,
+    r: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """radam_update with the per-step scalars of radam_scalars as arguments."""
+    # line 19: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 20: m <- ema(m, d, beta1)
+    m = beta1 * m + s0 * d
+    # line 21: v <- ema(v, d^2, beta2)
+    v = beta2 * v + s1 * d**2
+    # line 22: m_hat = debias(m, beta1)
+    m_hat = m / s2
+    # line 29: l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
+    l = s3 / (torch.sqrt(v) + eps)
+    # line 30: theta <- if rho_t > 5 then theta - lr * m_hat * r * l else theta - lr * m_hat
+    theta = theta - lr * m_hat * r * l if s4 else theta - lr * m_hat
+    return theta, m, v
+
+
 class RAdam(SpecOptimizer):
     r"""RAdam: Liu, Jiang, He, Chen, Liu, Gao & Han, On the Variance of the Adaptive Learning Rate
     and Beyond, ICLR 2020.
@@ -125,8 +190,10 @@ class RAdam(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -146,6 +213,8 @@ class RAdam(SpecOptimizer):
     counterpart = "torch.optim.RAdam"
     init_state = staticmethod(radam_init)
     update_state = staticmethod(radam_update)
+    kernel_scalars = staticmethod(radam_scalars)
+    kernel = staticmethod(radam_kernel)
 
     def __init__(
         self,

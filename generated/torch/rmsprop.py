@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["RMSprop", "rmsprop_init", "rmsprop_update"]
+__all__ = ["RMSprop", "rmsprop_init", "rmsprop_kernel", "rmsprop_scalars", "rmsprop_update"]
 
 
 def rmsprop_init(
@@ -46,6 +46,34 @@ def rmsprop_update(
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 17: v <- ema(v, d^2, alpha)
     v = alpha * v + (1 - alpha) * d**2
+    # line 18: theta <- theta - lr * d / (sqrt(v) + eps)
+    theta = theta - lr * d / (torch.sqrt(v) + eps)
+    return theta, v
+
+
+def rmsprop_scalars(
+    *, t: int, lr: float, alpha: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars rmsprop_kernel reads: values of t and the hypers only."""
+    return {"weight_decay": weight_decay, "alpha": alpha, "s0": 1 - alpha, "lr": lr, "eps": eps}
+
+
+def rmsprop_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    alpha: torch.Tensor,
+    s0: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """rmsprop_update with the per-step scalars of rmsprop_scalars as arguments."""
+    # line 16: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 17: v <- ema(v, d^2, alpha)
+    v = alpha * v + s0 * d**2
     # line 18: theta <- theta - lr * d / (sqrt(v) + eps)
     theta = theta - lr * d / (torch.sqrt(v) + eps)
     return theta, v
@@ -91,8 +119,10 @@ class RMSprop(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -111,6 +141,8 @@ class RMSprop(SpecOptimizer):
     counterpart = "torch.optim.RMSprop"
     init_state = staticmethod(rmsprop_init)
     update_state = staticmethod(rmsprop_update)
+    kernel_scalars = staticmethod(rmsprop_scalars)
+    kernel = staticmethod(rmsprop_kernel)
 
     def __init__(
         self,

@@ -15,7 +15,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["RMSpropDebiased", "rmspropdebiased_init", "rmspropdebiased_update"]
+__all__ = [
+    "RMSpropDebiased",
+    "rmspropdebiased_init",
+    "rmspropdebiased_kernel",
+    "rmspropdebiased_scalars",
+    "rmspropdebiased_update",
+]
 
 
 def rmspropdebiased_init(
@@ -51,6 +57,34 @@ def rmspropdebiased_update(
     return theta, v
 
 
+def rmspropdebiased_scalars(
+    *, t: int, lr: float, beta2: float, eps: float
+) -> dict[str, float | bool]:
+    """The per-step scalars rmspropdebiased_kernel reads: values of t and the hypers only."""
+    return {"beta2": beta2, "s0": 1 - beta2, "s1": 1 - beta2**t, "lr": lr, "eps": eps}
+
+
+def rmspropdebiased_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta2: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """rmspropdebiased_update with the per-step scalars of rmspropdebiased_scalars as arguments."""
+    # line 15: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s0 * g**2
+    # line 16: v_hat = debias(v, beta2)
+    v_hat = v / s1
+    # line 17: theta <- theta - lr * g / (sqrt(v_hat) + eps)
+    theta = theta - lr * g / (torch.sqrt(v_hat) + eps)
+    return theta, v
+
+
 class RMSpropDebiased(SpecOptimizer):
     r"""RMSpropDebiased: Tieleman & Hinton, Lecture 6.5 - RMSProp: Divide the gradient by a running
     average of its recent magnitude, COURSERA: Neural Networks for Machine Learning 2012.
@@ -80,8 +114,10 @@ class RMSpropDebiased(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -96,6 +132,8 @@ class RMSpropDebiased(SpecOptimizer):
     states = ("v",)
     init_state = staticmethod(rmspropdebiased_init)
     update_state = staticmethod(rmspropdebiased_update)
+    kernel_scalars = staticmethod(rmspropdebiased_scalars)
+    kernel = staticmethod(rmspropdebiased_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Rprop", "rprop_init", "rprop_update"]
+__all__ = ["Rprop", "rprop_init", "rprop_kernel", "rprop_scalars", "rprop_update"]
 
 
 def rprop_init(
@@ -58,6 +58,53 @@ def rprop_update(
     # line 18: step_size <- clip(step_size * where(s > 0, eta_plus, where(s < 0, eta_minus, 1)), min_step_size, max_step_size)
     step_size = torch.clamp(
         step_size * torch.where(s > 0, eta_plus, torch.where(s < 0, g.new_tensor(eta_minus), 1)),
+        min_step_size,
+        max_step_size,
+    )
+    # line 19: d = where(s < 0, 0, g)
+    d = torch.where(s < 0, 0, g)
+    # line 20: theta <- theta - step_size * sign(d)
+    theta = theta - step_size * torch.sign(d)
+    # line 21: prev <- d
+    prev = d
+    return theta, prev, step_size
+
+
+def rprop_scalars(
+    *,
+    t: int,
+    lr: float,
+    eta_minus: float,
+    eta_plus: float,
+    min_step_size: float,
+    max_step_size: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars rprop_kernel reads: values of t and the hypers only."""
+    return {
+        "eta_plus": eta_plus,
+        "eta_minus": eta_minus,
+        "min_step_size": min_step_size,
+        "max_step_size": max_step_size,
+    }
+
+
+def rprop_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    prev: torch.Tensor,
+    step_size: torch.Tensor,
+    *,
+    eta_plus: torch.Tensor,
+    eta_minus: torch.Tensor,
+    min_step_size: torch.Tensor,
+    max_step_size: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """rprop_update with the per-step scalars of rprop_scalars as arguments."""
+    # line 17: s = g * prev
+    s = g * prev
+    # line 18: step_size <- clip(step_size * where(s > 0, eta_plus, where(s < 0, eta_minus, 1)), min_step_size, max_step_size)
+    step_size = torch.clamp(
+        step_size * torch.where(s > 0, eta_plus, torch.where(s < 0, eta_minus, 1)),
         min_step_size,
         max_step_size,
     )
@@ -116,8 +163,10 @@ class Rprop(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -135,6 +184,8 @@ class Rprop(SpecOptimizer):
     counterpart = "torch.optim.Rprop"
     init_state = staticmethod(rprop_init)
     update_state = staticmethod(rprop_update)
+    kernel_scalars = staticmethod(rprop_scalars)
+    kernel = staticmethod(rprop_kernel)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGD", "sgd_init", "sgd_update"]
+__all__ = ["SGD", "sgd_init", "sgd_kernel", "sgd_scalars", "sgd_update"]
 
 
 def sgd_init(theta: torch.Tensor, *, lr: float, weight_decay: float) -> dict[str, torch.Tensor]:
@@ -31,6 +31,22 @@ def sgd_update(
     """
     # line 11: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
+    # line 12: theta <- theta - lr * d
+    theta = theta - lr * d
+    return (theta,)
+
+
+def sgd_scalars(*, t: int, lr: float, weight_decay: float) -> dict[str, float | bool]:
+    """The per-step scalars sgd_kernel reads: values of t and the hypers only."""
+    return {"weight_decay": weight_decay, "lr": lr}
+
+
+def sgd_kernel(
+    theta: torch.Tensor, g: torch.Tensor, *, weight_decay: torch.Tensor, lr: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """sgd_update with the per-step scalars of sgd_scalars as arguments."""
+    # line 11: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
     # line 12: theta <- theta - lr * d
     theta = theta - lr * d
     return (theta,)
@@ -69,8 +85,10 @@ class SGD(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -87,6 +105,8 @@ class SGD(SpecOptimizer):
     sparse_gradients = True
     init_state = staticmethod(sgd_init)
     update_state = staticmethod(sgd_update)
+    kernel_scalars = staticmethod(sgd_scalars)
+    kernel = staticmethod(sgd_kernel)
 
     def __init__(
         self,

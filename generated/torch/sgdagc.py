@@ -15,7 +15,7 @@ import torch
 from optc.backends.torch.axes import col_sum
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDAGC", "sgdagc_init", "sgdagc_update"]
+__all__ = ["SGDAGC", "sgdagc_init", "sgdagc_kernel", "sgdagc_scalars", "sgdagc_update"]
 
 
 def sgdagc_init(
@@ -47,6 +47,43 @@ def sgdagc_update(
     else:
         # line 16: limit = clipping * max(norm(theta), eps)
         limit = clipping * torch.clamp(torch.linalg.vector_norm(theta), min=eps)
+        # line 17: g_norm = norm(g)
+        g_norm = torch.linalg.vector_norm(g)
+        # line 18: theta <- theta - lr * where(g_norm < limit, g, g * (limit / max(g_norm, 1e-6)))
+        theta = theta - lr * torch.where(
+            g_norm < limit, g, g * (limit / torch.clamp(g_norm, min=1e-06))
+        )
+    return (theta,)
+
+
+def sgdagc_scalars(*, t: int, lr: float, clipping: float, eps: float) -> dict[str, float | bool]:
+    """The per-step scalars sgdagc_kernel reads: values of t and the hypers only."""
+    return {"clipping": clipping, "eps": eps, "lr": lr}
+
+
+def sgdagc_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    *,
+    clipping: torch.Tensor,
+    eps: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """sgdagc_update with the per-step scalars of sgdagc_scalars as arguments."""
+    ndim = theta.ndim
+    # line 11: if ndim >= 2:
+    if ndim >= 2:
+        # line 12: limit = clipping * max(sqrt(col_sum(theta^2)), eps)
+        limit = clipping * torch.maximum(torch.sqrt(col_sum(theta**2)), eps)
+        # line 13: g_norm = sqrt(col_sum(g^2))
+        g_norm = torch.sqrt(col_sum(g**2))
+        # line 14: theta <- theta - lr * where(g_norm < limit, g, g * (limit / max(g_norm, 1e-6)))
+        theta = theta - lr * torch.where(
+            g_norm < limit, g, g * (limit / torch.clamp(g_norm, min=1e-06))
+        )
+    else:
+        # line 16: limit = clipping * max(norm(theta), eps)
+        limit = clipping * torch.maximum(torch.linalg.vector_norm(theta), eps)
         # line 17: g_norm = norm(g)
         g_norm = torch.linalg.vector_norm(g)
         # line 18: theta <- theta - lr * where(g_norm < limit, g, g * (limit / max(g_norm, 1e-6)))
@@ -90,8 +127,10 @@ class SGDAGC(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -106,6 +145,8 @@ class SGDAGC(SpecOptimizer):
     states = ()
     init_state = staticmethod(sgdagc_init)
     update_state = staticmethod(sgdagc_update)
+    kernel_scalars = staticmethod(sgdagc_scalars)
+    kernel = staticmethod(sgdagc_kernel)
 
     def __init__(
         self,

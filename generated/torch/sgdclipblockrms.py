@@ -13,7 +13,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDClipBlockRMS", "sgdclipblockrms_init", "sgdclipblockrms_update"]
+__all__ = [
+    "SGDClipBlockRMS",
+    "sgdclipblockrms_init",
+    "sgdclipblockrms_kernel",
+    "sgdclipblockrms_scalars",
+    "sgdclipblockrms_update",
+]
 
 
 def sgdclipblockrms_init(
@@ -31,6 +37,20 @@ def sgdclipblockrms_update(
     Pure: no argument is modified (results may share storage with arguments; the optimizer
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
+    # line 10: theta <- theta - lr * g / max(1, rms(g) / threshold)
+    theta = theta - lr * g / torch.clamp(torch.sqrt(torch.mean(torch.square(g))) / threshold, min=1)
+    return (theta,)
+
+
+def sgdclipblockrms_scalars(*, t: int, lr: float, threshold: float) -> dict[str, float | bool]:
+    """The per-step scalars sgdclipblockrms_kernel reads: values of t and the hypers only."""
+    return {"lr": lr, "threshold": threshold}
+
+
+def sgdclipblockrms_kernel(
+    theta: torch.Tensor, g: torch.Tensor, *, lr: torch.Tensor, threshold: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """sgdclipblockrms_update with the per-step scalars of sgdclipblockrms_scalars as arguments."""
     # line 10: theta <- theta - lr * g / max(1, rms(g) / threshold)
     theta = theta - lr * g / torch.clamp(torch.sqrt(torch.mean(torch.square(g))) / threshold, min=1)
     return (theta,)
@@ -60,8 +80,10 @@ class SGDClipBlockRMS(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -75,6 +97,8 @@ class SGDClipBlockRMS(SpecOptimizer):
     states = ()
     init_state = staticmethod(sgdclipblockrms_init)
     update_state = staticmethod(sgdclipblockrms_update)
+    kernel_scalars = staticmethod(sgdclipblockrms_scalars)
+    kernel = staticmethod(sgdclipblockrms_kernel)
 
     def __init__(
         self,

@@ -17,7 +17,9 @@ __all__ = [
     "SGDClipGlobal",
     "sgdclipglobal_group_1",
     "sgdclipglobal_init",
+    "sgdclipglobal_kernel",
     "sgdclipglobal_partials_1",
+    "sgdclipglobal_scalars",
     "sgdclipglobal_update",
 ]
 
@@ -71,6 +73,28 @@ def sgdclipglobal_update(
     return (theta,)
 
 
+def sgdclipglobal_scalars(*, t: int, lr: float, max_norm: float) -> dict[str, float | bool]:
+    """The per-step scalars sgdclipglobal_kernel reads: values of t and the hypers only."""
+    return {"max_norm": max_norm, "lr": lr}
+
+
+def sgdclipglobal_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    *,
+    max_norm: torch.Tensor,
+    lr: torch.Tensor,
+    total_1: torch.Tensor,
+    gnorm: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """sgdclipglobal_update with the per-step scalars of sgdclipglobal_scalars as arguments."""
+    # line 11: clipped = if gnorm < max_norm then g else g / gnorm * max_norm
+    clipped = torch.where(gnorm < max_norm, g, g / gnorm * max_norm)
+    # line 12: theta <- theta - lr * clipped
+    theta = theta - lr * clipped
+    return (theta,)
+
+
 class SGDClipGlobal(SpecOptimizer):
     r"""SGDClipGlobal: Pascanu, Mikolov & Bengio, On the difficulty of training recurrent neural
     networks, ICML 2013.
@@ -98,8 +122,10 @@ class SGDClipGlobal(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -113,6 +139,8 @@ class SGDClipGlobal(SpecOptimizer):
     states = ()
     init_state = staticmethod(sgdclipglobal_init)
     update_state = staticmethod(sgdclipglobal_update)
+    kernel_scalars = staticmethod(sgdclipglobal_scalars)
+    kernel = staticmethod(sgdclipglobal_kernel)
     # (terms of each parameter, names of their sums, group values): see optc.ir.phases
     rounds = ((sgdclipglobal_partials_1, ("total_1",), sgdclipglobal_group_1),)
 

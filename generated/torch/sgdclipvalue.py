@@ -15,7 +15,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDClipValue", "sgdclipvalue_init", "sgdclipvalue_update"]
+__all__ = [
+    "SGDClipValue",
+    "sgdclipvalue_init",
+    "sgdclipvalue_kernel",
+    "sgdclipvalue_scalars",
+    "sgdclipvalue_update",
+]
 
 
 def sgdclipvalue_init(
@@ -35,6 +41,25 @@ def sgdclipvalue_update(
     """
     # line 11: theta <- theta - lr * clip(g, -clip_value, clip_value)
     theta = theta - lr * torch.clamp(g, -clip_value, clip_value)
+    return (theta,)
+
+
+def sgdclipvalue_scalars(*, t: int, lr: float, clip_value: float) -> dict[str, float | bool]:
+    """The per-step scalars sgdclipvalue_kernel reads: values of t and the hypers only."""
+    return {"lr": lr, "s0": -clip_value, "clip_value": clip_value}
+
+
+def sgdclipvalue_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    *,
+    lr: torch.Tensor,
+    s0: torch.Tensor,
+    clip_value: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """sgdclipvalue_update with the per-step scalars of sgdclipvalue_scalars as arguments."""
+    # line 11: theta <- theta - lr * clip(g, -clip_value, clip_value)
+    theta = theta - lr * torch.clamp(g, s0, clip_value)
     return (theta,)
 
 
@@ -62,8 +87,10 @@ class SGDClipValue(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -77,6 +104,8 @@ class SGDClipValue(SpecOptimizer):
     states = ()
     init_state = staticmethod(sgdclipvalue_init)
     update_state = staticmethod(sgdclipvalue_update)
+    kernel_scalars = staticmethod(sgdclipvalue_scalars)
+    kernel = staticmethod(sgdclipvalue_kernel)
 
     def __init__(
         self,

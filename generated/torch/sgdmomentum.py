@@ -16,7 +16,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDMomentum", "sgdmomentum_init", "sgdmomentum_update"]
+__all__ = [
+    "SGDMomentum",
+    "sgdmomentum_init",
+    "sgdmomentum_kernel",
+    "sgdmomentum_scalars",
+    "sgdmomentum_update",
+]
 
 
 def sgdmomentum_init(
@@ -48,6 +54,40 @@ def sgdmomentum_update(
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
     # line 17: buf <- if t == 1 then d else momentum * buf + (1 - dampening) * d
     buf = d if t == 1 else momentum * buf + (1 - dampening) * d
+    # line 18: theta <- theta - lr * buf
+    theta = theta - lr * buf
+    return theta, buf
+
+
+def sgdmomentum_scalars(
+    *, t: int, lr: float, momentum: float, dampening: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars sgdmomentum_kernel reads: values of t and the hypers only."""
+    return {
+        "weight_decay": weight_decay,
+        "s0": t == 1,
+        "momentum": momentum,
+        "s1": 1 - dampening,
+        "lr": lr,
+    }
+
+
+def sgdmomentum_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    buf: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    s0: bool,
+    momentum: torch.Tensor,
+    s1: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """sgdmomentum_update with the per-step scalars of sgdmomentum_scalars as arguments."""
+    # line 16: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 17: buf <- if t == 1 then d else momentum * buf + (1 - dampening) * d
+    buf = d if s0 else momentum * buf + s1 * d
     # line 18: theta <- theta - lr * buf
     theta = theta - lr * buf
     return theta, buf
@@ -88,8 +128,10 @@ class SGDMomentum(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -109,6 +151,8 @@ class SGDMomentum(SpecOptimizer):
     sparse_gradients = True
     init_state = staticmethod(sgdmomentum_init)
     update_state = staticmethod(sgdmomentum_update)
+    kernel_scalars = staticmethod(sgdmomentum_scalars)
+    kernel = staticmethod(sgdmomentum_kernel)
 
     def __init__(
         self,

@@ -16,7 +16,13 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDNesterov", "sgdnesterov_init", "sgdnesterov_update"]
+__all__ = [
+    "SGDNesterov",
+    "sgdnesterov_init",
+    "sgdnesterov_kernel",
+    "sgdnesterov_scalars",
+    "sgdnesterov_update",
+]
 
 
 def sgdnesterov_init(
@@ -45,6 +51,32 @@ def sgdnesterov_update(
     """
     # line 15: d = g + weight_decay * theta
     d = g + (weight_decay * theta if weight_decay != 0 else 0)
+    # line 16: buf <- momentum * buf + d
+    buf = momentum * buf + d
+    # line 17: theta <- theta - lr * (d + momentum * buf)
+    theta = theta - lr * (d + momentum * buf)
+    return theta, buf
+
+
+def sgdnesterov_scalars(
+    *, t: int, lr: float, momentum: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars sgdnesterov_kernel reads: values of t and the hypers only."""
+    return {"weight_decay": weight_decay, "momentum": momentum, "lr": lr}
+
+
+def sgdnesterov_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    buf: torch.Tensor,
+    *,
+    weight_decay: torch.Tensor,
+    momentum: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """sgdnesterov_update with the per-step scalars of sgdnesterov_scalars as arguments."""
+    # line 15: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
     # line 16: buf <- momentum * buf + d
     buf = momentum * buf + d
     # line 17: theta <- theta - lr * (d + momentum * buf)
@@ -87,8 +119,10 @@ class SGDNesterov(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -107,6 +141,8 @@ class SGDNesterov(SpecOptimizer):
     sparse_gradients = True
     init_state = staticmethod(sgdnesterov_init)
     update_state = staticmethod(sgdnesterov_update)
+    kernel_scalars = staticmethod(sgdnesterov_scalars)
+    kernel = staticmethod(sgdnesterov_kernel)
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ from optc.backends import ieee
 from optc.backends.torch.axes import row_sum
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDP", "sgdp_init", "sgdp_update"]
+__all__ = ["SGDP", "sgdp_init", "sgdp_kernel", "sgdp_scalars", "sgdp_update"]
 
 
 def sgdp_init(
@@ -101,6 +101,91 @@ def sgdp_update(
     return theta, buf
 
 
+def sgdp_scalars(
+    *,
+    t: int,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    delta: float,
+    wd_ratio: float,
+    nesterov: bool,
+    eps: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars sgdp_kernel reads: values of t and the hypers only."""
+    return {
+        "momentum": momentum,
+        "s0": 1 - dampening,
+        "nesterov": nesterov,
+        "eps": eps,
+        "delta": delta,
+        "wd_ratio": wd_ratio,
+        "s1": lr * weight_decay,
+        "s2": 1 - momentum,
+        "lr": lr,
+    }
+
+
+def sgdp_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    buf: torch.Tensor,
+    *,
+    momentum: torch.Tensor,
+    s0: torch.Tensor,
+    nesterov: bool,
+    eps: torch.Tensor,
+    delta: torch.Tensor,
+    wd_ratio: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """sgdp_update with the per-step scalars of sgdp_scalars as arguments."""
+    numel = theta.numel()
+    ndim = theta.ndim
+    cols = math.prod(theta.shape[1:])
+    # line 20: buf <- momentum * buf + (1 - dampening) * g
+    buf = momentum * buf + s0 * g
+    # line 21: d = if nesterov then momentum * buf + g else buf
+    d = momentum * buf + g if nesterov else buf
+    # line 22: row_cos = abs(row_sum(g * theta)) / (max(sqrt(row_sum(g^2)), eps) * max(sqrt(row_sum(theta^2)), eps))
+    row_cos = torch.abs(row_sum(g * theta)) / (
+        torch.maximum(torch.sqrt(row_sum(g**2)), eps)
+        * torch.maximum(torch.sqrt(row_sum(theta**2)), eps)
+    )
+    # line 23: layer_cos = abs(dot(g, theta)) / (max(norm(g), eps) * max(norm(theta), eps))
+    layer_cos = torch.abs(torch.sum(g * theta)) / (
+        torch.maximum(torch.linalg.vector_norm(g), eps)
+        * torch.maximum(torch.linalg.vector_norm(theta), eps)
+    )
+    # line 24: by_row = ndim > 1 and max(row_cos) * sqrt(cols) < delta
+    by_row = torch.logical_and(
+        g.new_tensor(ndim > 1), torch.amax(row_cos) * ieee.sqrt(cols) < delta
+    )
+    # line 25: by_layer = ndim > 1 and not by_row and layer_cos * sqrt(numel) < delta
+    by_layer = torch.logical_and(
+        torch.logical_and(g.new_tensor(ndim > 1), torch.logical_not(by_row)),
+        layer_cos * ieee.sqrt(numel) < delta,
+    )
+    # line 26: unit_row = theta / (sqrt(row_sum(theta^2)) + eps)
+    unit_row = theta / (torch.sqrt(row_sum(theta**2)) + eps)
+    # line 27: unit_layer = theta / (norm(theta) + eps)
+    unit_layer = theta / (torch.linalg.vector_norm(theta) + eps)
+    # line 28: u = if by_row then d - unit_row * row_sum(unit_row * d) else if by_layer then d - unit_layer * sum(unit_layer * d) else d
+    u = torch.where(
+        by_row,
+        d - unit_row * row_sum(unit_row * d),
+        torch.where(by_layer, d - unit_layer * torch.sum(unit_layer * d), d),
+    )
+    # line 30: ratio = if by_row or by_layer then wd_ratio else 1
+    ratio = torch.where(torch.logical_or(by_row, by_layer), wd_ratio, 1)
+    # line 31: theta <- theta * (1 - lr * weight_decay * ratio / (1 - momentum)) - lr * u
+    theta = theta * (1 - s1 * ratio / s2) - lr * u
+    return theta, buf
+
+
 class SGDP(SpecOptimizer):
     r"""SGDP: Heo, Chun, Oh, Han, Yun, Kim, Uh & Ha, AdamP: Slowing Down the Slowdown for Momentum
     Optimizers on Scale-invariant Weights, ICLR 2021.
@@ -155,8 +240,10 @@ class SGDP(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -176,6 +263,8 @@ class SGDP(SpecOptimizer):
     states = ("buf",)
     init_state = staticmethod(sgdp_init)
     update_state = staticmethod(sgdp_update)
+    kernel_scalars = staticmethod(sgdp_scalars)
+    kernel = staticmethod(sgdp_kernel)
 
     def __init__(
         self,

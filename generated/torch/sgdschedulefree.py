@@ -20,6 +20,8 @@ __all__ = [
     "sgdschedulefree_group_1",
     "sgdschedulefree_init",
     "sgdschedulefree_init_globals",
+    "sgdschedulefree_kernel",
+    "sgdschedulefree_scalars",
     "sgdschedulefree_train",
     "sgdschedulefree_update",
 ]
@@ -157,6 +159,57 @@ def sgdschedulefree_update(
     return theta, z
 
 
+def sgdschedulefree_scalars(
+    *,
+    t: int,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    warmup_steps: int,
+    r: float,
+    weight_lr_power: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars sgdschedulefree_kernel reads: values of t and the hypers only."""
+    # line 22: lr_t = if t <= warmup_steps then lr * t / warmup_steps else lr
+    lr_t = ieee.div(lr * t, warmup_steps) if t <= warmup_steps else lr
+    return {
+        "s0": ieee.pow(t, r),
+        "weight_lr_power": weight_lr_power,
+        "weight_decay": weight_decay,
+        "lr_t": lr_t,
+        "momentum": momentum,
+    }
+
+
+def sgdschedulefree_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    z: torch.Tensor,
+    *,
+    s0: torch.Tensor,
+    weight_lr_power: torch.Tensor,
+    weight_decay: torch.Tensor,
+    lr_t: torch.Tensor,
+    momentum: torch.Tensor,
+    lr_max: torch.Tensor,
+    weight_sum: torch.Tensor,
+    lr_max_1: torch.Tensor,
+    weight_sum_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """sgdschedulefree_update with the per-step scalars of sgdschedulefree_scalars as arguments."""
+    # line 24: weight = t^r * lr_max^weight_lr_power
+    weight = s0 * lr_max_1**weight_lr_power
+    # line 26: c = if weight_sum > 0 then weight / weight_sum else 0
+    c = torch.where(weight_sum_1 > 0, weight / weight_sum_1, 0)
+    # line 27: u = g + weight_decay * theta
+    u = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 28: theta <- lerp(theta, z, c) + lr_t * (momentum * (1 - c) - 1) * u
+    theta = theta + c * (z - theta) + lr_t * (momentum * (1 - c) - 1) * u
+    # line 29: z <- z - lr_t * u
+    z = z - lr_t * u
+    return theta, z
+
+
 class SGDScheduleFree(SpecOptimizer):
     r"""SGDScheduleFree: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, The Road Less
     Scheduled, NeurIPS 2024.
@@ -207,8 +260,10 @@ class SGDScheduleFree(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -226,6 +281,8 @@ class SGDScheduleFree(SpecOptimizer):
     states = ("z",)
     init_state = staticmethod(sgdschedulefree_init)
     update_state = staticmethod(sgdschedulefree_update)
+    kernel_scalars = staticmethod(sgdschedulefree_scalars)
+    kernel = staticmethod(sgdschedulefree_kernel)
     global_states = ("lr_max", "weight_sum")
     init_globals = staticmethod(sgdschedulefree_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"lr_max": "lr_max_1", "weight_sum": "weight_sum_1"}

@@ -17,7 +17,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDWSD", "sgdwsd_init", "sgdwsd_update"]
+__all__ = ["SGDWSD", "sgdwsd_init", "sgdwsd_kernel", "sgdwsd_scalars", "sgdwsd_update"]
 
 
 def sgdwsd_init(
@@ -116,6 +116,88 @@ def sgdwsd_update(
     return (theta,)
 
 
+def sgdwsd_scalars(
+    *,
+    t: int,
+    lr: float,
+    warmup_steps: int,
+    decay_steps: int,
+    total_steps: int,
+    end_factor: float,
+    decay_shape: int,
+    weight_decay: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars sgdwsd_kernel reads: values of t and the hypers only."""
+    # line 17: n = t - 1
+    n = t - 1
+    # line 18: factor = if decay_shape == 0 then wsd_linear(n, warmup_steps, decay_steps, total_steps, end_factor) else if decay_shape == 1 then wsd_cosine(n, warmup_steps, decay_steps, total_steps, end_factor) else wsd_sqrt(n, warmup_steps, decay_steps, total_steps, end_factor)
+    factor = (
+        (
+            n / ieee.maximum(warmup_steps, 1)
+            if n < warmup_steps
+            else 1
+            - (1 - end_factor)
+            * (
+                1
+                - (
+                    1
+                    - ieee.clip(
+                        (n - (total_steps - decay_steps)) / ieee.maximum(decay_steps, 1), 0, 1
+                    )
+                )
+            )
+        )
+        if decay_shape == 0
+        else (
+            n / ieee.maximum(warmup_steps, 1)
+            if n < warmup_steps
+            else 1
+            - (1 - end_factor)
+            * (
+                1
+                - 0.5
+                * (
+                    1
+                    + ieee.cos(
+                        3.141592653589793
+                        * ieee.clip(
+                            (n - (total_steps - decay_steps)) / ieee.maximum(decay_steps, 1), 0, 1
+                        )
+                    )
+                )
+            )
+        )
+        if decay_shape == 1
+        else n / ieee.maximum(warmup_steps, 1)
+        if n < warmup_steps
+        else 1
+        - (1 - end_factor)
+        * (
+            1
+            - (
+                1
+                - ieee.sqrt(
+                    ieee.clip(
+                        (n - (total_steps - decay_steps)) / ieee.maximum(decay_steps, 1), 0, 1
+                    )
+                )
+            )
+        )
+    )
+    return {"weight_decay": weight_decay, "s0": lr * factor}
+
+
+def sgdwsd_kernel(
+    theta: torch.Tensor, g: torch.Tensor, *, weight_decay: torch.Tensor, s0: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """sgdwsd_update with the per-step scalars of sgdwsd_scalars as arguments."""
+    # line 21: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 22: theta <- theta - lr * factor * d
+    theta = theta - s0 * d
+    return (theta,)
+
+
 class SGDWSD(SpecOptimizer):
     r"""SGDWSD: Hu et al., MiniCPM: Unveiling the Potential of Small Language Models with Scalable
     Training Strategies, arXiv 2404.06395, 2024 (the warmup-stable-decay schedule).
@@ -162,8 +244,10 @@ class SGDWSD(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -182,6 +266,8 @@ class SGDWSD(SpecOptimizer):
     states = ()
     init_state = staticmethod(sgdwsd_init)
     update_state = staticmethod(sgdwsd_update)
+    kernel_scalars = staticmethod(sgdwsd_scalars)
+    kernel = staticmethod(sgdwsd_kernel)
 
     def __init__(
         self,

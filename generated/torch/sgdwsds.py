@@ -17,7 +17,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDWSDS", "sgdwsds_init", "sgdwsds_update"]
+__all__ = ["SGDWSDS", "sgdwsds_init", "sgdwsds_kernel", "sgdwsds_scalars", "sgdwsds_update"]
 
 
 def sgdwsds_init(
@@ -85,6 +85,58 @@ def sgdwsds_update(
     return (theta,)
 
 
+def sgdwsds_scalars(
+    *,
+    t: int,
+    lr: float,
+    warmup_steps: int,
+    period: int,
+    decay_steps: int,
+    end_factor: float,
+    weight_decay: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars sgdwsds_kernel reads: values of t and the hypers only."""
+    # line 16: factor = wsds(t - 1, warmup_steps, period, decay_steps, end_factor)
+    factor = (
+        1 + (0 - 1) * (1 - ieee.clip(t - 1, 0, warmup_steps) / ieee.maximum(warmup_steps, 1))
+        if t - 1 < warmup_steps
+        else 1
+    ) * (
+        1
+        if t - 1 < 1
+        else 1
+        if ieee.mod(t - 1 - 1, period) + 1 > period
+        else (ieee.mod(t - 1 - 1, period) + 1) / ieee.maximum(0, 1)
+        if ieee.mod(t - 1 - 1, period) + 1 < 0
+        else 1
+        - (1 - end_factor)
+        * (
+            1
+            - (
+                1
+                - ieee.clip(
+                    (ieee.mod(t - 1 - 1, period) + 1 - (period - decay_steps))
+                    / ieee.maximum(decay_steps, 1),
+                    0,
+                    1,
+                )
+            )
+        )
+    )
+    return {"weight_decay": weight_decay, "s0": lr * factor}
+
+
+def sgdwsds_kernel(
+    theta: torch.Tensor, g: torch.Tensor, *, weight_decay: torch.Tensor, s0: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """sgdwsds_update with the per-step scalars of sgdwsds_scalars as arguments."""
+    # line 17: d = g + weight_decay * theta
+    d = g + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    # line 18: theta <- theta - lr * factor * d
+    theta = theta - s0 * d
+    return (theta,)
+
+
 class SGDWSDS(SpecOptimizer):
     r"""SGDWSDS: Wen, Li, Wang, Hall, Liang & Ma, Understanding Warmup-Stable-Decay Learning Rates:
     A River Valley Loss Landscape Perspective, arXiv 2410.05192, 2024 (WSD-S).
@@ -126,8 +178,10 @@ class SGDWSDS(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -145,6 +199,8 @@ class SGDWSDS(SpecOptimizer):
     states = ()
     init_state = staticmethod(sgdwsds_init)
     update_state = staticmethod(sgdwsds_update)
+    kernel_scalars = staticmethod(sgdwsds_scalars)
+    kernel = staticmethod(sgdwsds_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SignSGD", "signsgd_init", "signsgd_update"]
+__all__ = ["SignSGD", "signsgd_init", "signsgd_kernel", "signsgd_scalars", "signsgd_update"]
 
 
 def signsgd_init(theta: torch.Tensor, *, lr: float, weight_decay: float) -> dict[str, torch.Tensor]:
@@ -32,6 +32,20 @@ def signsgd_update(
     """
     # line 9: theta <- theta - lr * (sign(g) + weight_decay * theta)
     theta = theta - lr * (torch.sign(g) + (weight_decay * theta if weight_decay != 0 else 0))
+    return (theta,)
+
+
+def signsgd_scalars(*, t: int, lr: float, weight_decay: float) -> dict[str, float | bool]:
+    """The per-step scalars signsgd_kernel reads: values of t and the hypers only."""
+    return {"lr": lr, "weight_decay": weight_decay}
+
+
+def signsgd_kernel(
+    theta: torch.Tensor, g: torch.Tensor, *, lr: torch.Tensor, weight_decay: torch.Tensor
+) -> tuple[torch.Tensor, ...]:
+    """signsgd_update with the per-step scalars of signsgd_scalars as arguments."""
+    # line 9: theta <- theta - lr * (sign(g) + weight_decay * theta)
+    theta = theta - lr * (torch.sign(g) + torch.where(weight_decay != 0, weight_decay * theta, 0))
     return (theta,)
 
 
@@ -59,8 +73,10 @@ class SignSGD(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -74,6 +90,8 @@ class SignSGD(SpecOptimizer):
     states = ()
     init_state = staticmethod(signsgd_init)
     update_state = staticmethod(signsgd_update)
+    kernel_scalars = staticmethod(signsgd_scalars)
+    kernel = staticmethod(signsgd_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Signum", "signum_init", "signum_update"]
+__all__ = ["Signum", "signum_init", "signum_kernel", "signum_scalars", "signum_update"]
 
 
 def signum_init(
@@ -45,6 +45,31 @@ def signum_update(
     m = beta * m + (1 - beta) * g
     # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
     theta = theta - lr * (torch.sign(m) + (weight_decay * theta if weight_decay != 0 else 0))
+    return theta, m
+
+
+def signum_scalars(
+    *, t: int, lr: float, beta: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars signum_kernel reads: values of t and the hypers only."""
+    return {"beta": beta, "s0": 1 - beta, "lr": lr, "weight_decay": weight_decay}
+
+
+def signum_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    *,
+    beta: torch.Tensor,
+    s0: torch.Tensor,
+    lr: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """signum_update with the per-step scalars of signum_scalars as arguments."""
+    # line 14: m <- ema(m, g, beta)
+    m = beta * m + s0 * g
+    # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
+    theta = theta - lr * (torch.sign(m) + torch.where(weight_decay != 0, weight_decay * theta, 0))
     return theta, m
 
 
@@ -79,8 +104,10 @@ class Signum(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -95,6 +122,8 @@ class Signum(SpecOptimizer):
     states = ("m",)
     init_state = staticmethod(signum_init)
     update_state = staticmethod(signum_update)
+    kernel_scalars = staticmethod(signum_scalars)
+    kernel = staticmethod(signum_kernel)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 from optc.backends.torch.axes import col_max, cols_shape, row_max, rows_shape
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SM3", "sm3_init", "sm3_update"]
+__all__ = ["SM3", "sm3_init", "sm3_kernel", "sm3_scalars", "sm3_update"]
 
 
 def sm3_init(
@@ -60,6 +60,39 @@ def sm3_update(
     return theta, r, c, m
 
 
+def sm3_scalars(*, t: int, lr: float, momentum: float, eps: float) -> dict[str, float | bool]:
+    """The per-step scalars sm3_kernel reads: values of t and the hypers only."""
+    return {"eps": eps, "momentum": momentum, "s0": 1 - momentum, "lr": lr}
+
+
+def sm3_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    r: torch.Tensor,
+    c: torch.Tensor,
+    m: torch.Tensor,
+    *,
+    eps: torch.Tensor,
+    momentum: torch.Tensor,
+    s0: torch.Tensor,
+    lr: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """sm3_update with the per-step scalars of sm3_scalars as arguments."""
+    # line 16: acc = g^2 + min(r, c)
+    acc = g**2 + torch.minimum(r, c)
+    # line 17: r <- row_max(acc)
+    r = row_max(acc)
+    # line 18: c <- col_max(acc)
+    c = col_max(acc)
+    # line 19: u = where(acc > 0, g / sqrt(acc + eps), 0)
+    u = torch.where(acc > 0, g / torch.sqrt(acc + eps), 0)
+    # line 20: m <- ema(m, u, momentum)
+    m = momentum * m + s0 * u
+    # line 21: theta <- theta - lr * m
+    theta = theta - lr * m
+    return theta, r, c, m
+
+
 class SM3(SpecOptimizer):
     r"""SM3: Anil, Gupta, Koren & Singer, Memory-Efficient Adaptive Optimization, NeurIPS 2019.
 
@@ -94,8 +127,10 @@ class SM3(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -111,6 +146,8 @@ class SM3(SpecOptimizer):
     axis_states = ("r", "c")
     init_state = staticmethod(sm3_init)
     update_state = staticmethod(sm3_update)
+    kernel_scalars = staticmethod(sm3_scalars)
+    kernel = staticmethod(sm3_kernel)
 
     def __init__(
         self,

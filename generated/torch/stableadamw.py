@@ -15,7 +15,13 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["StableAdamW", "stableadamw_init", "stableadamw_update"]
+__all__ = [
+    "StableAdamW",
+    "stableadamw_init",
+    "stableadamw_kernel",
+    "stableadamw_scalars",
+    "stableadamw_update",
+]
 
 
 def stableadamw_init(
@@ -60,6 +66,61 @@ def stableadamw_update(
             torch.mean(torch.square(g / torch.sqrt(torch.clamp(v_hat, min=ieee.pow(eps, 2)))))
         ),
         min=1,
+    )
+    # line 23: theta <- theta * (1 - lr_t * weight_decay)
+    theta = theta * (1 - lr_t * weight_decay)
+    # line 24: theta <- theta - lr_t * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr_t * m_hat / (torch.sqrt(v_hat) + eps)
+    return theta, m, v
+
+
+def stableadamw_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars stableadamw_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "s4": ieee.pow(eps, 2),
+        "weight_decay": weight_decay,
+        "eps": eps,
+    }
+
+
+def stableadamw_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    s4: torch.Tensor,
+    weight_decay: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """stableadamw_update with the per-step scalars of stableadamw_scalars as arguments."""
+    # line 18: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 19: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 20: m_hat = debias(m, beta1)
+    m_hat = m / s2
+    # line 21: v_hat = debias(v, beta2)
+    v_hat = v / s3
+    # line 22: lr_t = lr / max(1, rms(g / sqrt(max(v_hat, eps^2))))
+    lr_t = lr / torch.clamp(
+        torch.sqrt(torch.mean(torch.square(g / torch.sqrt(torch.maximum(v_hat, s4))))), min=1
     )
     # line 23: theta <- theta * (1 - lr_t * weight_decay)
     theta = theta * (1 - lr_t * weight_decay)
@@ -115,8 +176,10 @@ class StableAdamW(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -133,6 +196,8 @@ class StableAdamW(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(stableadamw_init)
     update_state = staticmethod(stableadamw_update)
+    kernel_scalars = staticmethod(stableadamw_scalars)
+    kernel = staticmethod(stableadamw_kernel)
 
     def __init__(
         self,

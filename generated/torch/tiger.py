@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Tiger", "tiger_init", "tiger_update"]
+__all__ = ["Tiger", "tiger_init", "tiger_kernel", "tiger_scalars", "tiger_update"]
 
 
 def tiger_init(
@@ -47,6 +47,31 @@ def tiger_update(
     return theta, m
 
 
+def tiger_scalars(
+    *, t: int, lr: float, beta: float, weight_decay: float
+) -> dict[str, float | bool]:
+    """The per-step scalars tiger_kernel reads: values of t and the hypers only."""
+    return {"beta": beta, "s0": 1 - beta, "lr": lr, "weight_decay": weight_decay}
+
+
+def tiger_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    *,
+    beta: torch.Tensor,
+    s0: torch.Tensor,
+    lr: torch.Tensor,
+    weight_decay: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """tiger_update with the per-step scalars of tiger_scalars as arguments."""
+    # line 14: m <- ema(m, g, beta)
+    m = beta * m + s0 * g
+    # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
+    theta = theta - lr * (torch.sign(m) + torch.where(weight_decay != 0, weight_decay * theta, 0))
+    return theta, m
+
+
 class Tiger(SpecOptimizer):
     r"""Tiger: Su, Tiger: A Tight-fisted Optimizer, https://github.com/bojone/tiger, 2023.
 
@@ -76,8 +101,10 @@ class Tiger(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -92,6 +119,8 @@ class Tiger(SpecOptimizer):
     states = ("m",)
     init_state = staticmethod(tiger_init)
     update_state = staticmethod(tiger_update)
+    kernel_scalars = staticmethod(tiger_scalars)
+    kernel = staticmethod(tiger_kernel)
 
     def __init__(
         self,

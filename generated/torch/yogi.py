@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Yogi", "yogi_init", "yogi_update"]
+__all__ = ["Yogi", "yogi_init", "yogi_kernel", "yogi_scalars", "yogi_update"]
 
 
 def yogi_init(
@@ -67,6 +67,49 @@ def yogi_update(
     return theta, m, v
 
 
+def yogi_scalars(
+    *, t: int, lr: float, beta1: float, beta2: float, eps: float, initial_accumulator_value: float
+) -> dict[str, float | bool]:
+    """The per-step scalars yogi_kernel reads: values of t and the hypers only."""
+    return {
+        "beta1": beta1,
+        "s0": 1 - beta1,
+        "s1": 1 - beta2,
+        "s2": 1 - beta1**t,
+        "s3": 1 - beta2**t,
+        "lr": lr,
+        "eps": eps,
+    }
+
+
+def yogi_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    m: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    beta1: torch.Tensor,
+    s0: torch.Tensor,
+    s1: torch.Tensor,
+    s2: torch.Tensor,
+    s3: torch.Tensor,
+    lr: torch.Tensor,
+    eps: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """yogi_update with the per-step scalars of yogi_scalars as arguments."""
+    # line 22: m <- ema(m, g, beta1)
+    m = beta1 * m + s0 * g
+    # line 23: v <- v - (1 - beta2) * sign(v - g^2) * g^2
+    v = v - s1 * torch.sign(v - g**2) * g**2
+    # line 24: m_hat = debias(m, beta1)
+    m_hat = m / s2
+    # line 25: v_hat = debias(v, beta2)
+    v_hat = v / s3
+    # line 26: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    theta = theta - lr * m_hat / (torch.sqrt(v_hat) + eps)
+    return theta, m, v
+
+
 class Yogi(SpecOptimizer):
     r"""Yogi: Zaheer, Reddi, Sachan, Kale & Kumar, Adaptive Methods for Nonconvex Optimization,
     NeurIPS 2018.
@@ -106,8 +149,10 @@ class Yogi(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -124,6 +169,8 @@ class Yogi(SpecOptimizer):
     states = ("m", "v")
     init_state = staticmethod(yogi_init)
     update_state = staticmethod(yogi_update)
+    kernel_scalars = staticmethod(yogi_scalars)
+    kernel = staticmethod(yogi_kernel)
 
     def __init__(
         self,
