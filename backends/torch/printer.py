@@ -14,19 +14,18 @@ from optc.ir.ops import AXIS_REDUCTIONS, OPS
 from optc.ir.printer import Prec, operand_precedences
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log", "cos", "sin", "floor"}
-# Per-tensor reductions: a 0-d tensor on the parameter's device (no host sync).
+# Per-tensor reductions: a 0-d tensor on the parameter's device (no host sync). The maxima
+# (maxof, minof, norminf) are optc.backends.torch.axes helpers: torch's raise on empty tensors.
 _REDUCTIONS = {
     "norm2": "{torch}.linalg.vector_norm({0})",
     "norm1": "{torch}.linalg.vector_norm({0}, 1)",
-    "norminf": "{torch}.linalg.vector_norm({0}, {math}.inf)",
     "rms": "{torch}.sqrt({torch}.mean({torch}.square({0})))",
     "mean": "{torch}.mean({0})",
     "sum": "{torch}.sum({0})",
-    "maxof": "{torch}.amax({0})",
-    "minof": "{torch}.amin({0})",
     "dot": "{torch}.sum({0} * {1})",  # operands as operands of *, see function()
     "count": "{torch}.sum({0}, dtype=g.dtype)",
 }
+_EMPTY_SAFE = {"maxof", "minof", "norminf"}
 # The parameter's dimensions, bound at the top of the generated functions that read them.
 _SHAPES = {
     "numel": "theta.numel()",
@@ -130,11 +129,9 @@ class TorchPrinter(PythonPrinter):
         op, a = expr.op, expr.args
         if op == "dot":  # the operands of a product: dot(g, a - b) is sum(g * (a - b))
             args = [self.at(x, p) for x, p in zip(a, operand_precedences("mul"), strict=True)]
-        if op in AXIS_REDUCTIONS:
+        if op in AXIS_REDUCTIONS or op in _EMPTY_SAFE:
             return f"{self.axis(op)}({args[0]})", Prec.ATOM
         if op in _REDUCTIONS:
-            if op == "norminf":
-                self.uses_math = True
             return _REDUCTIONS[op].format(*args, torch=self.torch, math=self.math), Prec.ATOM
         if op in _TENSOR_FUNCTIONS:
             if self.on_device(a[0]):

@@ -6,12 +6,12 @@ Bahrami & Zadeh, Gravity Optimizer: a Kinematic Approach on Optimization in Deep
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 import torch
 
+from optc.backends.torch.axes import norminf
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["Gravity", "gravity_init", "gravity_kernel", "gravity_scalars", "gravity_update"]
@@ -35,7 +35,7 @@ def gravity_update(
     # line 13: beta_t = (beta * t + 1) / (t + 2)
     beta_t = (beta * t + 1) / (t + 2)
     # line 14: zeta = g / (1 + (g * norm(g, inf))^2)
-    zeta = g / (1 + (g * torch.linalg.vector_norm(g, math.inf)) ** 2)
+    zeta = g / (1 + (g * norminf(g)) ** 2)
     # line 15: v <- lerp(v, zeta, 1 - beta_t)
     v = v + (1 - beta_t) * (zeta - v)
     # line 16: theta <- theta - lr * v
@@ -55,7 +55,7 @@ def gravity_kernel(
 ) -> tuple[torch.Tensor, ...]:
     """gravity_update with the per-step scalars of gravity_scalars as arguments."""
     # line 14: zeta = g / (1 + (g * norm(g, inf))^2)
-    zeta = g / (1 + (g * torch.linalg.vector_norm(g, math.inf)) ** 2)
+    zeta = g / (1 + (g * norminf(g)) ** 2)
     # line 15: v <- lerp(v, zeta, 1 - beta_t)
     v = v + s0 * (zeta - v)
     # line 16: theta <- theta - lr * v

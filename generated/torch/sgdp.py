@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from optc.backends import ieee
-from optc.backends.torch.axes import row_sum
+from optc.backends.torch.axes import maxof, row_sum
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["SGDP", "sgdp_init", "sgdp_kernel", "sgdp_scalars", "sgdp_update"]
@@ -76,9 +76,7 @@ def sgdp_update(
         * torch.clamp(torch.linalg.vector_norm(theta), min=eps)
     )
     # line 24: by_row = ndim > 1 and max(row_cos) * sqrt(cols) < delta
-    by_row = torch.logical_and(
-        g.new_tensor(ndim > 1), torch.amax(row_cos) * ieee.sqrt(cols) < delta
-    )
+    by_row = torch.logical_and(g.new_tensor(ndim > 1), maxof(row_cos) * ieee.sqrt(cols) < delta)
     # line 25: by_layer = ndim > 1 and not by_row and layer_cos * sqrt(numel) < delta
     by_layer = torch.logical_and(
         torch.logical_and(g.new_tensor(ndim > 1), torch.logical_not(by_row)),
@@ -161,9 +159,7 @@ def sgdp_kernel(
         * torch.maximum(torch.linalg.vector_norm(theta), eps)
     )
     # line 24: by_row = ndim > 1 and max(row_cos) * sqrt(cols) < delta
-    by_row = torch.logical_and(
-        g.new_tensor(ndim > 1), torch.amax(row_cos) * ieee.sqrt(cols) < delta
-    )
+    by_row = torch.logical_and(g.new_tensor(ndim > 1), maxof(row_cos) * ieee.sqrt(cols) < delta)
     # line 25: by_layer = ndim > 1 and not by_row and layer_cos * sqrt(numel) < delta
     by_layer = torch.logical_and(
         torch.logical_and(g.new_tensor(ndim > 1), torch.logical_not(by_row)),
