@@ -31,7 +31,7 @@ from optc.backends.reference.interpreter import init_globals, init_state, step_g
 from optc.codegen import build
 from optc.ir.nodes import Program
 
-SHAPES: tuple[tuple[int, ...], ...] = ((), (7,), (6, 3), (3, 6), (2, 3, 2, 2))
+SHAPES: tuple[tuple[int, ...], ...] = ((), (7,), (6, 3), (3, 6), (2, 3, 2, 2), (0, 3))
 # (rtol, atol) against the float64 reference.
 TOLERANCES = {"float64": (1e-9, 1e-12), "float32": (2e-4, 2e-6)}
 GRAD_MODES: tuple[str, ...] = ("fresh", "inplace", "mutated")
@@ -336,8 +336,9 @@ def _first_line(err: BaseException) -> str:
 
 def _accumulate(dev: Deviation, got, want, rtol: float, atol: float, t: int) -> None:
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-    both_nan = np.isnan(got) & np.isnan(want)
-    error = np.where(both_nan, 0.0, np.abs(got - want))
+    same = (got == want) | (np.isnan(got) & np.isnan(want))  # equal infinities included
+    with np.errstate(invalid="ignore"):  # inf - inf where they differ: counted as inf below
+        error = np.where(same, 0.0, np.abs(got - want))
     error = np.where(np.isnan(error), np.inf, error)
     scaled = error / (atol + rtol * np.abs(np.nan_to_num(want)))
     if error.size and error.max() > dev.max_abs:

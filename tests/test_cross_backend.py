@@ -1,7 +1,7 @@
 """torch, jax and the float64 reference interpreter agree on every spec of the library.
 
 Each spec runs 10 steps on one gradient stream over parameters of shape (), (7,), (6, 3),
-(3, 6) and (2, 3, 2, 2), in float64 and float32; θ and every state are compared with the
+(3, 6), (2, 3, 2, 2) and the empty (0, 3), in float64 and float32; θ and every state are compared with the
 reference after every step. Tolerances (optc.verify.TOLERANCES): float64 rtol 1e-9 / atol 1e-12,
 float32 rtol 2e-4 / atol 2e-6.
 
@@ -79,4 +79,4 @@ def test_verify_detects_a_deviating_backend(monkeypatch):
     monkeypatch.setattr(verify_module, "run_torch", corrupted)
     report = verify_module.verify(program, steps=2, dtypes=("float64",), backends=("torch",))
     assert not report.passed
-    assert len(SHAPES) == 5
+    assert len(SHAPES) == 6
