@@ -179,3 +179,15 @@ def test_blocks_keep_their_conditions_in_a_step_with_totals():
     )
     report = verify(optc.load_program(text), steps=6, shapes=SHAPES, grad_modes=("fresh",))
     assert report.passed, (report.error, report.failures)
+
+
+def test_a_group_value_needing_ieee_math_imports_it():
+    """A hyper's power in a group value is spelled with optc.backends.ieee; the group
+    function's printer did not pass that on to the module's imports (a regression: NameError
+    at the first step, found writing specs/dadaptgd.opt)."""
+    text = spec(
+        "  a <- a + total(g^2)\n  c <- 1 / (max_norm^2 + a + 1)\n  theta <- theta - lr * c * g",
+        states="state a: global = 0\nstate c: global = 0",
+    )
+    report = verify(optc.load_program(text), steps=4, shapes=SHAPES, grad_modes=("fresh",))
+    assert report.passed, (report.error, report.failures)

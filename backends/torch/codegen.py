@@ -450,4 +450,5 @@ def _phase_functions(
                 "{" + ", ".join(returned) + "}",
             )
         )
+        printer.absorb(group)
     return views

@@ -67,6 +67,7 @@ def kernel_functions(
     device_body = [b for b in update_body if b.id not in host]
     statements = lowering.statements(program, kernel, device_body)
     preamble = kernel.shape_preamble([b.expr for b in device_body])
+    printer.absorb(kernel)
     scalar_body = [_unconditional(b) for b in update_body if b.id in host]
     scalar_values = [
         f'"{name}": {printer.render(expr)}' for expr, name in kernel.passed.items()

@@ -60,6 +60,13 @@ class TorchPrinter(PythonPrinter):
         self.uses_ieee = False
         self.axes: set[str] = set()  # helpers of optc.backends.torch.axes the code calls
 
+    def absorb(self, other: TorchPrinter) -> None:
+        """Take over what another printer of the same module used (imports are decided from
+        the main printer's flags)."""
+        self.uses_math |= other.uses_math
+        self.uses_ieee |= other.uses_ieee
+        self.axes |= other.axes
+
     def axis(self, name: str) -> str:
         """A helper of ``optc.backends.torch.axes`` (``row_mean``, ``rows_shape``...)."""
         self.axes.add(name)
