@@ -21,7 +21,17 @@ from optc.backends.hypers import resolve_hypers
 from optc.pipeline import compile_file
 from optc.verify import gradient_stream, initial_params
 from tests.conftest import SPECS
-from tests.refcases import group_a, group_b, group_c, group_f, group_g, group_h, group_p, group_q
+from tests.refcases import (
+    group_a,
+    group_b,
+    group_c,
+    group_f,
+    group_g,
+    group_h,
+    group_p,
+    group_q,
+    group_r,
+)
 
 CASES = (
     group_a.CASES
@@ -32,6 +42,7 @@ CASES = (
     + group_h.CASES
     + group_p.CASES
     + group_q.CASES
+    + group_r.CASES
 )
 SHAPES = ((7,), (4, 3), (2, 3, 2))
 

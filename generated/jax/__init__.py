@@ -24,6 +24,10 @@ from optc.generated.jax.adamw import AdamWState, adamw
 from optc.generated.jax.adamwcosine import AdamWCosineState, adamwcosine
 from optc.generated.jax.adamwn import AdamWNState, adamwn
 from optc.generated.jax.adamwschedulefree import AdamWScheduleFreeState, adamwschedulefree
+from optc.generated.jax.adamwschedulefreeform2 import (
+    AdamWScheduleFreeForm2State,
+    adamwschedulefreeform2,
+)
 from optc.generated.jax.adamx import AdamXState, adamx
 from optc.generated.jax.adan import AdanState, adan
 from optc.generated.jax.adanorm import AdaNormState, adanorm
@@ -40,6 +44,8 @@ from optc.generated.jax.cadamw import CAdamWState, cadamw
 from optc.generated.jax.clipadam import ClipAdamState, clipadam
 from optc.generated.jax.dadaptadagrad import DAdaptAdaGradState, dadaptadagrad
 from optc.generated.jax.dadaptadamw import DAdaptAdamWState, dadaptadamw
+from optc.generated.jax.dadaptdualaveraging import DAdaptDualAveragingState, dadaptdualaveraging
+from optc.generated.jax.dadaptgd import DAdaptGDState, dadaptgd
 from optc.generated.jax.dadaptlion import DAdaptLionState, dadaptlion
 from optc.generated.jax.dadaptsgd import DAdaptSGDState, dadaptsgd
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
@@ -114,6 +120,7 @@ __all__ = [
     "AdamState",
     "AdamWCosineState",
     "AdamWNState",
+    "AdamWScheduleFreeForm2State",
     "AdamWScheduleFreeState",
     "AdamWState",
     "AdamXState",
@@ -128,6 +135,8 @@ __all__ = [
     "ClipAdamState",
     "DAdaptAdaGradState",
     "DAdaptAdamWState",
+    "DAdaptDualAveragingState",
+    "DAdaptGDState",
     "DAdaptLionState",
     "DAdaptSGDState",
     "DualAveragingState",
@@ -198,6 +207,7 @@ __all__ = [
     "adamwcosine",
     "adamwn",
     "adamwschedulefree",
+    "adamwschedulefreeform2",
     "adamx",
     "adan",
     "adanorm",
@@ -214,6 +224,8 @@ __all__ = [
     "clipadam",
     "dadaptadagrad",
     "dadaptadamw",
+    "dadaptdualaveraging",
+    "dadaptgd",
     "dadaptlion",
     "dadaptsgd",
     "dualaveraging",

@@ -24,6 +24,7 @@ from optc.generated.torch.adamw import AdamW
 from optc.generated.torch.adamwcosine import AdamWCosine
 from optc.generated.torch.adamwn import AdamWN
 from optc.generated.torch.adamwschedulefree import AdamWScheduleFree
+from optc.generated.torch.adamwschedulefreeform2 import AdamWScheduleFreeForm2
 from optc.generated.torch.adamx import AdamX
 from optc.generated.torch.adan import Adan
 from optc.generated.torch.adanorm import AdaNorm
@@ -40,6 +41,8 @@ from optc.generated.torch.cadamw import CAdamW
 from optc.generated.torch.clipadam import ClipAdam
 from optc.generated.torch.dadaptadagrad import DAdaptAdaGrad
 from optc.generated.torch.dadaptadamw import DAdaptAdamW
+from optc.generated.torch.dadaptdualaveraging import DAdaptDualAveraging
+from optc.generated.torch.dadaptgd import DAdaptGD
 from optc.generated.torch.dadaptlion import DAdaptLion
 from optc.generated.torch.dadaptsgd import DAdaptSGD
 from optc.generated.torch.dualaveraging import DualAveraging
@@ -127,6 +130,7 @@ __all__ = [
     "AdamWCosine",
     "AdamWN",
     "AdamWScheduleFree",
+    "AdamWScheduleFreeForm2",
     "AdamX",
     "Adamax",
     "AdamaxW",
@@ -139,6 +143,8 @@ __all__ = [
     "ClipAdam",
     "DAdaptAdaGrad",
     "DAdaptAdamW",
+    "DAdaptDualAveraging",
+    "DAdaptGD",
     "DAdaptLion",
     "DAdaptSGD",
     "DualAveraging",
