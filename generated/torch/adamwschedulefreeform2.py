@@ -20,6 +20,8 @@ __all__ = [
     "adamwschedulefreeform2_group_1",
     "adamwschedulefreeform2_init",
     "adamwschedulefreeform2_init_globals",
+    "adamwschedulefreeform2_kernel",
+    "adamwschedulefreeform2_scalars",
     "adamwschedulefreeform2_update",
 ]
 
@@ -156,6 +158,76 @@ def adamwschedulefreeform2_update(
     return theta, x, v
 
 
+def adamwschedulefreeform2_scalars(
+    *,
+    t: int,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    warmup_steps: int,
+    r: float,
+    weight_lr_power: float,
+) -> dict[str, float | bool]:
+    """The per-step scalars adamwschedulefreeform2_kernel reads: values of t and the hypers only."""
+    # line 26: lr_t = if t <= warmup_steps then lr * t / warmup_steps else lr
+    lr_t = ieee.div(lr * t, warmup_steps) if t <= warmup_steps else lr
+    return {
+        "s0": ieee.pow(t, r),
+        "weight_lr_power": weight_lr_power,
+        "beta2": beta2,
+        "s1": 1 - beta2,
+        "lr_t": lr_t,
+        "s2": 1 - beta2**t,
+        "eps": eps,
+        "weight_decay": weight_decay,
+        "beta1": beta1,
+        "s3": 1 - beta1,
+    }
+
+
+def adamwschedulefreeform2_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    x: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    s0: torch.Tensor,
+    weight_lr_power: torch.Tensor,
+    beta2: torch.Tensor,
+    s1: torch.Tensor,
+    lr_t: torch.Tensor,
+    s2: torch.Tensor,
+    eps: torch.Tensor,
+    weight_decay: torch.Tensor,
+    beta1: torch.Tensor,
+    s3: torch.Tensor,
+    lr_max: torch.Tensor,
+    weight_sum: torch.Tensor,
+    lr_max_1: torch.Tensor,
+    weight_sum_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """adamwschedulefreeform2_update with the per-step scalars of adamwschedulefreeform2_scalars as arguments."""
+    # line 28: weight = t^r * lr_max^weight_lr_power
+    weight = s0 * lr_max_1**weight_lr_power
+    # line 30: c = if weight_sum > 0 then weight / weight_sum else 0
+    c = torch.where(weight_sum_1 > 0, weight / weight_sum_1, 0)
+    # line 31: v <- ema(v, g^2, beta2)
+    v = beta2 * v + s1 * g**2
+    # line 32: delta = lr_t * (g / (sqrt(v / (1 - beta2^t)) + eps) + weight_decay * theta)
+    delta = lr_t * (
+        g / (torch.sqrt(v / s2) + eps) + torch.where(weight_decay != 0, weight_decay * theta, 0)
+    )
+    # line 33: diff = theta - x
+    diff = theta - x
+    # line 34: theta <- theta + beta1 * c / (1 - beta1) * diff - (beta1 * c + 1 - beta1) * delta
+    theta = theta + beta1 * c / s3 * diff - (beta1 * c + 1 - beta1) * delta
+    # line 35: x <- x + c / (1 - beta1) * diff - c * delta
+    x = x + c / s3 * diff - c * delta
+    return theta, x, v
+
+
 class AdamWScheduleFreeForm2(SpecOptimizer):
     r"""AdamWScheduleFreeForm2: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, The Road Less
     Scheduled, NeurIPS 2024.
@@ -220,8 +292,10 @@ class AdamWScheduleFreeForm2(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -241,6 +315,8 @@ class AdamWScheduleFreeForm2(SpecOptimizer):
     states = ("x", "v")
     init_state = staticmethod(adamwschedulefreeform2_init)
     update_state = staticmethod(adamwschedulefreeform2_update)
+    kernel_scalars = staticmethod(adamwschedulefreeform2_scalars)
+    kernel = staticmethod(adamwschedulefreeform2_kernel)
     global_states = ("lr_max", "weight_sum")
     init_globals = staticmethod(adamwschedulefreeform2_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"lr_max": "lr_max_1", "weight_sum": "weight_sum_1"}

@@ -19,7 +19,9 @@ __all__ = [
     "dadaptdualaveraging_group_1",
     "dadaptdualaveraging_init",
     "dadaptdualaveraging_init_globals",
+    "dadaptdualaveraging_kernel",
     "dadaptdualaveraging_partials_1",
+    "dadaptdualaveraging_scalars",
     "dadaptdualaveraging_update",
 ]
 
@@ -201,6 +203,54 @@ def dadaptdualaveraging_update(
     return theta, s, theta0, avg
 
 
+def dadaptdualaveraging_scalars(
+    *, t: int, lr: float, d0: float, option: int
+) -> dict[str, float | bool]:
+    """The per-step scalars dadaptdualaveraging_kernel reads: values of t and the hypers only."""
+    return {"lr": lr}
+
+
+def dadaptdualaveraging_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    s: torch.Tensor,
+    theta0: torch.Tensor,
+    avg: torch.Tensor,
+    *,
+    lr: torch.Tensor,
+    d: torch.Tensor,
+    gamma: torch.Tensor,
+    gsq: torch.Tensor,
+    numerator: torch.Tensor,
+    dsum: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    total_3: torch.Tensor,
+    g_sq: torch.Tensor,
+    gsq_1: torch.Tensor,
+    gamma_new: torch.Tensor,
+    gamma_k: torch.Tensor,
+    numerator_1: torch.Tensor,
+    s_sq: torch.Tensor,
+    s_norm: torch.Tensor,
+    d_hat_1: torch.Tensor,
+    d_hat_2: torch.Tensor,
+    d_1: torch.Tensor,
+    gamma_1: torch.Tensor,
+    dsum_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """dadaptdualaveraging_update with the per-step scalars of dadaptdualaveraging_scalars as arguments."""
+    # line 29: dlr = d * lr
+    dlr = d * lr
+    # line 31: avg <- lerp(avg, theta, dlr / dsum)
+    avg = avg + dlr / dsum_1 * (theta - avg)
+    # line 33: s <- s + dlr * g
+    s = s + dlr * g
+    # line 40: theta <- theta0 - gamma * s
+    theta = theta0 - gamma_1 * s
+    return theta, s, theta0, avg
+
+
 class DAdaptDualAveraging(SpecOptimizer):
     r"""DAdaptDualAveraging: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML
     2023.
@@ -263,8 +313,10 @@ class DAdaptDualAveraging(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -279,6 +331,8 @@ class DAdaptDualAveraging(SpecOptimizer):
     states = ("s", "theta0", "avg")
     init_state = staticmethod(dadaptdualaveraging_init)
     update_state = staticmethod(dadaptdualaveraging_update)
+    kernel_scalars = staticmethod(dadaptdualaveraging_scalars)
+    kernel = staticmethod(dadaptdualaveraging_kernel)
     global_states = ("d", "gamma", "gsq", "numerator", "dsum")
     init_globals = staticmethod(dadaptdualaveraging_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {

@@ -20,8 +20,10 @@ __all__ = [
     "dadaptgd_group_2",
     "dadaptgd_init",
     "dadaptgd_init_globals",
+    "dadaptgd_kernel",
     "dadaptgd_partials_1",
     "dadaptgd_partials_2",
+    "dadaptgd_scalars",
     "dadaptgd_update",
 ]
 
@@ -203,6 +205,41 @@ def dadaptgd_update(
     return theta, s, avg
 
 
+def dadaptgd_scalars(*, t: int, lr: float, d0: float, G: float) -> dict[str, float | bool]:
+    """The per-step scalars dadaptgd_kernel reads: values of t and the hypers only."""
+    return {}
+
+
+def dadaptgd_kernel(
+    theta: torch.Tensor,
+    g: torch.Tensor,
+    s: torch.Tensor,
+    avg: torch.Tensor,
+    *,
+    d: torch.Tensor,
+    gsq: torch.Tensor,
+    lsq: torch.Tensor,
+    lsum: torch.Tensor,
+    total_1: torch.Tensor,
+    g_sq: torch.Tensor,
+    gsq_1: torch.Tensor,
+    lam: torch.Tensor,
+    lsum_1: torch.Tensor,
+    lsq_1: torch.Tensor,
+    total_2: torch.Tensor,
+    s_sq: torch.Tensor,
+    d_1: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """dadaptgd_update with the per-step scalars of dadaptgd_scalars as arguments."""
+    # line 27: avg <- if lsum > 0 then lerp(avg, theta, lam / lsum) else avg
+    avg = torch.where(lsum_1 > 0, avg + lam / lsum_1 * (theta - avg), avg)
+    # line 29: s <- s + lam * g
+    s = s + lam * g
+    # line 32: theta <- theta - lam * g
+    theta = theta - lam * g
+    return theta, s, avg
+
+
 class DAdaptGD(SpecOptimizer):
     r"""DAdaptGD: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -255,8 +292,10 @@ class DAdaptGD(SpecOptimizer):
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
-        fused (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        fused (bool | None, keyword-only): True: the update of each param group as one
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
+            None or False: the readable per-parameter loop, which None picks because it needs no
+            compilation. Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -271,6 +310,8 @@ class DAdaptGD(SpecOptimizer):
     states = ("s", "avg")
     init_state = staticmethod(dadaptgd_init)
     update_state = staticmethod(dadaptgd_update)
+    kernel_scalars = staticmethod(dadaptgd_scalars)
+    kernel = staticmethod(dadaptgd_kernel)
     global_states = ("d", "gsq", "lsq", "lsum")
     init_globals = staticmethod(dadaptgd_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {
