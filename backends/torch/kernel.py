@@ -69,9 +69,7 @@ def kernel_functions(
     preamble = kernel.shape_preamble([b.expr for b in device_body])
     printer.absorb(kernel)
     scalar_body = [_unconditional(b) for b in update_body if b.id in host]
-    scalar_values = [
-        f'"{name}": {printer.render(expr)}' for expr, name in kernel.passed.items()
-    ]
+    scalar_values = [f'"{name}": {printer.render(expr)}' for expr, name in kernel.passed.items()]
     passed = "".join(
         f", {name}: {'bool' if expr.type.dtype is DType.BOOL else tensor}"
         for expr, name in kernel.passed.items()
@@ -90,7 +88,8 @@ def kernel_functions(
         ),
         lowering.FunctionView(
             f"{snake}_kernel",
-            f"theta: {tensor}, g: {tensor}, {states}*{passed}{update_extra}",
+            f"theta: {tensor}, g: {tensor}, {states}"
+            + (f"*{passed}{update_extra}" if passed or update_extra else "").rstrip(", "),
             f"tuple[{tensor}, ...]",
             f"{snake}_update with the per-step scalars of {snake}_scalars as arguments.",
             preamble,
