@@ -1,4 +1,4 @@
-"""The jax candidates: the generated adamw and optax.adamw, each stepped by one jitted
+"""Jax helpers of `optc bench`: a transformation stepped by one jitted
 train_step(params, opt_state, grads) that applies the updates."""
 
 from __future__ import annotations
@@ -12,31 +12,6 @@ import optax
 
 Hypers = Mapping[str, float]
 Mapping_ = Callable[[Hypers], dict[str, Any]]
-
-
-def optax_adamw_kwargs(h: Hypers) -> dict[str, Any]:
-    """The spec's hypers as optax.adamw arguments. Same algorithm by the spec's conventions: eps
-    outside the root (eps_root=0), both moments debiased, weight decay decoupled and scaled by the
-    learning rate (optax adds weight_decay * theta to the Adam direction before scaling by -lr,
-    which equals theta * (1 - lr * weight_decay) first); no Nesterov, no mask."""
-    return {
-        "learning_rate": h["lr"],
-        "b1": h["beta1"],
-        "b2": h["beta2"],
-        "eps": h["eps"],
-        "eps_root": 0.0,
-        "weight_decay": h["weight_decay"],
-        "mask": None,
-        "nesterov": False,
-    }
-
-
-def transforms(
-    generated: Callable[..., optax.GradientTransformation],
-    hypers: Hypers,
-    mapping: Mapping_ = optax_adamw_kwargs,
-) -> dict[str, optax.GradientTransformation]:
-    return {"generated": generated(**hypers), "optax": optax.adamw(**mapping(hypers))}
 
 
 def train_step_fn(tx: optax.GradientTransformation) -> Callable:

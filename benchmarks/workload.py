@@ -64,6 +64,38 @@ DEFAULT_WORKLOAD = Workload(shapes=((1024, 1024),) * 8 + ((4096, 1024),) * 2 + (
 SMALL_WORKLOAD = Workload(shapes=((32, 16), (16,), (8, 8, 3)))
 
 
+def gpt2_small_shapes(
+    vocab: int = 50257, context: int = 1024, width: int = 768, layers: int = 12
+) -> tuple[tuple[int, ...], ...]:
+    """GPT-2 small's parameter tensors in Hugging Face's order (Conv1D weights are in x out):
+    wte, wpe; per layer ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj (weight and
+    bias each); ln_f. 148 tensors, 124,439,808 elements."""
+    d = width
+    layer = (
+        (d,),
+        (d,),  # ln_1
+        (d, 3 * d),
+        (3 * d,),  # attn.c_attn
+        (d, d),
+        (d,),  # attn.c_proj
+        (d,),
+        (d,),  # ln_2
+        (d, 4 * d),
+        (4 * d,),  # mlp.c_fc
+        (4 * d, d),
+        (d,),  # mlp.c_proj
+    )
+    return ((vocab, d), (context, d), *(layer * layers), (d,), (d,))
+
+
+GPT2_SMALL_WORKLOAD = Workload(shapes=gpt2_small_shapes())
+WORKLOADS = {
+    "default": DEFAULT_WORKLOAD,
+    "gpt2-small": GPT2_SMALL_WORKLOAD,
+    "small": SMALL_WORKLOAD,
+}
+
+
 def round_robin(
     steps: dict[str, Callable[[], None]], repeats: int, warmup: int
 ) -> dict[str, list[float]]:

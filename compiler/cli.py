@@ -209,12 +209,44 @@ def _parser() -> argparse.ArgumentParser:
     p = command("list", _list, "list the spec library")
     json_flag(p)
 
-    p = command("bench", _bench, "benchmark generated AdamW against torch.optim and optax")
+    p = command(
+        "bench", _bench, "time every path of the generated optimizers against the libraries"
+    )
+    p.add_argument(
+        "--specs",
+        nargs="+",
+        metavar="NAME",
+        help="spec names (default: every spec with a library counterpart)",
+    )
+    p.add_argument("--all", action="store_true", help="every spec of the library")
+    p.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default="cpu",
+        help="where torch runs (default: cpu); jax runs on its default device",
+    )
+    p.add_argument(
+        "--workload",
+        choices=["default", "gpt2-small", "small"],
+        default="default",
+        help="parameter shapes: default (16.8M float32 in 20 tensors), gpt2-small (GPT-2 "
+        "small's 148 tensors, 124.4M), small (3 tiny tensors) (default: default)",
+    )
     p.add_argument(
         "--repeats",
         type=_positive_int,
-        default=20,
-        help="timed steps per candidate, after warm-up (default: 20)",
+        default=5,
+        help="timed steps per implementation, after warm-up (default: 5)",
+    )
+    p.add_argument(
+        "--paths",
+        nargs="+",
+        choices=["readable", "foreach", "fused", "jax"],
+        default=["readable", "foreach", "fused", "jax"],
+        help="which optc paths to time (default: all four)",
+    )
+    p.add_argument(
+        "--plot", type=Path, metavar="PATH.png", help="also write a bar chart of the ratios"
     )
     json_flag(p)
     return parser
@@ -738,20 +770,42 @@ def _list(args: argparse.Namespace, ui: Ui) -> int:
 
 
 def _bench(args: argparse.Namespace, ui: Ui) -> int:
-    from optc.bench import adamw
-    from optc.bench.check import MismatchError
+    from optc.bench import report, suite
 
+    if args.all and args.specs:
+        raise CliError("bench: give either --specs or --all", EXIT_USAGE)
+    known = suite.library_specs()
+    unknown = [s for s in args.specs or () if s not in known]
+    if unknown:
+        raise CliError(f"bench: no spec named {', '.join(unknown)} in the library", EXIT_USAGE)
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            ui.warning("bench: --device cuda: torch.cuda is not available here; nothing timed")
+            return EXIT_OK
+    specs = known if args.all else args.specs
     try:
         with ui.status("benchmark: starting") as update:
-            result = adamw.collect(
-                args.repeats, progress=lambda stage: update(f"benchmark: {stage}")
+            result = suite.collect(
+                specs,
+                device=args.device,
+                workload=args.workload,
+                repeats=args.repeats,
+                paths=args.paths,
+                progress=lambda stage: update(f"benchmark: {stage}"),
             )
-    except MismatchError as err:
+    except suite.MismatchError as err:
         raise CliError(f"bench: {_one_line(err)}") from None
+    if args.plot:
+        report.plot(result, args.plot)
+        result["plot"] = str(args.plot)
     if args.json:
         ui.json(result)
     else:
-        print(adamw.format_report(result), flush=True)
+        print(report.format_report(result), flush=True)
+        if args.plot:
+            print(f"plot: {args.plot}", flush=True)
     return EXIT_OK
 
 

@@ -1,41 +1,24 @@
-"""Smoke test of `optc bench` on a tiny workload: the figures are all there, and the agreement
-check runs before any timing (a wrong hyper mapping stops the benchmark). No timing asserted."""
+"""Smoke test of `optc bench` on a tiny workload: the figures are all there, the agreement check
+runs before any timing (a wrong hyper mapping stops the benchmark), JSON parses, the plot is
+written. No timing asserted."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+import torch
 
-from optc.bench import adamw, check, jax_side, torch_side
-from optc.bench.workload import SMALL_WORKLOAD, Workload
+from optc.bench import counterparts, report, suite
+from optc.bench.workload import GPT2_SMALL_WORKLOAD, Workload
+from optc.cli import main
 
 TINY = Workload(shapes=((8, 4), (4,)), seed=1)
+SPECS = ["adamw", "lion"]
 
 
-def _swapped_betas(h):
-    return torch_side.torch_adamw_kwargs(h) | {"betas": (h["beta2"], h["beta1"])}
-
-
-def _eps_inside_root(h):
-    return jax_side.optax_adamw_kwargs(h) | {"eps": 0.0, "eps_root": h["eps"]}
-
-
-def _wd_not_scaled_by_lr(h):  # optax's weight decay is already multiplied by the learning rate
-    return jax_side.optax_adamw_kwargs(h) | {"weight_decay": h["weight_decay"] / h["lr"]}
-
-
-def _collect(**kwargs):
-    return adamw.collect(
-        repeats=2,
-        workload=TINY,
-        probe_workload=TINY,
-        torch_warmup=1,
-        jax_warmup=1,
-        probe_steps=3,
-        check_steps=2,
-        **kwargs,
-    )
+def _collect(specs=SPECS, **kwargs):
+    return suite.collect(specs, workload=TINY, repeats=2, warmup=0, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -43,95 +26,135 @@ def result():
     return _collect()
 
 
-@pytest.fixture(scope="module")
-def generated():
-    return adamw.load_generated()
+def _rows(result, spec):
+    (entry,) = [e for e in result["specs"] if e["spec"] == spec]
+    return {r["label"]: r for r in entry["rows"]}
 
 
-def test_result_structure(result):
-    for key in ("hypers", "hyper_mapping", "workload", "repeats", "machine", "versions"):
-        assert result[key]
-    assert result["repeats"] == 2
-    assert result["hypers"] == {
-        "lr": 1e-3,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "eps": 1e-8,
-        "weight_decay": 1e-2,
-    }
+def test_every_figure_is_there(result):
+    assert [e["spec"] for e in result["specs"]] == SPECS
+    assert result["repeats"] == 2 and result["device"] == "cpu"
     assert result["workload"]["shapes"] == [[8, 4], [4]]
-    assert {"torch", "jax", "optax"} <= set(result["versions"])
-    json.loads(json.dumps(result))  # JSON-ready
+    assert result["copy_bandwidth"]["start"]["gb_per_s"] > 0
+    assert result["memory"] and result["total_s"] > 0
+    assert {"torch", "jax", "optax", "pytorch-optimizer"} <= set(result["versions"])
+    for entry in result["specs"]:
+        assert entry["check"]["passed"] and entry["floor_ms"] > 0
+        for r in entry["rows"]:
+            assert r["source"] and r["framework"] in ("torch", "jax") and r["path"]
+            if not r["available"]:
+                assert r["reason"]
+                continue
+            assert len(r["times_ms"]) == 2 and r["median_ms"] > 0 and r["first_call_s"] > 0
+            assert r["gb_per_s"] > 0 and r["copy_bw_fraction"] > 0
+            assert r["state_bytes"] > 0 and r["peak_extra_bytes"] >= r["state_bytes"]
+            assert r["ratio_any"] > 0
 
-    t = result["torch"]
-    assert t["device"] and t["memory_method"]
-    assert set(t["candidates"]) == {"generated", "foreach", "fused"}
-    assert t["candidates"]["generated"]["available"]
-    for name, c in t["candidates"].items():
-        if not c["available"]:
-            assert c["reason"] and t["ratios"][f"generated/{name}"] is None
-            continue
-        assert len(c["times_ms"]) == 2 and c["median_ms"] > 0
-        for field in ("state_bytes", "first_step_peak_bytes", "step_peak_bytes", "step_net_bytes"):
-            assert isinstance(c[field], int)
-        # m and v, plus a scalar step count per tensor in torch.optim
-        assert 2 * TINY.nbytes <= c["state_bytes"] <= 2 * TINY.nbytes + 8 * len(TINY.shapes)
-        if name != "generated":
-            assert t["ratios"][f"generated/{name}"] > 0
-
-    j = result["jax"]
-    assert j["device"] and j["memory_method"] and j["donate_argnums"] == [0, 1]
-    assert set(j["candidates"]) == {"generated", "optax"}
-    for c in j["candidates"].values():
-        assert len(c["times_ms"]) == 2 and c["median_ms"] > 0 and c["first_call_s"] > 0
-        assert c["memory_analysis"] is None or "temp_size_in_bytes" in c["memory_analysis"]
-    assert j["ratios"]["generated/optax"] > 0
-
-
-def test_checks_ran_and_passed(result):
-    assert len(result["checks"]) == 2
-    probe, own = result["checks"]
-    assert probe["hypers"] == check.PROBE_HYPERS and own["hypers"] == result["hypers"]
-    for c in result["checks"]:
-        assert c["passed"] and c["steps"] >= 2
-        errors = c["worst_error_in_tolerances"]
-        assert {"torch generated", "torch foreach", "jax generated", "jax optax"} <= set(errors)
-        assert all(0 <= e <= 1 for e in errors.values())
+    rows = _rows(result, "adamw")
+    readable = rows["optc AdamW (readable)"]
+    assert readable["available"] and readable["ratio"] > 0
+    # m and v: (params + grads + 2 states) read, (params + 2 states) written
+    moved = result["specs"][0]["bytes_moved"]
+    assert moved["states_per_parameter"] == 2.0 and moved["total"] == 7 * TINY.nbytes
+    assert rows["optc adamw (jax)"]["ratio"] > 0  # against optax.adamw
+    assert rows["torch.optim.AdamW(foreach=True)"]["ratio"] >= 1.0
+    assert min(r["ratio"] for r in rows.values() if r["available"] and r["source"] != "optc") == 1
+    # the generated foreach / fused paths: timed once the class accepts them, else a reason
+    for path in ("foreach", "fused"):
+        assert f"optc AdamW ({path})" in rows
+    assert {r["source"] for r in _rows(result, "lion").values()} == {
+        "optc",
+        "pytorch_optimizer",
+        "optax",
+    }
 
 
-def test_report_is_readable(result):
-    text = adamw.format_report(result)
-    for label in ("generated AdamW", "torch.optim.AdamW(foreach=True)", "optax.adamw", "median ms"):
+def test_json_and_table(result):
+    again = json.loads(json.dumps(result))
+    assert again["specs"][0]["rows"][0]["label"] == "optc AdamW (readable)"
+    text = report.format_report(result)
+    for label in ("ms/step", "GB/s", "copy BW", "peak extra MiB", "1st call s", "x lib"):
         assert label in text
+    assert "torch.optim.AdamW(fused=True)" in text and "optax.lion" in text
+
+
+def test_plot_is_written(result, tmp_path):
+    path = report.plot(result, tmp_path / "bench.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _swapped_betas(ps, h, **kw):
+    return torch.optim.AdamW(
+        ps,
+        lr=h["lr"],
+        betas=(h["beta2"], h["beta1"]),
+        eps=h["eps"],
+        weight_decay=h["weight_decay"],
+        **kw,
+    )
+
+
+def _wd_not_scaled_by_lr(h):  # optax's weight decay is already multiplied by the learning rate
+    import optax
+
+    return optax.adamw(
+        h["lr"],
+        b1=h["beta1"],
+        b2=h["beta2"],
+        eps=h["eps"],
+        weight_decay=h["weight_decay"] / h["lr"],
+    )
 
 
 @pytest.mark.parametrize(
-    "mapping",
+    "wrong",
     [
-        {"torch_mapping": _swapped_betas},
-        {"optax_mapping": _eps_inside_root},
-        {"optax_mapping": _wd_not_scaled_by_lr},
+        counterparts.Counterpart("torch.optim", "torch.optim.AdamW", _swapped_betas, ("foreach",)),
+        counterparts.Counterpart("optax", "optax.adamw", _wd_not_scaled_by_lr),
     ],
-    ids=["torch-swapped-betas", "optax-eps-inside-root", "optax-wd-unscaled"],
+    ids=["torch-swapped-betas", "optax-wd-unscaled"],
 )
-def test_wrong_mapping_raises_before_timing(monkeypatch, mapping):
+def test_wrong_mapping_stops_before_timing(monkeypatch, wrong):
     timed = []
-    monkeypatch.setattr(adamw, "round_robin", lambda *a, **k: timed.append(a))
-    with pytest.raises(check.MismatchError, match="disagrees with the generated torch AdamW"):
-        _collect(**mapping)
+    monkeypatch.setattr(suite, "round_robin", lambda *a, **k: timed.append(a))
+    bad = counterparts.BenchSpec("adamw", counterparts.BY_SPEC["adamw"].probe, (wrong,))
+    monkeypatch.setitem(suite.BY_SPEC, "adamw", bad)
+    with pytest.raises(suite.MismatchError, match=f"{wrong.name}.* disagrees with optc AdamW"):
+        _collect(["lion", "adamw"])  # adamw is checked before lion (or anything) is timed
     assert not timed
 
 
-def test_one_step_cannot_see_the_betas(generated):
-    # Why the check takes several steps with varying gradients: at step 1 the debiased moments
-    # are g and g^2 whatever the betas.
-    tgen, jgen, _ = generated
-    kwargs = {"grad_scale": check.PROBE_GRAD_SCALE, "torch_mapping": _swapped_betas}
-    check.check_agreement(SMALL_WORKLOAD, check.PROBE_HYPERS, tgen, jgen, steps=1, **kwargs)
-    with pytest.raises(check.MismatchError, match="at step 2"):
-        check.check_agreement(SMALL_WORKLOAD, check.PROBE_HYPERS, tgen, jgen, steps=2, **kwargs)
+def test_counterparts_name_spec_hypers():
+    library = set(suite.library_specs())
+    for b in counterparts.SPECS:
+        assert b.spec in library
+        defaults = suite.load_spec(b.spec).defaults
+        assert set(b.probe) <= set(defaults) and set(b.fixed) <= set(defaults), b.spec
+    assert suite.default_specs() == [s for s in suite.library_specs() if s in counterparts.BY_SPEC]
 
 
-def test_run_rejects_no_repeats(capsys):
-    assert adamw.run(repeats=0) == 2
-    assert "--repeats" in capsys.readouterr().err
+def test_gpt2_small_workload():
+    assert len(GPT2_SMALL_WORKLOAD.shapes) == 148
+    assert GPT2_SMALL_WORKLOAD.numel == 124_439_808
+
+
+def test_cli_json_and_plot(tmp_path, capsys):
+    plot = tmp_path / "sgd.png"
+    argv = ["bench", "--specs", "sgd", "--workload", "small", "--repeats", "2", "--json"]
+    assert main([*argv, "--paths", "readable", "jax", "--plot", str(plot)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    labels = {r["label"] for r in out["specs"][0]["rows"]}
+    assert "optc SGD (readable)" in labels and "optc SGD (fused)" not in labels
+    assert out["plot"] == str(plot) and plot.stat().st_size > 0
+
+
+def test_cli_usage_errors(capsys):
+    assert main(["bench", "--specs", "nosuchspec"]) == 2
+    assert "nosuchspec" in capsys.readouterr().err
+    assert main(["bench", "--all", "--specs", "sgd"]) == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cli_cuda_unavailable_is_skipped(capsys):
+    assert main(["bench", "--device", "cuda", "--specs", "sgd"]) == 0
+    assert "torch.cuda is not available" in capsys.readouterr().err
