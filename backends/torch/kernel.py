@@ -69,9 +69,7 @@ def kernel_functions(
     preamble = kernel.shape_preamble([b.expr for b in device_body])
     printer.absorb(kernel)
     scalar_body = [_unconditional(b) for b in update_body if b.id in host]
-    scalar_values = [
-        f'"{name}": {printer.render(expr)}' for expr, name in kernel.passed.items()
-    ]
+    scalar_values = [f'"{name}": {printer.render(expr)}' for expr, name in kernel.passed.items()]
     passed = "".join(
         f", {name}: {'bool' if expr.type.dtype is DType.BOOL else tensor}"
         for expr, name in kernel.passed.items()
