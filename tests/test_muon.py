@@ -144,3 +144,19 @@ def test_optax_contrib_muon_written_as_a_spec():
     for got_step, want_step in zip(got, want, strict=True):
         for a, b in zip(got_step, want_step, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("newton_schulz(g, 2.5, 1, 0, 0)", "whole number"),
+        ("newton_schulz(row_mean(g), 5, 1, 0, 0)", "not θ-shaped"),
+        ("newton_schulz(g, 5, g, 0, 0)", "must be a number"),
+        ("newton_schulz(g, 5, 1, 0)", "takes 5 arguments"),
+    ],
+)
+def test_matrix_function_misuse_is_a_located_error(call, message):
+    text = f'optimizer E\ncite "misuse"\nhyper lr = 0.1 in (0, inf)\nstep\n  theta <- theta - lr * {call}\n'
+    with pytest.raises(optc.SpecError, match=message) as err:
+        optc.load_program(text)
+    assert err.value.diagnostic.span.line == 5
