@@ -28,6 +28,16 @@ def cols_shape(x: Any) -> tuple[int, ...]:
     return (1, *x.shape[1:]) if x.ndim else ()
 
 
+def matrix_shape(x: Any) -> tuple[int, int]:
+    """``(rows, cols)`` of ``x``'s matrix view: the first dimension by the product of the others
+    (a 0-d value is 1 x 1, a 1-d one of n entries n x 1)."""
+    rows = int(x.shape[0]) if x.ndim else 1
+    cols = 1
+    for n in x.shape[1:]:
+        cols *= int(n)
+    return rows, cols
+
+
 def per_row(reduce: Callable[..., Any], axis: str, keep: str, what: str) -> Callable[[Any], Any]:
     """``reduce`` over the columns of each row (``axis``/``keep``: the library's keywords)."""
 

@@ -59,6 +59,7 @@ CATALOGUE = {
     49: ["lion"],
     50: ["tiger"],
     51: ["grams"],
+    65: ["muon"],
     94: ["adamwschedulefree", "adamwschedulefreeform2", "sgdschedulefree"],
     95: [
         "dadaptadagrad",

@@ -28,6 +28,7 @@ from tests.refcases import (
     group_f,
     group_g,
     group_h,
+    group_m,
     group_p,
     group_q,
     group_r,
@@ -40,6 +41,7 @@ CASES = (
     + group_f.CASES
     + group_g.CASES
     + group_h.CASES
+    + group_m.CASES
     + group_p.CASES
     + group_q.CASES
     + group_r.CASES

@@ -44,7 +44,7 @@ from optc.ir.nodes import (
     Var,
     free_vars,
 )
-from optc.ir.ops import AXIS_REDUCTIONS, SHAPE_NAMES
+from optc.ir.ops import AXIS_REDUCTIONS, MATRIX_FUNCTIONS, SHAPE_NAMES
 from optc.ir.printer import Prec, operand_precedences
 
 _FUNCTIONS = {
@@ -179,6 +179,8 @@ class JaxPrinter(PythonPrinter):
             return _REDUCTIONS[expr.op].format(*args, jnp=self.jnp), Prec.ATOM
         if expr.op in AXIS_REDUCTIONS:
             return f"{self.axis(expr.op)}({args[0]})", Prec.ATOM
+        if expr.op in MATRIX_FUNCTIONS:  # polar, newton_schulz: optc.backends.jax.axes
+            return f"{self.axis(expr.op)}({', '.join(args)})", Prec.ATOM
         args = self._float_constants(expr, args)
         if expr.op == "clip":
             return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", Prec.ATOM

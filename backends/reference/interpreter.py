@@ -43,6 +43,39 @@ def _sign(x: Value) -> Value:
     return np.where(np.isnan(x), 0.0, np.sign(x))[()]
 
 
+def _matrix(x: np.ndarray) -> np.ndarray:
+    """x's matrix view: rows = the first dimension, cols = the product of the others."""
+    x = np.asarray(x, dtype=np.float64)
+    rows = x.shape[0] if x.ndim else 1
+    return x.reshape(rows, int(np.prod(x.shape[1:], dtype=np.int64)))
+
+
+def _polar(x: np.ndarray) -> np.ndarray:
+    """``dualize(x, spectral)``: U Vᵀ of the reduced SVD of x's matrix view, over the singular
+    values above max(S) * max(rows, cols) * eps (0 for x = 0); NaN if an entry is not finite."""
+    m = _matrix(x)
+    if m.size == 0:
+        return np.zeros(np.shape(x))
+    if not np.all(np.isfinite(m)):
+        return np.full(np.shape(x), np.nan)
+    u, s, vh = np.linalg.svd(m, full_matrices=False)
+    tol = np.max(s) * max(m.shape) * np.finfo(np.float64).eps
+    return ((u * (s > tol)) @ vh).reshape(np.shape(x))
+
+
+def _newton_schulz(x: np.ndarray, steps: Value, a: Value, b: Value, c: Value) -> np.ndarray:
+    """``steps`` iterations A = X Xᵀ, B = b A + c A A, X = a X + B X on x's matrix view X,
+    transposed while it has more rows than columns (no normalisation: the spec scales x)."""
+    m = _matrix(x)
+    tall = m.shape[0] > m.shape[1]
+    if tall:
+        m = m.T
+    for _ in range(int(steps)):
+        gram = m @ m.T
+        m = a * m + (b * gram + c * (gram @ gram)) @ m
+    return (m.T if tall else m).reshape(np.shape(x))
+
+
 _OPS: dict[str, Callable[..., Value]] = {
     "add": np.add,
     "sub": np.subtract,
@@ -90,6 +123,8 @@ _OPS: dict[str, Callable[..., Value]] = {
     "col_mean": lambda x: np.mean(x, axis=_col_axes(x), keepdims=True),
     "col_sum": lambda x: np.sum(x, axis=_col_axes(x), keepdims=True),
     "col_max": lambda x: np.max(x, axis=_col_axes(x), keepdims=True, initial=-np.inf),
+    "polar": _polar,
+    "newton_schulz": _newton_schulz,
     "total": None,  # reads every parameter: evaluated by `evaluate` itself
 }
 assert set(_OPS) == set(OPS), "the reference interpreter must implement every IR op"

@@ -1,6 +1,7 @@
 """Reductions for the generated torch code that need more than one torch call: the axis
-reductions of optc.backends.axes bound to torch's (the shapes and the rule are there), and the
-maxima and minima of possibly empty tensors.
+reductions of optc.backends.axes bound to torch's (the shapes and the rule are there), the
+maxima and minima of possibly empty tensors, and the matrix functions of θ's matrix view
+(``polar``: the spectral norm's dualize map, ``newton_schulz``).
 
 ``torch.amax`` and ``torch.linalg.vector_norm(x, inf)`` raise on an empty tensor (or an empty
 reduced dimension); the language gives them their identities instead, as NumPy and jax do with
@@ -13,7 +14,7 @@ import math
 
 import torch
 
-from optc.backends.axes import cols_shape, per_column, per_row, rows_shape
+from optc.backends.axes import cols_shape, matrix_shape, per_column, per_row, rows_shape
 
 __all__ = [
     "col_max",
@@ -22,7 +23,9 @@ __all__ = [
     "cols_shape",
     "maxof",
     "minof",
+    "newton_schulz",
     "norminf",
+    "polar",
     "row_max",
     "row_mean",
     "row_sum",
@@ -59,3 +62,41 @@ row_max = per_row(_amax, "dim", "keepdim", "largest entry (NaN if one is NaN)")
 col_mean = per_column(torch.mean, "dim", "keepdim", "mean")
 col_sum = per_column(torch.sum, "dim", "keepdim", "sum")
 col_max = per_column(_amax, "dim", "keepdim", "largest entry (NaN if one is NaN)")
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """Matrix work in float32 at least: bf16 and fp16 values are upcast (and cast back)."""
+    return torch.float32 if x.dtype in (torch.bfloat16, torch.float16) else x.dtype
+
+
+def polar(x: torch.Tensor) -> torch.Tensor:
+    """``dualize(x, spectral)``: U Vᵀ of the reduced SVD of x's matrix view, over the singular
+    values above max(S) * max(rows, cols) * eps of the dtype (0 for x = 0); NaN everywhere
+    if an entry is not finite. No host sync: a non-finite x is replaced by 0 before the SVD."""
+    rows, cols = matrix_shape(x)
+    if x.numel() == 0:
+        return x.clone()
+    m = x.reshape(rows, cols).to(_compute_dtype(x))
+    finite = torch.isfinite(m).all()
+    m = torch.where(finite, m, 0.0)
+    u, s, vh = torch.linalg.svd(m, full_matrices=False)
+    tol = s.amax() * max(rows, cols) * torch.finfo(m.dtype).eps
+    o = (u * (s > tol).to(m.dtype)) @ vh
+    o = torch.where(finite, o, torch.nan)
+    return o.reshape(x.shape).to(x.dtype)
+
+
+def newton_schulz(x: torch.Tensor, steps, a, b, c) -> torch.Tensor:
+    """``steps`` quintic Newton-Schulz iterations on x's matrix view X (transposed while it has
+    more rows than columns): A = X Xᵀ, B = b A + c A A, X = a X + B X. No normalisation: the
+    spec scales x first (docs/language.md, "Matrix functions")."""
+    rows, cols = matrix_shape(x)
+    m = x.reshape(rows, cols).to(_compute_dtype(x))
+    if rows > cols:
+        m = m.T
+    for _ in range(int(steps)):
+        gram = m @ m.T
+        m = a * m + (b * gram + c * (gram @ gram)) @ m
+    if rows > cols:
+        m = m.T
+    return m.reshape(x.shape).to(x.dtype)

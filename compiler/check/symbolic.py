@@ -137,7 +137,7 @@ def _reduction_class(op: str) -> type[Reduction]:
 _REDUCTIONS = {
     op: _reduction_class(op)
     for op, info in OPS.items()
-    if info.category in ("reduce", "global", "axis")
+    if info.category in ("reduce", "global", "axis", "matrix")
 }
 
 

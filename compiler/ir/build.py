@@ -819,6 +819,8 @@ def _make_op(op: str, args: list[Expr], span: Span) -> Op:
         return _reduction_op(op, args, span)
     if info.category == "axis":
         return _axis_op(op, args, span)
+    if info.category == "matrix":
+        return _matrix_op(op, args, span)
     if info.category == "global":
         if args[0].type.dtype is DType.BOOL:
             raise SpecError(
@@ -1046,6 +1048,39 @@ def _axis_op(op: str, args: list[Expr], span: Span) -> Op:
     return Op(op, (arg,), Type(Shape.ROWS if kind == "rows" else Shape.COLS, DType.REAL), span)
 
 
+def _matrix_op(op: str, args: list[Expr], span: Span) -> Op:
+    """``newton_schulz(x, steps, a, b, c)`` and the spectral norm's ``polar(x)``: functions of
+    θ's matrix view (rows x cols), θ-shaped in and out (docs/language.md, "Matrix functions")."""
+    x, *scalars = args
+    if x.type.shape is not Shape.TENSOR or x.type.dtype is not DType.REAL:
+        raise SpecError(
+            f"`{OPS[op].signature}` works on θ's matrix view; this argument is not θ-shaped",
+            _span_of_expr(x, span),
+            hint="pass a θ-shaped value such as g or a momentum state",
+        )
+    for index, arg in enumerate(scalars):
+        if arg.type.is_tensor or arg.type.dtype is DType.BOOL:
+            raise SpecError(
+                f"argument {index + 2} of `{OPS[op].signature}` must be a number, the same for "
+                "every entry",
+                _span_of_expr(arg, span),
+                hint="e.g. newton_schulz(x, 5, 3.4445, -4.7750, 2.0315)",
+            )
+    if op == "newton_schulz":
+        steps = scalars[0]
+        integral = steps.type.dtype is DType.INT or (
+            isinstance(steps, Const) and float(steps.value).is_integer() and steps.value >= 0
+        )
+        if not integral:
+            raise SpecError(
+                "the number of Newton-Schulz steps must be a whole number: a literal or an "
+                "integer hyper",
+                _span_of_expr(steps, span),
+                hint="e.g. `hyper ns_steps = 5 in int [0, 100]`",
+            )
+    return Op(op, tuple(args), REAL_TENSOR, span)
+
+
 def _span_of_expr(expr: Expr, fallback: Span) -> Span:
     return getattr(expr, "span", None) or fallback
 
@@ -1064,6 +1099,8 @@ def _dualize_map(norm: str, x: Expr, span: Span | None) -> Expr:
         return _make_op(name, list(args), span)
 
     zero = Const(0.0)
+    if norm == "spectral":  # U Vᵀ of θ's matrix view: <x, U Vᵀ> = ‖x‖_* (nuclear norm)
+        return op("polar", x)
     if norm == "linf":  # sign(x): <x, sign x> = ‖x‖_1
         return op("sign", x)
     if norm in ("l2", "rms"):  # x / ‖x‖_2; under rms (‖x‖_2 / sqrt(numel)): x / rms(x)

@@ -30,6 +30,7 @@ class Prec(enum.IntEnum):
 class OpInfo:
     arity: int
     # "arith" | "compare" | "logic" | "select" | "branch" | "reduce" | "axis" | "global"
+    # | "matrix"
     category: str
     signature: str  # how users call it, for arity errors
     precedence: Prec = Prec.ATOM  # as an infix or prefix operator; calls are atoms
@@ -83,6 +84,10 @@ OPS: dict[str, OpInfo] = {
     "col_mean": OpInfo(1, "axis", "col_mean(x)"),
     "col_sum": OpInfo(1, "axis", "col_sum(x)"),
     "col_max": OpInfo(1, "axis", "col_max(x)"),
+    # matrix functions of θ's matrix view (rows x cols): a θ-shaped value to a θ-shaped value
+    # that mixes entries (docs/language.md, "Matrix functions")
+    "polar": OpInfo(1, "matrix", "dualize(x, spectral)"),  # U Vᵀ of the SVD, exactly
+    "newton_schulz": OpInfo(5, "matrix", "newton_schulz(x, steps, a, b, c)"),
     "ifelse": OpInfo(3, "branch", "if cond then a else b", Prec.SELECT),
     # the sum over every parameter of the group (of all entries, for a θ-shaped value)
     "total": OpInfo(1, "global", "total(x)"),
@@ -116,6 +121,7 @@ FUNCTIONS = (
     "col_mean",
     "col_sum",
     "col_max",
+    "newton_schulz",
 )
 
 # Axis reductions: the op → whether it keeps one number per row ("rows") or per column ("cols").
@@ -123,11 +129,17 @@ AXIS_REDUCTIONS = {
     op: op.split("_")[0] + "s" for op, info in OPS.items() if info.category == "axis"
 }
 
+# Matrix functions of θ's matrix view (θ-shaped in and out, mixing entries).
+MATRIX_FUNCTIONS = tuple(op for op, info in OPS.items() if info.category == "matrix")
+
 # Reductions whose value is never negative (for the domain checks).
 NONNEGATIVE_REDUCTIONS = ("norm2", "norm1", "norminf", "rms", "count")
 
 # Norms a spec can name as the second argument of `dualize` (optionally scaled: `2 * l2`).
-NORM_NAMES = ("l1", "l2", "linf", "rms")
+NORM_NAMES = ("l1", "l2", "linf", "rms", "spectral")
+# The norms of θ's matrix view (their maps mix entries; checked numerically, not symbolically).
+MATRIX_NORM_NAMES = ("spectral",)
+VECTOR_NORM_NAMES = tuple(n for n in NORM_NAMES if n not in MATRIX_NORM_NAMES)
 
 # The parameter's dimensions, usable in expressions (an N-d parameter is viewed as a matrix of
 # rows = its first dimension and cols = the product of the others; a 0-d one as 1 x 1).

@@ -147,6 +147,9 @@ _FUNCTIONS = {
     "col_mean": r"\operatorname{mean}_{\mathrm{col}}",
     "col_sum": r"\operatorname{sum}_{\mathrm{col}}",
     "col_max": r"\max_{\mathrm{col}}",
+    # matrix functions of θ's matrix view
+    "polar": r"\operatorname{polar}",
+    "newton_schulz": r"\operatorname{NS}",
 }
 # Norms: the delimiters and the subscript naming the order.
 _NORMS = {"norm2": "_{2}", "norm1": "_{1}", "norminf": r"_{\infty}"}

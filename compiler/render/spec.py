@@ -28,7 +28,7 @@ _INFIX = {
 }
 # Calls whose spec spelling differs from the op's name.
 _CALLS = {"norm2": "norm({0})", "norm1": "norm({0}, 1)", "norminf": "norm({0}, inf)"}
-_CALLS |= {"maxof": "max({0})", "minof": "min({0})"}
+_CALLS |= {"maxof": "max({0})", "minof": "min({0})", "polar": "dualize({0}, spectral)"}
 
 
 class SpecTextPrinter(ExprPrinter):

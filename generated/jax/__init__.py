@@ -60,6 +60,7 @@ from optc.generated.jax.lion import LionState, lion
 from optc.generated.jax.lookaheadadam import LookaheadAdamState, lookaheadadam
 from optc.generated.jax.madgrad import MADGRADState, madgrad
 from optc.generated.jax.momentum import MomentumState, momentum
+from optc.generated.jax.muon import MuonState, muon
 from optc.generated.jax.nadam import NAdamState, nadam
 from optc.generated.jax.nadamdozat import NAdamDozatState, nadamdozat
 from optc.generated.jax.nadamw import NAdamWState, nadamw
@@ -151,6 +152,7 @@ __all__ = [
     "LookaheadAdamState",
     "MADGRADState",
     "MomentumState",
+    "MuonState",
     "NAdamDozatState",
     "NAdamState",
     "NAdamWState",
@@ -240,6 +242,7 @@ __all__ = [
     "lookaheadadam",
     "madgrad",
     "momentum",
+    "muon",
     "nadam",
     "nadamdozat",
     "nadamw",

@@ -57,6 +57,7 @@ from optc.generated.torch.lion import Lion
 from optc.generated.torch.lookaheadadam import LookaheadAdam
 from optc.generated.torch.madgrad import MADGRAD
 from optc.generated.torch.momentum import Momentum
+from optc.generated.torch.muon import Muon
 from optc.generated.torch.nadam import NAdam
 from optc.generated.torch.nadamdozat import NAdamDozat
 from optc.generated.torch.nadamw import NAdamW
@@ -156,6 +157,7 @@ __all__ = [
     "Lion",
     "LookaheadAdam",
     "Momentum",
+    "Muon",
     "NAdam",
     "NAdamDozat",
     "NAdamW",

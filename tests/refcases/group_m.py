@@ -1,0 +1,120 @@
+"""Reference cases for the matrix optimizers (issue 9): specs/muon.opt against torch.optim.Muon.
+
+Mapping checked against torch 2.13 (``torch/optim/_muon.py``): lr, weight_decay, momentum,
+nesterov, eps and ns_steps keep their names, ``ns_coefficients = (ns_a, ns_b, ns_c)``,
+``adjust_lr_fn = "original"`` is ``match_rms_adamw = false`` and ``"match_rms_adamw"`` is
+``match_rms_adamw = true``; the state ``momentum_buffer`` is the spec's ``buf``. torch.optim.Muon
+takes 2-d parameters only; the spec sends the others to AdamW (compared with torch.optim.AdamW).
+
+torch.optim.Muon runs Newton-Schulz in bfloat16 whatever the parameter's dtype
+(``ortho_grad = grad.bfloat16()``), where the spec computes in the parameter's dtype. The
+float64 cases therefore step torch.optim.Muon with its own ``_zeropower_via_newtonschulz``
+minus that cast (``_float64_newton_schulz``, otherwise torch's code line for line) and compare
+at 1e-10; one case runs the library unmodified and compares at bfloat16's accuracy.
+optax.contrib.muon differs in more than the dtype (bias correction, eps outside the clamp,
+the scale's orientation, Nesterov AdamW for the rest): tests/test_muon.py writes its
+conventions as a spec and compares there.
+"""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import torch
+import torch.optim._muon as torch_muon
+
+from tests.refcases import RefCase
+
+MATRICES = ((5, 3), (3, 5), (4, 4))  # tall, wide, square
+
+
+def _float64_newton_schulz(grad, ns_coefficients, ns_steps, eps):
+    """torch.optim.Muon's ``_zeropower_via_newtonschulz`` without the cast to bfloat16."""
+    a, b, c = ns_coefficients
+    ortho_grad = grad.clone()
+    if grad.size(0) > grad.size(1):
+        ortho_grad = ortho_grad.T
+    ortho_grad.div_(ortho_grad.norm().clamp(min=eps))
+    for _ in range(ns_steps):
+        gram_matrix = ortho_grad @ ortho_grad.T
+        gram_update = torch.addmm(gram_matrix, gram_matrix, gram_matrix, beta=b, alpha=c)
+        ortho_grad = torch.addmm(ortho_grad, gram_update, ortho_grad, beta=a)
+    if grad.size(0) > grad.size(1):
+        ortho_grad = ortho_grad.T
+    return ortho_grad
+
+
+class _Float64Muon(torch.optim.Muon):
+    def step(self, closure=None):
+        with mock.patch.object(torch_muon, "_zeropower_via_newtonschulz", _float64_newton_schulz):
+            return super().step(closure)
+
+
+def _muon(params, h, cls=_Float64Muon):
+    return cls(
+        params,
+        lr=h["lr"],
+        weight_decay=h["weight_decay"],
+        momentum=h["momentum"],
+        nesterov=h["nesterov"],
+        ns_coefficients=(h["ns_a"], h["ns_b"], h["ns_c"]),
+        eps=h["eps"],
+        ns_steps=int(h["ns_steps"]),
+        adjust_lr_fn="match_rms_adamw" if h["match_rms_adamw"] else "original",
+    )
+
+
+_NOTE = (
+    "torch.optim.Muon(lr, weight_decay, momentum, nesterov, ns_coefficients=(ns_a, ns_b, ns_c), "
+    "eps, ns_steps, adjust_lr_fn) with Newton-Schulz in float64 (its bfloat16 cast removed; see "
+    "the module note)"
+)
+_HYPERS = {"lr": 0.02, "weight_decay": 0.1, "momentum": 0.9}
+
+CASES: list[RefCase] = [
+    RefCase(
+        spec="muon",
+        library="torch.optim",
+        hypers=_HYPERS,
+        build=_muon,
+        note=_NOTE + ", nesterov, adjust_lr_fn = original",
+        id="muon-vs-torch.optim-float64-ns",
+        shapes=MATRICES,
+    ),
+    RefCase(
+        spec="muon",
+        library="torch.optim",
+        hypers={**_HYPERS, "nesterov": False, "match_rms_adamw": True, "ns_steps": 3},
+        build=_muon,
+        note=_NOTE + ", nesterov = False, adjust_lr_fn = match_rms_adamw, 3 steps",
+        id="muon-vs-torch.optim-match-rms",
+        shapes=MATRICES,
+    ),
+    RefCase(
+        spec="muon",
+        library="torch.optim",
+        hypers=_HYPERS,
+        build=lambda params, h: _muon(params, h, torch.optim.Muon),
+        note="torch.optim.Muon unmodified: Newton-Schulz in bfloat16, so bfloat16's accuracy",
+        id="muon-vs-torch.optim-bfloat16-ns",
+        shapes=MATRICES,
+        rtol=0.0,
+        atol=5e-3,
+    ),
+    RefCase(
+        spec="muon",
+        library="torch.optim",
+        hypers={"adam_lr": 0.01, "adam_beta1": 0.8, "adam_weight_decay": 0.05},
+        build=lambda params, h: torch.optim.AdamW(
+            params,
+            lr=h["adam_lr"],
+            betas=(h["adam_beta1"], h["adam_beta2"]),
+            eps=h["adam_eps"],
+            weight_decay=h["adam_weight_decay"],
+        ),
+        note="the parameters with fewer than 2 dimensions take specs/adamw.opt's step: "
+        "torch.optim.AdamW(adam_lr, betas=(adam_beta1, adam_beta2), adam_eps, adam_weight_decay)",
+        id="muon-vectors-vs-torch.optim.AdamW",
+        shapes=((7,), (3,)),
+    ),
+]
