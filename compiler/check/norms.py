@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sympy
 
 from optc.check.symbolic import apply_op
 from optc.ir.build import dualize_expr
 from optc.ir.nodes import REAL_SCALAR, REAL_TENSOR, Const, Expr, Role, Var
-from optc.ir.ops import OPS, VECTOR_NORM_NAMES
+from optc.ir.ops import MATRIX_NORM_NAMES, OPS, VECTOR_NORM_NAMES, shape_values
 
 Vector = list[sympy.Basic]
 
@@ -118,6 +119,92 @@ def norm_report() -> list[NormProof]:
     return [prove_dualize(n, scaled) for n in VECTOR_NORM_NAMES for scaled in (False, True)]
 
 
+def _matrix_norms() -> dict[str, tuple[Callable[[Any], float], Callable[[Any], float]]]:
+    """Each matrix norm of an R x C matrix M and its dual, written with NumPy (the SVD for the
+    spectral ones): the truth the compiled maps are checked against."""
+    import numpy as np
+
+    def rms_ratio(m: Any) -> float:  # sqrt(cols / rows): ‖·‖_RMS→RMS = sqrt(C / R) ‖·‖_2
+        return float(np.sqrt(m.shape[1] / m.shape[0]))
+
+    def svals(m: Any) -> Any:
+        return np.linalg.svd(m, compute_uv=False)
+
+    return {
+        "spectral": (lambda m: svals(m).max(), lambda m: svals(m).sum()),
+        "rms_to_rms": (
+            lambda m: rms_ratio(m) * svals(m).max(),
+            lambda m: svals(m).sum() / rms_ratio(m),
+        ),
+        "row_l2": (
+            lambda m: np.linalg.norm(m, axis=1).max(),
+            lambda m: np.linalg.norm(m, axis=1).sum(),
+        ),
+        "col_l2": (
+            lambda m: np.linalg.norm(m, axis=0).max(),
+            lambda m: np.linalg.norm(m, axis=0).sum(),
+        ),
+        # ‖M‖_ℓ1→ℓ∞ = max over ‖z‖_1 = 1 of ‖Mz‖_∞, reached at a basis vector: max |entry|
+        "l1_to_linf": (lambda m: np.abs(m).max(), lambda m: np.abs(m).sum()),
+    }
+
+
+@dataclass(frozen=True)
+class MatrixNormCheck:
+    norm: str  # "row_l2", or "c * row_l2" for the scaled form (c = 3)
+    shape: tuple[int, ...]
+    pairing: float  # |<x, dualize(x)> - ‖x‖_*| / ‖x‖_*
+    unit: float  # |‖dualize(x)‖ - 1|
+
+    def holds(self, tol: float = 1e-12) -> bool:
+        return self.pairing <= tol and self.unit <= tol
+
+
+MATRIX_SHAPES = ((6, 4), (4, 6), (5, 5), (3, 2, 2, 2))  # tall, wide, square, 4-d
+_SCALE = 3.0
+
+
+def _samples(shapes: tuple[tuple[int, ...], ...], seed: int) -> list[Any]:
+    """One standard-normal value of each shape (the same ones for every check of a seed)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
+def check_matrix_norm(
+    norm: str, shapes: tuple[tuple[int, ...], ...] = MATRIX_SHAPES, seed: int = 0
+) -> list[MatrixNormCheck]:
+    """``dualize(x, norm)`` and ``dualize(x, 3 * norm)`` as the reference backend runs them
+    (the IR the compiler emits), on a random value of each shape: <x, dualize(x)> equals the
+    dual norm of x's matrix view (divided by 3 when scaled) and dualize(x) has norm 1 (3 times
+    its norm is 1 when scaled), the norms computed independently with NumPy."""
+    import numpy as np
+
+    from optc.backends.reference.interpreter import evaluate
+
+    value, dual = _matrix_norms()[norm]
+    g = Var("g", Role.INPUT, REAL_TENSOR)
+    out = []
+    for shape, x in zip(shapes, _samples(shapes, seed), strict=True):
+        rows = shape[0] if shape else 1
+        env = {"g": x, **shape_values(tuple(shape))}
+        for scale in (None, _SCALE):
+            d = evaluate(dualize_expr(norm, g, None, None if scale is None else Const(scale)), env)
+            c = 1.0 if scale is None else scale
+            want = dual(x.reshape(rows, -1)) / c
+            pairing = abs(float(np.sum(x * d)) - want) / want
+            unit = abs(c * value(d.reshape(rows, -1)) - 1.0)
+            name = norm if scale is None else f"{scale:g} * {norm}"
+            out.append(MatrixNormCheck(name, tuple(shape), pairing, unit))
+    return out
+
+
+def matrix_norm_report(seed: int = 0) -> list[MatrixNormCheck]:
+    """Every matrix norm, plain and scaled, on tall, wide, square and 4-d values."""
+    return [check for norm in MATRIX_NORM_NAMES for check in check_matrix_norm(norm, seed=seed)]
+
+
 @dataclass(frozen=True)
 class SpectralCheck:
     shape: tuple[int, ...]
@@ -134,15 +221,14 @@ MUON_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
 
 
 def check_spectral(
-    shapes: tuple[tuple[int, ...], ...] = ((6, 4), (4, 6), (5, 5), (3, 2, 2, 2)),
+    shapes: tuple[tuple[int, ...], ...] = MATRIX_SHAPES,
     steps: int = 5,
     coefficients: tuple[float, float, float] = MUON_COEFFICIENTS,
     seed: int = 0,
 ) -> list[SpectralCheck]:
-    """``dualize(x, spectral)`` as the reference backend runs it (the IR the compiler emits),
-    checked numerically on a random value of each shape: <x, UVᵀ> equals the nuclear norm of
-    x's matrix view and UVᵀ has spectral norm 1; with the Newton-Schulz residual of
-    ``newton_schulz(x / norm(x), steps, a, b, c)`` against UVᵀ."""
+    """``dualize(x, spectral)`` checked by :func:`check_matrix_norm` (<x, UVᵀ> equals the
+    nuclear norm of x's matrix view, UVᵀ has spectral norm 1), with the Newton-Schulz residual
+    of ``newton_schulz(x / norm(x), steps, a, b, c)`` against UVᵀ on the same values."""
     import numpy as np
 
     from optc.backends.reference.interpreter import evaluate
@@ -154,16 +240,9 @@ def check_spectral(
     ns = _make_op(
         "newton_schulz", [unit_scaled, Const(float(steps)), *map(Const, coefficients)], None
     )
-    rng = np.random.default_rng(seed)
+    plain = [c for c in check_matrix_norm("spectral", shapes, seed) if c.norm == "spectral"]
     out = []
-    for shape in shapes:
-        x = rng.standard_normal(shape)
-        d = evaluate(direction, {"g": x})
-        rows = shape[0] if shape else 1
-        matrix = x.reshape(rows, -1)
-        nuclear = np.linalg.norm(matrix, "nuc")
-        pairing = abs(float(np.sum(x * d)) - nuclear) / nuclear
-        unit = abs(np.linalg.norm(d.reshape(rows, -1), 2) - 1.0)
-        residual = float(np.max(np.abs(evaluate(ns, {"g": x}) - d)))
-        out.append(SpectralCheck(tuple(shape), pairing, unit, residual))
+    for x, check in zip(_samples(shapes, seed), plain, strict=True):
+        residual = float(np.max(np.abs(evaluate(ns, {"g": x}) - evaluate(direction, {"g": x}))))
+        out.append(SpectralCheck(check.shape, check.pairing, check.unit, residual))
     return out

@@ -1101,7 +1101,17 @@ def _dualize_map(norm: str, x: Expr, span: Span | None) -> Expr:
     zero = Const(0.0)
     if norm == "spectral":  # U Vᵀ of θ's matrix view: <x, U Vᵀ> = ‖x‖_* (nuclear norm)
         return op("polar", x)
-    if norm == "linf":  # sign(x): <x, sign x> = ‖x‖_1
+    if (
+        norm == "rms_to_rms"
+    ):  # sqrt(cols / rows) ‖x‖_2 → sqrt(rows / cols) U Vᵀ (no 0/0 at cols = 0)
+        rows, cols = BUILTINS["rows"], BUILTINS["cols"]
+        ratio = op("div", rows, op("max", cols, Const(1.0)))
+        return op("mul", op("sqrt", ratio), op("polar", x))
+    if norm in ("row_l2", "col_l2"):  # each row (column) of x over its ℓ2 norm, 0 where it is 0
+        axis_sum = "row_sum" if norm == "row_l2" else "col_sum"
+        size = op("sqrt", op(axis_sum, op("mul", x, x)))
+        return op("where", op("gt", size, zero), op("div", x, size), zero)
+    if norm in ("linf", "l1_to_linf"):  # sign(x): <x, sign x> = ‖x‖_1 (ℓ1→ℓ∞ = max |entry|)
         return op("sign", x)
     if norm in ("l2", "rms"):  # x / ‖x‖_2; under rms (‖x‖_2 / sqrt(numel)): x / rms(x)
         size = op("norm2" if norm == "l2" else "rms", x)

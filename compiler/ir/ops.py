@@ -136,9 +136,10 @@ MATRIX_FUNCTIONS = tuple(op for op, info in OPS.items() if info.category == "mat
 NONNEGATIVE_REDUCTIONS = ("norm2", "norm1", "norminf", "rms", "count")
 
 # Norms a spec can name as the second argument of `dualize` (optionally scaled: `2 * l2`).
-NORM_NAMES = ("l1", "l2", "linf", "rms", "spectral")
-# The norms of θ's matrix view (their maps mix entries; checked numerically, not symbolically).
-MATRIX_NORM_NAMES = ("spectral",)
+NORM_NAMES = ("l1", "l2", "linf", "rms", "spectral", "rms_to_rms", "row_l2", "col_l2", "l1_to_linf")
+# The norms of θ's matrix view (operator norms and norms over its rows or columns; checked
+# numerically on matrices, not symbolically on one vector).
+MATRIX_NORM_NAMES = ("spectral", "rms_to_rms", "row_l2", "col_l2", "l1_to_linf")
 VECTOR_NORM_NAMES = tuple(n for n in NORM_NAMES if n not in MATRIX_NORM_NAMES)
 
 # The parameter's dimensions, usable in expressions (an N-d parameter is viewed as a matrix of
