@@ -631,19 +631,25 @@ class _Builder:
         return dualize_expr(norm, x, node.span, scale)
 
     def _norm(self, node: ast.Expr, env: dict[str, Expr], context: str) -> tuple[str, Expr | None]:
-        """A norm argument: ``N`` or ``c * N`` / ``N * c`` with c a scalar (the scale)."""
+        """A norm argument: ``N``, ``c * N`` / ``N * c`` or ``N / c`` with c a scalar (the
+        scale is c, or 1 / c)."""
         if isinstance(node, ast.Name) and node.id in NORM_NAMES:
             return node.id, None
-        if isinstance(node, ast.Binary) and node.op == "mul":
-            for norm_side, scale_side in ((node.right, node.left), (node.left, node.right)):
+        if isinstance(node, ast.Binary) and node.op in ("mul", "div"):
+            sides = [(node.left, node.right)]
+            if node.op == "mul":
+                sides.insert(0, (node.right, node.left))
+            for norm_side, scale_side in sides:
                 if isinstance(norm_side, ast.Name) and norm_side.id in NORM_NAMES:
                     scale = self._expr(scale_side, env, context)
                     if scale.type.is_tensor or scale.type.dtype is DType.BOOL:
                         raise SpecError(
                             "a norm's scale must be a number, the same for every entry",
                             _span_of(scale_side),
-                            hint="e.g. `2 * l2` or `sqrt(numel) * l2`",
+                            hint="e.g. `2 * l2`, `sqrt(numel) * l2` or `l2 / 2`",
                         )
+                    if node.op == "div":
+                        scale = self._make_op("div", [Const(1.0), scale], node.span)
                     return norm_side.id, scale
         raise SpecError(
             "the second argument of `dualize` is a norm",

@@ -48,8 +48,11 @@ from optc.generated.jax.dadaptdualaveraging import DAdaptDualAveragingState, dad
 from optc.generated.jax.dadaptgd import DAdaptGDState, dadaptgd
 from optc.generated.jax.dadaptlion import DAdaptLionState, dadaptlion
 from optc.generated.jax.dadaptsgd import DAdaptSGDState, dadaptsgd
+from optc.generated.jax.dasgo import DASGOState, dasgo
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
+from optc.generated.jax.frankwolfe import FrankWolfeState, frankwolfe
 from optc.generated.jax.fromage import FromageState, fromage
+from optc.generated.jax.gluon import GluonState, gluon
 from optc.generated.jax.grams import GramsState, grams
 from optc.generated.jax.gravity import GravityState, gravity
 from optc.generated.jax.heavyball import HeavyBallState, heavyball
@@ -60,7 +63,11 @@ from optc.generated.jax.lion import LionState, lion
 from optc.generated.jax.lookaheadadam import LookaheadAdamState, lookaheadadam
 from optc.generated.jax.madgrad import MADGRADState, madgrad
 from optc.generated.jax.momentum import MomentumState, momentum
+from optc.generated.jax.moonlight import MoonlightState, moonlight
 from optc.generated.jax.muon import MuonState, muon
+from optc.generated.jax.muoncubic import MuonCubicState, muoncubic
+from optc.generated.jax.muonh import MuonHState, muonh
+from optc.generated.jax.muonw import MuonWState, muonw
 from optc.generated.jax.nadam import NAdamState, nadam
 from optc.generated.jax.nadamdozat import NAdamDozatState, nadamdozat
 from optc.generated.jax.nadamw import NAdamWState, nadamw
@@ -69,6 +76,9 @@ from optc.generated.jax.normalizedsgd import NormalizedSGDState, normalizedsgd
 from optc.generated.jax.novograd import NovoGradState, novograd
 from optc.generated.jax.ons import ONSState, ons
 from optc.generated.jax.padam import PadamState, padam
+from optc.generated.jax.polarfirst import PolarFirstState, polarfirst
+from optc.generated.jax.polargrad import PolarGradState, polargrad
+from optc.generated.jax.polarmuon import PolarMuonState, polarmuon
 from optc.generated.jax.prodigy import ProdigyState, prodigy
 from optc.generated.jax.qhadam import QHAdamState, qhadam
 from optc.generated.jax.qhm import QHMState, qhm
@@ -76,6 +86,8 @@ from optc.generated.jax.radam import RAdamState, radam
 from optc.generated.jax.rmsprop import RMSpropState, rmsprop
 from optc.generated.jax.rmspropdebiased import RMSpropDebiasedState, rmspropdebiased
 from optc.generated.jax.rprop import RpropState, rprop
+from optc.generated.jax.scg import SCGState, scg
+from optc.generated.jax.scion import ScionState, scion
 from optc.generated.jax.sgd import SGDState, sgd
 from optc.generated.jax.sgdagc import SGDAGCState, sgdagc
 from optc.generated.jax.sgdclipblockrms import SGDClipBlockRMSState, sgdclipblockrms
@@ -134,6 +146,7 @@ __all__ = [
     "CAdamState",
     "CAdamWState",
     "ClipAdamState",
+    "DASGOState",
     "DAdaptAdaGradState",
     "DAdaptAdamWState",
     "DAdaptDualAveragingState",
@@ -141,7 +154,9 @@ __all__ = [
     "DAdaptLionState",
     "DAdaptSGDState",
     "DualAveragingState",
+    "FrankWolfeState",
     "FromageState",
+    "GluonState",
     "GramsState",
     "GravityState",
     "HeavyBallState",
@@ -152,7 +167,11 @@ __all__ = [
     "LookaheadAdamState",
     "MADGRADState",
     "MomentumState",
+    "MoonlightState",
+    "MuonCubicState",
+    "MuonHState",
     "MuonState",
+    "MuonWState",
     "NAdamDozatState",
     "NAdamState",
     "NAdamWState",
@@ -161,6 +180,9 @@ __all__ = [
     "NovoGradState",
     "ONSState",
     "PadamState",
+    "PolarFirstState",
+    "PolarGradState",
+    "PolarMuonState",
     "ProdigyState",
     "QHAdamState",
     "QHMState",
@@ -168,6 +190,7 @@ __all__ = [
     "RMSpropDebiasedState",
     "RMSpropState",
     "RpropState",
+    "SCGState",
     "SGDAGCState",
     "SGDClipBlockRMSState",
     "SGDClipGlobalState",
@@ -180,6 +203,7 @@ __all__ = [
     "SGDWSDSState",
     "SGDWSDState",
     "SM3State",
+    "ScionState",
     "SignSGDState",
     "SignumState",
     "StableAdamWState",
@@ -230,8 +254,11 @@ __all__ = [
     "dadaptgd",
     "dadaptlion",
     "dadaptsgd",
+    "dasgo",
     "dualaveraging",
+    "frankwolfe",
     "fromage",
+    "gluon",
     "grams",
     "gravity",
     "heavyball",
@@ -242,7 +269,11 @@ __all__ = [
     "lookaheadadam",
     "madgrad",
     "momentum",
+    "moonlight",
     "muon",
+    "muoncubic",
+    "muonh",
+    "muonw",
     "nadam",
     "nadamdozat",
     "nadamw",
@@ -251,6 +282,9 @@ __all__ = [
     "novograd",
     "ons",
     "padam",
+    "polarfirst",
+    "polargrad",
+    "polarmuon",
     "prodigy",
     "qhadam",
     "qhm",
@@ -258,6 +292,8 @@ __all__ = [
     "rmsprop",
     "rmspropdebiased",
     "rprop",
+    "scg",
+    "scion",
     "sgd",
     "sgdagc",
     "sgdclipblockrms",

@@ -45,8 +45,11 @@ from optc.generated.torch.dadaptdualaveraging import DAdaptDualAveraging
 from optc.generated.torch.dadaptgd import DAdaptGD
 from optc.generated.torch.dadaptlion import DAdaptLion
 from optc.generated.torch.dadaptsgd import DAdaptSGD
+from optc.generated.torch.dasgo import DASGO
 from optc.generated.torch.dualaveraging import DualAveraging
+from optc.generated.torch.frankwolfe import FrankWolfe
 from optc.generated.torch.fromage import Fromage
+from optc.generated.torch.gluon import Gluon
 from optc.generated.torch.grams import Grams
 from optc.generated.torch.gravity import Gravity
 from optc.generated.torch.heavyball import HeavyBall
@@ -57,7 +60,11 @@ from optc.generated.torch.lion import Lion
 from optc.generated.torch.lookaheadadam import LookaheadAdam
 from optc.generated.torch.madgrad import MADGRAD
 from optc.generated.torch.momentum import Momentum
+from optc.generated.torch.moonlight import Moonlight
 from optc.generated.torch.muon import Muon
+from optc.generated.torch.muoncubic import MuonCubic
+from optc.generated.torch.muonh import MuonH
+from optc.generated.torch.muonw import MuonW
 from optc.generated.torch.nadam import NAdam
 from optc.generated.torch.nadamdozat import NAdamDozat
 from optc.generated.torch.nadamw import NAdamW
@@ -66,6 +73,9 @@ from optc.generated.torch.normalizedsgd import NormalizedSGD
 from optc.generated.torch.novograd import NovoGrad
 from optc.generated.torch.ons import ONS
 from optc.generated.torch.padam import Padam
+from optc.generated.torch.polarfirst import PolarFirst
+from optc.generated.torch.polargrad import PolarGrad
+from optc.generated.torch.polarmuon import PolarMuon
 from optc.generated.torch.prodigy import Prodigy
 from optc.generated.torch.qhadam import QHAdam
 from optc.generated.torch.qhm import QHM
@@ -73,6 +83,8 @@ from optc.generated.torch.radam import RAdam
 from optc.generated.torch.rmsprop import RMSprop
 from optc.generated.torch.rmspropdebiased import RMSpropDebiased
 from optc.generated.torch.rprop import Rprop
+from optc.generated.torch.scg import SCG
+from optc.generated.torch.scion import Scion
 from optc.generated.torch.sgd import SGD
 from optc.generated.torch.sgdagc import SGDAGC
 from optc.generated.torch.sgdclipblockrms import SGDClipBlockRMS
@@ -94,11 +106,13 @@ from optc.generated.torch.yogi import Yogi
 __all__ = [
     "ADOPT",
     "ASGD",
+    "DASGO",
     "LAMB",
     "LARS",
     "MADGRAD",
     "ONS",
     "QHM",
+    "SCG",
     "SGD",
     "SGDAGC",
     "SGDP",
@@ -149,7 +163,9 @@ __all__ = [
     "DAdaptLion",
     "DAdaptSGD",
     "DualAveraging",
+    "FrankWolfe",
     "Fromage",
+    "Gluon",
     "Grams",
     "Gravity",
     "HeavyBall",
@@ -157,7 +173,11 @@ __all__ = [
     "Lion",
     "LookaheadAdam",
     "Momentum",
+    "Moonlight",
     "Muon",
+    "MuonCubic",
+    "MuonH",
+    "MuonW",
     "NAdam",
     "NAdamDozat",
     "NAdamW",
@@ -165,6 +185,9 @@ __all__ = [
     "NormalizedSGD",
     "NovoGrad",
     "Padam",
+    "PolarFirst",
+    "PolarGrad",
+    "PolarMuon",
     "Prodigy",
     "QHAdam",
     "RAdam",
@@ -177,6 +200,7 @@ __all__ = [
     "SGDMomentum",
     "SGDNesterov",
     "SGDScheduleFree",
+    "Scion",
     "SignSGD",
     "Signum",
     "StableAdamW",
