@@ -121,6 +121,8 @@ class JaxPrinter(PythonPrinter):
         return f"{self.jnp}.inf"
 
     def fill_like_gradient(self, expr: Expr, text: str, shape: Shape = Shape.TENSOR) -> str:
+        if shape is Shape.SCALAR:  # a number beside a per-tensor scalar: a 0-d array
+            return f"{self.jnp}.full((), {text}, g.dtype)"
         if shape is not Shape.TENSOR:  # a per-row or per-column state given a scalar
             return f"{self.jnp}.full({self.axis(shape.value + '_shape')}(g), {text}, g.dtype)"
         if expr.type.is_tensor:  # a per-row or per-column value over θ

@@ -116,6 +116,8 @@ class TorchPrinter(PythonPrinter):
         return text if self.on_device(expr) else f"{self.like}.new_tensor({text})"
 
     def fill_like_gradient(self, expr: Expr, text: str, shape: Shape = Shape.TENSOR) -> str:
+        if shape is Shape.SCALAR:  # a number beside a per-tensor scalar: a 0-d tensor
+            return f"{self.like}.new_full((), {text})"
         if shape is not Shape.TENSOR:  # a per-row or per-column state given a scalar
             size = f"{self.axis(shape.value + '_shape')}({self.like})"
             if self.on_device(expr):

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from optc.backends import ieee
-from optc.backends.torch.axes import polar, scalar_shape
+from optc.backends.torch.axes import polar
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["Gluon", "gluon_init", "gluon_kernel", "gluon_scalars", "gluon_update"]
@@ -58,7 +58,7 @@ def gluon_update(
     radius = (
         dual / (L0 + L1 * dual)
         if adaptive
-        else g.new_full(scalar_shape(g), ieee.div(lr, ieee.pow(t + 1, 3 / 4)))
+        else g.new_full((), ieee.div(lr, ieee.pow(t + 1, 3 / 4)))
     )
     # line 22: theta <- theta - radius * dualize(m, rms_to_rms)
     theta = theta - radius * (ieee.sqrt(rows / ieee.maximum(cols, 1)) * polar(m))
