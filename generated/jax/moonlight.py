@@ -207,9 +207,9 @@ def moonlight(
             1e-08); a schedule (a callable of the step count) is accepted.
         adam_weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf)
             (default 0.01); a schedule (a callable of the step count) is accepted.
-        learning_rate: learning rate of the orthogonalized step (matched to AdamW's by the
-            scale); in (0, inf) (default 0.02); the spec's ``lr``, also accepted as ``lr=``; a
-            schedule (a callable of the step count) is accepted.
+        learning_rate: learning rate of the orthogonalized step (RMS matched to AdamW's); in (0,
+            inf) (default 0.02); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable
+            of the step count) is accepted.
         weight_decay: decoupled weight decay of matrix parameters, multiplied by lr; in [0, inf)
             (default 0.1); a schedule (a callable of the step count) is accepted.
         momentum: coefficient of the accumulated gradient; in [0, 1) (default 0.95); a schedule

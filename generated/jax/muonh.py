@@ -205,9 +205,9 @@ def muonh(
             1e-08); a schedule (a callable of the step count) is accepted.
         adam_weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf)
             (default 0.01); a schedule (a callable of the step count) is accepted.
-        learning_rate: relative step size: each step moves a matrix by lr times its radius
-            before the retraction; in (0, inf) (default 0.02); the spec's ``lr``, also accepted as
-            ``lr=``; a schedule (a callable of the step count) is accepted.
+        learning_rate: relative step size: a step moves a matrix by lr times its radius; in (0,
+            inf) (default 0.02); the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable
+            of the step count) is accepted.
         momentum: coefficient of the running average of the gradient; in [0, 1) (default 0.95);
             a schedule (a callable of the step count) is accepted.
         nesterov: orthogonalize lerp(g, buf, momentum) instead of buf; a bool (default True).

@@ -125,8 +125,8 @@ def scg(
             the step count) is accepted.
         lmo: norm of the ball: 0 l2, 1 l_inf (sign), 2 spectral; an integer in [0, 2] (default
             0); a schedule (a callable of the step count) is accepted.
-        constrained: convex combination (1 - lr) theta + lr lmo (SCG) instead of theta + lr lmo
-            (uSCG); a bool (default True).
+        constrained: step to (1 - lr) theta + lr lmo (SCG), not theta + lr lmo (uSCG); a bool
+            (default True).
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

@@ -165,10 +165,10 @@ def scion(
             a schedule (a callable of the step count) is accepted.
         scale: radius of the norm ball the LMO returns a point of; in (0, inf) (default 1.0); a
             schedule (a callable of the step count) is accepted.
-        lmo: norm of the LMO: 0 spectral (RMS->RMS), 1 sign, 2 column-wise, 3 row-wise; an
-            integer in [0, 3] (default 0); a schedule (a callable of the step count) is accepted.
-        constrained: take the convex combination (1 - lr) theta + lr lmo (SCG) instead of theta
-            + lr lmo; a bool (default False).
+        lmo: norm of the LMO: 0 spectral (RMS->RMS), 1 sign, 2 column, 3 row; an integer in [0,
+            3] (default 0); a schedule (a callable of the step count) is accepted.
+        constrained: step to (1 - lr) theta + lr lmo (SCG) instead of theta + lr lmo; a bool
+            (default False).
         weight_decay: decoupled weight decay, multiplied by lr; only without constrained; in [0,
             inf) (default 0.0); a schedule (a callable of the step count) is accepted.
         mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the

@@ -259,8 +259,8 @@ class Moonlight(SpecOptimizer):
             Default: 1e-08.
         adam_weight_decay (float): decoupled weight decay coefficient, multiplied by lr; in [0,
             inf). Default: 0.01.
-        lr (float): learning rate of the orthogonalized step (matched to AdamW's by the scale);
-            in (0, inf). Default: 0.02.
+        lr (float): learning rate of the orthogonalized step (RMS matched to AdamW's); in (0,
+            inf). Default: 0.02.
         weight_decay (float): decoupled weight decay of matrix parameters, multiplied by lr; in
             [0, inf). Default: 0.1.
         momentum (float): coefficient of the accumulated gradient; in [0, 1). Default: 0.95.

@@ -262,8 +262,8 @@ class MuonH(SpecOptimizer):
             Default: 1e-08.
         adam_weight_decay (float): decoupled weight decay coefficient, multiplied by lr; in [0,
             inf). Default: 0.01.
-        lr (float): relative step size: each step moves a matrix by lr times its radius before
-            the retraction; in (0, inf). Default: 0.02.
+        lr (float): relative step size: a step moves a matrix by lr times its radius; in (0,
+            inf). Default: 0.02.
         momentum (float): coefficient of the running average of the gradient; in [0, 1).
             Default: 0.95.
         nesterov (bool): orthogonalize lerp(g, buf, momentum) instead of buf; a bool. Default:

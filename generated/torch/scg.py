@@ -134,8 +134,8 @@ class SCG(SpecOptimizer):
         radius (float): radius of the norm ball; in (0, inf). Default: 1.0.
         lmo (int): norm of the ball: 0 l2, 1 l_inf (sign), 2 spectral; an integer in [0, 2].
             Default: 0.
-        constrained (bool): convex combination (1 - lr) theta + lr lmo (SCG) instead of theta +
-            lr lmo (uSCG); a bool. Default: True.
+        constrained (bool): step to (1 - lr) theta + lr lmo (SCG), not theta + lr lmo (uSCG); a
+            bool. Default: True.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available

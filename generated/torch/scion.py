@@ -195,10 +195,10 @@ class Scion(SpecOptimizer):
             Default: 0.1.
         scale (float): radius of the norm ball the LMO returns a point of; in (0, inf). Default:
             1.0.
-        lmo (int): norm of the LMO: 0 spectral (RMS->RMS), 1 sign, 2 column-wise, 3 row-wise; an
-            integer in [0, 3]. Default: 0.
-        constrained (bool): take the convex combination (1 - lr) theta + lr lmo (SCG) instead of
-            theta + lr lmo; a bool. Default: False.
+        lmo (int): norm of the LMO: 0 spectral (RMS->RMS), 1 sign, 2 column, 3 row; an integer
+            in [0, 3]. Default: 0.
+        constrained (bool): step to (1 - lr) theta + lr lmo (SCG) instead of theta + lr lmo; a
+            bool. Default: False.
         weight_decay (float): decoupled weight decay, multiplied by lr; only without
             constrained; in [0, inf). Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
