@@ -32,6 +32,7 @@ from tests.refcases import (
     group_p,
     group_q,
     group_r,
+    group_s,
 )
 
 CASES = (
@@ -45,6 +46,7 @@ CASES = (
     + group_p.CASES
     + group_q.CASES
     + group_r.CASES
+    + group_s.CASES
 )
 SHAPES = ((7,), (4, 3), (2, 3, 2))
 
