@@ -155,7 +155,7 @@ CASES: list[RefCase] = [
             build=_scion,
             note=f"{_SCION_NOTE}; lmo = {lmo}, {extra}",
             id=f"scion-vs-pytorch_optimizer.SCION-lmo{lmo}-{label}",
-            shapes=MATRICES + ((7,),) if lmo == 0 else MATRICES,
+            shapes=(*MATRICES, (7,)) if lmo == 0 else MATRICES,
         )
         for lmo in range(4)
         for label, extra in (
