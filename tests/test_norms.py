@@ -82,6 +82,30 @@ def test_the_matrix_maps_by_hand():
     np.testing.assert_allclose(run("rms_to_rms"), want, atol=1e-15)
 
 
+def test_a_norm_divided_by_a_scale_is_the_scaled_norm():
+    """`dualize(g, l2 / 4)` is `dualize(g, 0.25 * l2)`: four times the unit direction."""
+    divided = optc.load_program(spec("  theta <- theta - lr * dualize(g, l2 / 4)", "Divided"))
+    written = optc.load_program(spec("  theta <- theta - lr * 4 * dualize(g, l2)", "Written"))
+    report = verify(divided, steps=2, shapes=((6, 3),))
+    assert report.passed, report.to_json()
+    assert equivalent(divided, written, {}).equal is True
+
+
+def test_a_number_beside_a_per_tensor_scalar_in_a_choice():
+    """`if flag then norm(g) else lr` is a per-tensor scalar either way (the torch backend used
+    to call a missing helper for the number's branch)."""
+    text = spec(
+        "  s = if flag then norm(g) else lr\n  theta <- theta - s * g",
+        "Choice",
+        "hyper flag = false in bool",
+    )
+    for flag in (False, True):
+        report = verify(
+            optc.load_program(text), steps=2, shapes=((), (4, 3)), hypers={"flag": flag}
+        )
+        assert report.passed, report.to_json()
+
+
 @pytest.mark.parametrize("norm", NORM_NAMES)
 def test_dualize_agrees_across_backends(norm):
     text = spec(f"  theta <- theta - lr * dualize(g, {norm}) - lr * dualize(g, 3 * {norm})")
