@@ -14,6 +14,13 @@ float64 (``group_m._Float64Muon``: its bfloat16 cast removed, otherwise its own 
 - ``muoncubic``: torch.optim.Muon with ``ns_coefficients = (1.5, -0.5, 0)``, ``ns_steps = 20``
   and its own eps; same conventions as the spec, states included.
 
+pytorch_optimizer 4.1.0 ``Muon`` (``optimizer/muon``) with ``use_muon = True`` is torch.optim.Muon's
+rule (lerp momentum, ``lerp(g, buf, momentum)`` with Nesterov, decoupled decay before the step,
+``max(norm, 1e-7)`` before Newton-Schulz) on the flattened matrix view of any N-d parameter;
+``use_adjusted_lr = True`` is Moonlight's 0.2·√max(rows, cols), ``False`` MuonW's
+√max(1, rows / cols). Its Newton-Schulz runs in bfloat16 by default; the cases call it with
+``dtype = float64`` (its own code otherwise) and compare on 2-d and 4-d parameters.
+
 pytorch_optimizer 4.1.0 ``SCION`` (``optimizer/scion.py``): lr, momentum (the weight of the new
 gradient in ``d.lerp_(grad, momentum)``), scale, weight_decay (decoupled, skipped with
 ``constraint``) keep their names; ``constraint`` is the spec's ``constrained``; the spec's
@@ -30,11 +37,13 @@ none; a zero column maps to 0). Shapes are 2-d (its spectral and sign LMOs read
 
 from __future__ import annotations
 
-from functools import partialmethod
+from functools import partial, partialmethod
 from unittest import mock
 
 import torch
 from pytorch_optimizer.optimizer import scion
+from pytorch_optimizer.optimizer.muon import base as muon_base
+from pytorch_optimizer.optimizer.muon.muon import Muon as PytorchOptimizerMuon
 
 from tests.refcases import RefCase
 from tests.refcases.group_m import MATRICES, _Float64Muon
@@ -53,6 +62,29 @@ def _muon(params, h, *, adjust_lr_fn, ns_coefficients=(3.4445, -4.7750, 2.0315),
         eps=eps,
         ns_steps=int(h["ns_steps"]),
         adjust_lr_fn=adjust_lr_fn,
+    )
+
+
+class _Float64PytorchOptimizerMuon(PytorchOptimizerMuon):
+    """pytorch_optimizer.Muon with its Newton-Schulz in float64 instead of bfloat16."""
+
+    def step(self, closure=None):
+        ns = muon_base.zero_power_via_newton_schulz_5
+        float64_ns = partial(ns, dtype=torch.float64)
+        with mock.patch.object(muon_base, "zero_power_via_newton_schulz_5", float64_ns):
+            return super().step(closure)
+
+
+def _pytorch_optimizer_muon(params, h, *, moonlight):
+    group = {"params": params, "use_muon": True}
+    return _Float64PytorchOptimizerMuon(
+        [group],
+        lr=h["lr"],
+        momentum=h["momentum"],
+        weight_decay=h["weight_decay"],
+        nesterov=h["nesterov"],
+        ns_steps=int(h["ns_steps"]),
+        use_adjusted_lr=moonlight,
     )
 
 
@@ -135,6 +167,21 @@ CASES: list[RefCase] = [
         note="torch.optim.Muon(adjust_lr_fn = original, eps = 1e-30), float64 Newton-Schulz",
         id="muonw-vs-torch.optim.Muon",
         shapes=MATRICES,
+    ),
+    *(
+        RefCase(
+            spec=spec,
+            library="pytorch_optimizer",
+            hypers=_MUON_HYPERS,
+            build=lambda params, h, moonlight=(spec == "moonlight"): _pytorch_optimizer_muon(
+                params, h, moonlight=moonlight
+            ),
+            note=f"pytorch_optimizer.Muon(use_muon = True, use_adjusted_lr = {spec == 'moonlight'}),"
+            " Newton-Schulz in float64",
+            id=f"{spec}-vs-pytorch_optimizer.Muon",
+            shapes=(*MATRICES, (3, 2, 2, 2)),
+        )
+        for spec in ("moonlight", "muonw")
     ),
     RefCase(
         spec="muoncubic",
