@@ -31,7 +31,7 @@ from optc.backends.reference.interpreter import init_globals, init_state, step_g
 from optc.codegen import build
 from optc.ir.nodes import Program
 
-SHAPES: tuple[tuple[int, ...], ...] = ((), (7,), (6, 3), (3, 6), (2, 3, 2, 2), (0, 3))
+SHAPES: tuple[tuple[int, ...], ...] = ((), (7,), (6, 3), (3, 6), (4, 4), (2, 3, 2, 2), (0, 3))
 # (rtol, atol) against the float64 reference.
 TOLERANCES = {"float64": (1e-9, 1e-12), "float32": (2e-4, 2e-6)}
 GRAD_MODES: tuple[str, ...] = ("fresh", "inplace", "mutated")

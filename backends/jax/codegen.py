@@ -44,7 +44,7 @@ from optc.ir.nodes import (
     Var,
     free_vars,
 )
-from optc.ir.ops import AXIS_REDUCTIONS, MATRIX_FUNCTIONS, SHAPE_NAMES
+from optc.ir.ops import AXIS_REDUCTIONS, LAYOUT_OPS, MATRIX_FUNCTIONS, SHAPE_NAMES
 from optc.ir.printer import Prec, operand_precedences
 
 _FUNCTIONS = {
@@ -111,6 +111,7 @@ class JaxPrinter(PythonPrinter):
         self._traced: dict[str, bool] = {}
         self.internal = internal
         self.axes: set[str] = set()  # helpers of optc.backends.jax.axes the code calls
+        self.like = "g"  # a θ-shaped array: where matrix results take their layout and dtype
 
     def axis(self, name: str) -> str:
         """A helper of ``optc.backends.jax.axes`` (``row_mean``, ``rows_shape``...)."""
@@ -179,8 +180,8 @@ class JaxPrinter(PythonPrinter):
             return _REDUCTIONS[expr.op].format(*args, jnp=self.jnp), Prec.ATOM
         if expr.op in AXIS_REDUCTIONS:
             return f"{self.axis(expr.op)}({args[0]})", Prec.ATOM
-        if expr.op in MATRIX_FUNCTIONS:  # polar, newton_schulz: optc.backends.jax.axes
-            return f"{self.axis(expr.op)}({', '.join(args)})", Prec.ATOM
+        if expr.op in MATRIX_FUNCTIONS or expr.op in LAYOUT_OPS:  # optc.backends.jax.axes
+            return self.matrix_function(expr, args, self.like)
         args = self._float_constants(expr, args)
         if expr.op == "clip":
             return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", Prec.ATOM
@@ -434,7 +435,9 @@ def _state_init(program: Program, printer: JaxPrinter, jnp: str) -> list[tuple[s
     result = []
     for state in program.states:
         init = state.init
-        if state.shape is Shape.SCALAR:
+        if state.shape is Shape.MATRIX:
+            code = lowering.matrix_state_init(state, printer)
+        elif state.shape is Shape.SCALAR:
             value = "0" if lowering.is_zero(init) else printer.render(init)
             code = f"{jnp}.full([], {value}, theta.dtype)"
         elif state.shape is not Shape.TENSOR:  # one number per row / per column of θ
@@ -738,6 +741,7 @@ def _eval_function(
     names.update({b.id: b.display for b in bindings})
     names.update({"theta": "theta", "t": "t"})
     printer = JaxPrinter(names, jnp)
+    printer.like = "theta"
     states = "".join(f", {s.name}: jax.Array" for s in program.states)
     shared = "".join(f", {s.name}: jax.Array" for s in program.globals)
     hypers = f", {hyper_params}" if hyper_params else ""

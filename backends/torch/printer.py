@@ -94,7 +94,7 @@ class TorchPrinter(PythonPrinter):
                 value = expr.name in self.device_values
             else:
                 value = isinstance(expr, Op) and (
-                    OPS[expr.op].category in ("reduce", "global")
+                    OPS[expr.op].category in ("reduce", "global", "matrix", "layout")
                     or any(self.on_device(a) for a in expr.args)
                 )
             hit = self._device[id(expr)] = (expr, value)
@@ -138,8 +138,8 @@ class TorchPrinter(PythonPrinter):
             args = [self.at(x, p) for x, p in zip(a, operand_precedences("mul"), strict=True)]
         if op in AXIS_REDUCTIONS or op in _EMPTY_SAFE:
             return f"{self.axis(op)}({args[0]})", Prec.ATOM
-        if OPS[op].category == "matrix":  # polar, newton_schulz: optc.backends.torch.axes
-            return f"{self.axis(op)}({', '.join(args)})", Prec.ATOM
+        if OPS[op].category in ("matrix", "layout"):  # optc.backends.torch.axes (and .linalg)
+            return self.matrix_function(expr, args, self.like)
         if op in _REDUCTIONS:
             return _REDUCTIONS[op].format(*args, torch=self.torch, math=self.math), Prec.ATOM
         if op in _TENSOR_FUNCTIONS:
