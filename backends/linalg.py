@@ -81,12 +81,17 @@ def eigvals(xp, a: Array) -> Array:
 
 
 def inv_root(xp, a: Array, p: Any, eps: Any) -> Array:
-    """A^(-1/p) by eigh: V diag((max(λ, 0) + eps)^(-1/p)) Vᵀ of (A + Aᵀ) / 2 (negative
-    eigenvalues of a rounding-perturbed PSD matrix clipped to 0, then damped by eps)."""
+    """A^(-1/p) by eigh: V diag((λ' + eps)^(-1/p)) Vᵀ of (A + Aᵀ) / 2, where λ' is λ above
+    max(λ) · n · ε of the compute dtype and 0 at or below it (NumPy's rank rule, as
+    ``dualize(x, spectral)``; negative eigenvalues count as 0 too): the eigenvalues rounding
+    leaves in the null space of a singular PSD matrix count as 0, so the damped root there is
+    exactly eps^(-1/p) times the projector onto that space, the same in every backend and dtype
+    whichever basis eigh returns."""
     if a.shape[0] == 0:
         return xp.zeros(a.shape, a)
     w, v, finite = _eigh(xp, a)
-    scale = (xp.maximum(w, 0.0) + eps) ** (-1.0 / p)
+    tol = w[0] * a.shape[0] * xp.epsilon(w)  # w is descending: w[0] is the largest
+    scale = (xp.where(w > tol, w, 0.0) + eps) ** (-1.0 / p)
     return _poison(xp, (v * scale) @ v.T, finite, a)
 
 

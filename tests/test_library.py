@@ -59,6 +59,7 @@ CATALOGUE = {
     49: ["lion"],
     50: ["tiger"],
     51: ["grams"],
+    63: ["shampoo"],
     65: ["muon"],
     94: ["adamwschedulefree", "adamwschedulefreeform2", "sgdschedulefree"],
     95: [

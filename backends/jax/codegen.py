@@ -26,6 +26,7 @@ import jinja2
 
 from optc import pysource
 from optc.backends import lowering, rounds
+from optc.backends.jax import axes
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts, format_number
 from optc.diagnostics import SpecError
 from optc.ir import phases
@@ -92,6 +93,13 @@ _SHAPES = {
 def _shape_preamble(exprs: list[Expr], array: str) -> list[str]:
     names = lowering.shape_names_used(exprs)
     return lowering.shape_preamble(names, {k: v.format(x=array) for k, v in _SHAPES.items()})
+
+
+# Matrix functions and layout changes are helpers of optc.backends.jax.axes (`@` is infix).
+_MISSING = [
+    op for op in (*MATRIX_FUNCTIONS, *LAYOUT_OPS) if op != "matmul" and op not in axes.__all__
+]
+assert not _MISSING, f"optc.backends.jax.axes must spell {_MISSING}"
 
 
 class JaxPrinter(PythonPrinter):

@@ -34,6 +34,7 @@ class _Primitives:
         return y.astype(x.dtype)
 
     all_finite = staticmethod(lambda x: jnp.all(jnp.isfinite(x)))
+    epsilon = staticmethod(lambda x: jnp.finfo(x.dtype).eps)
     where = staticmethod(jnp.where)
     sign = staticmethod(jnp.sign)
     maximum = staticmethod(jnp.maximum)

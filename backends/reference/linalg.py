@@ -17,6 +17,7 @@ class _Primitives:
     compute = staticmethod(lambda x: np.asarray(x, dtype=np.float64))
     back = staticmethod(lambda y, x: y)
     all_finite = staticmethod(lambda x: np.all(np.isfinite(x)))
+    epsilon = staticmethod(lambda x: np.finfo(np.float64).eps)
     where = staticmethod(np.where)
     sign = staticmethod(np.sign)
     maximum = staticmethod(np.maximum)

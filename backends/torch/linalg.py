@@ -32,6 +32,7 @@ class _Primitives:
         return y.to(x.dtype)
 
     all_finite = staticmethod(lambda x: torch.isfinite(x).all())
+    epsilon = staticmethod(lambda x: torch.finfo(x.dtype).eps)
     where = staticmethod(torch.where)
     sign = staticmethod(torch.sign)
     maximum = staticmethod(lambda x, lo: torch.clamp(x, min=lo))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from optc.backends import lowering
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts
+from optc.backends.torch import axes
 from optc.ir.nodes import DType, Expr, Op, Shape, Var
-from optc.ir.ops import AXIS_REDUCTIONS, OPS
+from optc.ir.ops import AXIS_REDUCTIONS, LAYOUT_OPS, MATRIX_FUNCTIONS, OPS
 from optc.ir.printer import Prec, operand_precedences
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log", "cos", "sin", "floor"}
@@ -36,6 +37,13 @@ _SHAPES = {
 # Plain-number functions that Python's math would raise on (or, for sign, a NaN it would keep
 # or drop by argument order): spelled with optc.backends.ieee, docs/language.md "Non-finite".
 _IEEE_FUNCTIONS = {"sqrt", "exp", "log", "sign", "cos", "sin", "floor"}
+
+
+# Matrix functions and layout changes are helpers of optc.backends.torch.axes (`@` is infix).
+_MISSING = [
+    op for op in (*MATRIX_FUNCTIONS, *LAYOUT_OPS) if op != "matmul" and op not in axes.__all__
+]
+assert not _MISSING, f"optc.backends.torch.axes must spell {_MISSING}"
 
 
 class TorchPrinter(PythonPrinter):
