@@ -57,3 +57,37 @@ def per_column(reduce: Callable[..., Any], axis: str, keep: str, what: str) -> C
 
     column.__doc__ = f"The {what} of each column (over the rows), one number per column."
     return column
+
+
+def layout_shape(like: Any, kind: str) -> tuple[int, ...]:
+    """The shape of a value of ``kind`` ("tensor", "rows", "cols", "scalar") in the layout of a
+    parameter like ``like``: where a 2-d matrix result of θ's dimensions is put back."""
+    if kind == "tensor":
+        return tuple(like.shape)
+    if kind == "rows":
+        return rows_shape(like)
+    if kind == "cols":
+        return cols_shape(like)
+    return ()
+
+
+def resolve_dims(like: Any, *dims: Any) -> tuple[Any, ...]:
+    """Symbolic dimensions as sizes: "rows" and "cols" of ``like``'s matrix view; anything
+    else (an int hyper's value) as given."""
+    rows, cols = matrix_shape(like)
+    return tuple(rows if d == "rows" else cols if d == "cols" else d for d in dims)
+
+
+def as_matrix(x: Any) -> Any:
+    """A value in θ's layout as its 2-d matrix view (a 2-d array stays as it is)."""
+    return x.reshape(matrix_shape(x))
+
+
+def as_param(x: Any, like: Any, kind: str) -> Any:
+    """A 2-d result of θ's dimensions put in θ's layout (``kind``: tensor, rows, cols, scalar)."""
+    return x.reshape(layout_shape(like, kind))
+
+
+def transpose(x: Any) -> Any:
+    """A 2-d value's transpose."""
+    return x.T

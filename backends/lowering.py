@@ -244,6 +244,21 @@ class _BlockWriter:
         self.views.append(StatementView(comment, code, "    " * depth))
 
 
+def matrix_state_init(state, printer: PythonPrinter) -> str:
+    """A matrix state's initial value in the generated init function (θ is ``theta``): its
+    value rendered with θ as the layout source, or ``matrix_full(theta, d0, d1, value)``."""
+    saved, printer.like = printer.like, "theta"  # type: ignore[attr-defined]
+    try:
+        if state.init.type.is_tensor:
+            return printer.render(state.init)
+        dims = ", ".join(
+            repr(d) if d in ("rows", "cols") else printer.names.get(d, d) for d in state.dims
+        )
+        return f"{printer.axis('matrix_full')}(theta, {dims}, {printer.render(state.init)})"  # type: ignore[attr-defined]
+    finally:
+        printer.like = saved  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class FunctionView:
     """One generated function of a phased step (backends/rounds.py), ready for a template."""

@@ -20,6 +20,7 @@ _INFIX = {
     "sub": " - ",
     "mul": " * ",
     "div": " / ",
+    "matmul": " @ ",
     "lt": " < ",
     "le": " <= ",
     "gt": " > ",
@@ -283,6 +284,17 @@ class PythonPrinter(ExprPrinter):
         scalar, parenthesised to be compared (``test != 0``). ``in_sum``: the product is an
         operand of ``+``/``-`` whose other operand is a tensor, so a plain 0 keeps the shape."""
         raise NotImplementedError
+
+    def matrix_function(self, expr: Op, args: list[str], like: str) -> Rendered:
+        """A matrix function or layout change: a helper of the backend's ``axes`` module
+        (``self.axis``); ``like`` names a θ-shaped array (the result's layout, dtype, device)."""
+        op = expr.op
+        helper = self.axis(op)  # type: ignore[attr-defined]
+        if op == "as_param":
+            return f"{helper}({args[0]}, {like}, {expr.type.shape.value!r})", Prec.ATOM
+        if op == "eye":
+            return f"{helper}({args[0]}, {like})", Prec.ATOM
+        return f"{helper}({', '.join(args)})", Prec.ATOM
 
     # -- the printer
     def visit(self, expr: Expr, context: Hashable = None) -> Rendered:

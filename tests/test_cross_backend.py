@@ -79,4 +79,4 @@ def test_verify_detects_a_deviating_backend(monkeypatch):
     monkeypatch.setattr(verify_module, "run_torch", corrupted)
     report = verify_module.verify(program, steps=2, dtypes=("float64",), backends=("torch",))
     assert not report.passed
-    assert len(SHAPES) == 6
+    assert len(SHAPES) == 7

@@ -61,6 +61,7 @@ CATALOGUE = {
     51: ["grams"],
     31: ["dasgo"],
     59: ["muoncubic"],
+    63: ["shampoo"],
     65: ["muon"],
     66: ["moonlight"],
     67: ["polargrad"],

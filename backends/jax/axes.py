@@ -9,9 +9,23 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from optc.backends.axes import cols_shape, matrix_shape, per_column, per_row, rows_shape
+from optc.backends.axes import (
+    as_matrix,
+    as_param,
+    cols_shape,
+    matrix_shape,
+    per_column,
+    per_row,
+    rows_shape,
+    transpose,
+)
+from optc.backends.jax.linalg import *  # noqa: F403 (the matrix functions, one namespace)
+from optc.backends.jax.linalg import __all__ as _linalg_all
 
 __all__ = [
+    "as_matrix",
+    "as_param",
+    "transpose",
     "col_max",
     "col_mean",
     "col_sum",
@@ -22,6 +36,7 @@ __all__ = [
     "row_mean",
     "row_sum",
     "rows_shape",
+    *_linalg_all,
 ]
 
 row_mean = per_row(jnp.mean, "axis", "keepdims", "mean")

@@ -26,6 +26,7 @@ import jinja2
 
 from optc import pysource
 from optc.backends import lowering, rounds
+from optc.backends.jax import axes
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts, format_number
 from optc.diagnostics import SpecError
 from optc.ir import phases
@@ -44,7 +45,7 @@ from optc.ir.nodes import (
     Var,
     free_vars,
 )
-from optc.ir.ops import AXIS_REDUCTIONS, MATRIX_FUNCTIONS, SHAPE_NAMES
+from optc.ir.ops import AXIS_REDUCTIONS, LAYOUT_OPS, MATRIX_FUNCTIONS, SHAPE_NAMES
 from optc.ir.printer import Prec, operand_precedences
 
 _FUNCTIONS = {
@@ -94,6 +95,13 @@ def _shape_preamble(exprs: list[Expr], array: str) -> list[str]:
     return lowering.shape_preamble(names, {k: v.format(x=array) for k, v in _SHAPES.items()})
 
 
+# Matrix functions and layout changes are helpers of optc.backends.jax.axes (`@` is infix).
+_MISSING = [
+    op for op in (*MATRIX_FUNCTIONS, *LAYOUT_OPS) if op != "matmul" and op not in axes.__all__
+]
+assert not _MISSING, f"optc.backends.jax.axes must spell {_MISSING}"
+
+
 class JaxPrinter(PythonPrinter):
     """jnp spellings (``jnp`` as the module calls it). Constant-only arguments of jnp functions
     are written as floats: jnp would otherwise make integer arrays of them (and
@@ -111,6 +119,7 @@ class JaxPrinter(PythonPrinter):
         self._traced: dict[str, bool] = {}
         self.internal = internal
         self.axes: set[str] = set()  # helpers of optc.backends.jax.axes the code calls
+        self.like = "g"  # a θ-shaped array: where matrix results take their layout and dtype
 
     def axis(self, name: str) -> str:
         """A helper of ``optc.backends.jax.axes`` (``row_mean``, ``rows_shape``...)."""
@@ -181,8 +190,8 @@ class JaxPrinter(PythonPrinter):
             return _REDUCTIONS[expr.op].format(*args, jnp=self.jnp), Prec.ATOM
         if expr.op in AXIS_REDUCTIONS:
             return f"{self.axis(expr.op)}({args[0]})", Prec.ATOM
-        if expr.op in MATRIX_FUNCTIONS:  # polar, newton_schulz: optc.backends.jax.axes
-            return f"{self.axis(expr.op)}({', '.join(args)})", Prec.ATOM
+        if expr.op in MATRIX_FUNCTIONS or expr.op in LAYOUT_OPS:  # optc.backends.jax.axes
+            return self.matrix_function(expr, args, self.like)
         args = self._float_constants(expr, args)
         if expr.op == "clip":
             return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", Prec.ATOM
@@ -436,7 +445,9 @@ def _state_init(program: Program, printer: JaxPrinter, jnp: str) -> list[tuple[s
     result = []
     for state in program.states:
         init = state.init
-        if state.shape is Shape.SCALAR:
+        if state.shape is Shape.MATRIX:
+            code = lowering.matrix_state_init(state, printer)
+        elif state.shape is Shape.SCALAR:
             value = "0" if lowering.is_zero(init) else printer.render(init)
             code = f"{jnp}.full([], {value}, theta.dtype)"
         elif state.shape is not Shape.TENSOR:  # one number per row / per column of θ
@@ -740,6 +751,7 @@ def _eval_function(
     names.update({b.id: b.display for b in bindings})
     names.update({"theta": "theta", "t": "t"})
     printer = JaxPrinter(names, jnp)
+    printer.like = "theta"
     states = "".join(f", {s.name}: jax.Array" for s in program.states)
     shared = "".join(f", {s.name}: jax.Array" for s in program.globals)
     hypers = f", {hyper_params}" if hyper_params else ""

@@ -6,12 +6,15 @@ no dtype tricks. When the torch and jax backends disagree, this is the third voi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from optc.backends.axes import layout_shape
 from optc.backends.hypers import resolve_hypers
+from optc.backends.reference.linalg import MATRIX_OPS, newton_schulz_schedule
 from optc.ir.nodes import (
     Binding,
     Const,
@@ -23,7 +26,7 @@ from optc.ir.nodes import (
     switch_coefficient,
     value_shape,
 )
-from optc.ir.ops import OPS, shape_values
+from optc.ir.ops import NS_SCHEDULES, OPS, shape_values
 
 Value = np.ndarray | np.float64 | float | bool | int
 
@@ -125,6 +128,13 @@ _OPS: dict[str, Callable[..., Value]] = {
     "col_max": lambda x: np.max(x, axis=_col_axes(x), keepdims=True, initial=-np.inf),
     "polar": _polar,
     "newton_schulz": _newton_schulz,
+    **MATRIX_OPS,
+    **{
+        f"ns_{name}": functools.partial(newton_schulz_schedule, name, matrix=_matrix)
+        for name in NS_SCHEDULES
+    },
+    "as_matrix": _matrix,
+    "as_param": None,  # needs θ's shape: evaluated by `evaluate` itself
     "total": None,  # reads every parameter: evaluated by `evaluate` itself
 }
 assert set(_OPS) == set(OPS), "the reference interpreter must implement every IR op"
@@ -146,6 +156,9 @@ def evaluate(
     if expr.op == "ifelse":  # evaluate only the branch taken, as the backends do
         cond, then, orelse = expr.args
         return evaluate(then if evaluate(cond, env, group) else orelse, env, group)
+    if expr.op == "as_param":  # a 2-d result of θ's dimensions, in θ's layout
+        value = evaluate(expr.args[0], env, group)
+        return np.reshape(value, layout_shape(np.asarray(env["theta"]), expr.type.shape.value))
     if expr.op == "total":
         with np.errstate(all="ignore"):
             return np.float64(sum(np.sum(evaluate(expr.args[0], other, group)) for other in group))
@@ -165,7 +178,7 @@ def init_state(program: Program, theta: np.ndarray, hypers: Mapping[str, Any]) -
     state = {}
     for s in program.states:
         value = evaluate(s.init, env)
-        shape = value_shape(s.shape, theta.shape)
+        shape = value_shape(s.shape, theta.shape, s.dims, hypers)
         state[s.name] = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
     return state
 
@@ -212,7 +225,8 @@ def step_group(
         new_states.append(
             {
                 s.name: np.broadcast_to(
-                    _final(program, s.name, env), value_shape(s.shape, theta.shape)
+                    _final(program, s.name, env),
+                    value_shape(s.shape, theta.shape, s.dims, hypers),
                 ).copy()
                 for s in program.states
             }

@@ -14,9 +14,23 @@ import math
 
 import torch
 
-from optc.backends.axes import cols_shape, matrix_shape, per_column, per_row, rows_shape
+from optc.backends.axes import (
+    as_matrix,
+    as_param,
+    cols_shape,
+    matrix_shape,
+    per_column,
+    per_row,
+    rows_shape,
+    transpose,
+)
+from optc.backends.torch.linalg import *  # noqa: F403 (the matrix functions, one namespace)
+from optc.backends.torch.linalg import __all__ as _linalg_all
 
 __all__ = [
+    "as_matrix",
+    "as_param",
+    "transpose",
     "col_max",
     "col_mean",
     "col_sum",
@@ -30,6 +44,7 @@ __all__ = [
     "row_mean",
     "row_sum",
     "rows_shape",
+    *_linalg_all,
 ]
 
 

@@ -45,7 +45,7 @@ def _device_values(program: Program, body: Iterable[Binding]) -> set[str]:
     device |= {s.name for s in program.globals}
     for binding in body:
         reduces = any(
-            isinstance(n, Op) and OPS[n.op].category in ("reduce", "global")
+            isinstance(n, Op) and OPS[n.op].category in ("reduce", "global", "matrix")
             for n in walk(binding.expr)
         )
         if reduces or free_vars(binding.expr) & device:
@@ -59,7 +59,9 @@ def _state_init(program: Program, printer: TorchPrinter) -> list[tuple[str, str,
     keep = f"memory_format={torch}.preserve_format"
     for state in program.states:
         init = state.init
-        if state.shape is Shape.SCALAR:
+        if state.shape is Shape.MATRIX:
+            code = lowering.matrix_state_init(state, printer)
+        elif state.shape is Shape.SCALAR:
             code = (
                 "theta.new_zeros(())"
                 if lowering.is_zero(init)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from optc.backends import lowering
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts
+from optc.backends.torch import axes
 from optc.ir.nodes import DType, Expr, Op, Shape, Var
-from optc.ir.ops import AXIS_REDUCTIONS, OPS
+from optc.ir.ops import AXIS_REDUCTIONS, LAYOUT_OPS, MATRIX_FUNCTIONS, OPS
 from optc.ir.printer import Prec, operand_precedences
 
 _TENSOR_FUNCTIONS = {"sqrt", "abs", "sign", "exp", "log", "cos", "sin", "floor"}
@@ -36,6 +37,13 @@ _SHAPES = {
 # Plain-number functions that Python's math would raise on (or, for sign, a NaN it would keep
 # or drop by argument order): spelled with optc.backends.ieee, docs/language.md "Non-finite".
 _IEEE_FUNCTIONS = {"sqrt", "exp", "log", "sign", "cos", "sin", "floor"}
+
+
+# Matrix functions and layout changes are helpers of optc.backends.torch.axes (`@` is infix).
+_MISSING = [
+    op for op in (*MATRIX_FUNCTIONS, *LAYOUT_OPS) if op != "matmul" and op not in axes.__all__
+]
+assert not _MISSING, f"optc.backends.torch.axes must spell {_MISSING}"
 
 
 class TorchPrinter(PythonPrinter):
@@ -94,7 +102,7 @@ class TorchPrinter(PythonPrinter):
                 value = expr.name in self.device_values
             else:
                 value = isinstance(expr, Op) and (
-                    OPS[expr.op].category in ("reduce", "global")
+                    OPS[expr.op].category in ("reduce", "global", "matrix", "layout")
                     or any(self.on_device(a) for a in expr.args)
                 )
             hit = self._device[id(expr)] = (expr, value)
@@ -140,8 +148,8 @@ class TorchPrinter(PythonPrinter):
             args = [self.at(x, p) for x, p in zip(a, operand_precedences("mul"), strict=True)]
         if op in AXIS_REDUCTIONS or op in _EMPTY_SAFE:
             return f"{self.axis(op)}({args[0]})", Prec.ATOM
-        if OPS[op].category == "matrix":  # polar, newton_schulz: optc.backends.torch.axes
-            return f"{self.axis(op)}({', '.join(args)})", Prec.ATOM
+        if OPS[op].category in ("matrix", "layout"):  # optc.backends.torch.axes (and .linalg)
+            return self.matrix_function(expr, args, self.like)
         if op in _REDUCTIONS:
             return _REDUCTIONS[op].format(*args, torch=self.torch, math=self.math), Prec.ATOM
         if op in _TENSOR_FUNCTIONS:

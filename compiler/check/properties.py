@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import collections
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import sympy
@@ -132,7 +132,8 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
     tensors = sum(s.shape is Shape.TENSOR for s in program.states)
     rows = sum(s.shape is Shape.ROWS for s in program.states)
     cols = sum(s.shape is Shape.COLS for s in program.states)
-    scalars = len(program.states) - tensors - rows - cols
+    matrices = [s.dims for s in program.states if s.shape is Shape.MATRIX]
+    scalars = len(program.states) - tensors - rows - cols - len(matrices)
     ops = elementwise_ops(program)
     return PropertyReport(
         name=program.name,
@@ -142,7 +143,7 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
         update_at_zero=texts["zero"],
         first_step=texts["first"],
         first_step_eps0=texts["first_eps0"],
-        memory=memory_formula(tensors, scalars, rows, cols)
+        memory=memory_formula(tensors, scalars, rows, cols, matrices)
         + (f"; {len(program.globals)} per param group" if program.globals else ""),
         tensor_states=tensors,
         scalar_states=scalars,
@@ -563,17 +564,31 @@ def _text(expr: sympy.Basic) -> str:
 # -- (d) memory and (e) op count ------------------------------------------------------------------
 
 
-def memory_formula(tensors: int, scalars: int, rows: int = 0, cols: int = 0) -> str:
+def memory_formula(
+    tensors: int, scalars: int, rows: int = 0, cols: int = 0, matrices: Iterable = ()
+) -> str:
     """State elements per parameter: ``2·numel``, ``numel + 1``, ``rows + cols``, ``0``...
     (a per-row state holds ``rows`` numbers, a per-column one ``cols``: Adafactor's factored
-    second moment is ``rows + cols``, not ``numel``)."""
+    second moment is ``rows + cols``, not ``numel``); a matrix state of dimensions (a, b) holds
+    a·b (``rows²`` for Shampoo's [rows, rows] L, ``rows·rank`` for a [rows, rank] projector)."""
     parts = []
-    for count, unit in ((tensors, "numel"), (rows, "rows"), (cols, "cols")):
+    counts = collections.Counter(_matrix_term(dims) for dims in matrices)
+    units = [(tensors, "numel"), (rows, "rows"), (cols, "cols"), *map(reversed, counts.items())]
+    for count, unit in units:
         if count:
             parts.append(unit if count == 1 else f"{count}·{unit}")
     if scalars:
         parts.append(str(scalars))
     return " + ".join(parts) or "0"
+
+
+def _matrix_term(dims: tuple[str, str]) -> str:
+    """``rows²``, ``rows·rank``, ``rank`` (a dimension 1 drops out)."""
+    d0, d1 = dims
+    if d0 == d1 and d0 != "1":
+        return f"{d0}²"
+    named = [d for d in dims if d != "1"]
+    return "·".join(named) or "1"
 
 
 def elementwise_ops(program: Program) -> collections.Counter[str]:

@@ -220,6 +220,8 @@ _LOGIC = ("and", "or", "not")
 
 def apply_op(op: str, args: list[sympy.Basic]) -> sympy.Basic:
     """The SymPy meaning of one IR op applied to translated arguments."""
+    if OPS[op].category == "layout":  # the same numbers, viewed as a matrix or as θ
+        return args[0]
     if op in _REDUCTIONS:  # count reads a mask: its argument stays a condition
         return _REDUCTIONS[op](*(args if op == "count" else [as_number(a) for a in args]))
     if op in _LOGIC:

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from optc.diagnostics import Diagnostic, Severity, Span, SpecError, did_you_mean
-from optc.ir import phases
+from optc.ir import matrix, phases
 from optc.ir.nodes import (
     INT_SCALAR,
     REAL_SCALAR,
@@ -34,6 +34,8 @@ from optc.ir.nodes import (
     Var,
     broadcast,
     free_vars,
+    matrix_type,
+    show_dims,
     walk,
 )
 from optc.ir.ops import AXIS_REDUCTIONS, COMPARE_OPS, FUNCTIONS, NORM_NAMES, OPS, SHAPE_NAMES
@@ -263,7 +265,17 @@ class _Builder:
             if shared
             else "a state's initial value",
         )
+        if isinstance(decl.shape, tuple):
+            return self._matrix_state(decl, init)
         shape = _STATE_SHAPES.get(decl.shape, Shape.SCALAR)
+        if init.type.is_matrix:
+            raise SpecError(
+                f"state `{decl.name}` starts from a {show_dims(init.type.matrix_dims)} matrix",
+                _span_of(decl.init),
+                hint=f"declare its dimensions: `state {decl.name}: "
+                + " x ".join(init.type.matrix_dims)
+                + " = ...`",
+            )
         if shape is Shape.SCALAR and init.type.is_tensor:
             raise SpecError(
                 f"scalar state `{decl.name}` cannot start from a tensor value",
@@ -285,6 +297,47 @@ class _Builder:
             )
         return State(decl.name, shape, init, decl.span, self._source(decl.span))
 
+    def _matrix_state(self, decl: ast.StateDecl, init: Expr) -> State:
+        """``state L: rows x rows = INIT``: dimensions rows, cols or int hypers; INIT a number,
+        a hyper, or a value of exactly these dimensions (``eye(rows)``)."""
+        for dim in decl.shape:
+            hyper = self.hypers.get(dim)
+            if dim not in ("rows", "cols", "1") and (
+                hyper is None or hyper.kind is not HyperKind.INT
+            ):
+                raise SpecError(
+                    f"state `{decl.name}`: the dimension `{dim}` is not rows, cols, 1 or an int "
+                    "hyper",
+                    decl.span,
+                    hint=did_you_mean(dim, ["rows", "cols", *self.hypers])
+                    or f"declare it first: `hyper {dim} = 4 in int [1, inf)`",
+                )
+        dims = (decl.shape[0], decl.shape[1])
+        kind = matrix_type(dims)
+        if init.type.is_tensor and init.type.matrix_dims != dims:
+            raise SpecError(
+                f"state `{decl.name}` is {show_dims(dims)}, but starts from a "
+                f"{show_dims(init.type.matrix_dims)} value",
+                _span_of(decl.init),
+                hint=f"start it from a number or a {show_dims(dims)} value such as `eye({dims[0]})`"
+                if dims[0] == dims[1]
+                else "start it from a number",
+            )
+        if init.type.dtype is DType.BOOL:
+            raise SpecError(
+                f"state `{decl.name}` must start from a number",
+                _span_of(decl.init),
+                hint="a comparison is a condition, not a value",
+            )
+        return State(
+            decl.name,
+            kind.shape,
+            init,
+            decl.span,
+            self._source(decl.span),
+            kind.dims,
+        )
+
     def _global_env(self, include_theta: bool) -> dict[str, Expr]:
         env: dict[str, Expr] = {name: Const(value) for name, value in CONSTANTS.items()}
         for hyper in self.hypers.values():
@@ -302,7 +355,7 @@ class _Builder:
         env = self._global_env(include_theta=False)
         env.update(BUILTINS)
         for state in [*self.states.values(), *self.globals.values()]:
-            env[state.name] = Var(state.name, Role.STATE, Type(state.shape, DType.REAL))
+            env[state.name] = Var(state.name, Role.STATE, state.type)
         self._versions: dict[str, int] = {}
         self._outputs: dict[str, str] = {}
         self._ids: set[str] = set()
@@ -334,7 +387,7 @@ class _Builder:
         env = self._global_env(include_theta=True)
         env["t"] = BUILTINS["t"]
         for state in [*self.states.values(), *self.globals.values()]:
-            env[state.name] = Var(state.name, Role.STATE, Type(state.shape, DType.REAL))
+            env[state.name] = Var(state.name, Role.STATE, state.type)
         span = self.spec.section_spans[kind]
         saved = self._versions, self._outputs, self._ids
         self._versions, self._outputs, self._ids = {}, {}, set()
@@ -405,13 +458,15 @@ class _Builder:
             if stmt.target == "theta"
             else {**self.states, **self.globals}[stmt.target].shape
         )
-        if declared is Shape.SCALAR and expr.type.is_tensor:
+        if declared is Shape.MATRIX or expr.type.is_matrix:
+            self._check_matrix_update(stmt, expr)
+        elif declared is Shape.SCALAR and expr.type.is_tensor:
             raise SpecError(
                 f"scalar state `{stmt.target}` is assigned a tensor value",
                 _span_of(stmt.expr),
                 hint="reduce it first, or declare the state without `: scalar`",
             )
-        if broadcast(declared, expr.type.shape) is not declared:
+        elif broadcast(declared, expr.type.shape) is not declared:
             axis = declared.value[:3]
             raise SpecError(
                 f"state `{stmt.target}` holds one number per {_UNIT[declared]} of θ, "
@@ -438,6 +493,23 @@ class _Builder:
         return Binding(
             self._version(stmt.target), stmt.target, stmt.target, expr, stmt.span, source, guards
         )
+
+    def _check_matrix_update(self, stmt: ast.Statement, expr: Expr) -> None:
+        """A matrix state takes a value of exactly its dimensions; θ and θ-layout states take
+        no matrix value (its dimensions could not fill theirs)."""
+        state = {**self.states, **self.globals}.get(stmt.target)
+        want = state.type.matrix_dims if state is not None else ("rows", "cols")
+        got = expr.type.matrix_dims
+        if got != want:
+            what = "θ" if state is None else f"state `{stmt.target}`"
+            raise SpecError(
+                f"{what} is {show_dims(want)}, but is assigned a {show_dims(got)} value",
+                _span_of(stmt.expr),
+                hint="a scalar is not filled into a matrix state: write `0 * " + stmt.target + "`"
+                if not expr.type.is_tensor
+                else "transpose(...) swaps dimensions; `P @ R` maps [rows, rank] by "
+                "[rank, cols] back to θ's [rows, cols]",
+            )
 
     def _version(self, target: str) -> str:
         self._versions[target] = self._versions.get(target, 0) + 1
@@ -586,7 +658,13 @@ class _Builder:
     def _call(self, node: ast.Call, env: dict[str, Expr], context: str) -> Expr:
         if node.func == "dualize":
             return self._dualize(node, env, context)
+        schedule = _schedule(node)
+        if schedule is not None:  # newton_schulz(x, steps, polar_express)
+            args = [self._expr(arg, env, context) for arg in node.args[:2]]
+            return self._register(matrix.call(node.func, args, node.span, schedule), args, node)
         args = [self._expr(arg, env, context) for arg in node.args]
+        if node.func in matrix.NAMES:
+            return self._register(matrix.call(node.func, args, self._site(node.span)), args, node)
         if node.func in FUNCTIONS:
             op, args = _reduction(node, args)
             if op is not None:
@@ -691,10 +769,14 @@ class _Builder:
         (a def's body is shared by every call; the step's line is what the user can change)."""
         return self._sites[0] if self._sites else span
 
-    def _make_op(self, op: str, args: list[Expr], span: Span) -> Op:
-        """An op with its span, its depth bounded and its constant value checked."""
-        site = self._site(span)
-        node = _make_op(op, args, site)
+    def _register(self, node: Expr, args: list[Expr], call: ast.Call) -> Expr:
+        """A matrix function's node (and the layout op around it), depth bounded."""
+        self._bound_depth(node, args, self._site(call.span))
+        if isinstance(node, Op) and node.op == "as_param":
+            self._bound_depth(node.args[0], args, self._site(call.span))
+        return node
+
+    def _bound_depth(self, node: Expr, args: list[Expr], site: Span) -> None:
         depth = 1 + max((self._depth.get(id(a), 1) for a in args), default=0)
         if depth > MAX_IR_DEPTH:
             raise SpecError(
@@ -704,6 +786,12 @@ class _Builder:
             )
         self._depth[id(node)] = depth
         self._keep.append(node)
+
+    def _make_op(self, op: str, args: list[Expr], span: Span) -> Op:
+        """An op with its span, its depth bounded and its constant value checked."""
+        site = self._site(span)
+        node = _make_op(op, args, site)
+        self._bound_depth(node, args, site)
         values = [a.value if isinstance(a, Const) else self._values.get(id(a)) for a in args]
         if op in _FOLD and not any(v is None or isinstance(v, bool) for v in values):
             # a constant subexpression that overflows (9^9^9) is an error, not a hang later
@@ -825,6 +913,8 @@ def _make_op(op: str, args: list[Expr], span: Span) -> Op:
         return _reduction_op(op, args, span)
     if info.category == "axis":
         return _axis_op(op, args, span)
+    if op == "matmul":
+        return matrix.matmul(args[0], args[1], span)
     if info.category == "matrix":
         return _matrix_op(op, args, span)
     if info.category == "global":
@@ -835,18 +925,19 @@ def _make_op(op: str, args: list[Expr], span: Span) -> Op:
                 hint="count a mask per parameter first: total(count(g > 0))",
             )
         return Op(op, tuple(args), REAL_SCALAR, span)
-    shape = broadcast(*(a.type.shape for a in args))
+    args, dims = matrix.elementwise(op, args, span)
+    shape = Shape.MATRIX if dims else broadcast(*(a.type.shape for a in args))
     if info.category == "arith":
-        return Op(op, tuple(args), Type(shape, DType.REAL), span)
+        return Op(op, tuple(args), Type(shape, DType.REAL, dims), span)
     if info.category == "compare":
-        return Op(op, tuple(args), Type(shape, DType.BOOL), span)
+        return Op(op, tuple(args), Type(shape, DType.BOOL, dims), span)
     if info.category == "logic":
         for arg in args:
             if arg.type.dtype is not DType.BOOL:
                 raise SpecError(
                     f"`{op}` needs conditions on both sides", span, hint="compare first: `a > 0`"
                 )
-        return Op(op, tuple(args), Type(shape, DType.BOOL), span)
+        return Op(op, tuple(args), Type(shape, DType.BOOL, dims), span)
     cond, then, orelse = args
     if cond.type.dtype is not DType.BOOL:
         raise SpecError(
@@ -861,7 +952,7 @@ def _make_op(op: str, args: list[Expr], span: Span) -> Op:
             hint="use where(cond, a, b) for an elementwise choice",
         )
     both_bool = then.type.dtype is DType.BOOL and orelse.type.dtype is DType.BOOL
-    return Op(op, tuple(args), Type(shape, DType.BOOL if both_bool else DType.REAL), span)
+    return Op(op, tuple(args), Type(shape, DType.BOOL if both_bool else DType.REAL, dims), span)
 
 
 def _constant(node: ast.Expr | None, what: str) -> float | bool:
@@ -1002,6 +1093,8 @@ def _span_of(node: ast.Expr) -> Span:
 def _reduction_op(op: str, args: list[Expr], span: Span) -> Op:
     """A per-tensor reduction: θ-shaped arguments (a mask for ``count``), one real per parameter."""
     want = DType.BOOL if op == "count" else DType.REAL
+    if op == "dot":  # entry by entry: equal dimensions (or broadcasting ones)
+        args, _ = matrix.elementwise(op, args, span)
     for arg in args:
         if not arg.type.is_tensor:
             raise SpecError(
@@ -1034,6 +1127,9 @@ def _axis_op(op: str, args: list[Expr], span: Span) -> Op:
     reducing each row's columns) or per column (``col_*``)."""
     (arg,) = args
     kind = AXIS_REDUCTIONS[op]
+    if arg.type.is_matrix and arg.type.dtype is DType.REAL:  # [a, b] → [a, 1] or [1, b]
+        d0, d1 = arg.type.matrix_dims
+        return matrix.finish(op, (arg,), (d0, "1") if kind == "rows" else ("1", d1), span)
     if not arg.type.is_param_shaped:
         already = {Shape.ROWS: "row", Shape.COLS: "column"}.get(arg.type.shape)
         raise SpecError(
@@ -1058,33 +1154,26 @@ def _matrix_op(op: str, args: list[Expr], span: Span) -> Op:
     """``newton_schulz(x, steps, a, b, c)`` and the spectral norm's ``polar(x)``: functions of
     θ's matrix view (rows x cols), θ-shaped in and out (docs/language.md, "Matrix functions")."""
     x, *scalars = args
-    if x.type.shape is not Shape.TENSOR or x.type.dtype is not DType.REAL:
+    if x.type.shape not in (Shape.TENSOR, Shape.MATRIX) or x.type.dtype is not DType.REAL:
         raise SpecError(
             f"`{OPS[op].signature}` works on θ's matrix view; this argument is not θ-shaped",
             _span_of_expr(x, span),
             hint="pass a θ-shaped value such as g or a momentum state",
         )
-    for index, arg in enumerate(scalars):
-        if arg.type.is_tensor or arg.type.dtype is DType.BOOL:
-            raise SpecError(
-                f"argument {index + 2} of `{OPS[op].signature}` must be a number, the same for "
-                "every entry",
-                _span_of_expr(arg, span),
-                hint="e.g. newton_schulz(x, 5, 3.4445, -4.7750, 2.0315)",
-            )
+    matrix.numbers(op, scalars, span, "e.g. newton_schulz(x, 5, 3.4445, -4.7750, 2.0315)")
     if op == "newton_schulz":
-        steps = scalars[0]
-        integral = steps.type.dtype is DType.INT or (
-            isinstance(steps, Const) and float(steps.value).is_integer() and steps.value >= 0
-        )
-        if not integral:
-            raise SpecError(
-                "the number of Newton-Schulz steps must be a whole number: a literal or an "
-                "integer hyper",
-                _span_of_expr(steps, span),
-                hint="e.g. `hyper ns_steps = 5 in int [0, 100]`",
-            )
-    return Op(op, tuple(args), REAL_TENSOR, span)
+        matrix.whole_steps(scalars[0], span)
+    return Op(op, tuple(args), x.type, span)
+
+
+def _schedule(node: ast.Call) -> str | None:
+    """The schedule a ``newton_schulz(x, steps, NAME)`` call names, if it names one."""
+    if node.func != "newton_schulz" or len(node.args) != 3:
+        return None
+    last = node.args[2]
+    if isinstance(last, ast.Name) and last.id in matrix.SCHEDULES:
+        return last.id
+    return None
 
 
 def _span_of_expr(expr: Expr, fallback: Span) -> Span:

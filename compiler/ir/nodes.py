@@ -10,6 +10,7 @@ real, bool or int), inferred when the IR is built.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -27,6 +28,20 @@ class Shape(enum.Enum):
     TENSOR = "tensor"  # shaped like θ
     ROWS = "rows"  # one number per row of θ's matrix view
     COLS = "cols"  # one number per column of θ's matrix view
+    MATRIX = "matrix"  # a 2-d array of symbolic dimensions (``Type.dims``): [rows, rows]...
+
+
+# A symbolic dimension of a matrix value: "rows", "cols", "1" or the name of an int hyper.
+Dims = tuple[str, str]
+
+# The θ-layout kinds by their matrix-view dimensions (docs/language.md, "Matrix values"): a
+# value of these dimensions is stored in θ's layout, any other as a plain 2-d array.
+_LAYOUT_DIMS = {
+    ("1", "1"): Shape.SCALAR,
+    ("rows", "cols"): Shape.TENSOR,
+    ("rows", "1"): Shape.ROWS,
+    ("1", "cols"): Shape.COLS,
+}
 
 
 def broadcast(*shapes: Shape) -> Shape:
@@ -40,8 +55,17 @@ def broadcast(*shapes: Shape) -> Shape:
     return Shape.TENSOR
 
 
-def value_shape(shape: Shape, theta_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The array shape of a value of this kind for a parameter of ``theta_shape``."""
+def value_shape(
+    shape: Shape,
+    theta_shape: tuple[int, ...],
+    dims: Dims | None = None,
+    sizes: dict[str, int] | None = None,
+) -> tuple[int, ...]:
+    """The array shape of a value of this kind for a parameter of ``theta_shape``; a MATRIX
+    value's ``dims`` are looked up in ``sizes`` (int hypers) after rows and cols."""
+    if shape is Shape.MATRIX:
+        assert dims is not None
+        return tuple(dim_size(d, theta_shape, sizes or {}) for d in dims)
     if shape is Shape.SCALAR:
         return ()
     if shape is Shape.TENSOR or not theta_shape:
@@ -49,6 +73,17 @@ def value_shape(shape: Shape, theta_shape: tuple[int, ...]) -> tuple[int, ...]:
     if shape is Shape.ROWS:
         return (theta_shape[0],) + (1,) * (len(theta_shape) - 1)
     return (1, *theta_shape[1:])
+
+
+def dim_size(dim: str, theta_shape: tuple[int, ...], sizes: dict[str, int]) -> int:
+    """The size of one symbolic dimension for a parameter of ``theta_shape``."""
+    if dim == "1":
+        return 1
+    if dim == "rows":
+        return theta_shape[0] if theta_shape else 1
+    if dim == "cols":
+        return math.prod(theta_shape[1:])
+    return int(sizes[dim])
 
 
 class Role(enum.StrEnum):
@@ -78,6 +113,21 @@ class DType(enum.Enum):
 class Type:
     shape: Shape
     dtype: DType
+    dims: Dims | None = None  # a MATRIX value's symbolic dimensions, None otherwise
+
+    @property
+    def matrix_dims(self) -> Dims:
+        """The value's dimensions as a matrix: θ-shaped [rows, cols], per-row [rows, 1],
+        per-column [1, cols], a scalar [1, 1], a MATRIX its own."""
+        if self.shape is Shape.MATRIX:
+            assert self.dims is not None
+            return self.dims
+        return next(d for d, s in _LAYOUT_DIMS.items() if s is self.shape)
+
+    @property
+    def is_matrix(self) -> bool:
+        """A plain 2-d array (not in θ's layout): [rows, rows], [cols, rank]..."""
+        return self.shape is Shape.MATRIX
 
     @property
     def is_tensor(self) -> bool:
@@ -88,6 +138,18 @@ class Type:
     def is_param_shaped(self) -> bool:
         """Shaped like θ itself."""
         return self.shape is Shape.TENSOR
+
+
+def matrix_type(dims: Dims, dtype: DType = DType.REAL) -> Type:
+    """The type of a value of these matrix dimensions: θ's layout for [rows, cols], [rows, 1],
+    [1, cols] and [1, 1] (a per-tensor scalar), a MATRIX for any other."""
+    layout = _LAYOUT_DIMS.get(dims)
+    return Type(layout, dtype) if layout is not None else Type(Shape.MATRIX, dtype, dims)
+
+
+def show_dims(dims: Dims) -> str:
+    """``[rows, cols]``, as messages and the docs write a value's dimensions."""
+    return f"[{dims[0]}, {dims[1]}]"
 
 
 REAL_SCALAR = Type(Shape.SCALAR, DType.REAL)
@@ -195,6 +257,11 @@ class State:
     init: Expr
     span: Span
     source: str = ""  # the declaration as written
+    dims: Dims | None = None  # a MATRIX state's symbolic dimensions (``state L: rows x rows``)
+
+    @property
+    def type(self) -> Type:
+        return Type(self.shape, DType.REAL, self.dims)
 
 
 @dataclass(frozen=True)

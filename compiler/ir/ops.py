@@ -88,6 +88,29 @@ OPS: dict[str, OpInfo] = {
     # that mixes entries (docs/language.md, "Matrix functions")
     "polar": OpInfo(1, "matrix", "dualize(x, spectral)"),  # U Vᵀ of the SVD, exactly
     "newton_schulz": OpInfo(5, "matrix", "newton_schulz(x, steps, a, b, c)"),
+    # matrix values (docs/language.md, "Matrix values"): 2-d arrays of symbolic dimensions
+    "matmul": OpInfo(2, "matrix", "a @ b", Prec.MUL),
+    "transpose": OpInfo(1, "matrix", "transpose(x)"),
+    "eye": OpInfo(1, "matrix", "eye(n) with n one of rows, cols or an int hyper"),
+    "diag": OpInfo(1, "matrix", "diag(x)"),
+    "trace": OpInfo(1, "matrix", "trace(A)"),
+    "eigvecs": OpInfo(1, "matrix", "eigvecs(A)"),
+    "eigvals": OpInfo(1, "matrix", "eigvals(A)"),
+    "qr": OpInfo(1, "matrix", "qr(A)"),
+    "svd_u": OpInfo(1, "matrix", "svd_u(x) or svd_u(x, k)"),
+    "svd_v": OpInfo(1, "matrix", "svd_v(x) or svd_v(x, k)"),
+    "svd_u_k": OpInfo(2, "matrix", "svd_u(x, k)"),
+    "svd_v_k": OpInfo(2, "matrix", "svd_v(x, k)"),
+    "svd_s_k": OpInfo(2, "matrix", "svd_s(x, k)"),
+    "inv_root": OpInfo(3, "matrix", "inv_root(A, p, eps)"),
+    **{
+        f"ns_{name}": OpInfo(2, "matrix", f"newton_schulz(x, steps, {name})")
+        for name in ("cubic", "quintic", "polar_express")
+    },
+    # layout changes the compiler inserts where a value in θ's layout meets a 2-d one (never
+    # written in a spec): θ's layout → the 2-d matrix view, and back
+    "as_matrix": OpInfo(1, "layout", "(the matrix view of a value in θ's layout)"),
+    "as_param": OpInfo(1, "layout", "(a matrix value put in θ's layout)"),
     "ifelse": OpInfo(3, "branch", "if cond then a else b", Prec.SELECT),
     # the sum over every parameter of the group (of all entries, for a θ-shaped value)
     "total": OpInfo(1, "global", "total(x)"),
@@ -122,15 +145,59 @@ FUNCTIONS = (
     "col_sum",
     "col_max",
     "newton_schulz",
+    "transpose",
+    "eye",
+    "diag",
+    "trace",
+    "eigvecs",
+    "eigvals",
+    "qr",
+    "svd_u",
+    "svd_v",
+    "svd_s",
+    "inv_root",
 )
+
+# `newton_schulz(x, steps, NAME)`: per-step coefficient schedules (a, b, c) of the quintic
+# step X = a X + (b A + c A A) X, A = X Xᵀ; step k uses entry k, the last entry repeats.
+# polar_express: Amsel, Persson, Musco & Gower, "The Polar Express: Optimal Matrix Sign Methods
+# and Their Application to the Muon Algorithm", arXiv:2505.16932 (2025), Algorithm 1 (degree 5),
+# with its safety factor: every entry but the last divided by (1.01, 1.01^3, 1.01^5).
+_POLAR_EXPRESS_RAW = (
+    (8.28721201814563, -23.595886519098837, 17.300387312530933),
+    (4.107059111542203, -2.9478499167379106, 0.5448431082926601),
+    (3.9486908534822946, -2.908902115962949, 0.5518191394370137),
+    (3.3184196573706015, -2.488488024314874, 0.51004894012372),
+    (2.300652019954817, -1.6689039845747493, 0.4188073119525673),
+    (1.891301407787398, -1.2679958271945868, 0.37680408948524835),
+    (1.8750014808534479, -1.2500016453999487, 0.3750001645474248),
+    (1.875, -1.25, 0.375),
+)
+NS_SCHEDULES: dict[str, tuple[tuple[float, float, float], ...]] = {
+    "cubic": ((1.5, -0.5, 0.0),),  # the convergent cubic: X (3 - Xᵀ X) / 2
+    "quintic": ((3.4445, -4.7750, 2.0315),),  # Keller Jordan's Muon triple (NS5)
+    "polar_express": tuple(
+        (a / 1.01, b / 1.01**3, c / 1.01**5) for a, b, c in _POLAR_EXPRESS_RAW[:-1]
+    )
+    + _POLAR_EXPRESS_RAW[-1:],
+}
+
+
+def ns_coefficients(schedule: str, step: int) -> tuple[float, float, float]:
+    """The (a, b, c) of Newton-Schulz step ``step`` (0-based) of a named schedule."""
+    table = NS_SCHEDULES[schedule]
+    return table[min(step, len(table) - 1)]
+
 
 # Axis reductions: the op → whether it keeps one number per row ("rows") or per column ("cols").
 AXIS_REDUCTIONS = {
     op: op.split("_")[0] + "s" for op, info in OPS.items() if info.category == "axis"
 }
 
-# Matrix functions of θ's matrix view (θ-shaped in and out, mixing entries).
+# Matrix functions (mixing entries): of θ's matrix view, and of matrix values.
 MATRIX_FUNCTIONS = tuple(op for op, info in OPS.items() if info.category == "matrix")
+# The ops that put a value between θ's layout and a 2-d array.
+LAYOUT_OPS = tuple(op for op, info in OPS.items() if info.category == "layout")
 
 # Reductions whose value is never negative (for the domain checks).
 NONNEGATIVE_REDUCTIONS = ("norm2", "norm1", "norminf", "rms", "count")

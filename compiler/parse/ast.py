@@ -116,7 +116,8 @@ class CounterpartDecl:
 class StateDecl:
     name: str
     name_span: Span
-    shape: str  # "param" | "scalar" | "global" | "rows" | "cols"
+    # "param" | "scalar" | "global" | "rows" | "cols", or a matrix's two dimensions
+    shape: str | tuple[str, str]
     init: Expr
     span: Span
 

@@ -81,6 +81,7 @@ _EXPR_RULES = frozenset(
         "sub",
         "mul",
         "div",
+        "matmul",
         "neg",
         "pow",
         "number",
@@ -110,6 +111,7 @@ _TOKEN_WORDS = {
     "MINUS": "`-`",
     "STAR": "`*`",
     "SLASH": "`/`",
+    "AT": "`@`",
     "CIRCUMFLEX": "`^`",
 }
 
@@ -598,6 +600,18 @@ class _ToAst(Transformer_NonRecursive):
     def cols_shape(self, meta, children):
         return "cols"
 
+    def matrix_shape(self, meta, children):
+        return (children[0], children[1])
+
+    def dim(self, meta, children):
+        return str(children[0])
+
+    def rows_dim(self, meta, children):
+        return "rows"
+
+    def cols_dim(self, meta, children):
+        return "cols"
+
     def def_(self, meta, children):
         name, params, body = children
         return ast.DefDecl(
@@ -718,6 +732,7 @@ class _ToAst(Transformer_NonRecursive):
     sub = _binary("sub")
     mul = _binary("mul")
     div = _binary("div")
+    matmul = _binary("matmul")
     pow = _binary("pow")
     and_ = _binary("and")
     or_ = _binary("or")

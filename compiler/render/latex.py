@@ -11,6 +11,7 @@ import re
 from collections.abc import Hashable
 
 from optc.ir.nodes import Const, Expr, Guard, Op, Program, Var
+from optc.ir.ops import NS_SCHEDULES
 from optc.ir.printer import ExprPrinter, Prec, Rendered
 
 # Whole names with a conventional symbol.
@@ -150,6 +151,23 @@ _FUNCTIONS = {
     # matrix functions of θ's matrix view
     "polar": r"\operatorname{polar}",
     "newton_schulz": r"\operatorname{NS}",
+    # matrix values
+    "eye": r"\operatorname{I}",
+    "diag": r"\operatorname{diag}",
+    "trace": r"\operatorname{tr}",
+    "eigvecs": r"\operatorname{eigvecs}",
+    "eigvals": r"\operatorname{eigvals}",
+    "qr": r"\operatorname{qr}_Q",
+    "svd_u": r"\operatorname{svd}_U",
+    "svd_v": r"\operatorname{svd}_V",
+    "svd_u_k": r"\operatorname{svd}_U",
+    "svd_v_k": r"\operatorname{svd}_V",
+    "svd_s_k": r"\operatorname{svd}_S",
+    "inv_root": r"\operatorname{invroot}",
+    **{
+        f"ns_{name}": rf"\operatorname{{NS}}_{{\mathrm{{{name.replace('_', ' ')}}}}}"
+        for name in NS_SCHEDULES
+    },
 }
 # Norms: the delimiters and the subscript naming the order.
 _NORMS = {"norm2": "_{2}", "norm1": "_{1}", "norminf": r"_{\infty}"}
@@ -230,6 +248,12 @@ class LatexPrinter(ExprPrinter):
                 return self._cases(expr), CASES
             case op if op in _NORMS:
                 return rf"\left\lVert {self.render(a[0])} \right\rVert{_NORMS[op]}", ATOM
+            case "matmul":
+                return f"{self._at(a[0], MUL)} {self._at(a[1], MUL + 1, signed=False)}", MUL
+            case "transpose":
+                return rf"{self._at(a[0], ATOM)}^{{\top}}", POW
+            case "as_matrix" | "as_param":  # layout only: the same matrix
+                return self.rendered(a[0])
             case "dot":
                 return rf"\left\langle {self.render(a[0])}, {self.render(a[1])} \right\rangle", ATOM
         args = ", ".join(self.render(x) for x in a)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from optc.ir.nodes import Const, Expr, Op, Program, Var
+from optc.ir.ops import NS_SCHEDULES
 from optc.ir.printer import ExprPrinter, Prec, Rendered
 
 _INFIX = {
@@ -16,6 +17,7 @@ _INFIX = {
     "sub": " - ",
     "mul": " * ",
     "div": " / ",
+    "matmul": " @ ",
     "pow": "^",
     "and": " and ",
     "or": " or ",
@@ -29,6 +31,8 @@ _INFIX = {
 # Calls whose spec spelling differs from the op's name.
 _CALLS = {"norm2": "norm({0})", "norm1": "norm({0}, 1)", "norminf": "norm({0}, inf)"}
 _CALLS |= {"maxof": "max({0})", "minof": "min({0})", "polar": "dualize({0}, spectral)"}
+_CALLS |= {f"{op}_k": f"{op}({{0}}, {{1}})" for op in ("svd_u", "svd_v", "svd_s")}
+_CALLS |= {f"ns_{name}": f"newton_schulz({{0}}, {{1}}, {name})" for name in NS_SCHEDULES}
 
 
 class SpecTextPrinter(ExprPrinter):
@@ -57,6 +61,8 @@ class SpecTextPrinter(ExprPrinter):
             return f"not {self.at(args[0], Prec.NOT)}", Prec.NOT
         if expr.op in _INFIX:
             return self.infix(expr, _INFIX[expr.op])
+        if expr.op in ("as_matrix", "as_param"):  # layout only: the same matrix
+            return self.rendered(args[0])
         parts = [self.render(a) for a in args]
         if expr.op in _CALLS:
             return _CALLS[expr.op].format(*parts), Prec.ATOM

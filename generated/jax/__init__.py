@@ -99,6 +99,7 @@ from optc.generated.jax.sgdp import SGDPState, sgdp
 from optc.generated.jax.sgdschedulefree import SGDScheduleFreeState, sgdschedulefree
 from optc.generated.jax.sgdwsd import SGDWSDState, sgdwsd
 from optc.generated.jax.sgdwsds import SGDWSDSState, sgdwsds
+from optc.generated.jax.shampoo import ShampooState, shampoo
 from optc.generated.jax.signsgd import SignSGDState, signsgd
 from optc.generated.jax.signum import SignumState, signum
 from optc.generated.jax.sm3 import SM3State, sm3
@@ -204,6 +205,7 @@ __all__ = [
     "SGDWSDState",
     "SM3State",
     "ScionState",
+    "ShampooState",
     "SignSGDState",
     "SignumState",
     "StableAdamWState",
@@ -305,6 +307,7 @@ __all__ = [
     "sgdschedulefree",
     "sgdwsd",
     "sgdwsds",
+    "shampoo",
     "signsgd",
     "signum",
     "sm3",

@@ -96,6 +96,7 @@ from optc.generated.torch.sgdp import SGDP
 from optc.generated.torch.sgdschedulefree import SGDScheduleFree
 from optc.generated.torch.sgdwsd import SGDWSD
 from optc.generated.torch.sgdwsds import SGDWSDS
+from optc.generated.torch.shampoo import Shampoo
 from optc.generated.torch.signsgd import SignSGD
 from optc.generated.torch.signum import Signum
 from optc.generated.torch.sm3 import SM3
@@ -201,6 +202,7 @@ __all__ = [
     "SGDNesterov",
     "SGDScheduleFree",
     "Scion",
+    "Shampoo",
     "SignSGD",
     "Signum",
     "StableAdamW",

@@ -1,4 +1,5 @@
-"""Reference cases for the matrix optimizers (issue 9): specs/muon.opt against torch.optim.Muon.
+"""Reference cases for the matrix optimizers (issue 9): specs/muon.opt against torch.optim.Muon,
+specs/shampoo.opt against pytorch_optimizer.Shampoo.
 
 Mapping checked against torch 2.13 (``torch/optim/_muon.py``): lr, weight_decay, momentum,
 nesterov, eps and ns_steps keep their names, ``ns_coefficients = (ns_a, ns_b, ns_c)``,
@@ -14,12 +15,24 @@ at 1e-10; one case runs the library unmodified and compares at bfloat16's accura
 optax.contrib.muon differs in more than the dtype (bias correction, eps outside the clamp,
 the scale's orientation, Nesterov AdamW for the rest): tests/test_muon.py writes its
 conventions as a spec and compares there.
+
+pytorch_optimizer.Shampoo (4.1.0, ``optimizer/shampoo.py``) keeps one preconditioner per tensor
+dimension, started at ``matrix_eps * I`` and summed (``pre_cond += G Gᵀ``), and recomputes
+``pre_cond^(-1/(2·order))`` by SVD every ``preconditioning_compute_steps`` steps from inverse
+roots that start at 0. For a 2-d parameter (order 2) that is the spec's sum form exactly:
+(eps I + Σ G Gᵀ)^(-1/4) = inv_root(Σ G Gᵀ, 4, eps) (the eigenvalues of a PSD matrix are its
+singular values), the step ``lr * PL G PR``, with ``matrix_eps = eps``, ``momentum = 0``,
+``weight_decay = 0``, ``preconditioning_compute_steps = precondition_frequency`` and
+``moving_average = false`` (the library has no moving-average form). They cannot agree on other
+shapes: a 1-d parameter gets full-matrix AdaGrad^(1/2) there and AdamW here, an N-d one one
+preconditioner per dimension there and the matrix view's two here.
 """
 
 from __future__ import annotations
 
 from unittest import mock
 
+import pytorch_optimizer
 import torch
 import torch.optim._muon as torch_muon
 
@@ -116,5 +129,44 @@ CASES: list[RefCase] = [
         "torch.optim.AdamW(adam_lr, betas=(adam_beta1, adam_beta2), adam_eps, adam_weight_decay)",
         id="muon-vectors-vs-torch.optim.AdamW",
         shapes=((7,), (3,)),
+    ),
+]
+
+
+def _shampoo(params, h):
+    return pytorch_optimizer.Shampoo(
+        params,
+        lr=h["lr"],
+        momentum=0.0,
+        weight_decay=0.0,
+        preconditioning_compute_steps=int(h["precondition_frequency"]),
+        matrix_eps=h["eps"],
+    )
+
+
+_SHAMPOO_NOTE = (
+    "pytorch_optimizer.Shampoo(lr, momentum = 0, weight_decay = 0, matrix_eps = eps, "
+    "preconditioning_compute_steps = precondition_frequency) on 2-d parameters, the spec's sum "
+    "form (see the module note)"
+)
+
+CASES += [
+    RefCase(
+        spec="shampoo",
+        library="pytorch_optimizer",
+        hypers={"lr": 0.02, "eps": 1e-4},
+        build=_shampoo,
+        note=_SHAMPOO_NOTE + ", inverse roots every step",
+        id="shampoo-vs-pytorch_optimizer",
+        shapes=MATRICES,
+    ),
+    RefCase(
+        spec="shampoo",
+        library="pytorch_optimizer",
+        hypers={"lr": 0.02, "eps": 1e-3, "precondition_frequency": 3},
+        build=_shampoo,
+        note=_SHAMPOO_NOTE + ", inverse roots every 3 steps (zero steps before the first)",
+        id="shampoo-vs-pytorch_optimizer-every-3",
+        shapes=MATRICES,
     ),
 ]
