@@ -20,6 +20,7 @@ import jinja2
 from optc import pysource
 from optc.backends import lowering, rounds
 from optc.backends.pyexpr import ScalarFacts
+from optc.backends.torch import triton_kernel
 from optc.backends.torch.kernel import kernel_functions
 from optc.backends.torch.printer import TorchPrinter
 from optc.diagnostics import SpecError
@@ -38,7 +39,7 @@ from optc.ir.nodes import (
 from optc.ir.ops import OPS
 
 
-def _device_values(program: Program, body: Iterable[Binding]) -> set[str]:
+def device_values(program: Program, body: Iterable[Binding]) -> set[str]:
     """Scalar and global states, reductions, and every binding computed from one, live on the
     device."""
     device = {s.name for s in program.states if s.shape is Shape.SCALAR}
@@ -259,7 +260,7 @@ def generate(program: Program, spec_path: str) -> str:
     names.update({b.id: b.display for b in body})
     split = rounds.layout(program, plan, lowering.spec_names(program)) if plan else None
     names.update(split.names if split else {})
-    device = _device_values(program, body)
+    device = device_values(program, body)
     printer = TorchPrinter(names, device, internal, ScalarFacts(program))
     update_body = split.update if split else body
     statements = lowering.statements(program, printer, update_body)
@@ -337,6 +338,11 @@ def generate(program: Program, spec_path: str) -> str:
         ],
         global_outputs=split.global_outputs if split else {},
         sections=list(program.sections),
+        triton_kernel=(
+            f"optc.generated.triton.{program.snake_name}:{program.snake_name}_triton"
+            if triton_kernel.has_kernel(program)
+            else None
+        ),
         states=[s.name for s in program.states],
         state_keys={spec: lib for lib, spec in (counterpart.states if counterpart else {}).items()},
         fixed=counterpart.fixed if counterpart else {},
@@ -365,7 +371,7 @@ def _section_function(
     bindings = program.sections[kind]
     names = {name: name for name in lowering.spec_names(program)}
     names.update({b.id: b.display for b in bindings})
-    printer = TorchPrinter(names, _device_values(program, bindings), internal, like="theta")
+    printer = TorchPrinter(names, device_values(program, bindings), internal, like="theta")
     tensor = f"{printer.torch}.Tensor"
     states = "".join(f", {s.name}: {tensor}" for s in program.states)
     shared = "".join(f", {s.name}: {tensor}" for s in program.globals)

@@ -160,6 +160,7 @@ class ACClip(SpecOptimizer):
     update_state = staticmethod(acclip_update)
     kernel_scalars = staticmethod(acclip_scalars)
     kernel = staticmethod(acclip_kernel)
+    triton_kernel = "optc.generated.triton.acclip:acclip_triton"
 
     def __init__(
         self,

@@ -179,6 +179,7 @@ class AdaBelief(SpecOptimizer):
     update_state = staticmethod(adabelief_update)
     kernel_scalars = staticmethod(adabelief_scalars)
     kernel = staticmethod(adabelief_kernel)
+    triton_kernel = "optc.generated.triton.adabelief:adabelief_triton"
 
     def __init__(
         self,

@@ -209,6 +209,7 @@ class AdaBound(SpecOptimizer):
     update_state = staticmethod(adabound_update)
     kernel_scalars = staticmethod(adabound_scalars)
     kernel = staticmethod(adabound_kernel)
+    triton_kernel = "optc.generated.triton.adabound:adabound_triton"
 
     def __init__(
         self,

@@ -150,6 +150,7 @@ class Adadelta(SpecOptimizer):
     update_state = staticmethod(adadelta_update)
     kernel_scalars = staticmethod(adadelta_scalars)
     kernel = staticmethod(adadelta_kernel)
+    triton_kernel = "optc.generated.triton.adadelta:adadelta_triton"
 
     def __init__(
         self,

@@ -128,6 +128,7 @@ class AdaFom(SpecOptimizer):
     update_state = staticmethod(adafom_update)
     kernel_scalars = staticmethod(adafom_scalars)
     kernel = staticmethod(adafom_kernel)
+    triton_kernel = "optc.generated.triton.adafom:adafom_triton"
 
     def __init__(
         self,

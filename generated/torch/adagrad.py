@@ -159,6 +159,7 @@ class Adagrad(SpecOptimizer):
     update_state = staticmethod(adagrad_update)
     kernel_scalars = staticmethod(adagrad_scalars)
     kernel = staticmethod(adagrad_kernel)
+    triton_kernel = "optc.generated.triton.adagrad:adagrad_triton"
 
     def __init__(
         self,

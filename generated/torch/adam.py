@@ -171,6 +171,7 @@ class Adam(SpecOptimizer):
     update_state = staticmethod(adam_update)
     kernel_scalars = staticmethod(adam_scalars)
     kernel = staticmethod(adam_kernel)
+    triton_kernel = "optc.generated.triton.adam:adam_triton"
 
     def __init__(
         self,

@@ -160,6 +160,7 @@ class Adamax(SpecOptimizer):
     update_state = staticmethod(adamax_update)
     kernel_scalars = staticmethod(adamax_scalars)
     kernel = staticmethod(adamax_kernel)
+    triton_kernel = "optc.generated.triton.adamax:adamax_triton"
 
     def __init__(
         self,

@@ -153,6 +153,7 @@ class AdamaxW(SpecOptimizer):
     update_state = staticmethod(adamaxw_update)
     kernel_scalars = staticmethod(adamaxw_scalars)
     kernel = staticmethod(adamaxw_kernel)
+    triton_kernel = "optc.generated.triton.adamaxw:adamaxw_triton"
 
     def __init__(
         self,

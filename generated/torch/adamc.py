@@ -181,6 +181,7 @@ class AdamC(SpecOptimizer):
     update_state = staticmethod(adamc_update)
     kernel_scalars = staticmethod(adamc_scalars)
     kernel = staticmethod(adamc_kernel)
+    triton_kernel = "optc.generated.triton.adamc:adamc_triton"
 
     def __init__(
         self,

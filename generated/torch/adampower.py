@@ -194,6 +194,7 @@ class AdamPower(SpecOptimizer):
     update_state = staticmethod(adampower_update)
     kernel_scalars = staticmethod(adampower_scalars)
     kernel = staticmethod(adampower_kernel)
+    triton_kernel = "optc.generated.triton.adampower:adampower_triton"
 
     def __init__(
         self,

@@ -177,6 +177,7 @@ class AdamW(SpecOptimizer):
     update_state = staticmethod(adamw_update)
     kernel_scalars = staticmethod(adamw_scalars)
     kernel = staticmethod(adamw_kernel)
+    triton_kernel = "optc.generated.triton.adamw:adamw_triton"
 
     def __init__(
         self,

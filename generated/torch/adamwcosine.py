@@ -260,6 +260,7 @@ class AdamWCosine(SpecOptimizer):
     update_state = staticmethod(adamwcosine_update)
     kernel_scalars = staticmethod(adamwcosine_scalars)
     kernel = staticmethod(adamwcosine_kernel)
+    triton_kernel = "optc.generated.triton.adamwcosine:adamwcosine_triton"
 
     def __init__(
         self,

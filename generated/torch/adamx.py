@@ -171,6 +171,7 @@ class AdamX(SpecOptimizer):
     update_state = staticmethod(adamx_update)
     kernel_scalars = staticmethod(adamx_scalars)
     kernel = staticmethod(adamx_kernel)
+    triton_kernel = "optc.generated.triton.adamx:adamx_triton"
 
     def __init__(
         self,

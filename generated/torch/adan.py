@@ -206,6 +206,7 @@ class Adan(SpecOptimizer):
     update_state = staticmethod(adan_update)
     kernel_scalars = staticmethod(adan_scalars)
     kernel = staticmethod(adan_kernel)
+    triton_kernel = "optc.generated.triton.adan:adan_triton"
 
     def __init__(
         self,

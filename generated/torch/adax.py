@@ -168,6 +168,7 @@ class AdaX(SpecOptimizer):
     update_state = staticmethod(adax_update)
     kernel_scalars = staticmethod(adax_scalars)
     kernel = staticmethod(adax_kernel)
+    triton_kernel = "optc.generated.triton.adax:adax_triton"
 
     def __init__(
         self,

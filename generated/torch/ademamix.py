@@ -253,6 +253,7 @@ class AdEMAMix(SpecOptimizer):
     update_state = staticmethod(ademamix_update)
     kernel_scalars = staticmethod(ademamix_scalars)
     kernel = staticmethod(ademamix_kernel)
+    triton_kernel = "optc.generated.triton.ademamix:ademamix_triton"
 
     def __init__(
         self,

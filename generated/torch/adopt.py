@@ -172,6 +172,7 @@ class ADOPT(SpecOptimizer):
     update_state = staticmethod(adopt_update)
     kernel_scalars = staticmethod(adopt_scalars)
     kernel = staticmethod(adopt_kernel)
+    triton_kernel = "optc.generated.triton.adopt:adopt_triton"
 
     def __init__(
         self,

@@ -185,6 +185,7 @@ class AMSGrad(SpecOptimizer):
     update_state = staticmethod(amsgrad_update)
     kernel_scalars = staticmethod(amsgrad_scalars)
     kernel = staticmethod(amsgrad_kernel)
+    triton_kernel = "optc.generated.triton.amsgrad:amsgrad_triton"
 
     def __init__(
         self,

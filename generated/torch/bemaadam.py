@@ -305,6 +305,7 @@ class BEMAAdam(SpecOptimizer):
     update_state = staticmethod(bemaadam_update)
     kernel_scalars = staticmethod(bemaadam_scalars)
     kernel = staticmethod(bemaadam_kernel)
+    triton_kernel = "optc.generated.triton.bemaadam:bemaadam_triton"
     eval_point = staticmethod(bemaadam_eval)
 
     def __init__(

@@ -161,6 +161,7 @@ class CAdam(SpecOptimizer):
     update_state = staticmethod(cadam_update)
     kernel_scalars = staticmethod(cadam_scalars)
     kernel = staticmethod(cadam_kernel)
+    triton_kernel = "optc.generated.triton.cadam:cadam_triton"
 
     def __init__(
         self,

@@ -122,6 +122,7 @@ class DualAveraging(SpecOptimizer):
     update_state = staticmethod(dualaveraging_update)
     kernel_scalars = staticmethod(dualaveraging_scalars)
     kernel = staticmethod(dualaveraging_kernel)
+    triton_kernel = "optc.generated.triton.dualaveraging:dualaveraging_triton"
 
     def __init__(
         self,

@@ -166,6 +166,7 @@ class Grams(SpecOptimizer):
     update_state = staticmethod(grams_update)
     kernel_scalars = staticmethod(grams_scalars)
     kernel = staticmethod(grams_kernel)
+    triton_kernel = "optc.generated.triton.grams:grams_triton"
 
     def __init__(
         self,

@@ -112,6 +112,7 @@ class HeavyBall(SpecOptimizer):
     update_state = staticmethod(heavyball_update)
     kernel_scalars = staticmethod(heavyball_scalars)
     kernel = staticmethod(heavyball_kernel)
+    triton_kernel = "optc.generated.triton.heavyball:heavyball_triton"
 
     def __init__(
         self,

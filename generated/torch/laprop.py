@@ -171,6 +171,7 @@ class LaProp(SpecOptimizer):
     update_state = staticmethod(laprop_update)
     kernel_scalars = staticmethod(laprop_scalars)
     kernel = staticmethod(laprop_kernel)
+    triton_kernel = "optc.generated.triton.laprop:laprop_triton"
 
     def __init__(
         self,

@@ -142,6 +142,7 @@ class Lion(SpecOptimizer):
     update_state = staticmethod(lion_update)
     kernel_scalars = staticmethod(lion_scalars)
     kernel = staticmethod(lion_kernel)
+    triton_kernel = "optc.generated.triton.lion:lion_triton"
 
     def __init__(
         self,

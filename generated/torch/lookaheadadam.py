@@ -222,6 +222,7 @@ class LookaheadAdam(SpecOptimizer):
     update_state = staticmethod(lookaheadadam_update)
     kernel_scalars = staticmethod(lookaheadadam_scalars)
     kernel = staticmethod(lookaheadadam_kernel)
+    triton_kernel = "optc.generated.triton.lookaheadadam:lookaheadadam_triton"
     eval_point = staticmethod(lookaheadadam_eval)
 
     def __init__(

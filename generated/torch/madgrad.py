@@ -156,6 +156,7 @@ class MADGRAD(SpecOptimizer):
     update_state = staticmethod(madgrad_update)
     kernel_scalars = staticmethod(madgrad_scalars)
     kernel = staticmethod(madgrad_kernel)
+    triton_kernel = "optc.generated.triton.madgrad:madgrad_triton"
 
     def __init__(
         self,

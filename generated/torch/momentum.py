@@ -105,6 +105,7 @@ class Momentum(SpecOptimizer):
     update_state = staticmethod(momentum_update)
     kernel_scalars = staticmethod(momentum_scalars)
     kernel = staticmethod(momentum_kernel)
+    triton_kernel = "optc.generated.triton.momentum:momentum_triton"
 
     def __init__(
         self,

@@ -167,6 +167,7 @@ class NAdamDozat(SpecOptimizer):
     update_state = staticmethod(nadamdozat_update)
     kernel_scalars = staticmethod(nadamdozat_scalars)
     kernel = staticmethod(nadamdozat_kernel)
+    triton_kernel = "optc.generated.triton.nadamdozat:nadamdozat_triton"
 
     def __init__(
         self,

@@ -195,6 +195,7 @@ class NAdamW(SpecOptimizer):
     update_state = staticmethod(nadamw_update)
     kernel_scalars = staticmethod(nadamw_scalars)
     kernel = staticmethod(nadamw_kernel)
+    triton_kernel = "optc.generated.triton.nadamw:nadamw_triton"
 
     def __init__(
         self,

@@ -100,6 +100,7 @@ class ONS(SpecOptimizer):
     update_state = staticmethod(ons_update)
     kernel_scalars = staticmethod(ons_scalars)
     kernel = staticmethod(ons_kernel)
+    triton_kernel = "optc.generated.triton.ons:ons_triton"
 
     def __init__(
         self,

@@ -162,6 +162,7 @@ class Padam(SpecOptimizer):
     update_state = staticmethod(padam_update)
     kernel_scalars = staticmethod(padam_scalars)
     kernel = staticmethod(padam_kernel)
+    triton_kernel = "optc.generated.triton.padam:padam_triton"
 
     def __init__(
         self,

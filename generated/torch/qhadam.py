@@ -204,6 +204,7 @@ class QHAdam(SpecOptimizer):
     update_state = staticmethod(qhadam_update)
     kernel_scalars = staticmethod(qhadam_scalars)
     kernel = staticmethod(qhadam_kernel)
+    triton_kernel = "optc.generated.triton.qhadam:qhadam_triton"
 
     def __init__(
         self,

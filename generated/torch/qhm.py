@@ -138,6 +138,7 @@ class QHM(SpecOptimizer):
     update_state = staticmethod(qhm_update)
     kernel_scalars = staticmethod(qhm_scalars)
     kernel = staticmethod(qhm_kernel)
+    triton_kernel = "optc.generated.triton.qhm:qhm_triton"
 
     def __init__(
         self,

@@ -215,6 +215,7 @@ class RAdam(SpecOptimizer):
     update_state = staticmethod(radam_update)
     kernel_scalars = staticmethod(radam_scalars)
     kernel = staticmethod(radam_kernel)
+    triton_kernel = "optc.generated.triton.radam:radam_triton"
 
     def __init__(
         self,

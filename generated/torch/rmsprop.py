@@ -143,6 +143,7 @@ class RMSprop(SpecOptimizer):
     update_state = staticmethod(rmsprop_update)
     kernel_scalars = staticmethod(rmsprop_scalars)
     kernel = staticmethod(rmsprop_kernel)
+    triton_kernel = "optc.generated.triton.rmsprop:rmsprop_triton"
 
     def __init__(
         self,

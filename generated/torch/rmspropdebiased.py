@@ -134,6 +134,7 @@ class RMSpropDebiased(SpecOptimizer):
     update_state = staticmethod(rmspropdebiased_update)
     kernel_scalars = staticmethod(rmspropdebiased_scalars)
     kernel = staticmethod(rmspropdebiased_kernel)
+    triton_kernel = "optc.generated.triton.rmspropdebiased:rmspropdebiased_triton"
 
     def __init__(
         self,

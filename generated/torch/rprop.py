@@ -186,6 +186,7 @@ class Rprop(SpecOptimizer):
     update_state = staticmethod(rprop_update)
     kernel_scalars = staticmethod(rprop_scalars)
     kernel = staticmethod(rprop_kernel)
+    triton_kernel = "optc.generated.triton.rprop:rprop_triton"
 
     def __init__(
         self,

@@ -107,6 +107,7 @@ class SGD(SpecOptimizer):
     update_state = staticmethod(sgd_update)
     kernel_scalars = staticmethod(sgd_scalars)
     kernel = staticmethod(sgd_kernel)
+    triton_kernel = "optc.generated.triton.sgd:sgd_triton"
 
     def __init__(
         self,

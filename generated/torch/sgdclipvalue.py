@@ -106,6 +106,7 @@ class SGDClipValue(SpecOptimizer):
     update_state = staticmethod(sgdclipvalue_update)
     kernel_scalars = staticmethod(sgdclipvalue_scalars)
     kernel = staticmethod(sgdclipvalue_kernel)
+    triton_kernel = "optc.generated.triton.sgdclipvalue:sgdclipvalue_triton"
 
     def __init__(
         self,

@@ -153,6 +153,7 @@ class SGDMomentum(SpecOptimizer):
     update_state = staticmethod(sgdmomentum_update)
     kernel_scalars = staticmethod(sgdmomentum_scalars)
     kernel = staticmethod(sgdmomentum_kernel)
+    triton_kernel = "optc.generated.triton.sgdmomentum:sgdmomentum_triton"
 
     def __init__(
         self,

@@ -143,6 +143,7 @@ class SGDNesterov(SpecOptimizer):
     update_state = staticmethod(sgdnesterov_update)
     kernel_scalars = staticmethod(sgdnesterov_scalars)
     kernel = staticmethod(sgdnesterov_kernel)
+    triton_kernel = "optc.generated.triton.sgdnesterov:sgdnesterov_triton"
 
     def __init__(
         self,

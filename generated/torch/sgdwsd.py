@@ -268,6 +268,7 @@ class SGDWSD(SpecOptimizer):
     update_state = staticmethod(sgdwsd_update)
     kernel_scalars = staticmethod(sgdwsd_scalars)
     kernel = staticmethod(sgdwsd_kernel)
+    triton_kernel = "optc.generated.triton.sgdwsd:sgdwsd_triton"
 
     def __init__(
         self,

@@ -201,6 +201,7 @@ class SGDWSDS(SpecOptimizer):
     update_state = staticmethod(sgdwsds_update)
     kernel_scalars = staticmethod(sgdwsds_scalars)
     kernel = staticmethod(sgdwsds_kernel)
+    triton_kernel = "optc.generated.triton.sgdwsds:sgdwsds_triton"
 
     def __init__(
         self,

@@ -92,6 +92,7 @@ class SignSGD(SpecOptimizer):
     update_state = staticmethod(signsgd_update)
     kernel_scalars = staticmethod(signsgd_scalars)
     kernel = staticmethod(signsgd_kernel)
+    triton_kernel = "optc.generated.triton.signsgd:signsgd_triton"
 
     def __init__(
         self,

@@ -124,6 +124,7 @@ class Signum(SpecOptimizer):
     update_state = staticmethod(signum_update)
     kernel_scalars = staticmethod(signum_scalars)
     kernel = staticmethod(signum_kernel)
+    triton_kernel = "optc.generated.triton.signum:signum_triton"
 
     def __init__(
         self,

@@ -121,6 +121,7 @@ class Tiger(SpecOptimizer):
     update_state = staticmethod(tiger_update)
     kernel_scalars = staticmethod(tiger_scalars)
     kernel = staticmethod(tiger_kernel)
+    triton_kernel = "optc.generated.triton.tiger:tiger_triton"
 
     def __init__(
         self,

@@ -171,6 +171,7 @@ class Yogi(SpecOptimizer):
     update_state = staticmethod(yogi_update)
     kernel_scalars = staticmethod(yogi_scalars)
     kernel = staticmethod(yogi_kernel)
+    triton_kernel = "optc.generated.triton.yogi:yogi_triton"
 
     def __init__(
         self,
