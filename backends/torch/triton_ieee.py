@@ -13,6 +13,9 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+INF = tl.constexpr(float("inf"))
+NAN = tl.constexpr(float("nan"))
+
 
 @triton.jit
 def div(x, y):
@@ -62,5 +65,18 @@ def mod(x, y):
 
 @triton.jit
 def pow(x, y):
-    """``x ** y`` for a non-constant or fractional exponent (libdevice's ``pow``)."""
-    return tl.extra.libdevice.pow(x, y)
+    """torch.pow of real numbers for an exponent other than a small integer constant.
+
+    ``exp(y log|x|)`` in float64 with torch's signs and special cases (a negative base to an
+    integer power, ``x ** 0 == 1 ** y == 1``), rounded to ``x``'s type: libdevice's ``pow`` is
+    not available under ``TRITON_INTERPRET``, and float64 keeps float32 results exact to the
+    last place for exponents of moderate size."""
+    base = x.to(tl.float64)
+    exponent = tl.zeros_like(base) + y
+    magnitude = tl.exp(exponent * tl.log(tl.abs(base)))
+    integer = tl.floor(exponent) == exponent
+    odd = integer & (tl.floor(exponent * 0.5) * 2 != exponent)
+    signed = tl.where(odd, -magnitude, magnitude)
+    result = tl.where(base < 0, tl.where(integer, signed, NAN), magnitude)
+    result = tl.where((exponent == 0) | (base == 1), 1.0, result)
+    return result.to(x.dtype)

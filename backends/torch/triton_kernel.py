@@ -118,7 +118,7 @@ class TritonPrinter(KernelPrinter):
         return f"{self.tl}.where({test} != 0, {product}, 0)", Prec.ATOM
 
     def inf(self) -> str:
-        return 'float("inf")'
+        return f"{self.ieee_module}.INF"
 
     def as_tensor(self, expr: Expr, text: str) -> str:
         return text
