@@ -146,7 +146,8 @@ _FLAG_PARAMETERS = (
         "bool | None",
         "None",
         "True: the update of each param group as one torch.compile'd graph (one pass over "
-        "memory per parameter; the first step compiles). None or False: the readable "
+        "memory per parameter; the first step compiles), or on CUDA as one launch of the "
+        "spec's Triton kernel where it has one. None or False: the readable "
         "per-parameter loop, which None picks because it needs no compilation",
     ),
     ("capturable", "bool", "False", "accepted as in torch.optim; True is not available yet"),
