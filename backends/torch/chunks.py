@@ -8,9 +8,10 @@ per block of every parameter, plus per-tensor arrays of element counts and of th
 dtype combination, which pick the kernel's per-step scalars and its element types) however
 many tensors it has: the launch count does not grow with the number of parameters.
 
-The tables are cached by the sizes and addresses they describe (the optimizer's own buffers
-and the parameters keep their storage from step to step), so a steady training loop sends
-only the per-step scalars to the device. A non-contiguous operand is staged through a
+The tables are cached by the sizes and addresses they describe: the optimizer's buffers and
+the parameters keep their storage from step to step, so a loop whose gradients stay in place
+sends only the per-step scalars to the device (gradients set to None by ``zero_grad`` come
+back at new addresses: the address table, 8 bytes an operand, is sent again). A non-contiguous operand is staged through a
 contiguous copy (written back after the launch for θ and the states).
 
 On CUDA ``fused=True`` takes this path when the spec has a kernel and triton is installed;
@@ -20,6 +21,7 @@ on the CPU only with :attr:`SpecOptimizer.triton_on_cpu` set (the tests run the 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
@@ -99,15 +101,18 @@ def _launch(function: Any, members: Sequence[Member], values: Mapping[str, Any])
     scalars = torch.tensor([float(v) for v in values.values()], dtype=compute, device=theta.device)
     addresses = tuple(x.data_ptr() for row in staged for x in row)
     chunks = _chunk_table(sizes, theta.device)
-    function[(chunks.shape[0],)](
-        chunks,
-        _int64s(sizes, theta.device),
-        _int64s(addresses, theta.device),
-        scalars,
-        BLOCK,
-        getattr(tl, str(compute).removeprefix("torch.")),
-        *(getattr(tl, str(x.dtype).removeprefix("torch.")) for x in staged[0]),
-    )
+    # Triton launches on the current CUDA device: make it the parameters' one.
+    on_device = torch.cuda.device(theta.device) if theta.is_cuda else contextlib.nullcontext()
+    with on_device:
+        function[(chunks.shape[0],)](
+            chunks,
+            _int64s(sizes, theta.device),
+            _int64s(addresses, theta.device),
+            scalars,
+            BLOCK,
+            getattr(tl, str(compute).removeprefix("torch.")),
+            *(getattr(tl, str(x.dtype).removeprefix("torch.")) for x in staged[0]),
+        )
     for row, copies in zip(rows, staged, strict=True):
         for target, copy in zip(row[:1] + row[2:], copies[:1] + copies[2:], strict=True):
             if copy is not target:

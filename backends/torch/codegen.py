@@ -39,7 +39,7 @@ from optc.ir.nodes import (
 from optc.ir.ops import OPS
 
 
-def device_values(program: Program, body: Iterable[Binding]) -> set[str]:
+def _device_values(program: Program, body: Iterable[Binding]) -> set[str]:
     """Scalar and global states, reductions, and every binding computed from one, live on the
     device."""
     device = {s.name for s in program.states if s.shape is Shape.SCALAR}
@@ -261,7 +261,7 @@ def generate(program: Program, spec_path: str) -> str:
     names.update({b.id: b.display for b in body})
     split = rounds.layout(program, plan, lowering.spec_names(program)) if plan else None
     names.update(split.names if split else {})
-    device = device_values(program, body)
+    device = _device_values(program, body)
     printer = TorchPrinter(names, device, internal, ScalarFacts(program))
     update_body = split.update if split else body
     statements = lowering.statements(program, printer, update_body)
@@ -372,7 +372,7 @@ def _section_function(
     bindings = program.sections[kind]
     names = {name: name for name in lowering.spec_names(program)}
     names.update({b.id: b.display for b in bindings})
-    printer = TorchPrinter(names, device_values(program, bindings), internal, like="theta")
+    printer = TorchPrinter(names, _device_values(program, bindings), internal, like="theta")
     tensor = f"{printer.torch}.Tensor"
     states = "".join(f", {s.name}: {tensor}" for s in program.states)
     shared = "".join(f", {s.name}: {tensor}" for s in program.globals)

@@ -51,11 +51,11 @@ def unsupported(program: Program) -> str | None:
         for guard in binding.guards:
             if not hoist.is_host(guard.cond, host):
                 return f"the block at line {guard.line} depends on the parameter"
+        if lowering.shape_names_used([binding.expr]):
+            return f"line {binding.span.line} reads the parameter's dimensions"
         for node in walk(binding.expr):
             if isinstance(node, Op) and OPS[node.op].category not in _ELEMENTWISE:
                 return f"line {binding.span.line} has {node.op}, which is not elementwise"
-            if lowering.shape_names_used([node]):
-                return f"line {binding.span.line} reads the parameter's dimensions"
             if node.type.dtype is DType.INT and not hoist.is_host(node, host):
                 return f"line {binding.span.line} computes integers per element"
     return None
@@ -95,7 +95,7 @@ class TritonPrinter(KernelPrinter):
 
     def _power(self, expr: Op) -> Rendered:
         """Small integer powers as products (torch's ``pow`` is exact for ``x ** 2``), others
-        through libdevice."""
+        through the helper ``pow``."""
         base, exponent = expr.args
         if isinstance(exponent, Const) and exponent.value in (2, 3, 4):
             factor = self.at(base, Prec.MUL + 1)
@@ -150,13 +150,12 @@ def generate(program: Program, spec_path: str) -> str | None:
     """The formatted source of ``generated/triton/<name>.py``, or None (see :func:`unsupported`)."""
     if unsupported(program) is not None:
         return None
-    from optc.backends.torch.codegen import device_values  # codegen imports this module
-
     snake = program.snake_name
     internal = lowering.InternalNames(lowering.spec_names(program))
     names = {name: name for name in lowering.spec_names(program)}
     names.update({b.id: b.display for b in program.body})
-    base = TorchPrinter(names, device_values(program, program.body), internal, ScalarFacts(program))
+    # No value is a 0-d device tensor here: those are scalar states and reductions (unsupported).
+    base = TorchPrinter(names, set(), internal, ScalarFacts(program))
     part = device_part(program, base, program.body)
     printer = TritonPrinter(base, part, internal)
     statements = lowering.statements(program, printer, part.body)
@@ -185,6 +184,7 @@ def generate(program: Program, spec_path: str) -> str | None:
 
 
 def has_kernel(program: Program) -> bool:
+    """Whether the spec's step is elementwise, so that it has a Triton kernel."""
     return unsupported(program) is None
 
 
