@@ -7,7 +7,9 @@ with ``fused=True`` forced onto the Triton kernel, and must agree with the reada
 ``<name>_update``: the same statements in registers, float64 and float32. bfloat16 parameters
 are computed in float32 (each step: load, compute in float32, store rounded) and one launch
 covers a param group. The interpreter runs the kernels as NumPy code, so the tensors are tiny;
-what a GPU would add (compilation, timing) is not tested here.
+what a GPU would add (compilation, timing) is not tested here. The module reruns itself in a
+subprocess with ``TRITON_INTERPRET=1`` (see ``INTERPRETED``); in the outer pytest it also
+checks that CPU users keep the compiled path and that importing optc imports no triton.
 """
 
 from __future__ import annotations
@@ -39,9 +41,10 @@ TRITON_SPECS = sorted(
 # and the other tests' triton untouched.
 INTERPRETED = os.environ.get("TRITON_INTERPRET") == "1"
 interpreted = pytest.mark.skipif(not INTERPRETED, reason="runs in a TRITON_INTERPRET=1 subprocess")
+outer = pytest.mark.skipif(INTERPRETED, reason="runs in the pytest that starts this one")
 
 
-@pytest.mark.skipif(INTERPRETED, reason="this is that subprocess")
+@outer
 def test_the_triton_path_under_the_interpreter():
     result = subprocess.run(
         [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider"],
@@ -60,6 +63,19 @@ def triton_on_cpu():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(SpecOptimizer, "triton_on_cpu", True)
         yield
+
+
+@outer
+def test_cpu_users_keep_the_compiled_path_and_optc_needs_no_triton(monkeypatch):
+    monkeypatch.setattr(SpecOptimizer, "triton_on_cpu", False)
+    monkeypatch.setattr(SpecOptimizer, "compile_fused", False)  # the eager form of that path
+    monkeypatch.setattr(chunks, "step", lambda *args: pytest.fail("the Triton path ran"))
+    _assert_same_run("adamw", torch.float32, rtol=1e-6, atol=1e-7)
+    code = "import sys, optc.generated.torch, optc.generated.triton; print('triton' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
 
 
 @interpreted
