@@ -14,7 +14,6 @@ import triton
 import triton.language as tl
 
 INF = tl.constexpr(float("inf"))
-NAN = tl.constexpr(float("nan"))
 
 
 @triton.jit
@@ -59,8 +58,12 @@ def sign(x):
 
 @triton.jit
 def mod(x, y):
-    """torch.remainder (Python's ``%``): ``x - y * floor(x / y)``, the sign of ``y``."""
-    return x - y * tl.floor(div(x, y))
+    """torch.remainder (Python's ``%``), as torch computes it: ``fmod(x, y)``, moved by ``y``
+    where its sign differs from ``y``'s (so ``x % inf`` is ``x`` for ``x >= 0``)."""
+    quotient = div(x, y)
+    truncated = tl.where(quotient < 0, -tl.floor(-quotient), tl.floor(quotient))
+    remainder = tl.where((tl.abs(y) == INF) & (tl.abs(x) != INF), x, x - y * truncated)
+    return tl.where((remainder != 0) & ((y < 0) != (remainder < 0)), remainder + y, remainder)
 
 
 @triton.jit
@@ -68,15 +71,18 @@ def pow(x, y):
     """torch.pow of real numbers for an exponent other than a small integer constant.
 
     ``exp(y log|x|)`` in float64 with torch's signs and special cases (a negative base to an
-    integer power, ``x ** 0 == 1 ** y == 1``), rounded to ``x``'s type: libdevice's ``pow`` is
+    integer power, ``x ** 0 == 1 ** y == (-1) ** inf == 1``), rounded to ``x``'s type: libdevice's ``pow`` is
     not available under ``TRITON_INTERPRET``, and float64 keeps float32 results exact to the
-    last place for exponents of moderate size."""
+    last place for exponents of moderate size. (No NaN constant: Triton compares the values
+    of the globals a kernel reads between compilations, and NaN != NaN.)"""
     base = x.to(tl.float64)
     exponent = tl.zeros_like(base) + y
-    magnitude = tl.exp(exponent * tl.log(tl.abs(base)))
     integer = tl.floor(exponent) == exponent
     odd = integer & (tl.floor(exponent * 0.5) * 2 != exponent)
-    signed = tl.where(odd, -magnitude, magnitude)
-    result = tl.where(base < 0, tl.where(integer, signed, NAN), magnitude)
-    result = tl.where((exponent == 0) | (base == 1), 1.0, result)
+    magnitude = tl.exp(exponent * tl.log(tl.abs(base)))
+    signed = tl.where(odd & (base < 0), -magnitude, magnitude)
+    # A fractional power of a finite negative base is NaN, as log(base) is.
+    result = tl.where(integer | (base == -INF), signed, tl.exp(exponent * tl.log(base)))
+    one = (exponent == 0) | (base == 1) | ((base == -1) & (tl.abs(exponent) == INF))
+    result = tl.where(one, 1.0, result)
     return result.to(x.dtype)
