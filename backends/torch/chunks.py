@@ -31,7 +31,11 @@ from typing import Any
 import torch
 
 BLOCK = 1024  # elements per program
-_TYPES = ("float32", "float64", "float16", "bfloat16")  # the element types the kernels take
+# The element types the kernels take, by the name of their triton.language dtype.
+_TYPES = {
+    t: str(t).removeprefix("torch.")
+    for t in (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+}
 
 # Sources of kernels compiled in memory (optc.load), by module name: executed on first use.
 _SOURCES: dict[str, str] = {}
@@ -51,7 +55,7 @@ def usable(members: Sequence[Member], on_cpu: bool) -> bool:
     operands = [x for theta, grad, states, _ in members for x in (theta, grad, *states)]
     return (
         all(x.is_cuda or (on_cpu and x.device.type == "cpu") for x in operands)
-        and all(str(x.dtype).removeprefix("torch.") in _TYPES for x in operands)
+        and all(x.dtype in _TYPES for x in operands)
         and importlib.util.find_spec("triton") is not None
     )
 
@@ -110,8 +114,8 @@ def _launch(function: Any, members: Sequence[Member], values: Mapping[str, Any])
             _int64s(addresses, theta.device),
             scalars,
             BLOCK,
-            getattr(tl, str(compute).removeprefix("torch.")),
-            *(getattr(tl, str(x.dtype).removeprefix("torch.")) for x in staged[0]),
+            getattr(tl, _TYPES[compute]),
+            *(getattr(tl, _TYPES[x.dtype]) for x in staged[0]),
             # torch rounds every operation: no contraction into FMAs, so the kernel computes
             # what the readable update does (Triton 3.9 contracts by default).
             enable_fp_fusion=False,
