@@ -27,10 +27,12 @@ pytest.importorskip("triton")
 import triton
 import triton.language as tl
 
+import optc
 from optc.backends.torch import chunks, triton_ieee
 from optc.backends.torch.runtime import SpecOptimizer
 from optc.generated.torch import AdamW
 from optc.regen import generated_dir
+from tests import test_fused_path
 from tests.test_fused_path import _assert_same_run, _run
 
 TRITON_SPECS = sorted(
@@ -123,6 +125,34 @@ def test_the_library_has_kernels_for_the_elementwise_specs():
 def test_triton_kernel_equals_the_readable_update(spec):
     _assert_same_run(spec, torch.float64, rtol=1e-12, atol=1e-14)
     _assert_same_run(spec, torch.float32, rtol=1e-6, atol=1e-7, maximize=True)
+
+
+# Names the Triton module uses itself, taken by a spec (compiled in memory by optc.load).
+HOSTILE = """optimizer Triton
+cite "x"
+hyper BLOCK = 0.5 in [0, 1)
+hyper mask = 2 in [0, inf)
+hyper triton = 1 in [0, inf)
+hyper s0 = 0.1 in (0, inf)
+state index = 0
+state chunk = 1
+state ieee = 0
+step
+  index <- BLOCK * index + g
+  chunk <- chunk * 0.9 + mask * triton
+  ieee <- max(ieee, abs(g))
+  theta <- theta - s0 * index / (sqrt(ieee) + chunk)
+"""
+
+
+@interpreted
+def test_spec_names_that_the_triton_module_uses_itself(monkeypatch):
+    cls = optc.load(HOSTILE)
+    assert cls.triton_kernel == "optc_loaded_triton_triton:triton_triton"
+    monkeypatch.setattr(test_fused_path, "optimizer_class", lambda spec: cls)
+    _assert_same_run("triton", torch.float64, rtol=1e-12, atol=1e-14)
+    # `tl` must be triton.language itself (the interpreter reads `tl.constexpr` literally)
+    assert optc.load(HOSTILE.replace("s0", "tl")).triton_kernel is None
 
 
 @interpreted

@@ -39,6 +39,8 @@ _IEEE_FUNCTIONS = {"sqrt", "sign", "mod", "clip"}
 
 def unsupported(program: Program) -> str | None:
     """Why a spec has no Triton kernel (None: it has one)."""
+    if "tl" in lowering.spec_names(program):  # the interpreter reads `tl.constexpr` literally
+        return "it names something `tl`, the Triton module's name for triton.language"
     if phases.plan(program) is not None:
         return "it reads across parameters (global state or sums over the group)"
     for state in program.states:
@@ -72,7 +74,7 @@ class TritonPrinter(KernelPrinter):
     def __init__(self, base: TorchPrinter, part: DevicePart, names: lowering.InternalNames):
         super().__init__(base, part.host)
         self.passed = dict(part.printer.passed)
-        self.tl, self._ieee = names["tl"], names["ieee"]
+        self.tl, self._ieee = "tl", names["ieee"]
         self.uses_helpers = False  # whether the kernel calls optc.backends.torch.triton_ieee
         self.block, self.compute = names["BLOCK"], names["COMPUTE"]
 
