@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 import sys
 import types
 from collections.abc import Callable
@@ -42,9 +43,11 @@ def export_name(program: Program, backend: str) -> str:
 
 
 def load_module(source: str, module_name: str) -> types.ModuleType:
-    """Execute generated source as a fresh module (registered so pickling and jit work)."""
+    """Execute generated source as a fresh module (registered so pickling and jit work, and its
+    source in linecache so tracebacks show it and ``triton.jit`` can read it)."""
     module = types.ModuleType(module_name)
     module.__file__ = f"<optc:{module_name}>"
+    linecache.cache[module.__file__] = (len(source), None, source.splitlines(True), module.__file__)
     sys.modules[module_name] = module
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     return module
@@ -54,4 +57,11 @@ def build(program: Program, backend: str, spec_path: str = "<spec>") -> Any:
     """The torch Optimizer class or optax factory for a program, compiled in memory."""
     source = generator(backend)(program, spec_path)
     module = load_module(source, f"optc_loaded_{backend}_{program.snake_name}")
-    return getattr(module, export_name(program, backend))
+    result = getattr(module, export_name(program, backend))
+    if backend == "torch" and result.triton_kernel is not None:
+        from optc.backends.torch import chunks, triton_kernel
+
+        name = f"optc_loaded_triton_{program.snake_name}"
+        chunks.register(name, triton_kernel.generate(program, spec_path))
+        result.triton_kernel = f"{name}:{program.snake_name}_triton"
+    return result

@@ -20,6 +20,7 @@ import jinja2
 from optc import pysource
 from optc.backends import lowering, rounds
 from optc.backends.pyexpr import ScalarFacts
+from optc.backends.torch import triton_kernel
 from optc.backends.torch.kernel import kernel_functions
 from optc.backends.torch.printer import TorchPrinter
 from optc.diagnostics import SpecError
@@ -147,7 +148,8 @@ _FLAG_PARAMETERS = (
         "bool | None",
         "None",
         "True: the update of each param group as one torch.compile'd graph (one pass over "
-        "memory per parameter; the first step compiles). None or False: the readable "
+        "memory per parameter; the first step compiles), or on CUDA as one launch of the "
+        "spec's Triton kernel where it has one. None or False: the readable "
         "per-parameter loop, which None picks because it needs no compilation",
     ),
     ("capturable", "bool", "False", "accepted as in torch.optim; True is not available yet"),
@@ -339,6 +341,11 @@ def generate(program: Program, spec_path: str) -> str:
         ],
         global_outputs=split.global_outputs if split else {},
         sections=list(program.sections),
+        triton_kernel=(
+            f"optc.generated.triton.{program.snake_name}:{program.snake_name}_triton"
+            if triton_kernel.has_kernel(program)
+            else None
+        ),
         states=[s.name for s in program.states],
         state_keys={spec: lib for lib, spec in (counterpart.states if counterpart else {}).items()},
         fixed=counterpart.fixed if counterpart else {},

@@ -53,6 +53,25 @@ class KernelPrinter(TorchPrinter):
         return name
 
 
+@dataclasses.dataclass(frozen=True)
+class DevicePart:
+    """The tensor work of an update body: what ``<name>_kernel`` runs (and the Triton kernel)."""
+
+    host: set[str]  # the ids of the host locals (computed by ``<name>_scalars``)
+    printer: KernelPrinter  # its ``passed``: host expression → argument name, in order
+    body: list[Binding]  # the other bindings, in body order
+    statements: list[lowering.StatementView]  # those bindings as torch statements
+
+
+def device_part(program: Program, printer: TorchPrinter, update_body: list[Binding]) -> DevicePart:
+    """Split an update body into host scalars and tensor work, printing the tensor work."""
+    host = hoist.host_locals(program, update_body)
+    kernel = KernelPrinter(printer, host)
+    device_body = [b for b in update_body if b.id not in host]
+    statements = lowering.statements(program, kernel, device_body)
+    return DevicePart(host, kernel, device_body, statements)
+
+
 def kernel_functions(
     program: Program,
     printer: TorchPrinter,
@@ -62,10 +81,8 @@ def kernel_functions(
 ) -> list[lowering.FunctionView]:
     """``<name>_scalars`` and ``<name>_kernel`` for an update body (see the module docstring)."""
     snake, tensor = program.snake_name, f"{printer.torch}.Tensor"
-    host = hoist.host_locals(program, update_body)
-    kernel = KernelPrinter(printer, host)
-    device_body = [b for b in update_body if b.id not in host]
-    statements = lowering.statements(program, kernel, device_body)
+    part = device_part(program, printer, update_body)
+    host, kernel, device_body = part.host, part.printer, part.body
     preamble = kernel.shape_preamble([b.expr for b in device_body])
     printer.absorb(kernel)
     scalar_body = [_unconditional(b) for b in update_body if b.id in host]
@@ -93,7 +110,7 @@ def kernel_functions(
             f"tuple[{tensor}, ...]",
             f"{snake}_update with the per-step scalars of {snake}_scalars as arguments.",
             preamble,
-            statements,
+            part.statements,
             outputs + ("," if not program.states else ""),
         ),
     ]

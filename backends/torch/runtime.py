@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from optc.backends.torch import fused
+from optc.backends.torch import chunks, fused
 
 __all__ = ["Hyper", "SpecOptimizer"]
 
@@ -137,6 +137,11 @@ class SpecOptimizer(torch.optim.Optimizer):
     kernel_scalars: ClassVar[Callable[..., dict[str, Any]]]
     kernel: ClassVar[fused.Kernel]
     compile_fused: ClassVar[bool] = True  # False runs the fused path's kernels eagerly
+    # The spec's Triton kernel ("module:function"; None: its step is not elementwise), which
+    # fused=True runs on CUDA (optc.backends.torch.chunks); on the CPU only with triton_on_cpu
+    # (the tests, under TRITON_INTERPRET=1).
+    triton_kernel: ClassVar[str | None] = None
+    triton_on_cpu: ClassVar[bool] = False
     # A step reading across parameters (optc.ir.phases): global states, kept in the param group
     # under their names as 0-d tensors, and the rounds of (terms, their names, group values).
     global_states: ClassVar[tuple[str, ...]] = ()
@@ -311,7 +316,12 @@ class SpecOptimizer(torch.optim.Optimizer):
         self, members: list, hypers: Mapping[str, Any], shared: Mapping[str, Any]
     ) -> None:
         """The fused path: the per-step scalars once per (t, dtype, device), then every
-        parameter's kernel in one compiled call (optc.backends.torch.fused)."""
+        parameter's kernel in one compiled call (optc.backends.torch.fused), or on CUDA the
+        spec's Triton kernel, one launch per group (optc.backends.torch.chunks)."""
+        if self.triton_kernel is not None and chunks.usable(members, self.triton_on_cpu):
+            scalars_at = functools.partial(self.kernel_scalars, **hypers)
+            chunks.step(self.triton_kernel, members, scalars_at)
+            return
         arguments: dict[tuple, dict[str, Any]] = {}
         scalars = []
         for theta, _, _, t in members:

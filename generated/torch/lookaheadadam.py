@@ -200,9 +200,10 @@ class LookaheadAdam(SpecOptimizer):
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
-            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
-            None or False: the readable per-parameter loop, which None picks because it needs no
-            compilation. Default: None.
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
+            on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
+            readable per-parameter loop, which None picks because it needs no compilation. Default:
+            None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -222,6 +223,7 @@ class LookaheadAdam(SpecOptimizer):
     update_state = staticmethod(lookaheadadam_update)
     kernel_scalars = staticmethod(lookaheadadam_scalars)
     kernel = staticmethod(lookaheadadam_kernel)
+    triton_kernel = "optc.generated.triton.lookaheadadam:lookaheadadam_triton"
     eval_point = staticmethod(lookaheadadam_eval)
 
     def __init__(
