@@ -278,9 +278,10 @@ class MuonCubic(SpecOptimizer):
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
             yet. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
-            torch.compile'd graph (one pass over memory per parameter; the first step compiles).
-            None or False: the readable per-parameter loop, which None picks because it needs no
-            compilation. Default: None.
+            torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
+            on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
+            readable per-parameter loop, which None picks because it needs no compilation. Default:
+            None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
