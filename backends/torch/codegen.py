@@ -3,7 +3,8 @@
 The module has three public pieces, in the style of torch.optim: ``<name>_init`` (one
 parameter's initial state), ``<name>_update`` (one readable, pure single-tensor step — the ground
 truth) and the ``Optimizer`` class that owns param groups, state and the step loop; plus
-``<name>_scalars`` / ``<name>_kernel``, the update split for the fused path (kernel.py).
+``<name>_scalars`` / ``<name>_kernel``, the update split for the fused path (kernel.py), and
+``<name>_foreach``, the multi-tensor path (foreach.py).
 Expressions are spelled by :class:`optc.backends.torch.printer.TorchPrinter`.
 """
 
@@ -20,7 +21,8 @@ import jinja2
 from optc import pysource
 from optc.backends import lowering, rounds
 from optc.backends.pyexpr import ScalarFacts
-from optc.backends.torch.kernel import kernel_functions
+from optc.backends.torch.foreach import foreach_function
+from optc.backends.torch.kernel import kernel_function, scalars_function
 from optc.backends.torch.printer import TorchPrinter
 from optc.diagnostics import SpecError
 from optc.ir import phases
@@ -280,7 +282,15 @@ def generate(program: Program, spec_path: str) -> str:
         if split
         else ""
     )
-    fast_functions = kernel_functions(program, printer, update_body, hyper_params, update_extra)
+    kernel, kernel_view = kernel_function(program, printer, update_body, update_extra)
+    device_body = [b for b in update_body if b.id not in kernel.host]
+    foreach_view = foreach_function(program, kernel, device_body, update_extra)
+    printer.absorb(kernel)
+    fast_functions = [
+        scalars_function(program, printer, kernel, update_body, hyper_params),
+        kernel_view,
+        *([foreach_view] if foreach_view else []),
+    ]
     init_preamble = printer.shape_preamble([s.init for s in program.states])
     counterpart = program.counterpart("torch")
     positional, keyword_only = _class_parameters(program, layout)
@@ -336,6 +346,7 @@ def generate(program: Program, spec_path: str) -> str:
             for r in (split.rounds if split else [])
         ],
         global_outputs=split.global_outputs if split else {},
+        has_foreach=foreach_view is not None,
         sections=list(program.sections),
         states=[s.name for s in program.states],
         state_keys={spec: lib for lib, spec in (counterpart.states if counterpart else {}).items()},

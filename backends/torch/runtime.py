@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from optc.backends.torch import fused
+from optc.backends.torch import fused, lists
 
 __all__ = ["Hyper", "SpecOptimizer"]
 
@@ -39,7 +39,6 @@ FLAGS: dict[str, Any] = {
     "differentiable": False,
 }
 _UNAVAILABLE = {
-    "foreach": (True, "the multi-tensor (foreach) path is not generated yet"),
     "capturable": (True, "CUDA-graph capture (capturable) is not supported yet"),
     "differentiable": (True, "differentiating through step() is not supported"),
 }
@@ -137,6 +136,9 @@ class SpecOptimizer(torch.optim.Optimizer):
     kernel_scalars: ClassVar[Callable[..., dict[str, Any]]]
     kernel: ClassVar[fused.Kernel]
     compile_fused: ClassVar[bool] = True  # False runs the fused path's kernels eagerly
+    # The multi-tensor path (foreach=True) on lists of tensors; None where the spec has none
+    # (a block testing the parameter's dimensions): the readable loop stands in.
+    foreach_kernel: ClassVar[Callable[..., None] | None] = None
     # A step reading across parameters (optc.ir.phases): global states, kept in the param group
     # under their names as 0-d tensors, and the rounds of (terms, their names, group values).
     global_states: ClassVar[tuple[str, ...]] = ()
@@ -165,6 +167,10 @@ class SpecOptimizer(torch.optim.Optimizer):
         }
         for name, value in flags.items():
             _check_flag(type(self).__name__, name, value)
+        if flags.get("foreach") and flags.get("fused"):
+            raise ValueError(
+                f"{type(self).__name__}: `fused` and `foreach` cannot be `True` together."
+            )
         for name, value in self.fixed.items():
             self._check_fixed(name, arguments.pop(name, value))
         defaults = self._group_values(arguments, where="")
@@ -296,6 +302,12 @@ class SpecOptimizer(torch.optim.Optimizer):
             shared = self._group_round_values(group, hypers, members)
         if group.get("fused"):
             self._fused_update(members, hypers, shared)
+        elif self.foreach_kernel is not None and (
+            group.get("foreach") or (group.get("foreach") is None and lists.default_on(group))
+        ):
+            lists.apply(
+                members, hypers, shared, scalars=self.kernel_scalars, update=self.foreach_kernel
+            )
         else:
             for theta, grad, buffers, t in members:
                 new_theta, *new_states = self.update_state(

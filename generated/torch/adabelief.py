@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "AdaBelief",
+    "adabelief_foreach",
     "adabelief_init",
     "adabelief_kernel",
     "adabelief_scalars",
@@ -115,6 +116,45 @@ def adabelief_kernel(
     return theta, m, s
 
 
+def adabelief_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    s: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    eps: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """adabelief_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 19: s <- ema(s, (g - m)^2, beta2) + eps
+    tmp = torch._foreach_add(g, m, alpha=-1)
+    tmp_2 = torch._foreach_add(g, m, alpha=-1)
+    torch._foreach_mul_(s, beta2)
+    torch._foreach_addcmul_(s, tmp, tmp_2, value=s1)
+    torch._foreach_add_(s, eps)
+    # line 20: m_hat = debias(m, beta1)
+    # line 21: s_hat = debias(s, beta2)
+    # line 22: theta <- theta - lr * (m_hat / (sqrt(s_hat) + eps) + weight_decay * theta)
+    tmp_3 = torch._foreach_div(s, s3)
+    torch._foreach_sqrt_(tmp_3)
+    torch._foreach_add_(tmp_3, eps)
+    tmp_4 = torch._foreach_div(m, tmp_3)
+    torch._foreach_div_(tmp_4, s2)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp_4, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp_4, alpha=-lr)
+    return None
+
+
 class AdaBelief(SpecOptimizer):
     r"""AdaBelief: Zhuang, Tang, Ding, Tatikonda, Dvornek, Papademetris & Duncan, AdaBelief
     Optimizer: Adapting Stepsizes by the Belief in Observed Gradients, NeurIPS 2020.
@@ -179,6 +219,7 @@ class AdaBelief(SpecOptimizer):
     update_state = staticmethod(adabelief_update)
     kernel_scalars = staticmethod(adabelief_scalars)
     kernel = staticmethod(adabelief_kernel)
+    foreach_kernel = staticmethod(adabelief_foreach)
 
     def __init__(
         self,

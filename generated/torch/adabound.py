@@ -14,7 +14,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaBound", "adabound_init", "adabound_kernel", "adabound_scalars", "adabound_update"]
+__all__ = [
+    "AdaBound",
+    "adabound_foreach",
+    "adabound_init",
+    "adabound_kernel",
+    "adabound_scalars",
+    "adabound_update",
+]
 
 
 def adabound_init(
@@ -135,6 +142,42 @@ def adabound_kernel(
     return theta, m, v
 
 
+def adabound_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    step_size: float,
+    eps: float,
+    lower: float,
+    upper: float,
+    s2: float,
+) -> None:
+    """adabound_update for lists of tensors of one device, dtype and step, in place."""
+    # line 20: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 21: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 25: theta <- theta - clip(step_size / (sqrt(v) + eps), lower, upper) * m - lr * weight_decay * theta
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_reciprocal_(tmp)
+    torch._foreach_mul_(tmp, step_size)
+    torch._foreach_clamp_min_(tmp, lower)
+    torch._foreach_clamp_max_(tmp, upper)
+    theta_2 = torch._foreach_addcmul(theta, tmp, m, value=-1)
+    if s2 != 0:
+        torch._foreach_add_(theta_2, theta, alpha=-s2)
+    torch._foreach_copy_(theta, theta_2)
+    return None
+
+
 class AdaBound(SpecOptimizer):
     r"""AdaBound: Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning
     Rate, ICLR 2019.
@@ -209,6 +252,7 @@ class AdaBound(SpecOptimizer):
     update_state = staticmethod(adabound_update)
     kernel_scalars = staticmethod(adabound_scalars)
     kernel = staticmethod(adabound_kernel)
+    foreach_kernel = staticmethod(adabound_foreach)
 
     def __init__(
         self,

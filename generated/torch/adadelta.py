@@ -13,7 +13,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adadelta", "adadelta_init", "adadelta_kernel", "adadelta_scalars", "adadelta_update"]
+__all__ = [
+    "Adadelta",
+    "adadelta_foreach",
+    "adadelta_init",
+    "adadelta_kernel",
+    "adadelta_scalars",
+    "adadelta_update",
+]
 
 
 def adadelta_init(
@@ -89,6 +96,39 @@ def adadelta_kernel(
     return theta, v, u
 
 
+def adadelta_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    v: list[torch.Tensor],
+    u: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    rho: float,
+    s0: float,
+    eps: float,
+    lr: float,
+) -> None:
+    """adadelta_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 19: v <- ema(v, d^2, rho)
+    torch._foreach_mul_(v, rho)
+    torch._foreach_addcmul_(v, d, d, value=s0)
+    # line 20: delta = sqrt(u + eps) / sqrt(v + eps) * d
+    tmp = torch._foreach_add(v, eps)
+    torch._foreach_sqrt_(tmp)
+    delta = torch._foreach_add(u, eps)
+    torch._foreach_sqrt_(delta)
+    torch._foreach_mul_(delta, d)
+    torch._foreach_div_(delta, tmp)
+    # line 21: u <- ema(u, delta^2, rho)
+    torch._foreach_mul_(u, rho)
+    torch._foreach_addcmul_(u, delta, delta, value=s0)
+    # line 22: theta <- theta - lr * delta
+    torch._foreach_add_(theta, delta, alpha=-lr)
+    return None
+
+
 class Adadelta(SpecOptimizer):
     r"""Adadelta: Zeiler, ADADELTA: An Adaptive Learning Rate Method, arXiv:1212.5701 2012.
 
@@ -150,6 +190,7 @@ class Adadelta(SpecOptimizer):
     update_state = staticmethod(adadelta_update)
     kernel_scalars = staticmethod(adadelta_scalars)
     kernel = staticmethod(adadelta_kernel)
+    foreach_kernel = staticmethod(adadelta_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adagrad", "adagrad_init", "adagrad_kernel", "adagrad_scalars", "adagrad_update"]
+__all__ = [
+    "Adagrad",
+    "adagrad_foreach",
+    "adagrad_init",
+    "adagrad_kernel",
+    "adagrad_scalars",
+    "adagrad_update",
+]
 
 
 def adagrad_init(
@@ -96,6 +103,27 @@ def adagrad_kernel(
     return theta, r
 
 
+def adagrad_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    r: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    clr: float,
+    eps: float,
+) -> None:
+    """adagrad_update for lists of tensors of one device, dtype and step, in place."""
+    # line 22: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 23: r <- r + d^2
+    torch._foreach_addcmul_(r, d, d)
+    # line 25: theta <- theta - clr * d / (sqrt(r) + eps)
+    tmp = torch._foreach_sqrt(r)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, d, tmp, value=-clr)
+    return None
+
+
 class Adagrad(SpecOptimizer):
     r"""Adagrad: Duchi, Hazan & Singer, Adaptive Subgradient Methods for Online Learning and
     Stochastic Optimization, JMLR 2011.
@@ -159,6 +187,7 @@ class Adagrad(SpecOptimizer):
     update_state = staticmethod(adagrad_update)
     kernel_scalars = staticmethod(adagrad_scalars)
     kernel = staticmethod(adagrad_kernel)
+    foreach_kernel = staticmethod(adagrad_foreach)
 
     def __init__(
         self,

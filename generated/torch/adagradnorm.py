@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "AdaGradNorm",
+    "adagradnorm_foreach",
     "adagradnorm_init",
     "adagradnorm_kernel",
     "adagradnorm_scalars",
@@ -59,6 +60,26 @@ def adagradnorm_kernel(
     # line 14: theta <- theta - lr * g / sqrt(r + eps)
     theta = theta - lr * g / torch.sqrt(r + eps)
     return theta, r
+
+
+def adagradnorm_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    r: list[torch.Tensor],
+    *,
+    lr: float,
+    eps: float,
+) -> None:
+    """adagradnorm_update for lists of tensors of one device, dtype and step, in place."""
+    # line 13: r <- r + norm(g)^2
+    tmp = torch._foreach_norm(g)
+    tmp_2 = torch._foreach_norm(g)
+    torch._foreach_addcmul_(r, tmp, tmp_2)
+    # line 14: theta <- theta - lr * g / sqrt(r + eps)
+    tmp_3 = torch._foreach_add(r, eps)
+    torch._foreach_sqrt_(tmp_3)
+    torch._foreach_addcdiv_(theta, g, tmp_3, value=-lr)
+    return None
 
 
 class AdaGradNorm(SpecOptimizer):
@@ -106,6 +127,7 @@ class AdaGradNorm(SpecOptimizer):
     update_state = staticmethod(adagradnorm_update)
     kernel_scalars = staticmethod(adagradnorm_scalars)
     kernel = staticmethod(adagradnorm_kernel)
+    foreach_kernel = staticmethod(adagradnorm_foreach)
 
     def __init__(
         self,

@@ -15,7 +15,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adalayer", "adalayer_init", "adalayer_kernel", "adalayer_scalars", "adalayer_update"]
+__all__ = [
+    "Adalayer",
+    "adalayer_foreach",
+    "adalayer_init",
+    "adalayer_kernel",
+    "adalayer_scalars",
+    "adalayer_update",
+]
 
 
 def adalayer_init(
@@ -88,6 +95,36 @@ def adalayer_kernel(
     return theta, m, v
 
 
+def adalayer_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """adalayer_update for lists of tensors of one device, dtype and step, in place."""
+    numel = [theta.numel() for theta in theta]
+    # line 16: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 17: v <- ema(v, norm(g)^2 / sqrt(max(numel, 1)), beta2)
+    v_2 = [
+        beta2 * v + s1 * (torch.linalg.vector_norm(g) ** 2 / ieee.sqrt(ieee.maximum(numel, 1)))
+        for v, g, numel in zip(v, g, numel, strict=True)
+    ]
+    torch._foreach_copy_(v, v_2)
+    # line 18: theta <- theta - lr * m / sqrt(v + eps)
+    tmp = torch._foreach_add(v, eps)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
+    return None
+
+
 class Adalayer(SpecOptimizer):
     r"""Adalayer: Zhao, Morwani, Brandfonbrener, Vyas & Kakade, Deconstructing What Makes a Good
     Optimizer for Language Models, arXiv:2407.07972, 2024.
@@ -146,6 +183,7 @@ class Adalayer(SpecOptimizer):
     update_state = staticmethod(adalayer_update)
     kernel_scalars = staticmethod(adalayer_scalars)
     kernel = staticmethod(adalayer_kernel)
+    foreach_kernel = staticmethod(adalayer_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamC", "adamc_init", "adamc_kernel", "adamc_scalars", "adamc_update"]
+__all__ = ["AdamC", "adamc_foreach", "adamc_init", "adamc_kernel", "adamc_scalars", "adamc_update"]
 
 
 def adamc_init(
@@ -113,6 +113,40 @@ def adamc_kernel(
     return theta, m, v
 
 
+def adamc_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    eps: float,
+    s3: float,
+    lr: float,
+    s4: float,
+) -> None:
+    """adamc_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 20: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 21: m_hat = debias(m, beta1)
+    # line 22: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
+    # line 23: theta <- theta - lr * (m_hat / denom + (lr / max_lr) * weight_decay * theta)
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    tmp_2 = torch._foreach_div(m, tmp)
+    torch._foreach_mul_(tmp_2, s3 / s2)
+    torch._foreach_add_(tmp_2, theta, alpha=s4)
+    torch._foreach_add_(theta, tmp_2, alpha=-lr)
+    return None
+
+
 class AdamC(SpecOptimizer):
     r"""AdamC: Defazio, Why Gradients Rapidly Increase Near the End of Training, arXiv:2506.02285,
     2025.
@@ -181,6 +215,7 @@ class AdamC(SpecOptimizer):
     update_state = staticmethod(adamc_update)
     kernel_scalars = staticmethod(adamc_scalars)
     kernel = staticmethod(adamc_kernel)
+    foreach_kernel = staticmethod(adamc_foreach)
 
     def __init__(
         self,

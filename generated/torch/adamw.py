@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamW", "adamw_init", "adamw_kernel", "adamw_scalars", "adamw_update"]
+__all__ = ["AdamW", "adamw_foreach", "adamw_init", "adamw_kernel", "adamw_scalars", "adamw_update"]
 
 
 def adamw_init(
@@ -108,6 +108,40 @@ def adamw_kernel(
     return theta, m, v
 
 
+def adamw_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    s0: float,
+    beta1: float,
+    s1: float,
+    beta2: float,
+    s2: float,
+    s3: float,
+    s4: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """adamw_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: theta <- theta * (1 - lr * weight_decay)
+    torch._foreach_mul_(theta, s0)
+    # line 20: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s1)
+    # line 21: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s2)
+    # line 22: m_hat = debias(m, beta1)
+    # line 23: v_hat = debias(v, beta2)
+    # line 24: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s4)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s3)
+    return None
+
+
 class AdamW(SpecOptimizer):
     r"""AdamW: Loshchilov & Hutter, Decoupled Weight Decay Regularization, ICLR 2019.
 
@@ -177,6 +211,7 @@ class AdamW(SpecOptimizer):
     update_state = staticmethod(adamw_update)
     kernel_scalars = staticmethod(adamw_scalars)
     kernel = staticmethod(adamw_kernel)
+    foreach_kernel = staticmethod(adamw_foreach)
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "AdamWCosine",
+    "adamwcosine_foreach",
     "adamwcosine_init",
     "adamwcosine_kernel",
     "adamwcosine_scalars",
@@ -180,6 +181,40 @@ def adamwcosine_kernel(
     return theta, m, v
 
 
+def adamwcosine_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    s0: float,
+    beta1: float,
+    s1: float,
+    beta2: float,
+    s2: float,
+    s3: float,
+    s4: float,
+    step_size: float,
+    eps: float,
+) -> None:
+    """adamwcosine_update for lists of tensors of one device, dtype and step, in place."""
+    # line 24: theta <- theta * (1 - step_size * weight_decay)
+    torch._foreach_mul_(theta, s0)
+    # line 25: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s1)
+    # line 26: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s2)
+    # line 27: m_hat = debias(m, beta1)
+    # line 28: v_hat = debias(v, beta2)
+    # line 29: theta <- theta - step_size * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s4)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-step_size / s3)
+    return None
+
+
 class AdamWCosine(SpecOptimizer):
     r"""AdamWCosine: Loshchilov & Hutter, SGDR: Stochastic Gradient Descent with Warm Restarts, ICLR
     2017 (cosine annealing).
@@ -260,6 +295,7 @@ class AdamWCosine(SpecOptimizer):
     update_state = staticmethod(adamwcosine_update)
     kernel_scalars = staticmethod(adamwcosine_scalars)
     kernel = staticmethod(adamwcosine_kernel)
+    foreach_kernel = staticmethod(adamwcosine_foreach)
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaX", "adax_init", "adax_kernel", "adax_scalars", "adax_update"]
+__all__ = ["AdaX", "adax_foreach", "adax_init", "adax_kernel", "adax_scalars", "adax_update"]
 
 
 def adax_init(
@@ -104,6 +104,38 @@ def adax_kernel(
     return theta, m, v
 
 
+def adax_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    beta1: float,
+    s0: float,
+    s1: float,
+    beta2: float,
+    s2: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """adax_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 19: m <- ema(m, d, beta1)
+    torch._foreach_lerp_(m, d, s0)
+    # line 20: v <- (1 + beta2) * v + beta2 * d^2
+    torch._foreach_mul_(v, s1)
+    torch._foreach_addcmul_(v, d, d, value=beta2)
+    # line 21: v_hat = v / ((1 + beta2)^t - 1)
+    # line 22: theta <- theta - lr * m / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s2)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
+    return None
+
+
 class AdaX(SpecOptimizer):
     r"""AdaX: Li, Zhang, Wang & Luo, AdaX: Adaptive Gradient Descent with Exponential Long Term
     Memory, arXiv:2004.09740, 2020.
@@ -168,6 +200,7 @@ class AdaX(SpecOptimizer):
     update_state = staticmethod(adax_update)
     kernel_scalars = staticmethod(adax_scalars)
     kernel = staticmethod(adax_kernel)
+    foreach_kernel = staticmethod(adax_foreach)
 
     def __init__(
         self,

@@ -13,7 +13,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AMSGrad", "amsgrad_init", "amsgrad_kernel", "amsgrad_scalars", "amsgrad_update"]
+__all__ = [
+    "AMSGrad",
+    "amsgrad_foreach",
+    "amsgrad_init",
+    "amsgrad_kernel",
+    "amsgrad_scalars",
+    "amsgrad_update",
+]
 
 
 def amsgrad_init(
@@ -108,6 +115,40 @@ def amsgrad_kernel(
     return theta, m, v, v_max
 
 
+def amsgrad_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    v_max: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """amsgrad_update for lists of tensors of one device, dtype and step, in place."""
+    # line 17: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 18: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 19: v_max <- max(v_max, v)
+    torch._foreach_maximum_(v_max, v)
+    # line 20: m_hat = debias(m, beta1)
+    # line 21: v_hat = debias(v_max, beta2)
+    # line 22: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v_max, s3)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s2)
+    return None
+
+
 class AMSGrad(SpecOptimizer):
     r"""AMSGrad: Reddi, Kale & Kumar, On the Convergence of Adam and Beyond, ICLR 2018.
 
@@ -185,6 +226,7 @@ class AMSGrad(SpecOptimizer):
     update_state = staticmethod(amsgrad_update)
     kernel_scalars = staticmethod(amsgrad_scalars)
     kernel = staticmethod(amsgrad_kernel)
+    foreach_kernel = staticmethod(amsgrad_foreach)
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 __all__ = [
     "BEMAAdam",
     "bemaadam_eval",
+    "bemaadam_foreach",
     "bemaadam_init",
     "bemaadam_kernel",
     "bemaadam_scalars",
@@ -217,6 +218,68 @@ def bemaadam_kernel(
     return theta, theta_ref, ema_w, bema, m, v
 
 
+def bemaadam_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    theta_ref: list[torch.Tensor],
+    ema_w: list[torch.Tensor],
+    bema: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    eps: float,
+    s4: bool,
+    s5: bool,
+    s6: float,
+    s7: float,
+) -> None:
+    """bemaadam_update for lists of tensors of one device, dtype and step, in place."""
+    # line 17: (adam) m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 18: (adam) v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 19: (adam) m_hat = debias(m, beta1)
+    # line 20: (adam) v_hat = debias(v, beta2)
+    # line 21: (adam) theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s3)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s2)
+    # line 22: if t <= burn_in:
+    if s4:
+        # line 23: theta_ref <- theta
+        theta_ref_2 = [x.clone() for x in theta]
+        # line 24: ema_w <- theta
+        ema_w_2 = [x.clone() for x in theta]
+        # line 25: bema <- theta
+        bema_2 = [x.clone() for x in theta]
+        theta_ref = theta_ref_2
+        ema_w = ema_w_2
+        bema = bema_2
+    else:
+        # line 27: if mod(t - burn_in, update_freq) == 0:
+        if s5:
+            # line 29: ema_w <- lerp(ema_w, theta, base^(-ema_power))
+            ema_w_3 = torch._foreach_add(theta, ema_w, alpha=-1)
+            torch._foreach_mul_(ema_w_3, s6)
+            torch._foreach_add_(ema_w_3, ema_w)
+            # line 30: bema <- base^(-bias_power) * (theta - theta_ref) + ema_w
+            bema_3 = torch._foreach_add(theta, theta_ref, alpha=-1)
+            torch._foreach_mul_(bema_3, s7)
+            torch._foreach_add_(bema_3, ema_w_3)
+            ema_w = ema_w_3
+            bema = bema_3
+    return None
+
+
 class BEMAAdam(SpecOptimizer):
     r"""BEMAAdam: Block & Zhang, EMA Without the Lag: Bias-Corrected Iterate Averaging Schemes,
     2025.
@@ -305,6 +368,7 @@ class BEMAAdam(SpecOptimizer):
     update_state = staticmethod(bemaadam_update)
     kernel_scalars = staticmethod(bemaadam_scalars)
     kernel = staticmethod(bemaadam_kernel)
+    foreach_kernel = staticmethod(bemaadam_foreach)
     eval_point = staticmethod(bemaadam_eval)
 
     def __init__(

@@ -15,6 +15,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "DAdaptSGD",
+    "dadaptsgd_foreach",
     "dadaptsgd_group_1",
     "dadaptsgd_init",
     "dadaptsgd_init_globals",
@@ -182,6 +183,43 @@ def dadaptsgd_kernel(
     return theta, s, theta0
 
 
+def dadaptsgd_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    s: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    s0: float,
+    g0_norm: torch.Tensor,
+    d: torch.Tensor,
+    r: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    total_3: torch.Tensor,
+    total_4: torch.Tensor,
+    g0_norm_1: torch.Tensor,
+    dlr: torch.Tensor,
+    us: torch.Tensor,
+    r_1: torch.Tensor,
+    s_sq: torch.Tensor,
+    d_1: torch.Tensor,
+) -> None:
+    """dadaptsgd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 23: u = g + weight_decay * theta
+    # line 28: s <- s + dlr * u
+    s_2 = [
+        s + dlr * (g + (weight_decay * theta if weight_decay != 0 else 0))
+        for s, g, theta in zip(s, g, theta, strict=True)
+    ]
+    torch._foreach_copy_(s, s_2)
+    # line 30: theta <- lerp(theta, theta0 - s, 1 - momentum)
+    tmp = torch._foreach_add(theta0, s, alpha=-1)
+    torch._foreach_add_(tmp, theta, alpha=-1)
+    torch._foreach_add_(theta, tmp, alpha=s0)
+    return None
+
+
 class DAdaptSGD(SpecOptimizer):
     r"""DAdaptSGD: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -249,6 +287,7 @@ class DAdaptSGD(SpecOptimizer):
     update_state = staticmethod(dadaptsgd_update)
     kernel_scalars = staticmethod(dadaptsgd_scalars)
     kernel = staticmethod(dadaptsgd_kernel)
+    foreach_kernel = staticmethod(dadaptsgd_foreach)
     global_states = ("g0_norm", "d", "r")
     init_globals = staticmethod(dadaptsgd_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"g0_norm": "g0_norm_1", "d": "d_1", "r": "r_1"}

@@ -19,6 +19,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "DualAveraging",
+    "dualaveraging_foreach",
     "dualaveraging_init",
     "dualaveraging_kernel",
     "dualaveraging_scalars",
@@ -81,6 +82,25 @@ def dualaveraging_kernel(
     return theta, theta0, g_bar
 
 
+def dualaveraging_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    g_bar: list[torch.Tensor],
+    *,
+    t: float,
+    alpha_t: float,
+) -> None:
+    """dualaveraging_update for lists of tensors of one device, dtype and step, in place."""
+    # line 12: g_bar <- g_bar + (g - g_bar) / t
+    tmp = torch._foreach_add(g, g_bar, alpha=-1)
+    torch._foreach_add_(g_bar, tmp, alpha=1 / t)
+    # line 14: theta <- theta0 - alpha_t * g_bar
+    theta_2 = torch._foreach_add(theta0, g_bar, alpha=-alpha_t)
+    torch._foreach_copy_(theta, theta_2)
+    return None
+
+
 class DualAveraging(SpecOptimizer):
     r"""DualAveraging: Nesterov, Primal-dual subgradient methods for convex problems, Mathematical
     Programming 120(1), 2009.
@@ -122,6 +142,7 @@ class DualAveraging(SpecOptimizer):
     update_state = staticmethod(dualaveraging_update)
     kernel_scalars = staticmethod(dualaveraging_scalars)
     kernel = staticmethod(dualaveraging_kernel)
+    foreach_kernel = staticmethod(dualaveraging_foreach)
 
     def __init__(
         self,

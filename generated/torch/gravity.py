@@ -14,7 +14,14 @@ import torch
 from optc.backends.torch.axes import norminf
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Gravity", "gravity_init", "gravity_kernel", "gravity_scalars", "gravity_update"]
+__all__ = [
+    "Gravity",
+    "gravity_foreach",
+    "gravity_init",
+    "gravity_kernel",
+    "gravity_scalars",
+    "gravity_update",
+]
 
 
 def gravity_init(theta: torch.Tensor, *, lr: float, beta: float) -> dict[str, torch.Tensor]:
@@ -61,6 +68,26 @@ def gravity_kernel(
     # line 16: theta <- theta - lr * v
     theta = theta - lr * v
     return theta, v
+
+
+def gravity_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], v: list[torch.Tensor], *, s0: float, lr: float
+) -> None:
+    """gravity_update for lists of tensors of one device, dtype and step, in place."""
+    # line 14: zeta = g / (1 + (g * norm(g, inf))^2)
+    tmp = [norminf(g) for g in g]
+    tmp_2 = [norminf(g) for g in g]
+    tmp_3 = torch._foreach_mul(g, tmp)
+    torch._foreach_mul_(tmp_3, g)
+    torch._foreach_mul_(tmp_3, tmp_2)
+    torch._foreach_add_(tmp_3, 1)
+    zeta = torch._foreach_div(g, tmp_3)
+    # line 15: v <- lerp(v, zeta, 1 - beta_t)
+    torch._foreach_add_(zeta, v, alpha=-1)
+    torch._foreach_add_(v, zeta, alpha=s0)
+    # line 16: theta <- theta - lr * v
+    torch._foreach_add_(theta, v, alpha=-lr)
+    return None
 
 
 class Gravity(SpecOptimizer):
@@ -112,6 +139,7 @@ class Gravity(SpecOptimizer):
     update_state = staticmethod(gravity_update)
     kernel_scalars = staticmethod(gravity_scalars)
     kernel = staticmethod(gravity_kernel)
+    foreach_kernel = staticmethod(gravity_foreach)
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "HeavyBall",
+    "heavyball_foreach",
     "heavyball_init",
     "heavyball_kernel",
     "heavyball_scalars",
@@ -65,6 +66,26 @@ def heavyball_kernel(
     return theta, prev
 
 
+def heavyball_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    prev: list[torch.Tensor],
+    *,
+    lr: float,
+    rho: float,
+) -> None:
+    """heavyball_update for lists of tensors of one device, dtype and step, in place."""
+    # line 12: prev <- theta
+    prev_2 = [x.clone() for x in theta]
+    # line 11: velocity = theta - prev
+    # line 13: theta <- theta - lr * g + rho * velocity
+    tmp = torch._foreach_add(theta, prev, alpha=-1)
+    torch._foreach_add_(theta, g, alpha=-lr)
+    torch._foreach_add_(theta, tmp, alpha=rho)
+    torch._foreach_copy_(prev, prev_2)
+    return None
+
+
 class HeavyBall(SpecOptimizer):
     r"""HeavyBall: Polyak, Some methods of speeding up the convergence of iteration methods, USSR
     Computational Mathematics and Mathematical Physics 4(5), 1964.
@@ -112,6 +133,7 @@ class HeavyBall(SpecOptimizer):
     update_state = staticmethod(heavyball_update)
     kernel_scalars = staticmethod(heavyball_scalars)
     kernel = staticmethod(heavyball_kernel)
+    foreach_kernel = staticmethod(heavyball_foreach)
 
     def __init__(
         self,

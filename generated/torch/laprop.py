@@ -14,7 +14,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["LaProp", "laprop_init", "laprop_kernel", "laprop_scalars", "laprop_update"]
+__all__ = [
+    "LaProp",
+    "laprop_foreach",
+    "laprop_init",
+    "laprop_kernel",
+    "laprop_scalars",
+    "laprop_update",
+]
 
 
 def laprop_init(
@@ -105,6 +112,39 @@ def laprop_kernel(
     return theta, m, v
 
 
+def laprop_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta2: float,
+    s0: float,
+    eps: float,
+    s1: float,
+    beta1: float,
+    s2: float,
+    lr: float,
+    s3: float,
+    s4: float,
+) -> None:
+    """laprop_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s0)
+    # line 19: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
+    # line 20: m <- ema(m, lr * g / denom, beta1)
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_addcdiv_(m, g, tmp, value=s2 * lr * s1)
+    # line 21: theta <- theta - debias(m, beta1)
+    torch._foreach_add_(theta, m, alpha=-1 / s3)
+    # line 22: theta <- theta * (1 - lr * weight_decay)
+    torch._foreach_mul_(theta, s4)
+    return None
+
+
 class LaProp(SpecOptimizer):
     r"""LaProp: Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam,
     arXiv:2002.04839, 2020.
@@ -171,6 +211,7 @@ class LaProp(SpecOptimizer):
     update_state = staticmethod(laprop_update)
     kernel_scalars = staticmethod(laprop_scalars)
     kernel = staticmethod(laprop_kernel)
+    foreach_kernel = staticmethod(laprop_foreach)
 
     def __init__(
         self,

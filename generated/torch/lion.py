@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Lion", "lion_init", "lion_kernel", "lion_scalars", "lion_update"]
+__all__ = ["Lion", "lion_foreach", "lion_init", "lion_kernel", "lion_scalars", "lion_update"]
 
 
 def lion_init(
@@ -87,6 +87,32 @@ def lion_kernel(
     return theta, m
 
 
+def lion_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """lion_update for lists of tensors of one device, dtype and step, in place."""
+    # line 16: m <- ema(m, g, beta2)
+    m_2 = torch._foreach_lerp(m, g, s1)
+    # line 15: c = ema(m, g, beta1)
+    # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
+    tmp = torch._foreach_lerp(m, g, s0)
+    torch._foreach_sign_(tmp)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+    torch._foreach_copy_(m, m_2)
+    return None
+
+
 class Lion(SpecOptimizer):
     r"""Lion: Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le, Symbolic Discovery
     of Optimization Algorithms, NeurIPS 2023.
@@ -142,6 +168,7 @@ class Lion(SpecOptimizer):
     update_state = staticmethod(lion_update)
     kernel_scalars = staticmethod(lion_scalars)
     kernel = staticmethod(lion_kernel)
+    foreach_kernel = staticmethod(lion_foreach)
 
     def __init__(
         self,

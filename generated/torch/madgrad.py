@@ -15,7 +15,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["MADGRAD", "madgrad_init", "madgrad_kernel", "madgrad_scalars", "madgrad_update"]
+__all__ = [
+    "MADGRAD",
+    "madgrad_foreach",
+    "madgrad_init",
+    "madgrad_kernel",
+    "madgrad_scalars",
+    "madgrad_update",
+]
 
 
 def madgrad_init(
@@ -98,6 +105,36 @@ def madgrad_kernel(
     return theta, theta0, s, nu
 
 
+def madgrad_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    s: list[torch.Tensor],
+    nu: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    lamb: float,
+    s0: float,
+    eps: float,
+    s1: float,
+) -> None:
+    """madgrad_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 20: s <- s + lamb * d
+    torch._foreach_add_(s, d, alpha=lamb)
+    # line 21: nu <- nu + lamb * d^2
+    torch._foreach_addcmul_(nu, d, d, value=lamb)
+    # line 22: z = theta0 - s / (nu^(1/3) + eps)
+    # line 23: theta <- lerp(theta, z, 1 - momentum)
+    tmp = torch._foreach_pow(nu, s0)
+    torch._foreach_add_(tmp, eps)
+    tmp_2 = torch._foreach_addcdiv(theta0, s, tmp, value=-1)
+    torch._foreach_add_(tmp_2, theta, alpha=-1)
+    torch._foreach_add_(theta, tmp_2, alpha=s1)
+    return None
+
+
 class MADGRAD(SpecOptimizer):
     r"""MADGRAD: Defazio & Jelassi, Adaptivity without Compromise: A Momentumized, Adaptive, Dual
     Averaged Gradient Method for Stochastic Optimization, JMLR 23, 2022.
@@ -156,6 +193,7 @@ class MADGRAD(SpecOptimizer):
     update_state = staticmethod(madgrad_update)
     kernel_scalars = staticmethod(madgrad_scalars)
     kernel = staticmethod(madgrad_kernel)
+    foreach_kernel = staticmethod(madgrad_foreach)
 
     def __init__(
         self,

@@ -15,7 +15,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Momentum", "momentum_init", "momentum_kernel", "momentum_scalars", "momentum_update"]
+__all__ = [
+    "Momentum",
+    "momentum_foreach",
+    "momentum_init",
+    "momentum_kernel",
+    "momentum_scalars",
+    "momentum_update",
+]
 
 
 def momentum_init(theta: torch.Tensor, *, lr: float, momentum: float) -> dict[str, torch.Tensor]:
@@ -59,6 +66,23 @@ def momentum_kernel(
     # line 13: theta <- theta - m
     theta = theta - m
     return theta, m
+
+
+def momentum_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    momentum: float,
+    lr: float,
+) -> None:
+    """momentum_update for lists of tensors of one device, dtype and step, in place."""
+    # line 12: m <- momentum * m + lr * g
+    torch._foreach_mul_(m, momentum)
+    torch._foreach_add_(m, g, alpha=lr)
+    # line 13: theta <- theta - m
+    torch._foreach_add_(theta, m, alpha=-1)
+    return None
 
 
 class Momentum(SpecOptimizer):
@@ -105,6 +129,7 @@ class Momentum(SpecOptimizer):
     update_state = staticmethod(momentum_update)
     kernel_scalars = staticmethod(momentum_scalars)
     kernel = staticmethod(momentum_kernel)
+    foreach_kernel = staticmethod(momentum_foreach)
 
     def __init__(
         self,

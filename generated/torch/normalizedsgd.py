@@ -17,6 +17,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "NormalizedSGD",
+    "normalizedsgd_foreach",
     "normalizedsgd_init",
     "normalizedsgd_kernel",
     "normalizedsgd_scalars",
@@ -60,6 +61,16 @@ def normalizedsgd_kernel(
     return (theta,)
 
 
+def normalizedsgd_foreach(theta: list[torch.Tensor], g: list[torch.Tensor], *, lr: float) -> None:
+    """normalizedsgd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 10: theta <- theta - lr * dualize(g, l2)
+    tmp = [
+        torch.where(torch.linalg.vector_norm(g) > 0, g / torch.linalg.vector_norm(g), 0) for g in g
+    ]
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+    return None
+
+
 class NormalizedSGD(SpecOptimizer):
     r"""NormalizedSGD: Hazan, Levy & Shalev-Shwartz, Beyond Convexity: Stochastic Quasi-Convex
     Optimization, NeurIPS 2015.
@@ -100,6 +111,7 @@ class NormalizedSGD(SpecOptimizer):
     update_state = staticmethod(normalizedsgd_update)
     kernel_scalars = staticmethod(normalizedsgd_scalars)
     kernel = staticmethod(normalizedsgd_kernel)
+    foreach_kernel = staticmethod(normalizedsgd_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ONS", "ons_init", "ons_kernel", "ons_scalars", "ons_update"]
+__all__ = ["ONS", "ons_foreach", "ons_init", "ons_kernel", "ons_scalars", "ons_update"]
 
 
 def ons_init(theta: torch.Tensor, *, lr: float, eps: float) -> dict[str, torch.Tensor]:
@@ -53,6 +53,23 @@ def ons_kernel(
     # line 13: theta <- theta - lr * g / (r + eps)
     theta = theta - lr * g / (r + eps)
     return theta, r
+
+
+def ons_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    r: list[torch.Tensor],
+    *,
+    lr: float,
+    eps: float,
+) -> None:
+    """ons_update for lists of tensors of one device, dtype and step, in place."""
+    # line 12: r <- r + g^2
+    torch._foreach_addcmul_(r, g, g)
+    # line 13: theta <- theta - lr * g / (r + eps)
+    tmp = torch._foreach_add(r, eps)
+    torch._foreach_addcdiv_(theta, g, tmp, value=-lr)
+    return None
 
 
 class ONS(SpecOptimizer):
@@ -100,6 +117,7 @@ class ONS(SpecOptimizer):
     update_state = staticmethod(ons_update)
     kernel_scalars = staticmethod(ons_scalars)
     kernel = staticmethod(ons_kernel)
+    foreach_kernel = staticmethod(ons_foreach)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["QHM", "qhm_init", "qhm_kernel", "qhm_scalars", "qhm_update"]
+__all__ = ["QHM", "qhm_foreach", "qhm_init", "qhm_kernel", "qhm_scalars", "qhm_update"]
 
 
 def qhm_init(
@@ -86,6 +86,30 @@ def qhm_kernel(
     return theta, m
 
 
+def qhm_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    momentum: float,
+    s0: float,
+    lr: float,
+    s1: float,
+    nu: float,
+) -> None:
+    """qhm_update for lists of tensors of one device, dtype and step, in place."""
+    # line 14: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 15: m <- ema(m, d, momentum)
+    torch._foreach_lerp_(m, d, s0)
+    # line 16: theta <- theta - lr * ((1 - nu) * d + nu * m)
+    tmp = torch._foreach_mul(d, s1)
+    torch._foreach_add_(tmp, m, alpha=nu)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+    return None
+
+
 class QHM(SpecOptimizer):
     r"""QHM: Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019.
 
@@ -138,6 +162,7 @@ class QHM(SpecOptimizer):
     update_state = staticmethod(qhm_update)
     kernel_scalars = staticmethod(qhm_scalars)
     kernel = staticmethod(qhm_kernel)
+    foreach_kernel = staticmethod(qhm_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["RMSprop", "rmsprop_init", "rmsprop_kernel", "rmsprop_scalars", "rmsprop_update"]
+__all__ = [
+    "RMSprop",
+    "rmsprop_foreach",
+    "rmsprop_init",
+    "rmsprop_kernel",
+    "rmsprop_scalars",
+    "rmsprop_update",
+]
 
 
 def rmsprop_init(
@@ -77,6 +84,30 @@ def rmsprop_kernel(
     # line 18: theta <- theta - lr * d / (sqrt(v) + eps)
     theta = theta - lr * d / (torch.sqrt(v) + eps)
     return theta, v
+
+
+def rmsprop_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    alpha: float,
+    s0: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """rmsprop_update for lists of tensors of one device, dtype and step, in place."""
+    # line 16: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 17: v <- ema(v, d^2, alpha)
+    torch._foreach_mul_(v, alpha)
+    torch._foreach_addcmul_(v, d, d, value=s0)
+    # line 18: theta <- theta - lr * d / (sqrt(v) + eps)
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, d, tmp, value=-lr)
+    return None
 
 
 class RMSprop(SpecOptimizer):
@@ -143,6 +174,7 @@ class RMSprop(SpecOptimizer):
     update_state = staticmethod(rmsprop_update)
     kernel_scalars = staticmethod(rmsprop_scalars)
     kernel = staticmethod(rmsprop_kernel)
+    foreach_kernel = staticmethod(rmsprop_foreach)
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "RMSpropDebiased",
+    "rmspropdebiased_foreach",
     "rmspropdebiased_init",
     "rmspropdebiased_kernel",
     "rmspropdebiased_scalars",
@@ -85,6 +86,30 @@ def rmspropdebiased_kernel(
     return theta, v
 
 
+def rmspropdebiased_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta2: float,
+    s0: float,
+    s1: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """rmspropdebiased_update for lists of tensors of one device, dtype and step, in place."""
+    # line 15: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s0)
+    # line 16: v_hat = debias(v, beta2)
+    # line 17: theta <- theta - lr * g / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s1)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, g, tmp, value=-lr)
+    return None
+
+
 class RMSpropDebiased(SpecOptimizer):
     r"""RMSpropDebiased: Tieleman & Hinton, Lecture 6.5 - RMSProp: Divide the gradient by a running
     average of its recent magnitude, COURSERA: Neural Networks for Machine Learning 2012.
@@ -134,6 +159,7 @@ class RMSpropDebiased(SpecOptimizer):
     update_state = staticmethod(rmspropdebiased_update)
     kernel_scalars = staticmethod(rmspropdebiased_scalars)
     kernel = staticmethod(rmspropdebiased_kernel)
+    foreach_kernel = staticmethod(rmspropdebiased_foreach)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGD", "sgd_init", "sgd_kernel", "sgd_scalars", "sgd_update"]
+__all__ = ["SGD", "sgd_foreach", "sgd_init", "sgd_kernel", "sgd_scalars", "sgd_update"]
 
 
 def sgd_init(theta: torch.Tensor, *, lr: float, weight_decay: float) -> dict[str, torch.Tensor]:
@@ -50,6 +50,17 @@ def sgd_kernel(
     # line 12: theta <- theta - lr * d
     theta = theta - lr * d
     return (theta,)
+
+
+def sgd_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], *, weight_decay: float, lr: float
+) -> None:
+    """sgd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 11: d = g + weight_decay * theta
+    # line 12: theta <- theta - lr * d
+    tmp = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+    return None
 
 
 class SGD(SpecOptimizer):
@@ -107,6 +118,7 @@ class SGD(SpecOptimizer):
     update_state = staticmethod(sgd_update)
     kernel_scalars = staticmethod(sgd_scalars)
     kernel = staticmethod(sgd_kernel)
+    foreach_kernel = staticmethod(sgd_foreach)
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "SGDClipBlockRMS",
+    "sgdclipblockrms_foreach",
     "sgdclipblockrms_init",
     "sgdclipblockrms_kernel",
     "sgdclipblockrms_scalars",
@@ -54,6 +55,18 @@ def sgdclipblockrms_kernel(
     # line 10: theta <- theta - lr * g / max(1, rms(g) / threshold)
     theta = theta - lr * g / torch.clamp(torch.sqrt(torch.mean(torch.square(g))) / threshold, min=1)
     return (theta,)
+
+
+def sgdclipblockrms_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], *, lr: float, threshold: float
+) -> None:
+    """sgdclipblockrms_update for lists of tensors of one device, dtype and step, in place."""
+    # line 10: theta <- theta - lr * g / max(1, rms(g) / threshold)
+    tmp = [torch.sqrt(torch.mean(torch.square(g))) for g in g]
+    torch._foreach_div_(tmp, threshold)
+    torch._foreach_clamp_min_(tmp, 1)
+    torch._foreach_addcdiv_(theta, g, tmp, value=-lr)
+    return None
 
 
 class SGDClipBlockRMS(SpecOptimizer):
@@ -99,6 +112,7 @@ class SGDClipBlockRMS(SpecOptimizer):
     update_state = staticmethod(sgdclipblockrms_update)
     kernel_scalars = staticmethod(sgdclipblockrms_scalars)
     kernel = staticmethod(sgdclipblockrms_kernel)
+    foreach_kernel = staticmethod(sgdclipblockrms_foreach)
 
     def __init__(
         self,

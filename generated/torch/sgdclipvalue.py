@@ -17,6 +17,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "SGDClipValue",
+    "sgdclipvalue_foreach",
     "sgdclipvalue_init",
     "sgdclipvalue_kernel",
     "sgdclipvalue_scalars",
@@ -63,6 +64,17 @@ def sgdclipvalue_kernel(
     return (theta,)
 
 
+def sgdclipvalue_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], *, lr: float, s0: float, clip_value: float
+) -> None:
+    """sgdclipvalue_update for lists of tensors of one device, dtype and step, in place."""
+    # line 11: theta <- theta - lr * clip(g, -clip_value, clip_value)
+    tmp = torch._foreach_clamp_min(g, s0)
+    torch._foreach_clamp_max_(tmp, clip_value)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+    return None
+
+
 class SGDClipValue(SpecOptimizer):
     r"""SGDClipValue: Mikolov, Statistical Language Models Based on Neural Networks, PhD thesis,
     Brno University of Technology 2012.
@@ -106,6 +118,7 @@ class SGDClipValue(SpecOptimizer):
     update_state = staticmethod(sgdclipvalue_update)
     kernel_scalars = staticmethod(sgdclipvalue_scalars)
     kernel = staticmethod(sgdclipvalue_kernel)
+    foreach_kernel = staticmethod(sgdclipvalue_foreach)
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "SGDMomentum",
+    "sgdmomentum_foreach",
     "sgdmomentum_init",
     "sgdmomentum_kernel",
     "sgdmomentum_scalars",
@@ -93,6 +94,31 @@ def sgdmomentum_kernel(
     return theta, buf
 
 
+def sgdmomentum_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    buf: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    s0: bool,
+    momentum: float,
+    s1: float,
+    lr: float,
+) -> None:
+    """sgdmomentum_update for lists of tensors of one device, dtype and step, in place."""
+    # line 16: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 17: buf <- if t == 1 then d else momentum * buf + (1 - dampening) * d
+    if s0:
+        torch._foreach_copy_(buf, d)
+    else:
+        torch._foreach_mul_(buf, momentum)
+        torch._foreach_add_(buf, d, alpha=s1)
+    # line 18: theta <- theta - lr * buf
+    torch._foreach_add_(theta, buf, alpha=-lr)
+    return None
+
+
 class SGDMomentum(SpecOptimizer):
     r"""SGDMomentum: Polyak, Some methods of speeding up the convergence of iteration methods, USSR
     Computational Mathematics and Mathematical Physics 1964.
@@ -153,6 +179,7 @@ class SGDMomentum(SpecOptimizer):
     update_state = staticmethod(sgdmomentum_update)
     kernel_scalars = staticmethod(sgdmomentum_scalars)
     kernel = staticmethod(sgdmomentum_kernel)
+    foreach_kernel = staticmethod(sgdmomentum_foreach)
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "SGDNesterov",
+    "sgdnesterov_foreach",
     "sgdnesterov_init",
     "sgdnesterov_kernel",
     "sgdnesterov_scalars",
@@ -84,6 +85,27 @@ def sgdnesterov_kernel(
     return theta, buf
 
 
+def sgdnesterov_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    buf: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    momentum: float,
+    lr: float,
+) -> None:
+    """sgdnesterov_update for lists of tensors of one device, dtype and step, in place."""
+    # line 15: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 16: buf <- momentum * buf + d
+    torch._foreach_mul_(buf, momentum)
+    torch._foreach_add_(buf, d)
+    # line 17: theta <- theta - lr * (d + momentum * buf)
+    tmp = torch._foreach_add(d, buf, alpha=momentum)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+    return None
+
+
 class SGDNesterov(SpecOptimizer):
     r"""SGDNesterov: Nesterov, A method for solving the convex programming problem with convergence
     rate O(1/k^2), Doklady AN SSSR 1983.
@@ -143,6 +165,7 @@ class SGDNesterov(SpecOptimizer):
     update_state = staticmethod(sgdnesterov_update)
     kernel_scalars = staticmethod(sgdnesterov_scalars)
     kernel = staticmethod(sgdnesterov_kernel)
+    foreach_kernel = staticmethod(sgdnesterov_foreach)
 
     def __init__(
         self,

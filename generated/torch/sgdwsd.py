@@ -17,7 +17,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDWSD", "sgdwsd_init", "sgdwsd_kernel", "sgdwsd_scalars", "sgdwsd_update"]
+__all__ = [
+    "SGDWSD",
+    "sgdwsd_foreach",
+    "sgdwsd_init",
+    "sgdwsd_kernel",
+    "sgdwsd_scalars",
+    "sgdwsd_update",
+]
 
 
 def sgdwsd_init(
@@ -198,6 +205,17 @@ def sgdwsd_kernel(
     return (theta,)
 
 
+def sgdwsd_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], *, weight_decay: float, s0: float
+) -> None:
+    """sgdwsd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 21: d = g + weight_decay * theta
+    # line 22: theta <- theta - lr * factor * d
+    tmp = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    torch._foreach_add_(theta, tmp, alpha=-s0)
+    return None
+
+
 class SGDWSD(SpecOptimizer):
     r"""SGDWSD: Hu et al., MiniCPM: Unveiling the Potential of Small Language Models with Scalable
     Training Strategies, arXiv 2404.06395, 2024 (the warmup-stable-decay schedule).
@@ -268,6 +286,7 @@ class SGDWSD(SpecOptimizer):
     update_state = staticmethod(sgdwsd_update)
     kernel_scalars = staticmethod(sgdwsd_scalars)
     kernel = staticmethod(sgdwsd_kernel)
+    foreach_kernel = staticmethod(sgdwsd_foreach)
 
     def __init__(
         self,

@@ -17,7 +17,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDWSDS", "sgdwsds_init", "sgdwsds_kernel", "sgdwsds_scalars", "sgdwsds_update"]
+__all__ = [
+    "SGDWSDS",
+    "sgdwsds_foreach",
+    "sgdwsds_init",
+    "sgdwsds_kernel",
+    "sgdwsds_scalars",
+    "sgdwsds_update",
+]
 
 
 def sgdwsds_init(
@@ -137,6 +144,17 @@ def sgdwsds_kernel(
     return (theta,)
 
 
+def sgdwsds_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], *, weight_decay: float, s0: float
+) -> None:
+    """sgdwsds_update for lists of tensors of one device, dtype and step, in place."""
+    # line 17: d = g + weight_decay * theta
+    # line 18: theta <- theta - lr * factor * d
+    tmp = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    torch._foreach_add_(theta, tmp, alpha=-s0)
+    return None
+
+
 class SGDWSDS(SpecOptimizer):
     r"""SGDWSDS: Wen, Li, Wang, Hall, Liang & Ma, Understanding Warmup-Stable-Decay Learning Rates:
     A River Valley Loss Landscape Perspective, arXiv 2410.05192, 2024 (WSD-S).
@@ -201,6 +219,7 @@ class SGDWSDS(SpecOptimizer):
     update_state = staticmethod(sgdwsds_update)
     kernel_scalars = staticmethod(sgdwsds_scalars)
     kernel = staticmethod(sgdwsds_kernel)
+    foreach_kernel = staticmethod(sgdwsds_foreach)
 
     def __init__(
         self,

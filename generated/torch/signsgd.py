@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SignSGD", "signsgd_init", "signsgd_kernel", "signsgd_scalars", "signsgd_update"]
+__all__ = [
+    "SignSGD",
+    "signsgd_foreach",
+    "signsgd_init",
+    "signsgd_kernel",
+    "signsgd_scalars",
+    "signsgd_update",
+]
 
 
 def signsgd_init(theta: torch.Tensor, *, lr: float, weight_decay: float) -> dict[str, torch.Tensor]:
@@ -47,6 +54,18 @@ def signsgd_kernel(
     # line 9: theta <- theta - lr * (sign(g) + weight_decay * theta)
     theta = theta - lr * (torch.sign(g) + torch.where(weight_decay != 0, weight_decay * theta, 0))
     return (theta,)
+
+
+def signsgd_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], *, lr: float, weight_decay: float
+) -> None:
+    """signsgd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 9: theta <- theta - lr * (sign(g) + weight_decay * theta)
+    tmp = torch._foreach_sign(g)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+    return None
 
 
 class SignSGD(SpecOptimizer):
@@ -92,6 +111,7 @@ class SignSGD(SpecOptimizer):
     update_state = staticmethod(signsgd_update)
     kernel_scalars = staticmethod(signsgd_scalars)
     kernel = staticmethod(signsgd_kernel)
+    foreach_kernel = staticmethod(signsgd_foreach)
 
     def __init__(
         self,

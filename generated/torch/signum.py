@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Signum", "signum_init", "signum_kernel", "signum_scalars", "signum_update"]
+__all__ = [
+    "Signum",
+    "signum_foreach",
+    "signum_init",
+    "signum_kernel",
+    "signum_scalars",
+    "signum_update",
+]
 
 
 def signum_init(
@@ -73,6 +80,27 @@ def signum_kernel(
     return theta, m
 
 
+def signum_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    beta: float,
+    s0: float,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """signum_update for lists of tensors of one device, dtype and step, in place."""
+    # line 14: m <- ema(m, g, beta)
+    torch._foreach_lerp_(m, g, s0)
+    # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
+    tmp = torch._foreach_sign(m)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+    return None
+
+
 class Signum(SpecOptimizer):
     r"""Signum: Bernstein, Wang, Azizzadenesheli & Anandkumar, signSGD: Compressed Optimisation for
     Non-Convex Problems, ICML 2018.
@@ -124,6 +152,7 @@ class Signum(SpecOptimizer):
     update_state = staticmethod(signum_update)
     kernel_scalars = staticmethod(signum_scalars)
     kernel = staticmethod(signum_kernel)
+    foreach_kernel = staticmethod(signum_foreach)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Tiger", "tiger_init", "tiger_kernel", "tiger_scalars", "tiger_update"]
+__all__ = ["Tiger", "tiger_foreach", "tiger_init", "tiger_kernel", "tiger_scalars", "tiger_update"]
 
 
 def tiger_init(
@@ -72,6 +72,27 @@ def tiger_kernel(
     return theta, m
 
 
+def tiger_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    beta: float,
+    s0: float,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """tiger_update for lists of tensors of one device, dtype and step, in place."""
+    # line 14: m <- ema(m, g, beta)
+    torch._foreach_lerp_(m, g, s0)
+    # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
+    tmp = torch._foreach_sign(m)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+    return None
+
+
 class Tiger(SpecOptimizer):
     r"""Tiger: Su, Tiger: A Tight-fisted Optimizer, https://github.com/bojone/tiger, 2023.
 
@@ -121,6 +142,7 @@ class Tiger(SpecOptimizer):
     update_state = staticmethod(tiger_update)
     kernel_scalars = staticmethod(tiger_scalars)
     kernel = staticmethod(tiger_kernel)
+    foreach_kernel = staticmethod(tiger_foreach)
 
     def __init__(
         self,

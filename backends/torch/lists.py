@@ -1,0 +1,48 @@
+"""The multi-tensor path at run time (``foreach=True``): a param group as lists.
+
+``<name>_foreach`` takes θ, the gradients and each state as lists of tensors that share a
+device, a dtype and a step count, because ``torch._foreach_*`` ops need one device and dtype
+per list and the per-step scalars (bias corrections...) depend on ``t``. torch.optim groups by
+device and dtype only and keeps a ``step`` per parameter; here a group whose parameters have
+taken different numbers of steps (some added later, or loaded from a checkpoint) is split by
+``t`` as well, so every parameter sees its own step count, as on the readable path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import torch
+
+Member = tuple[torch.Tensor, torch.Tensor, Sequence[torch.Tensor], int]
+
+
+def apply(
+    members: Sequence[Member],
+    hypers: Mapping[str, Any],
+    shared: Mapping[str, Any],
+    *,
+    scalars: Callable[..., dict[str, Any]],
+    update: Callable[..., None],
+) -> None:
+    """``update`` once per (device, dtype, t) of the members (θ, gradient, state buffers, t),
+    with the per-step scalars computed once for each."""
+    chunks: dict[tuple[torch.device, torch.dtype, int], list[Member]] = {}
+    for member in members:
+        theta, _, _, t = member
+        chunks.setdefault((theta.device, theta.dtype, t), []).append(member)
+    for (_, _, t), chunk in chunks.items():
+        thetas, grads, buffers, _ = zip(*chunk, strict=True)
+        states = [list(column) for column in zip(*buffers, strict=True)]
+        update(list(thetas), list(grads), *states, **scalars(t=t, **hypers), **shared)
+
+
+def default_on(group: Mapping[str, Any]) -> bool:
+    """torch.optim's choice for ``foreach=None``: the foreach path when every parameter is on a
+    device with foreach kernels (CUDA and the like) and the step is not differentiated."""
+    params = [p for p in group["params"] if p.grad is not None]
+    _, foreach = torch.optim.optimizer._default_to_fused_or_foreach(
+        params, group.get("differentiable", False), use_fused=False
+    )
+    return bool(foreach)
