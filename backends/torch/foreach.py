@@ -223,14 +223,22 @@ class ForeachWriter(lowering.BlockWriter):
         self.buffers = {name: name for name in self.shapes}  # target → its buffer
         self.finals = dict(self.buffers)  # target → the id of its final version
         self.index = {b.id: i for i, b in enumerate(body)}
-        self.last_use: dict[str, int] = {}
+        # id → where it is read: (statement, the merge reading it or None, argument of that merge)
+        self.reads: dict[str, list[tuple[int, Binding | None, int]]] = {}
         for i, binding in enumerate(body):
             if binding.target is not None:
                 self.finals[binding.target] = binding.id
-            conds = [g.cond for g in binding.guards]
-            for expr in (binding.expr, *conds):
-                self.last_use.update((n.name, i) for n in walk(expr) if isinstance(n, Var))
-        self.last_use.update((final, len(body)) for final in self.finals.values())
+            merge = binding if binding.merge else None
+            parts = [*enumerate(binding.expr.args if merge else [binding.expr])]
+            parts += [(0, g.cond) for g in binding.guards]
+            for k, expr in parts:
+                for node in walk(expr):
+                    if isinstance(node, Var):
+                        self.reads.setdefault(node.name, []).append((i, merge, k))
+        for final in self.finals.values():
+            self.reads.setdefault(final, []).append((len(body), None, 0))
+        for binding in body:  # named as they are written
+            printer.names.pop(binding.id, None)
         self.list_ids = {"g", *self.shapes, *(b.id for b in body)}
         self.location = {name: name for name in ["g", *self.shapes]}  # id → identity
         self.aliases: dict[str, set[str]] = {}  # merged name → the identities it may be
@@ -295,6 +303,15 @@ class ForeachWriter(lowering.BlockWriter):
             value = self._comprehension(binding.expr, binding.display, fill=want)
         else:
             value = self._root(binding.expr, i, binding.display, into=buffer if own else None)
+        if not value.is_list:  # a scalar state given a host value
+            if own:
+                self._emit(f"{self.torch}._foreach_zero_({buffer})")
+                self._emit(f"{self.torch}._foreach_add_({buffer}, {value.text})")
+                value = Value(buffer, True, want, True)
+            else:
+                name = self._fresh(binding.display)
+                self._emit(f"{name} = [{self.torch}.full_like(x, {value.text}) for x in {buffer}]")
+                value = self._allocated(name, want)
         if value.text != buffer and own:
             self._emit(f"{self.torch}._foreach_copy_({buffer}, {value.text})")
             value = Value(buffer, True, want, True)
@@ -364,11 +381,23 @@ class ForeachWriter(lowering.BlockWriter):
                 return False
         elif identity not in self.owned:
             return False
-        return all(
-            self.last_use.get(id_, -1) <= i
+        return not any(
+            self._read_after(id_, i)
             for id_, at in self.location.items()
             if at == identity or identity in self.aliases.get(at, ())
         )
+
+    def _read_after(self, id_: str, i: int) -> bool:
+        """Whether a statement after ``i`` reads ``id_`` on the path statement ``i`` is on (a
+        block's merge reads the value each branch leaves only after that branch)."""
+        guards = self.current.guards
+        for j, merge, k in self.reads.get(id_, ()):
+            other_branch = merge is not None and any(
+                g.block == merge.merge and g.taken == (k == 2) for g in guards
+            )
+            if j > i and not other_branch:
+                return True
+        return False
 
     def _var(self, var: Var, i: int, shared_ok: bool = False, avoid: frozenset = frozenset()):
         """A list a statement reads; owned where this read may consume it: its list is free
@@ -590,7 +619,7 @@ class ForeachWriter(lowering.BlockWriter):
             elif term.fused_op is None:
                 prepared.append((term, [self._product_value(term, _term_shape(term), i, "tmp")]))
             else:
-                prepared.append((term, [self._lower(x, i, "tmp") for x in term.nums + term.dens]))
+                prepared.append((term, self._lower_all(term.nums + term.dens, i)))
         avoid = frozenset(v.text for _, values in prepared for v in values)
         base = self._product_value(base_term, shape, i, hint, root, avoid)
         for term, values in prepared:
@@ -648,9 +677,19 @@ class ForeachWriter(lowering.BlockWriter):
         if op == "add" and term.fused_op is None:
             coefficient = "1"  # the product's value carries its coefficient
         args = [v.text for v in values]
+        if op == "add" and coefficient == "-1":
+            op, coefficient = "sub", "1"
         if coefficient != "1":
             args.append(f"{'alpha' if op == 'add' else 'value'}={coefficient}")
         return self._op(base, op, args, shape, hint)
+
+    def _lower_all(self, exprs: list[Expr], i: int) -> list[Value]:
+        """Operands, each distinct one lowered once (``x^2`` is ``x * x`` of one list)."""
+        done: dict[int, Value] = {}
+        for expr in exprs:
+            if id(expr) not in done:
+                done[id(expr)] = self._lower(expr, i, "tmp")
+        return [done[id(expr)] for expr in exprs]
 
     def _operand(self, expr: Expr, i: int, hint: str, root: bool, avoid: frozenset) -> Value:
         if isinstance(expr, Var):
@@ -670,8 +709,8 @@ class ForeachWriter(lowering.BlockWriter):
         and divided in, then the coefficient (a host divisor alone stays a division)."""
         first = next((k for k, n in enumerate(term.nums) if n.type.shape is shape), 0)
         start = term.nums[first] if term.nums else None
-        others = [self._lower(n, i, "tmp") for k, n in enumerate(term.nums) if k != first]
-        divisors = [self._lower(d, i, "tmp") for d in term.dens]
+        others = self._lower_all([n for k, n in enumerate(term.nums) if k != first], i)
+        divisors = self._lower_all(term.dens, i)
         avoid = avoid | {v.text for v in others + divisors}
         if start is None:  # c / x
             x = divisors.pop(0)

@@ -136,22 +136,21 @@ def adabelief_foreach(
     # line 18: m <- ema(m, g, beta1)
     torch._foreach_lerp_(m, g, s0)
     # line 19: s <- ema(s, (g - m)^2, beta2) + eps
-    tmp = torch._foreach_add(g, m, alpha=-1)
-    tmp_2 = torch._foreach_add(g, m, alpha=-1)
+    tmp = torch._foreach_sub(g, m)
     torch._foreach_mul_(s, beta2)
-    torch._foreach_addcmul_(s, tmp, tmp_2, value=s1)
+    torch._foreach_addcmul_(s, tmp, tmp, value=s1)
     torch._foreach_add_(s, eps)
     # line 20: m_hat = debias(m, beta1)
     # line 21: s_hat = debias(s, beta2)
     # line 22: theta <- theta - lr * (m_hat / (sqrt(s_hat) + eps) + weight_decay * theta)
-    tmp_3 = torch._foreach_div(s, s3)
-    torch._foreach_sqrt_(tmp_3)
-    torch._foreach_add_(tmp_3, eps)
-    tmp_4 = torch._foreach_div(m, tmp_3)
-    torch._foreach_div_(tmp_4, s2)
+    tmp_2 = torch._foreach_div(s, s3)
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_add_(tmp_2, eps)
+    tmp_3 = torch._foreach_div(m, tmp_2)
+    torch._foreach_div_(tmp_3, s2)
     if weight_decay != 0:
-        torch._foreach_add_(tmp_4, theta, alpha=weight_decay)
-    torch._foreach_add_(theta, tmp_4, alpha=-lr)
+        torch._foreach_add_(tmp_3, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp_3, alpha=-lr)
     return None
 
 

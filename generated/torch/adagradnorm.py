@@ -73,12 +73,11 @@ def adagradnorm_foreach(
     """adagradnorm_update for lists of tensors of one device, dtype and step, in place."""
     # line 13: r <- r + norm(g)^2
     tmp = torch._foreach_norm(g)
-    tmp_2 = torch._foreach_norm(g)
-    torch._foreach_addcmul_(r, tmp, tmp_2)
+    torch._foreach_addcmul_(r, tmp, tmp)
     # line 14: theta <- theta - lr * g / sqrt(r + eps)
-    tmp_3 = torch._foreach_add(r, eps)
-    torch._foreach_sqrt_(tmp_3)
-    torch._foreach_addcdiv_(theta, g, tmp_3, value=-lr)
+    tmp_2 = torch._foreach_add(r, eps)
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_addcdiv_(theta, g, tmp_2, value=-lr)
     return None
 
 

@@ -254,10 +254,10 @@ def adagraft_foreach(
     torch._foreach_add_(tmp, direction_eps)
     torch._foreach_addcdiv_(theta_3, direction_m, tmp, value=-direction_lr / s4)
     # line 16: step_d = theta - start
-    torch._foreach_add_(theta_3, start, alpha=-1)
+    torch._foreach_sub_(theta_3, start)
     # line 13: step_m = theta - start
     # line 17: theta <- start + lr * norm(step_m) * dualize(step_d, l2)
-    torch._foreach_add_(theta_2, start, alpha=-1)
+    torch._foreach_sub_(theta_2, start)
     tmp_2 = torch._foreach_norm(theta_2)
     tmp_3 = [
         torch.where(

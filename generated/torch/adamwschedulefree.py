@@ -282,7 +282,7 @@ def adamwschedulefree_foreach(
     if weight_decay != 0:
         torch._foreach_add_(u, theta, alpha=weight_decay)
     # line 33: theta <- lerp(theta, z, c) + lr_t * (beta1 * (1 - c) - 1) * u
-    tmp_2 = torch._foreach_add(z, theta, alpha=-1)
+    tmp_2 = torch._foreach_sub(z, theta)
     tmp_3 = torch._foreach_neg(c)
     torch._foreach_add_(tmp_3, 1)
     torch._foreach_mul_(tmp_3, beta1)

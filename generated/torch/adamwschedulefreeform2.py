@@ -269,7 +269,7 @@ def adamwschedulefreeform2_foreach(
         torch._foreach_add_(delta, theta, alpha=weight_decay)
     torch._foreach_mul_(delta, lr_t)
     # line 33: diff = theta - x
-    diff = torch._foreach_add(theta, x, alpha=-1)
+    diff = torch._foreach_sub(theta, x)
     # line 34: theta <- theta + beta1 * c / (1 - beta1) * diff - (beta1 * c + 1 - beta1) * delta
     tmp_2 = torch._foreach_mul(c, beta1)
     torch._foreach_add_(tmp_2, 1)

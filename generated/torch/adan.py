@@ -163,15 +163,13 @@ def adan_foreach(
         d_2 = [torch.full_like(g, 0) for g in g]
         d = d_2
     else:
-        d_3 = torch._foreach_add(g, g_prev, alpha=-1)
+        d_3 = torch._foreach_sub(g, g_prev)
         d = d_3
     # line 22: m <- ema(m, g, beta1)
     torch._foreach_lerp_(m, g, s1)
     # line 23: v <- ema(v, d, beta2)
     torch._foreach_lerp_(v, d, s2)
     # line 24: n <- ema(n, (g + beta2 * d)^2, beta3)
-    torch._foreach_mul_(d, beta2)
-    torch._foreach_add_(d, g)
     torch._foreach_mul_(d, beta2)
     torch._foreach_add_(d, g)
     torch._foreach_mul_(n, beta3)

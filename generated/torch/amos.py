@@ -202,7 +202,7 @@ def amos_foreach(
     torch._foreach_mul_(m, momentum)
     torch._foreach_addcdiv_(m, tmp_5, tmp_6, value=s6 * 1)
     # line 32: theta <- theta - m
-    torch._foreach_add_(theta, m, alpha=-1)
+    torch._foreach_sub_(theta, m)
     torch._foreach_copy_(b, b_2)
     return None
 

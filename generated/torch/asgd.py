@@ -156,9 +156,11 @@ def asgd_foreach(
     ]
     torch._foreach_copy_(ax, ax_2)
     # line 24: eta_t <- lr / (1 + lambd * lr * t)^alpha
-    torch._foreach_copy_(eta_t, s0)
+    torch._foreach_zero_(eta_t)
+    torch._foreach_add_(eta_t, s0)
     # line 25: mu <- 1 / max(1, t - t0)
-    torch._foreach_copy_(mu, s1)
+    torch._foreach_zero_(mu)
+    torch._foreach_add_(mu, s1)
     return None
 
 

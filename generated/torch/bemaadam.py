@@ -261,22 +261,26 @@ def bemaadam_foreach(
         ema_w_2 = [x.clone() for x in theta]
         # line 25: bema <- theta
         bema_2 = [x.clone() for x in theta]
-        theta_ref = theta_ref_2
-        ema_w = ema_w_2
-        bema = bema_2
+        theta_ref_3 = theta_ref_2
+        ema_w_3 = ema_w_2
+        bema_3 = bema_2
     else:
         # line 27: if mod(t - burn_in, update_freq) == 0:
         if s5:
             # line 29: ema_w <- lerp(ema_w, theta, base^(-ema_power))
-            ema_w_3 = torch._foreach_add(theta, ema_w, alpha=-1)
-            torch._foreach_mul_(ema_w_3, s6)
-            torch._foreach_add_(ema_w_3, ema_w)
+            tmp_2 = torch._foreach_sub(theta, ema_w)
+            torch._foreach_add_(ema_w, tmp_2, alpha=s6)
             # line 30: bema <- base^(-bias_power) * (theta - theta_ref) + ema_w
-            bema_3 = torch._foreach_add(theta, theta_ref, alpha=-1)
-            torch._foreach_mul_(bema_3, s7)
-            torch._foreach_add_(bema_3, ema_w_3)
-            ema_w = ema_w_3
-            bema = bema_3
+            bema_4 = torch._foreach_sub(theta, theta_ref)
+            torch._foreach_mul_(bema_4, s7)
+            torch._foreach_add_(bema_4, ema_w)
+            torch._foreach_copy_(bema, bema_4)
+        theta_ref_3 = theta_ref
+        ema_w_3 = ema_w  # 3
+        bema_3 = bema  # 3
+    torch._foreach_copy_(theta_ref, theta_ref_3)
+    torch._foreach_copy_(ema_w, ema_w_3)
+    torch._foreach_copy_(bema, bema_3)
     return None
 
 

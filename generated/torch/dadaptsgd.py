@@ -214,8 +214,8 @@ def dadaptsgd_foreach(
     ]
     torch._foreach_copy_(s, s_2)
     # line 30: theta <- lerp(theta, theta0 - s, 1 - momentum)
-    tmp = torch._foreach_add(theta0, s, alpha=-1)
-    torch._foreach_add_(tmp, theta, alpha=-1)
+    tmp = torch._foreach_sub(theta0, s)
+    torch._foreach_sub_(tmp, theta)
     torch._foreach_add_(theta, tmp, alpha=s0)
     return None
 

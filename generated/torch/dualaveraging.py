@@ -93,7 +93,7 @@ def dualaveraging_foreach(
 ) -> None:
     """dualaveraging_update for lists of tensors of one device, dtype and step, in place."""
     # line 12: g_bar <- g_bar + (g - g_bar) / t
-    tmp = torch._foreach_add(g, g_bar, alpha=-1)
+    tmp = torch._foreach_sub(g, g_bar)
     torch._foreach_add_(g_bar, tmp, alpha=1 / t)
     # line 14: theta <- theta0 - alpha_t * g_bar
     theta_2 = torch._foreach_add(theta0, g_bar, alpha=-alpha_t)

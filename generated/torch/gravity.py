@@ -76,14 +76,13 @@ def gravity_foreach(
     """gravity_update for lists of tensors of one device, dtype and step, in place."""
     # line 14: zeta = g / (1 + (g * norm(g, inf))^2)
     tmp = [norminf(g) for g in g]
-    tmp_2 = [norminf(g) for g in g]
-    tmp_3 = torch._foreach_mul(g, tmp)
-    torch._foreach_mul_(tmp_3, g)
-    torch._foreach_mul_(tmp_3, tmp_2)
-    torch._foreach_add_(tmp_3, 1)
-    zeta = torch._foreach_div(g, tmp_3)
+    tmp_2 = torch._foreach_mul(g, tmp)
+    torch._foreach_mul_(tmp_2, g)
+    torch._foreach_mul_(tmp_2, tmp)
+    torch._foreach_add_(tmp_2, 1)
+    zeta = torch._foreach_div(g, tmp_2)
     # line 15: v <- lerp(v, zeta, 1 - beta_t)
-    torch._foreach_add_(zeta, v, alpha=-1)
+    torch._foreach_sub_(zeta, v)
     torch._foreach_add_(v, zeta, alpha=s0)
     # line 16: theta <- theta - lr * v
     torch._foreach_add_(theta, v, alpha=-lr)

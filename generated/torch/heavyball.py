@@ -79,7 +79,7 @@ def heavyball_foreach(
     prev_2 = [x.clone() for x in theta]
     # line 11: velocity = theta - prev
     # line 13: theta <- theta - lr * g + rho * velocity
-    tmp = torch._foreach_add(theta, prev, alpha=-1)
+    tmp = torch._foreach_sub(theta, prev)
     torch._foreach_add_(theta, g, alpha=-lr)
     torch._foreach_add_(theta, tmp, alpha=rho)
     torch._foreach_copy_(prev, prev_2)

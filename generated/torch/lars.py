@@ -132,7 +132,7 @@ def lars_foreach(
     torch._foreach_mul_(buf, momentum)
     torch._foreach_addcmul_(buf, ratio, u, value=lr)
     # line 21: theta <- theta - buf
-    torch._foreach_add_(theta, buf, alpha=-1)
+    torch._foreach_sub_(theta, buf)
     return None
 
 

@@ -187,13 +187,10 @@ def lookaheadadam_foreach(
     # line 16: every k:
     if s4:
         # line 17: slow <- lerp(slow, theta, alpha)
-        slow_2 = torch._foreach_add(theta, slow, alpha=-1)
-        torch._foreach_mul_(slow_2, alpha)
-        torch._foreach_add_(slow_2, slow)
+        tmp_2 = torch._foreach_sub(theta, slow)
+        torch._foreach_add_(slow, tmp_2, alpha=alpha)
         # line 18: theta <- slow
-        theta_2 = [x.clone() for x in slow_2]
-        theta = theta_2
-        slow = slow_2
+        torch._foreach_copy_(theta, slow)
     return None
 
 

@@ -81,7 +81,7 @@ def momentum_foreach(
     torch._foreach_mul_(m, momentum)
     torch._foreach_add_(m, g, alpha=lr)
     # line 13: theta <- theta - m
-    torch._foreach_add_(theta, m, alpha=-1)
+    torch._foreach_sub_(theta, m)
     return None
 
 

@@ -236,7 +236,7 @@ def sgdschedulefree_foreach(
     # line 27: u = g + weight_decay * theta
     u = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
     # line 28: theta <- lerp(theta, z, c) + lr_t * (momentum * (1 - c) - 1) * u
-    tmp = torch._foreach_add(z, theta, alpha=-1)
+    tmp = torch._foreach_sub(z, theta)
     tmp_2 = torch._foreach_neg(c)
     torch._foreach_add_(tmp_2, 1)
     torch._foreach_mul_(tmp_2, momentum)
