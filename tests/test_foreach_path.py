@@ -9,8 +9,6 @@ mid-run, in float64 and in float32 under ``maximize``. Expected values come from
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import torch
 

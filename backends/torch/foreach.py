@@ -158,36 +158,42 @@ def foreach_function(
 def inline_single_uses(
     program: Program, body: list[Binding]
 ) -> tuple[list[Binding], dict[str, list[str]]]:
-    """The body with each local that is read once, by a statement in the same blocks, and built
-    from arithmetic only, substituted into that statement (its coefficients then fold into the
-    reader's ops); and the comments of the statements removed, by the id that now holds them."""
+    """The body with each local that is read once, by a statement in the same blocks, built
+    from arithmetic only, and reading no state that is updated before that statement,
+    substituted into it (its coefficients then fold into the reader's ops); and the comments of
+    the statements removed, by the id of the statement that now holds them."""
     uses: Counter[str] = Counter()
-    reader: dict[str, Binding] = {}
-    for binding in body:
+    reader: dict[str, int] = {}
+    for k, binding in enumerate(body):
         for node in walk(binding.expr):
             if isinstance(node, Var):
                 uses[node.name] += 1
-                reader.setdefault(node.name, binding)
+                reader.setdefault(node.name, k)
         for guard in binding.guards:
             uses.update(n.name for n in walk(guard.cond) if isinstance(n, Var))
+    version_of = {"theta": "theta"} | {s.name: s.name for s in program.states}
+    version_of |= {b.id: b.target for b in body if b.target is not None}
     outputs = set(program.outputs.values())
     values: dict[str, Expr] = {}
     notes: dict[str, list[str]] = {}
     result = []
-    for binding in body:
+    for j, binding in enumerate(body):
         binding = dataclasses.replace(binding, expr=_substituted(binding.expr, values))
-        user = reader.get(binding.id)
+        k = reader.get(binding.id)
+        states_read = {version_of.get(n.name) for n in walk(binding.expr) if isinstance(n, Var)}
+        states_read.discard(None)
         if (
             binding.target is None
             and uses[binding.id] == 1
             and binding.id not in outputs
-            and user is not None
-            and user.guards == binding.guards
+            and k is not None
+            and body[k].guards == binding.guards
             and all(not isinstance(n, Op) or n.op in _INLINE_OPS for n in walk(binding.expr))
+            and not any(b.target in states_read for b in body[j + 1 : k])
         ):
             values[binding.id] = binding.expr
             moved = notes.pop(binding.id, [])
-            notes.setdefault(user.id, []).extend([*moved, lowering.comment(binding)])
+            notes.setdefault(body[k].id, []).extend([*moved, lowering.comment(binding)])
             continue
         result.append(binding)
     return result, notes
@@ -706,7 +712,21 @@ class ForeachWriter(lowering.BlockWriter):
         avoid: frozenset = frozenset(),
     ) -> Value:
         """A product on its own: its first full-shaped factor, the other factors multiplied
-        and divided in, then the coefficient (a host divisor alone stays a division)."""
+        and divided in, then the coefficient (a host divisor alone stays a division). Factors
+        of one number per tensor are multiplied together with the coefficient first, so that
+        the full-sized lists take one multiplication by them all."""
+        small = [n for n in term.nums if n.type.shape is Shape.SCALAR]
+        small_dens = [d for d in term.dens if d.type.shape is Shape.SCALAR and not self._host(d)]
+        big = [n for n in term.nums if n.type.shape is not Shape.SCALAR]
+        host = 1 if term.coef or term.coef_den or term.sign < 0 else 0
+        if big and (small or small_dens) and len(small) + len(small_dens) + host >= 2:
+            scale = Term(term.sign, term.coef, term.coef_den, small, small_dens)
+            factor = self._product_value(scale, Shape.SCALAR, i, "scale")
+            dens = [d for d in term.dens if all(d is not x for x in small_dens)]
+            base = self._product_value(
+                Term(1, [], [], big, dens), shape, i, hint, root, avoid | {factor.text}
+            )
+            return self._op(base, "mul", [factor.text], shape, hint)
         first = next((k for k, n in enumerate(term.nums) if n.type.shape is shape), 0)
         start = term.nums[first] if term.nums else None
         others = self._lower_all([n for k, n in enumerate(term.nums) if k != first], i)

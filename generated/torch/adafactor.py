@@ -178,9 +178,9 @@ def adafactor_foreach(
     tmp_4 = [torch.sqrt(torch.mean(torch.square(u))) for u in u]
     torch._foreach_div_(tmp_4, d)
     torch._foreach_clamp_min_(tmp_4, 1)
+    torch._foreach_div_(alpha, tmp_4)
+    torch._foreach_neg_(alpha)
     tmp_5 = torch._foreach_mul(u, alpha)
-    torch._foreach_div_(tmp_5, tmp_4)
-    torch._foreach_neg_(tmp_5)
     torch._foreach_add_(theta, tmp_5)
     return None
 

@@ -108,11 +108,11 @@ def adagradplusplus_foreach(
     # line 17: s <- s + g^2
     torch._foreach_addcmul_(s, g, g)
     # line 18: theta <- theta - step_size * g / (eps + sqrt(s))
+    scale = torch._foreach_neg(step_size)
     tmp = torch._foreach_sqrt(s)
     torch._foreach_add_(tmp, eps)
-    tmp_2 = torch._foreach_mul(g, step_size)
-    torch._foreach_div_(tmp_2, tmp)
-    torch._foreach_neg_(tmp_2)
+    tmp_2 = torch._foreach_div(g, tmp)
+    torch._foreach_mul_(tmp_2, scale)
     torch._foreach_add_(theta, tmp_2)
     return None
 

@@ -239,6 +239,8 @@ def adagraft_foreach(
         torch._foreach_add_(magnitude_buf, magnitude_d, alpha=s1)
     # line 18: (sgdmomentum) theta <- theta - lr * buf
     theta_2 = torch._foreach_add(theta, magnitude_buf, alpha=-magnitude_lr)
+    # line 13: step_m = theta - start
+    torch._foreach_sub_(theta_2, start)
     # line 14: theta <- start
     theta_3 = [x.clone() for x in start]
     # line 17: (adam) m <- ema(m, g, beta1)
@@ -255,9 +257,7 @@ def adagraft_foreach(
     torch._foreach_addcdiv_(theta_3, direction_m, tmp, value=-direction_lr / s4)
     # line 16: step_d = theta - start
     torch._foreach_sub_(theta_3, start)
-    # line 13: step_m = theta - start
     # line 17: theta <- start + lr * norm(step_m) * dualize(step_d, l2)
-    torch._foreach_sub_(theta_2, start)
     tmp_2 = torch._foreach_norm(theta_2)
     tmp_3 = [
         torch.where(

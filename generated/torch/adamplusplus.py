@@ -154,12 +154,12 @@ def adamplusplus_foreach(
     # line 26: v_max <- max(v_max, v)
     torch._foreach_maximum_(v_max, v)
     # line 27: theta <- theta - step_size * m / (eps + sqrt(t * v_max))
+    scale = torch._foreach_neg(step_size)
     tmp = torch._foreach_mul(v_max, t)
     torch._foreach_sqrt_(tmp)
     torch._foreach_add_(tmp, eps)
-    tmp_2 = torch._foreach_mul(m, step_size)
-    torch._foreach_div_(tmp_2, tmp)
-    torch._foreach_neg_(tmp_2)
+    tmp_2 = torch._foreach_div(m, tmp)
+    torch._foreach_mul_(tmp_2, scale)
     torch._foreach_add_(theta, tmp_2)
     return None
 

@@ -186,24 +186,24 @@ def amos_foreach(
     gamma = torch._foreach_mul(tmp_2, g2)
     torch._foreach_div_(gamma, tmp_3)
     torch._foreach_mul_(gamma, s4)
-    # line 30: b <- b * (1 + gamma) + gamma
-    tmp_4 = torch._foreach_add(gamma, 1)
-    b_2 = torch._foreach_mul(b, tmp_4)
-    torch._foreach_add_(b_2, gamma)
     # line 27: d = 1 / (1 + d_coef * sqrt(lr * target_scale) * b)
     # line 29: delta = d * (lr * target_scale * sqrt(v_hat_inv) * g + gamma / 2 * theta)
-    # line 31: m <- ema(m, delta, momentum)
+    tmp_4 = torch._foreach_mul(b, s3)
+    torch._foreach_add_(tmp_4, 1)
+    torch._foreach_reciprocal_(tmp_4)
     torch._foreach_sqrt_(tmp_2)
-    tmp_5 = torch._foreach_mul(g, tmp_2)
-    torch._foreach_mul_(tmp_5, s5)
-    torch._foreach_addcmul_(tmp_5, gamma, theta, value=1 / 2)
-    tmp_6 = torch._foreach_mul(b, s3)
-    torch._foreach_add_(tmp_6, 1)
-    torch._foreach_mul_(m, momentum)
-    torch._foreach_addcdiv_(m, tmp_5, tmp_6, value=s6 * 1)
+    torch._foreach_mul_(tmp_2, s5)
+    delta = torch._foreach_mul(g, tmp_2)
+    torch._foreach_addcmul_(delta, gamma, theta, value=1 / 2)
+    torch._foreach_mul_(delta, tmp_4)
+    # line 30: b <- b * (1 + gamma) + gamma
+    tmp_5 = torch._foreach_add(gamma, 1)
+    torch._foreach_mul_(b, tmp_5)
+    torch._foreach_add_(b, gamma)
+    # line 31: m <- ema(m, delta, momentum)
+    torch._foreach_lerp_(m, delta, s6)
     # line 32: theta <- theta - m
     torch._foreach_sub_(theta, m)
-    torch._foreach_copy_(b, b_2)
     return None
 
 

@@ -76,9 +76,10 @@ def gravity_foreach(
     """gravity_update for lists of tensors of one device, dtype and step, in place."""
     # line 14: zeta = g / (1 + (g * norm(g, inf))^2)
     tmp = [norminf(g) for g in g]
-    tmp_2 = torch._foreach_mul(g, tmp)
-    torch._foreach_mul_(tmp_2, g)
-    torch._foreach_mul_(tmp_2, tmp)
+    scale = [norminf(g) for g in g]
+    torch._foreach_mul_(scale, tmp)
+    tmp_2 = torch._foreach_mul(g, g)
+    torch._foreach_mul_(tmp_2, scale)
     torch._foreach_add_(tmp_2, 1)
     zeta = torch._foreach_div(g, tmp_2)
     # line 15: v <- lerp(v, zeta, 1 - beta_t)

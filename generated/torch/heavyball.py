@@ -75,14 +75,13 @@ def heavyball_foreach(
     rho: float,
 ) -> None:
     """heavyball_update for lists of tensors of one device, dtype and step, in place."""
-    # line 12: prev <- theta
-    prev_2 = [x.clone() for x in theta]
     # line 11: velocity = theta - prev
+    velocity = torch._foreach_sub(theta, prev)
+    # line 12: prev <- theta
+    torch._foreach_copy_(prev, theta)
     # line 13: theta <- theta - lr * g + rho * velocity
-    tmp = torch._foreach_sub(theta, prev)
     torch._foreach_add_(theta, g, alpha=-lr)
-    torch._foreach_add_(theta, tmp, alpha=rho)
-    torch._foreach_copy_(prev, prev_2)
+    torch._foreach_add_(theta, velocity, alpha=rho)
     return None
 
 

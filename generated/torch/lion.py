@@ -100,16 +100,15 @@ def lion_foreach(
     weight_decay: float,
 ) -> None:
     """lion_update for lists of tensors of one device, dtype and step, in place."""
-    # line 16: m <- ema(m, g, beta2)
-    m_2 = torch._foreach_lerp(m, g, s1)
     # line 15: c = ema(m, g, beta1)
+    c = torch._foreach_lerp(m, g, s0)
+    # line 16: m <- ema(m, g, beta2)
+    torch._foreach_lerp_(m, g, s1)
     # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
-    tmp = torch._foreach_lerp(m, g, s0)
-    torch._foreach_sign_(tmp)
+    torch._foreach_sign_(c)
     if weight_decay != 0:
-        torch._foreach_add_(tmp, theta, alpha=weight_decay)
-    torch._foreach_add_(theta, tmp, alpha=-lr)
-    torch._foreach_copy_(m, m_2)
+        torch._foreach_add_(c, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, c, alpha=-lr)
     return None
 
 

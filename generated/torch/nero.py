@@ -188,12 +188,12 @@ def nero_foreach(
     torch._foreach_addcmul_(v, gn, gn, value=s1)
     # line 25: u = g / (sqrt(debias(v, beta)) + eps)
     # line 26: theta <- theta - lr * scale * u
+    scale_2 = torch._foreach_mul(scale, -lr)
     tmp = torch._foreach_div(v, s2)
     torch._foreach_sqrt_(tmp)
     torch._foreach_add_(tmp, eps)
-    tmp_2 = torch._foreach_mul(g, scale)
-    torch._foreach_div_(tmp_2, tmp)
-    torch._foreach_mul_(tmp_2, -lr)
+    tmp_2 = torch._foreach_div(g, tmp)
+    torch._foreach_mul_(tmp_2, scale_2)
     torch._foreach_add_(theta, tmp_2)
     # line 27: theta <- if constraints and ndim > 1 then project(theta, eps) else theta
     theta_3 = [

@@ -289,10 +289,10 @@ def prodigy_foreach(
     ]
     torch._foreach_copy_(s, s_2)
     # line 36: theta <- theta - weight_decay * dlr * theta - dlr * m / (sqrt(v) + d * eps)
+    scale = torch._foreach_neg(dlr)
     tmp = [torch.sqrt(v) + d_1 * eps for v in v]
-    tmp_2 = torch._foreach_mul(m, dlr)
-    torch._foreach_div_(tmp_2, tmp)
-    torch._foreach_neg_(tmp_2)
+    tmp_2 = torch._foreach_div(m, tmp)
+    torch._foreach_mul_(tmp_2, scale)
     theta_2 = torch._foreach_addcmul(theta, dlr, theta, value=-weight_decay)
     torch._foreach_add_(theta_2, tmp_2)
     torch._foreach_copy_(theta, theta_2)

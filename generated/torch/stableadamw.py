@@ -169,11 +169,11 @@ def stableadamw_foreach(
     torch._foreach_mul_(theta, tmp_2)
     # line 20: m_hat = debias(m, beta1)
     # line 24: theta <- theta - lr_t * m_hat / (sqrt(v_hat) + eps)
+    torch._foreach_mul_(tmp, -1 / s2)
     torch._foreach_sqrt_(v_hat)
     torch._foreach_add_(v_hat, eps)
-    tmp_3 = torch._foreach_mul(m, tmp)
-    torch._foreach_div_(tmp_3, v_hat)
-    torch._foreach_mul_(tmp_3, -1 / s2)
+    tmp_3 = torch._foreach_div(m, v_hat)
+    torch._foreach_mul_(tmp_3, tmp)
     torch._foreach_add_(theta, tmp_3)
     return None
 
