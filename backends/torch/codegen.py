@@ -141,14 +141,21 @@ SPARSE_COUNTERPARTS = ("torch.optim.SGD", "torch.optim.Adagrad")
 
 _FLAG_PARAMETERS = (
     ("maximize", "bool", "False", "maximize the objective instead of minimizing it"),
-    ("foreach", "bool | None", "None", "accepted as in torch.optim; True is not available yet"),
+    (
+        "foreach",
+        "bool | None",
+        "None",
+        "True or None: the update of each param group as torch._foreach_* ops over lists of "
+        "tensors (on every device: on CPU too it is faster than the per-parameter loop). "
+        "False: the readable per-parameter loop",
+    ),
     (
         "fused",
         "bool | None",
         "None",
         "True: the update of each param group as one torch.compile'd graph (one pass over "
-        "memory per parameter; the first step compiles). None or False: the readable "
-        "per-parameter loop, which None picks because it needs no compilation",
+        "memory per parameter; the first step compiles). None or False: the path "
+        "``foreach`` picks (None compiles nothing, as torch.optim)",
     ),
     ("capturable", "bool", "False", "accepted as in torch.optim; True is not available yet"),
     ("differentiable", "bool", "False", "accepted as in torch.optim; True is not available"),

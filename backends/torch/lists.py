@@ -36,13 +36,3 @@ def apply(
         thetas, grads, buffers, _ = zip(*chunk, strict=True)
         states = [list(column) for column in zip(*buffers, strict=True)]
         update(list(thetas), list(grads), *states, **scalars(t=t, **hypers), **shared)
-
-
-def default_on(group: Mapping[str, Any]) -> bool:
-    """torch.optim's choice for ``foreach=None``: the foreach path when every parameter is on a
-    device with foreach kernels (CUDA and the like) and the step is not differentiated."""
-    params = [p for p in group["params"] if p.grad is not None]
-    _, foreach = torch.optim.optimizer._default_to_fused_or_foreach(
-        params, group.get("differentiable", False), use_fused=False
-    )
-    return bool(foreach)
