@@ -480,6 +480,11 @@ class ForeachWriter(lowering.BlockWriter):
         if self._plain(expr) or any(self._plain(a) for a in expr.args):
             return self._comprehension(expr, hint)
         op, shape = expr.op, expr.type.shape
+        if op == "add" and self._interpolation(expr):
+            start, (weight, difference) = expr.args[0], _host_first(expr.args[1], self._host)
+            end = self._lower(difference.args[0], i, "tmp")
+            base = self._operand(start, i, hint, root, frozenset({end.text}))
+            return self._op(base, "lerp", [end.text, self.el.render(weight)], shape, hint)
         if op in ("add", "sub", "neg"):
             terms = self._terms(expr)
             if terms is not None and any(not t.is_host and t.guard is None for t in terms):
@@ -509,6 +514,24 @@ class ForeachWriter(lowering.BlockWriter):
             self._emit(f"{name} = {self.torch}._foreach_norm({x.text})")
             return self._allocated(name, shape)
         return self._comprehension(expr, hint)
+
+    def _interpolation(self, expr: Op) -> bool:
+        """``a + w * (b - a)`` (the prelude's ``lerp``) with a host ``w`` and a full-shaped
+        ``a``: ``_foreach_lerp``."""
+        start, step = expr.args
+        if (
+            not (isinstance(step, Op) and step.op == "mul")
+            or start.type.shape is not expr.type.shape
+        ):
+            return False
+        weight, difference = _host_first(step, self._host)
+        return (
+            self._host(weight)
+            and isinstance(difference, Op)
+            and difference.op == "sub"
+            and difference.args[1] == start
+            and difference.args[0].type.shape is start.type.shape
+        )
 
     def _extremum(self, expr: Op, i: int, hint: str) -> Value:
         a, b = expr.args
@@ -622,6 +645,11 @@ class ForeachWriter(lowering.BlockWriter):
         for term in terms:
             if term is base_term or term.is_host:
                 prepared.append((term, []))
+            elif term.fused_op is None and self._scaled(term):
+                scale, big = _split_small(term, self._host)
+                values = [self._product_value(scale, Shape.SCALAR, i, "scale")]
+                values.append(self._lower(big.nums[0], i, "tmp"))  # scale * x: one addcmul
+                prepared.append((Term(1, [], [], [big.nums[0]] * 2, []), values))
             elif term.fused_op is None:
                 prepared.append((term, [self._product_value(term, _term_shape(term), i, "tmp")]))
             else:
@@ -632,6 +660,11 @@ class ForeachWriter(lowering.BlockWriter):
             if term is not base_term:
                 base = self._add_term(base, term, values, shape, hint)
         return base
+
+    def _scaled(self, term: Term) -> bool:
+        """Whether a term is (numbers per tensor and host values) times one full list."""
+        split = _split_small(term, self._host)
+        return split is not None and len(split[1].nums) == 1 and not split[1].dens
 
     def _lerp(self, terms: list[Term], shape: Shape) -> bool:
         """``b * s + (1 - b) * x``: lerp from s (full-shaped) towards x by ``1 - b``."""
@@ -715,17 +748,11 @@ class ForeachWriter(lowering.BlockWriter):
         and divided in, then the coefficient (a host divisor alone stays a division). Factors
         of one number per tensor are multiplied together with the coefficient first, so that
         the full-sized lists take one multiplication by them all."""
-        small = [n for n in term.nums if n.type.shape is Shape.SCALAR]
-        small_dens = [d for d in term.dens if d.type.shape is Shape.SCALAR and not self._host(d)]
-        big = [n for n in term.nums if n.type.shape is not Shape.SCALAR]
+        split = _split_small(term, self._host)
         host = 1 if term.coef or term.coef_den or term.sign < 0 else 0
-        if big and (small or small_dens) and len(small) + len(small_dens) + host >= 2:
-            scale = Term(term.sign, term.coef, term.coef_den, small, small_dens)
-            factor = self._product_value(scale, Shape.SCALAR, i, "scale")
-            dens = [d for d in term.dens if all(d is not x for x in small_dens)]
-            base = self._product_value(
-                Term(1, [], [], big, dens), shape, i, hint, root, avoid | {factor.text}
-            )
+        if split and len(split[0].nums) + len(split[0].dens) + host >= 2:
+            factor = self._product_value(split[0], Shape.SCALAR, i, "scale")
+            base = self._product_value(split[1], shape, i, hint, root, avoid | {factor.text})
             return self._op(base, "mul", [factor.text], shape, hint)
         first = next((k for k, n in enumerate(term.nums) if n.type.shape is shape), 0)
         start = term.nums[first] if term.nums else None
@@ -751,8 +778,26 @@ class ForeachWriter(lowering.BlockWriter):
         return self._op(base, "mul", [coefficient], shape, hint)
 
 
+def _host_first(product: Op, host) -> tuple[Expr, Expr]:
+    """The operands of a product, a host one first where there is one."""
+    a, b = product.args
+    return (b, a) if host(b) and not host(a) else (a, b)
+
+
 def _is_two(expr: Expr) -> bool:
     return isinstance(expr, Const) and not isinstance(expr.value, bool) and expr.value == 2
+
+
+def _split_small(term: Term, host) -> tuple[Term, Term] | None:
+    """A term as (its coefficient times its factors of one number per tensor, the rest), where
+    it has both kinds of factors."""
+    small = [n for n in term.nums if n.type.shape is Shape.SCALAR]
+    small_dens = [d for d in term.dens if d.type.shape is Shape.SCALAR and not host(d)]
+    big = [n for n in term.nums if n.type.shape is not Shape.SCALAR]
+    if not big or not (small or small_dens):
+        return None
+    dens = [d for d in term.dens if all(d is not x for x in small_dens)]
+    return Term(term.sign, term.coef, term.coef_den, small, small_dens), Term(1, [], [], big, dens)
 
 
 def _term_shape(term: Term) -> Shape:

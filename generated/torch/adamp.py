@@ -226,9 +226,7 @@ def adamp_foreach(
     torch._foreach_addcmul_(v, g, g, value=s1)
     # line 24: direction = if nesterov then lerp(m, g, 1 - beta1) else m
     if nesterov:
-        direction_2 = torch._foreach_sub(g, m)
-        torch._foreach_mul_(direction_2, s0)
-        torch._foreach_add_(direction_2, m)
+        direction_2 = torch._foreach_lerp(m, g, s0)
         direction = direction_2
     else:
         direction = m

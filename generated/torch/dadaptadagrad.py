@@ -239,8 +239,7 @@ def dadaptadagrad_foreach(
     tmp = torch._foreach_sqrt(alpha_k)
     torch._foreach_add_(tmp, eps)
     tmp_2 = torch._foreach_addcdiv(theta0, s, tmp, value=-1)
-    torch._foreach_sub_(tmp_2, theta)
-    torch._foreach_add_(theta, tmp_2, alpha=s0)
+    torch._foreach_lerp_(theta, tmp_2, s0)
     return None
 
 

@@ -215,8 +215,7 @@ def dadaptsgd_foreach(
     torch._foreach_copy_(s, s_2)
     # line 30: theta <- lerp(theta, theta0 - s, 1 - momentum)
     tmp = torch._foreach_sub(theta0, s)
-    torch._foreach_sub_(tmp, theta)
-    torch._foreach_add_(theta, tmp, alpha=s0)
+    torch._foreach_lerp_(theta, tmp, s0)
     return None
 
 

@@ -187,8 +187,7 @@ def lookaheadadam_foreach(
     # line 16: every k:
     if s4:
         # line 17: slow <- lerp(slow, theta, alpha)
-        tmp_2 = torch._foreach_sub(theta, slow)
-        torch._foreach_add_(slow, tmp_2, alpha=alpha)
+        torch._foreach_lerp_(slow, theta, alpha)
         # line 18: theta <- slow
         torch._foreach_copy_(theta, slow)
     return None

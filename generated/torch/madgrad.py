@@ -130,8 +130,7 @@ def madgrad_foreach(
     tmp = torch._foreach_pow(nu, s0)
     torch._foreach_add_(tmp, eps)
     tmp_2 = torch._foreach_addcdiv(theta0, s, tmp, value=-1)
-    torch._foreach_sub_(tmp_2, theta)
-    torch._foreach_add_(theta, tmp_2, alpha=s1)
+    torch._foreach_lerp_(theta, tmp_2, s1)
     return None
 
 
