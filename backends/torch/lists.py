@@ -27,12 +27,20 @@ def apply(
     update: Callable[..., None],
 ) -> None:
     """``update`` once per (device, dtype, t) of the members (θ, gradient, state buffers, t),
-    with the per-step scalars computed once for each."""
-    chunks: dict[tuple[torch.device, torch.dtype, int], list[Member]] = {}
+    with the per-step scalars computed once for each.
+
+    ``t`` is compared, never hashed: under ``torch.compile`` it is a symbolic integer, which a
+    dictionary key would specialise (one graph per step)."""
+    chunks: list[tuple[torch.device, torch.dtype, int, list[Member]]] = []
     for member in members:
         theta, _, _, t = member
-        chunks.setdefault((theta.device, theta.dtype, t), []).append(member)
-    for (_, _, t), chunk in chunks.items():
+        same = (c for c in chunks if c[:2] == (theta.device, theta.dtype) and c[2] == t)
+        chunk = next(same, None)
+        if chunk is None:
+            chunks.append((theta.device, theta.dtype, t, [member]))
+        else:
+            chunk[3].append(member)
+    for _, _, t, chunk in chunks:
         thetas, grads, buffers, _ = zip(*chunk, strict=True)
         states = [list(column) for column in zip(*buffers, strict=True)]
         update(list(thetas), list(grads), *states, **scalars(t=t, **hypers), **shared)
