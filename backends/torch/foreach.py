@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Hashable
 
 from optc.backends import hoist, lowering
 from optc.backends.torch.kernel import KernelPrinter
@@ -49,7 +48,7 @@ from optc.ir.nodes import (
     walk,
 )
 from optc.ir.ops import SHAPE_NAMES
-from optc.ir.printer import Prec, Rendered
+from optc.ir.printer import Prec
 
 # Elementwise functions with a foreach op of the same name.
 _UNARY = ("sqrt", "abs", "sign", "exp", "log", "cos", "sin", "floor", "neg")
@@ -78,9 +77,6 @@ class ElementPrinter(KernelPrinter):
         if hoist.is_host(expr, self.host) and hoist.worth_passing(expr):
             return False
         return TorchPrinter.on_device(self, expr)
-
-    def visit(self, expr: Expr, context: Hashable = None) -> Rendered:
-        return super().visit(expr, context)
 
     def _argument(self, expr: Expr) -> str:
         return self.kernel._argument(expr)  # one set of scalars for the kernel and foreach
@@ -265,7 +261,7 @@ class ForeachWriter(lowering.BlockWriter):
             self.el.internal["ieee"],
             *(self.el.internal[name] for name in printer.axes),
         }
-        self.current: Binding = body[0] if body else None
+        self.current = body[0] if body else None  # the statement being written
         self.depth = 0  # lines inside a branch of a statement
         self.comment = ""
 

@@ -138,7 +138,6 @@ def acclip_foreach(
     torch._foreach_div_(tmp_3, tmp_2)
     torch._foreach_clamp_max_(tmp_3, 1)
     torch._foreach_addcmul_(theta, tmp_3, m, value=-lr)
-    return None
 
 
 class ACClip(SpecOptimizer):

@@ -151,7 +151,6 @@ def adabelief_foreach(
     if weight_decay != 0:
         torch._foreach_add_(tmp_3, theta, alpha=weight_decay)
     torch._foreach_add_(theta, tmp_3, alpha=-lr)
-    return None
 
 
 class AdaBelief(SpecOptimizer):

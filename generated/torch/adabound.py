@@ -175,7 +175,6 @@ def adabound_foreach(
     if s2 != 0:
         torch._foreach_add_(theta_2, theta, alpha=-s2)
     torch._foreach_copy_(theta, theta_2)
-    return None
 
 
 class AdaBound(SpecOptimizer):

@@ -126,7 +126,6 @@ def adadelta_foreach(
     torch._foreach_addcmul_(u, delta, delta, value=s0)
     # line 22: theta <- theta - lr * delta
     torch._foreach_add_(theta, delta, alpha=-lr)
-    return None
 
 
 class Adadelta(SpecOptimizer):

@@ -179,7 +179,6 @@ def adafactor_foreach(
     torch._foreach_div_(alpha, tmp_4)
     torch._foreach_neg_(alpha)
     torch._foreach_addcmul_(theta, alpha, u)
-    return None
 
 
 class Adafactor(SpecOptimizer):

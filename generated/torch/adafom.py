@@ -110,7 +110,6 @@ def adafom_foreach(
     tmp = torch._foreach_sqrt(v)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
-    return None
 
 
 class AdaFom(SpecOptimizer):

@@ -121,7 +121,6 @@ def adagrad_foreach(
     tmp = torch._foreach_sqrt(r)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, d, tmp, value=-clr)
-    return None
 
 
 class Adagrad(SpecOptimizer):

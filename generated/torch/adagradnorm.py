@@ -78,7 +78,6 @@ def adagradnorm_foreach(
     tmp_2 = torch._foreach_add(r, eps)
     torch._foreach_sqrt_(tmp_2)
     torch._foreach_addcdiv_(theta, g, tmp_2, value=-lr)
-    return None
 
 
 class AdaGradNorm(SpecOptimizer):

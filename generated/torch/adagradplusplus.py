@@ -114,7 +114,6 @@ def adagradplusplus_foreach(
     tmp_2 = torch._foreach_div(g, tmp)
     torch._foreach_mul_(tmp_2, scale)
     torch._foreach_add_(theta, tmp_2)
-    return None
 
 
 class AdaGradPlusPlus(SpecOptimizer):

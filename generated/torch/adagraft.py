@@ -267,7 +267,6 @@ def adagraft_foreach(
     ]
     torch._foreach_addcmul_(start, tmp_2, tmp_3, value=lr)
     torch._foreach_copy_(theta, start)
-    return None
 
 
 class AdaGraft(SpecOptimizer):

@@ -245,7 +245,6 @@ def adai_foreach(
     torch._foreach_copy_(m, m_2)
     # line 29: theta <- theta - lr * beta0^(1 - dampening) * m / bias
     torch._foreach_addcdiv_(theta, m, bias, value=-s3)
-    return None
 
 
 class Adai(SpecOptimizer):

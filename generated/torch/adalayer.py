@@ -122,7 +122,6 @@ def adalayer_foreach(
     tmp = torch._foreach_add(v, eps)
     torch._foreach_sqrt_(tmp)
     torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
-    return None
 
 
 class Adalayer(SpecOptimizer):

@@ -129,7 +129,6 @@ def adamax_foreach(
     torch._foreach_maximum_(u, u_2)
     # line 21: theta <- theta - lr * debias(m, beta1) / u
     torch._foreach_addcdiv_(theta, m, u, value=-lr / s1)
-    return None
 
 
 class Adamax(SpecOptimizer):

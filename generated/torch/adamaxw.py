@@ -130,7 +130,6 @@ def adamaxw_foreach(
     if weight_decay != 0:
         torch._foreach_add_(tmp, theta, alpha=weight_decay)
     torch._foreach_add_(theta, tmp, alpha=-lr)
-    return None
 
 
 class AdamaxW(SpecOptimizer):

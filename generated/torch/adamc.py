@@ -144,7 +144,6 @@ def adamc_foreach(
     torch._foreach_mul_(tmp_2, s3 / s2)
     torch._foreach_add_(tmp_2, theta, alpha=s4)
     torch._foreach_add_(theta, tmp_2, alpha=-lr)
-    return None
 
 
 class AdamC(SpecOptimizer):

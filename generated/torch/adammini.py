@@ -138,7 +138,6 @@ def adammini_foreach(
     theta_2 = torch._foreach_add(theta, theta, alpha=-s2) if s2 != 0 else theta
     theta_3 = torch._foreach_addcdiv(theta_2, m, tmp_2, value=-lr / s3)
     torch._foreach_copy_(theta, theta_3)
-    return None
 
 
 class AdamMini(SpecOptimizer):

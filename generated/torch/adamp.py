@@ -298,7 +298,6 @@ def adamp_foreach(
     torch._foreach_add_(ratio, 1)
     torch._foreach_mul_(theta, ratio)
     torch._foreach_add_(theta, u, alpha=-s4)
-    return None
 
 
 class AdamP(SpecOptimizer):

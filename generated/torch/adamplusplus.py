@@ -161,7 +161,6 @@ def adamplusplus_foreach(
     tmp_2 = torch._foreach_div(m, tmp)
     torch._foreach_mul_(tmp_2, scale)
     torch._foreach_add_(theta, tmp_2)
-    return None
 
 
 class AdamPlusPlus(SpecOptimizer):

@@ -139,7 +139,6 @@ def adamw_foreach(
     torch._foreach_sqrt_(tmp)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s3)
-    return None
 
 
 class AdamW(SpecOptimizer):

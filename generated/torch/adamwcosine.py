@@ -212,7 +212,6 @@ def adamwcosine_foreach(
     torch._foreach_sqrt_(tmp)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, m, tmp, value=-step_size / s3)
-    return None
 
 
 class AdamWCosine(SpecOptimizer):

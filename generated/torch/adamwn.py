@@ -168,7 +168,6 @@ def adamwn_foreach(
     # line 25: theta <- theta - control * theta
     theta_2 = torch._foreach_addcmul(theta, control, theta, value=-1)
     torch._foreach_copy_(theta, theta_2)
-    return None
 
 
 class AdamWN(SpecOptimizer):

@@ -291,7 +291,6 @@ def adamwschedulefree_foreach(
     torch._foreach_addcmul_(theta, tmp_3, u, value=lr_t)
     # line 34: z <- z - lr_t * u
     torch._foreach_add_(z, u, alpha=-lr_t)
-    return None
 
 
 class AdamWScheduleFree(SpecOptimizer):

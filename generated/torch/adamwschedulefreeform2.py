@@ -279,7 +279,6 @@ def adamwschedulefreeform2_foreach(
     # line 35: x <- x + c / (1 - beta1) * diff - c * delta
     torch._foreach_addcmul_(x, c, diff, value=1 / s3)
     torch._foreach_addcmul_(x, c, delta, value=-1)
-    return None
 
 
 class AdamWScheduleFreeForm2(SpecOptimizer):

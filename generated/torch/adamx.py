@@ -137,7 +137,6 @@ def adamx_foreach(
     tmp = torch._foreach_sqrt(v_hat)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
-    return None
 
 
 class AdamX(SpecOptimizer):

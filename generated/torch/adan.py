@@ -185,7 +185,6 @@ def adan_foreach(
     torch._foreach_add_(tmp_2, eps)
     torch._foreach_addcdiv_(theta, tmp, tmp_2, value=-lr)
     torch._foreach_div_(theta, s7)
-    return None
 
 
 class Adan(SpecOptimizer):

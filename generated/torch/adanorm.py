@@ -184,7 +184,6 @@ def adanorm_foreach(
     tmp_2 = torch._foreach_sqrt(v)
     torch._foreach_add_(tmp_2, eps)
     torch._foreach_addcdiv_(theta, m, tmp_2, value=-lr * s5 / s4)
-    return None
 
 
 class AdaNorm(SpecOptimizer):

@@ -133,7 +133,6 @@ def adax_foreach(
     torch._foreach_sqrt_(tmp)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
-    return None
 
 
 class AdaX(SpecOptimizer):

@@ -146,7 +146,6 @@ def adopt_foreach(
     # line 22: theta <- theta - lr * (m + weight_decay * theta)
     tmp_2 = torch._foreach_add(m, theta, alpha=weight_decay) if weight_decay != 0 else m
     torch._foreach_add_(theta, tmp_2, alpha=-lr)
-    return None
 
 
 class ADOPT(SpecOptimizer):

@@ -204,7 +204,6 @@ def amos_foreach(
     torch._foreach_lerp_(m, delta, s6)
     # line 32: theta <- theta - m
     torch._foreach_sub_(theta, m)
-    return None
 
 
 class Amos(SpecOptimizer):

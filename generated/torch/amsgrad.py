@@ -146,7 +146,6 @@ def amsgrad_foreach(
     torch._foreach_sqrt_(tmp)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s2)
-    return None
 
 
 class AMSGrad(SpecOptimizer):

@@ -161,7 +161,6 @@ def asgd_foreach(
     # line 25: mu <- 1 / max(1, t - t0)
     torch._foreach_zero_(mu)
     torch._foreach_add_(mu, s1)
-    return None
 
 
 class ASGD(SpecOptimizer):

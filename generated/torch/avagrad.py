@@ -225,7 +225,6 @@ def avagrad_foreach(
     # line 26: v <- ema(v, g^2, beta2)
     torch._foreach_mul_(v, beta2)
     torch._foreach_addcmul_(v, g, g, value=s5)
-    return None
 
 
 class AvaGrad(SpecOptimizer):

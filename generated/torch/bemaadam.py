@@ -280,7 +280,6 @@ def bemaadam_foreach(
     torch._foreach_copy_(theta_ref, theta_ref_3)
     torch._foreach_copy_(ema_w, ema_w_3)
     torch._foreach_copy_(bema, bema_3)
-    return None
 
 
 class BEMAAdam(SpecOptimizer):

@@ -131,7 +131,6 @@ def cadam_foreach(
     torch._foreach_sqrt_(tmp)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, m_hat, tmp, value=-lr)
-    return None
 
 
 class CAdam(SpecOptimizer):

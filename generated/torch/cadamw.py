@@ -157,7 +157,6 @@ def cadamw_foreach(
     # line 23: theta <- theta - lr * rescale * where(u * g > 0, u, 0)
     tmp_2 = [torch.where(u * g > 0, u, 0) for u, g in zip(u, g, strict=True)]
     torch._foreach_addcmul_(theta, rescale, tmp_2, value=-lr)
-    return None
 
 
 class CAdamW(SpecOptimizer):

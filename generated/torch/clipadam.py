@@ -192,7 +192,6 @@ def clipadam_foreach(
     torch._foreach_sqrt_(tmp)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s2)
-    return None
 
 
 class ClipAdam(SpecOptimizer):

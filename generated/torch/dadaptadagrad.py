@@ -240,7 +240,6 @@ def dadaptadagrad_foreach(
     torch._foreach_add_(tmp, eps)
     tmp_2 = torch._foreach_addcdiv(theta0, s, tmp, value=-1)
     torch._foreach_lerp_(theta, tmp_2, s0)
-    return None
 
 
 class DAdaptAdaGrad(SpecOptimizer):

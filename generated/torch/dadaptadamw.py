@@ -265,7 +265,6 @@ def dadaptadamw_foreach(
     theta_2 = torch._foreach_addcmul(theta, dlr, theta, value=-weight_decay)
     torch._foreach_addcdiv_(theta_2, m, tmp, value=-1)
     torch._foreach_copy_(theta, theta_2)
-    return None
 
 
 class DAdaptAdamW(SpecOptimizer):

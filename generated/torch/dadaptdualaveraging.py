@@ -294,7 +294,6 @@ def dadaptdualaveraging_foreach(
     # line 40: theta <- theta0 - gamma * s
     theta_2 = [theta0 - gamma_1 * s for theta0, s in zip(theta0, s, strict=True)]
     torch._foreach_copy_(theta, theta_2)
-    return None
 
 
 class DAdaptDualAveraging(SpecOptimizer):

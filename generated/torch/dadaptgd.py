@@ -274,7 +274,6 @@ def dadaptgd_foreach(
     # line 32: theta <- theta - lam * g
     theta_2 = [theta - lam * g for theta, g in zip(theta, g, strict=True)]
     torch._foreach_copy_(theta, theta_2)
-    return None
 
 
 class DAdaptGD(SpecOptimizer):

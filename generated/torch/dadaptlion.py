@@ -244,7 +244,6 @@ def dadaptlion_foreach(
     # line 29: s <- sb2 * s + (1 - sb2) * dlr * direction
     torch._foreach_mul_(s, sb2)
     torch._foreach_addcmul_(s, dlr, direction, value=s2)
-    return None
 
 
 class DAdaptLion(SpecOptimizer):

@@ -216,7 +216,6 @@ def dadaptsgd_foreach(
     # line 30: theta <- lerp(theta, theta0 - s, 1 - momentum)
     tmp = torch._foreach_sub(theta0, s)
     torch._foreach_lerp_(theta, tmp, s0)
-    return None
 
 
 class DAdaptSGD(SpecOptimizer):

@@ -98,7 +98,6 @@ def dualaveraging_foreach(
     # line 14: theta <- theta0 - alpha_t * g_bar
     theta_2 = torch._foreach_add(theta0, g_bar, alpha=-alpha_t)
     torch._foreach_copy_(theta, theta_2)
-    return None
 
 
 class DualAveraging(SpecOptimizer):

@@ -92,7 +92,6 @@ def fromage_foreach(
     # line 14: theta <- (theta - lr * ratio * g) / sqrt(1 + lr^2)
     torch._foreach_addcmul_(theta, ratio, g, value=-lr)
     torch._foreach_div_(theta, s0)
-    return None
 
 
 class Fromage(SpecOptimizer):

@@ -139,7 +139,6 @@ def grams_foreach(
     if weight_decay != 0:
         torch._foreach_add_(tmp_3, theta, alpha=weight_decay)
     torch._foreach_add_(theta, tmp_3, alpha=-lr)
-    return None
 
 
 class Grams(SpecOptimizer):

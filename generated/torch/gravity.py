@@ -86,7 +86,6 @@ def gravity_foreach(
     torch._foreach_lerp_(v, zeta, s0)
     # line 16: theta <- theta - lr * v
     torch._foreach_add_(theta, v, alpha=-lr)
-    return None
 
 
 class Gravity(SpecOptimizer):

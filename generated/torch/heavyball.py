@@ -82,7 +82,6 @@ def heavyball_foreach(
     # line 13: theta <- theta - lr * g + rho * velocity
     torch._foreach_add_(theta, g, alpha=-lr)
     torch._foreach_add_(theta, velocity, alpha=rho)
-    return None
 
 
 class HeavyBall(SpecOptimizer):

@@ -158,7 +158,6 @@ def lamb_foreach(
     ]
     # line 23: theta <- theta - lr * ratio * u
     torch._foreach_addcmul_(theta, ratio, u, value=-lr)
-    return None
 
 
 class LAMB(SpecOptimizer):

@@ -142,7 +142,6 @@ def laprop_foreach(
     torch._foreach_add_(theta, m, alpha=-1 / s3)
     # line 22: theta <- theta * (1 - lr * weight_decay)
     torch._foreach_mul_(theta, s4)
-    return None
 
 
 class LaProp(SpecOptimizer):

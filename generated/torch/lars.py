@@ -133,7 +133,6 @@ def lars_foreach(
     torch._foreach_addcmul_(buf, ratio, u, value=lr)
     # line 21: theta <- theta - buf
     torch._foreach_sub_(theta, buf)
-    return None
 
 
 class LARS(SpecOptimizer):

@@ -109,7 +109,6 @@ def lion_foreach(
     if weight_decay != 0:
         torch._foreach_add_(c, theta, alpha=weight_decay)
     torch._foreach_add_(theta, c, alpha=-lr)
-    return None
 
 
 class Lion(SpecOptimizer):

@@ -190,7 +190,6 @@ def lookaheadadam_foreach(
         torch._foreach_lerp_(slow, theta, alpha)
         # line 18: theta <- slow
         torch._foreach_copy_(theta, slow)
-    return None
 
 
 class LookaheadAdam(SpecOptimizer):

@@ -131,7 +131,6 @@ def madgrad_foreach(
     torch._foreach_add_(tmp, eps)
     tmp_2 = torch._foreach_addcdiv(theta0, s, tmp, value=-1)
     torch._foreach_lerp_(theta, tmp_2, s1)
-    return None
 
 
 class MADGRAD(SpecOptimizer):

@@ -82,7 +82,6 @@ def momentum_foreach(
     torch._foreach_add_(m, g, alpha=lr)
     # line 13: theta <- theta - m
     torch._foreach_sub_(theta, m)
-    return None
 
 
 class Momentum(SpecOptimizer):

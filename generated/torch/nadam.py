@@ -186,7 +186,6 @@ def nadam_foreach(
     torch._foreach_sqrt_(tmp_4)
     torch._foreach_add_(tmp_4, eps)
     torch._foreach_addcdiv_(theta, tmp_3, tmp_4, value=-lr)
-    return None
 
 
 class NAdam(SpecOptimizer):

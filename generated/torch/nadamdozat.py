@@ -141,7 +141,6 @@ def nadamdozat_foreach(
     torch._foreach_sqrt_(tmp_2)
     torch._foreach_add_(tmp_2, eps)
     torch._foreach_addcdiv_(theta, tmp, tmp_2, value=-lr)
-    return None
 
 
 class NAdamDozat(SpecOptimizer):

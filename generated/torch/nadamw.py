@@ -174,7 +174,6 @@ def nadamw_foreach(
     if weight_decay != 0:
         torch._foreach_add_(tmp_2, theta, alpha=weight_decay)
     torch._foreach_add_(theta, tmp_2, alpha=-lr)
-    return None
 
 
 class NAdamW(SpecOptimizer):

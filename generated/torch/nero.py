@@ -203,7 +203,6 @@ def nero_foreach(
         for theta, ndim in zip(theta, ndim, strict=True)
     ]
     torch._foreach_copy_(theta, theta_3)
-    return None
 
 
 class Nero(SpecOptimizer):

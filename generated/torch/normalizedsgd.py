@@ -68,7 +68,6 @@ def normalizedsgd_foreach(theta: list[torch.Tensor], g: list[torch.Tensor], *, l
         torch.where(torch.linalg.vector_norm(g) > 0, g / torch.linalg.vector_norm(g), 0) for g in g
     ]
     torch._foreach_add_(theta, tmp, alpha=-lr)
-    return None
 
 
 class NormalizedSGD(SpecOptimizer):

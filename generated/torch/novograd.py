@@ -145,7 +145,6 @@ def novograd_foreach(
         torch._foreach_add_(m, theta, alpha=weight_decay)
     # line 21: theta <- theta - lr * m
     torch._foreach_add_(theta, m, alpha=-lr)
-    return None
 
 
 class NovoGrad(SpecOptimizer):

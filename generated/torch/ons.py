@@ -69,7 +69,6 @@ def ons_foreach(
     # line 13: theta <- theta - lr * g / (r + eps)
     tmp = torch._foreach_add(r, eps)
     torch._foreach_addcdiv_(theta, g, tmp, value=-lr)
-    return None
 
 
 class ONS(SpecOptimizer):

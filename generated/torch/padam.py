@@ -128,7 +128,6 @@ def padam_foreach(
     torch._foreach_add_(tmp, eps)
     torch._foreach_pow_(tmp, s2)
     torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
-    return None
 
 
 class Padam(SpecOptimizer):

@@ -296,7 +296,6 @@ def prodigy_foreach(
     theta_2 = torch._foreach_addcmul(theta, dlr, theta, value=-weight_decay)
     torch._foreach_add_(theta_2, tmp_2)
     torch._foreach_copy_(theta, theta_2)
-    return None
 
 
 class Prodigy(SpecOptimizer):

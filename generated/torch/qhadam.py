@@ -180,7 +180,6 @@ def qhadam_foreach(
     torch._foreach_sqrt_(tmp_2)
     torch._foreach_add_(tmp_2, eps)
     torch._foreach_addcdiv_(theta, tmp, tmp_2, value=-lr)
-    return None
 
 
 class QHAdam(SpecOptimizer):

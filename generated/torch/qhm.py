@@ -107,7 +107,6 @@ def qhm_foreach(
     tmp = torch._foreach_mul(d, s1)
     torch._foreach_add_(tmp, m, alpha=nu)
     torch._foreach_add_(theta, tmp, alpha=-lr)
-    return None
 
 
 class QHM(SpecOptimizer):

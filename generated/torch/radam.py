@@ -174,7 +174,6 @@ def radam_foreach(
         torch._foreach_addcdiv_(theta, m_hat, tmp, value=-lr * r * s3)
     else:
         torch._foreach_add_(theta, m_hat, alpha=-lr)
-    return None
 
 
 class RAdam(SpecOptimizer):

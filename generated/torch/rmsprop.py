@@ -107,7 +107,6 @@ def rmsprop_foreach(
     tmp = torch._foreach_sqrt(v)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, d, tmp, value=-lr)
-    return None
 
 
 class RMSprop(SpecOptimizer):

@@ -107,7 +107,6 @@ def rmspropdebiased_foreach(
     torch._foreach_sqrt_(tmp)
     torch._foreach_add_(tmp, eps)
     torch._foreach_addcdiv_(theta, g, tmp, value=-lr)
-    return None
 
 
 class RMSpropDebiased(SpecOptimizer):

@@ -146,7 +146,6 @@ def rprop_foreach(
     torch._foreach_addcmul_(theta, step_size, tmp_2, value=-1)
     # line 21: prev <- d
     torch._foreach_copy_(prev, d)
-    return None
 
 
 class Rprop(SpecOptimizer):

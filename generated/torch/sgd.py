@@ -60,7 +60,6 @@ def sgd_foreach(
     # line 12: theta <- theta - lr * d
     tmp = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
     torch._foreach_add_(theta, tmp, alpha=-lr)
-    return None
 
 
 class SGD(SpecOptimizer):

@@ -66,7 +66,6 @@ def sgdclipblockrms_foreach(
     torch._foreach_div_(tmp, threshold)
     torch._foreach_clamp_min_(tmp, 1)
     torch._foreach_addcdiv_(theta, g, tmp, value=-lr)
-    return None
 
 
 class SGDClipBlockRMS(SpecOptimizer):

@@ -110,7 +110,6 @@ def sgdclipglobal_foreach(
     clipped = [torch.where(gnorm < max_norm, g, g / gnorm * max_norm) for g in g]
     # line 12: theta <- theta - lr * clipped
     torch._foreach_add_(theta, clipped, alpha=-lr)
-    return None
 
 
 class SGDClipGlobal(SpecOptimizer):

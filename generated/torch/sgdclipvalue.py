@@ -72,7 +72,6 @@ def sgdclipvalue_foreach(
     tmp = torch._foreach_clamp_min(g, s0)
     torch._foreach_clamp_max_(tmp, clip_value)
     torch._foreach_add_(theta, tmp, alpha=-lr)
-    return None
 
 
 class SGDClipValue(SpecOptimizer):

@@ -116,7 +116,6 @@ def sgdmomentum_foreach(
         torch._foreach_add_(buf, d, alpha=s1)
     # line 18: theta <- theta - lr * buf
     torch._foreach_add_(theta, buf, alpha=-lr)
-    return None
 
 
 class SGDMomentum(SpecOptimizer):

@@ -103,7 +103,6 @@ def sgdnesterov_foreach(
     # line 17: theta <- theta - lr * (d + momentum * buf)
     tmp = torch._foreach_add(d, buf, alpha=momentum)
     torch._foreach_add_(theta, tmp, alpha=-lr)
-    return None
 
 
 class SGDNesterov(SpecOptimizer):

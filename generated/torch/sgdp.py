@@ -274,7 +274,6 @@ def sgdp_foreach(
     torch._foreach_add_(ratio, 1)
     torch._foreach_mul_(theta, ratio)
     torch._foreach_add_(theta, u, alpha=-lr)
-    return None
 
 
 class SGDP(SpecOptimizer):

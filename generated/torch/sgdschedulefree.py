@@ -245,7 +245,6 @@ def sgdschedulefree_foreach(
     torch._foreach_addcmul_(theta, tmp_2, u, value=lr_t)
     # line 29: z <- z - lr_t * u
     torch._foreach_add_(z, u, alpha=-lr_t)
-    return None
 
 
 class SGDScheduleFree(SpecOptimizer):

@@ -213,7 +213,6 @@ def sgdwsd_foreach(
     # line 22: theta <- theta - lr * factor * d
     tmp = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
     torch._foreach_add_(theta, tmp, alpha=-s0)
-    return None
 
 
 class SGDWSD(SpecOptimizer):

@@ -152,7 +152,6 @@ def sgdwsds_foreach(
     # line 18: theta <- theta - lr * factor * d
     tmp = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
     torch._foreach_add_(theta, tmp, alpha=-s0)
-    return None
 
 
 class SGDWSDS(SpecOptimizer):

@@ -65,7 +65,6 @@ def signsgd_foreach(
     if weight_decay != 0:
         torch._foreach_add_(tmp, theta, alpha=weight_decay)
     torch._foreach_add_(theta, tmp, alpha=-lr)
-    return None
 
 
 class SignSGD(SpecOptimizer):

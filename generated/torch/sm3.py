@@ -121,7 +121,6 @@ def sm3_foreach(
     torch._foreach_lerp_(m, u, s0)
     # line 21: theta <- theta - lr * m
     torch._foreach_add_(theta, m, alpha=-lr)
-    return None
 
 
 class SM3(SpecOptimizer):

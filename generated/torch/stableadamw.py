@@ -175,7 +175,6 @@ def stableadamw_foreach(
     tmp_3 = torch._foreach_div(m, v_hat)
     torch._foreach_mul_(tmp_3, tmp)
     torch._foreach_add_(theta, tmp_3)
-    return None
 
 
 class StableAdamW(SpecOptimizer):

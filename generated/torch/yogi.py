@@ -141,7 +141,6 @@ def yogi_foreach(
     torch._foreach_sqrt_(tmp_2)
     torch._foreach_add_(tmp_2, eps)
     torch._foreach_addcdiv_(theta, m, tmp_2, value=-lr / s2)
-    return None
 
 
 class Yogi(SpecOptimizer):
