@@ -96,8 +96,10 @@ class Value:
 
 @dataclasses.dataclass
 class Term:
-    """``sign * Π coef / Π coef_den * Π nums / Π dens``: ``coef`` and ``coef_den`` are host
-    values; ``guard`` is the coefficient of a term a zero hyper switches off."""
+    """``sign * Π coef / Π coef_den * Π nums / Π dens / Π host_dens``: ``coef`` and
+    ``coef_den`` are host values folded into one Python number, ``host_dens`` host values that
+    Python might not divide by (divided on the device, where x / 0 is inf); ``guard`` is the
+    coefficient of a term a zero hyper switches off."""
 
     sign: int
     coef: list[Expr]
@@ -105,14 +107,18 @@ class Term:
     nums: list[Expr]
     dens: list[Expr]
     guard: Expr | None = None
+    host_dens: list[Expr] = dataclasses.field(default_factory=list)
 
     @property
     def is_host(self) -> bool:
-        return not self.nums and not self.dens
+        return not self.nums and not self.dens and not self.host_dens
 
     @property
     def fused_op(self) -> str | None:
-        """The foreach op adding this term to a list in one pass, if there is one."""
+        """The foreach op adding this term to a list in one pass, if there is one (a host
+        divisor that Python could not divide by is a division of its own)."""
+        if self.host_dens:
+            return None
         if self.guard is not None or (len(self.nums), len(self.dens)) == (1, 0):
             return "add"
         if (len(self.nums), len(self.dens)) == (2, 0):
@@ -595,8 +601,8 @@ class ForeachWriter(lowering.BlockWriter):
                 term.coef.append(expr)
             elif self.el.facts.python_division_safe(expr):
                 term.coef_den.append(expr)
-            else:  # divided on the device, where x / 0 is inf rather than an exception
-                term.dens.append(expr)
+            else:
+                term.host_dens.append(expr)
             return True
         if self._plain(expr):
             return False
@@ -642,7 +648,7 @@ class ForeachWriter(lowering.BlockWriter):
             if term is base_term or term.is_host:
                 prepared.append((term, []))
             elif term.fused_op is None and self._scaled(term):
-                scale, big = _split_small(term, self._host)
+                scale, big = _split_small(term)
                 values = [self._product_value(scale, Shape.SCALAR, i, "scale")]
                 values.append(self._lower(big.nums[0], i, "tmp"))  # scale * x: one addcmul
                 prepared.append((Term(1, [], [], [big.nums[0]] * 2, []), values))
@@ -659,13 +665,13 @@ class ForeachWriter(lowering.BlockWriter):
 
     def _scaled(self, term: Term) -> bool:
         """Whether a term is (numbers per tensor and host values) times one full list."""
-        split = _split_small(term, self._host)
-        return split is not None and len(split[1].nums) == 1 and not split[1].dens
+        split = _split_small(term)
+        return split is not None and split[1].fused_op == "add"
 
     def _lerp(self, terms: list[Term], shape: Shape) -> bool:
         """``b * s + (1 - b) * x``: lerp from s (full-shaped) towards x by ``1 - b``."""
         if len(terms) != 2 or any(
-            t.guard is not None or t.sign < 0 or t.dens or t.coef_den for t in terms
+            t.guard is not None or t.sign < 0 or t.dens or t.coef_den or t.host_dens for t in terms
         ):
             return False
         start, end = terms
@@ -744,7 +750,7 @@ class ForeachWriter(lowering.BlockWriter):
         and divided in, then the coefficient (a host divisor alone stays a division). Factors
         of one number per tensor are multiplied together with the coefficient first, so that
         the full-sized lists take one multiplication by them all."""
-        split = _split_small(term, self._host)
+        split = _split_small(term)
         host = 1 if term.coef or term.coef_den or term.sign < 0 else 0
         if split and len(split[0].nums) + len(split[0].dens) + host >= 2:
             factor = self._product_value(split[0], Shape.SCALAR, i, "scale")
@@ -764,6 +770,8 @@ class ForeachWriter(lowering.BlockWriter):
             base = self._op(base, "mul", [value.text], broadcast(base.shape, value.shape), hint)
         for value in divisors:
             base = self._op(base, "div", [value.text], broadcast(base.shape, value.shape), hint)
+        for divisor in term.host_dens:
+            base = self._op(base, "div", [self.el.at(divisor, Prec.ATOM)], base.shape, hint)
         if term.sign > 0 and not term.coef and len(term.coef_den) == 1:
             return self._op(base, "div", [self.el.at(term.coef_den[0], Prec.ATOM)], shape, hint)
         coefficient = self._coefficient(term)
@@ -784,16 +792,17 @@ def _is_two(expr: Expr) -> bool:
     return isinstance(expr, Const) and not isinstance(expr.value, bool) and expr.value == 2
 
 
-def _split_small(term: Term, host) -> tuple[Term, Term] | None:
+def _split_small(term: Term) -> tuple[Term, Term] | None:
     """A term as (its coefficient times its factors of one number per tensor, the rest), where
     it has both kinds of factors."""
     small = [n for n in term.nums if n.type.shape is Shape.SCALAR]
-    small_dens = [d for d in term.dens if d.type.shape is Shape.SCALAR and not host(d)]
+    small_dens = [d for d in term.dens if d.type.shape is Shape.SCALAR]
     big = [n for n in term.nums if n.type.shape is not Shape.SCALAR]
     if not big or not (small or small_dens):
         return None
     dens = [d for d in term.dens if all(d is not x for x in small_dens)]
-    return Term(term.sign, term.coef, term.coef_den, small, small_dens), Term(1, [], [], big, dens)
+    scale = Term(term.sign, term.coef, term.coef_den, small, small_dens)
+    return scale, Term(1, [], [], big, dens, host_dens=term.host_dens)
 
 
 def _term_shape(term: Term) -> Shape:
