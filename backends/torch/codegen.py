@@ -290,8 +290,7 @@ def generate(program: Program, spec_path: str) -> str:
         else ""
     )
     kernel, kernel_view = kernel_function(program, printer, update_body, update_extra)
-    device_body = [b for b in update_body if b.id not in kernel.host]
-    foreach_view = foreach_function(program, kernel, device_body, update_extra)
+    foreach_view = foreach_function(program, kernel, update_body, update_extra)
     printer.absorb(kernel)
     fast_functions = [
         scalars_function(program, printer, kernel, update_body, hyper_params),

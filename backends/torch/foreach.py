@@ -129,14 +129,15 @@ class Term:
 
 
 def foreach_function(
-    program: Program, kernel: KernelPrinter, device_body: list[Binding], update_extra: str
+    program: Program, kernel: KernelPrinter, update_body: list[Binding], update_extra: str
 ) -> lowering.FunctionView | None:
     """``<name>_foreach``, or None where a block tests the parameter's dimensions."""
+    device_body = [b for b in update_body if b.id not in kernel.host]
     if any(not hoist.is_host(g.cond, kernel.host) for b in device_body for g in b.guards):
         return None
     body, notes = inline_single_uses(program, device_body)
     printer = ElementPrinter(kernel)
-    writer = ForeachWriter(program, printer, body, notes)
+    writer = ForeachWriter(program, printer, body, notes, update_body)
     statements = writer.write(body)
     tensors = f"list[{printer.torch}.Tensor]"
     states = "".join(f"{s.name}: {tensors}, " for s in program.states)
@@ -221,7 +222,12 @@ class ForeachWriter(lowering.BlockWriter):
     """
 
     def __init__(
-        self, program: Program, printer: ElementPrinter, body: list[Binding], notes: dict
+        self,
+        program: Program,
+        printer: ElementPrinter,
+        body: list[Binding],
+        notes: dict[str, list[str]],
+        update_body: list[Binding],
     ) -> None:
         super().__init__(program, printer, lambda cond: True, "")
         self.el = printer
@@ -268,6 +274,7 @@ class ForeachWriter(lowering.BlockWriter):
             *(self.el.internal[name] for name in printer.axes),
         }
         self.current = body[0] if body else None  # the statement being written
+        self.definitions = {b.id: b.expr for b in update_body}  # the host locals' values
         self.depth = 0  # lines inside a branch of a statement
         self.comment = ""
 
@@ -517,6 +524,18 @@ class ForeachWriter(lowering.BlockWriter):
             return self._allocated(name, shape)
         return self._comprehension(expr, hint)
 
+    def _constant(self, expr: Expr) -> bool:
+        """Whether a host value does not depend on ``t``. A lerp weight must not: torch's lerp
+        branches on ``weight < 0.5``, which ``torch.compile`` guards on (a recompile when a
+        schedule crosses 0.5)."""
+        for node in walk(expr):
+            if isinstance(node, Var) and node.name == "t":
+                return False
+            in_host = isinstance(node, Var) and node.name in self.el.host
+            if in_host and not self._constant(self.definitions[node.name]):
+                return False
+        return True
+
     def _interpolation(self, expr: Op) -> bool:
         """``a + w * (b - a)`` (the prelude's ``lerp``) with a host ``w`` and a full-shaped
         ``a``: ``_foreach_lerp``."""
@@ -529,6 +548,7 @@ class ForeachWriter(lowering.BlockWriter):
         weight, difference = _host_first(step, self._host)
         return (
             self._host(weight)
+            and self._constant(weight)
             and isinstance(difference, Op)
             and difference.op == "sub"
             and difference.args[1] == start
@@ -685,6 +705,7 @@ class ForeachWriter(lowering.BlockWriter):
             and w.args[0].value == 1
             and w.args[1] == b
             and start.nums[0].type.shape is shape
+            and self._constant(w)
         )
 
     def _base_rank(self, term: Term, shape: Shape, i: int, root: bool) -> int:

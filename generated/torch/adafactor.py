@@ -159,10 +159,12 @@ def adafactor_foreach(
     torch._foreach_mul_(theta, s0)
     # line 23: r <- lerp(r, row_mean(g^2), t^beta2_decay)
     tmp = [row_mean(g**2) for g in g]
-    torch._foreach_lerp_(r, tmp, s1)
+    torch._foreach_sub_(tmp, r)
+    torch._foreach_add_(r, tmp, alpha=s1)
     # line 24: c <- lerp(c, col_mean(g^2), t^beta2_decay)
     tmp_2 = [col_mean(g**2) for g in g]
-    torch._foreach_lerp_(c, tmp_2, s1)
+    torch._foreach_sub_(tmp_2, c)
+    torch._foreach_add_(c, tmp_2, alpha=s1)
     # line 25: v = r * c / max(mean(r), eps1)
     tmp_3 = [torch.mean(r) for r in r]
     torch._foreach_clamp_min_(tmp_3, eps1)

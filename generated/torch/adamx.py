@@ -126,7 +126,8 @@ def adamx_foreach(
 ) -> None:
     """adamx_update for lists of tensors of one device, dtype and step, in place."""
     # line 21: m <- ema(m, g, beta_t)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta_t)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 22: v <- ema(v, g^2, beta2)
     torch._foreach_mul_(v, beta2)
     torch._foreach_addcmul_(v, g, g, value=s1)

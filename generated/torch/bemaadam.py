@@ -268,7 +268,8 @@ def bemaadam_foreach(
         # line 27: if mod(t - burn_in, update_freq) == 0:
         if s5:
             # line 29: ema_w <- lerp(ema_w, theta, base^(-ema_power))
-            torch._foreach_lerp_(ema_w, theta, s6)
+            tmp_2 = torch._foreach_sub(theta, ema_w)
+            torch._foreach_add_(ema_w, tmp_2, alpha=s6)
             # line 30: bema <- base^(-bias_power) * (theta - theta_ref) + ema_w
             bema_4 = torch._foreach_sub(theta, theta_ref)
             torch._foreach_mul_(bema_4, s7)

@@ -83,7 +83,8 @@ def gravity_foreach(
     torch._foreach_add_(tmp_2, 1)
     zeta = torch._foreach_div(g, tmp_2)
     # line 15: v <- lerp(v, zeta, 1 - beta_t)
-    torch._foreach_lerp_(v, zeta, s0)
+    torch._foreach_sub_(zeta, v)
+    torch._foreach_add_(v, zeta, alpha=s0)
     # line 16: theta <- theta - lr * v
     torch._foreach_add_(theta, v, alpha=-lr)
 
