@@ -122,12 +122,15 @@ def statements(
     jit-stable, and the branch not taken does no work. Its statements' names must differ from
     the values before the block (the functions read those from the enclosing scope).
     """
-    return _BlockWriter(program, printer, static, cond_call).write(
+    return BlockWriter(program, printer, static, cond_call).write(
         program.body if bindings is None else list(bindings)
     )
 
 
-class _BlockWriter:
+class BlockWriter:
+    """Python statements with blocks for a list of bindings (see :func:`statements`);
+    subclasses may spell each statement differently (:meth:`_statement`)."""
+
     def __init__(self, program: Program, printer: PythonPrinter, static, cond_call: str) -> None:
         self.printer = printer
         self.static = static

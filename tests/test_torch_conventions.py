@@ -278,15 +278,12 @@ def test_maximize_is_gradient_ascent(spec):
         assert_close(params_of(up), params_of(lib))
 
 
-@pytest.mark.parametrize("flag", ["foreach", "capturable", "differentiable"])
+@pytest.mark.parametrize("flag", ["capturable", "differentiable"])
 def test_unavailable_paths_are_a_clear_error(flag):
     cls = optimizer_class("adamw")
     with pytest.raises(ValueError, match=rf"AdamW: {flag}=True is not available"):
         cls(make_model().parameters(), **{flag: True})
-    default = None if flag == "foreach" else False
-    cls(make_model().parameters(), **{flag: default})  # the defaults are accepted
-    if flag == "foreach":
-        cls(make_model().parameters(), **{flag: False})
+    cls(make_model().parameters(), **{flag: False})  # the default is accepted
 
 
 def test_fixed_counterpart_option_accepts_only_its_value():

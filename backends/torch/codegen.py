@@ -3,7 +3,8 @@
 The module has three public pieces, in the style of torch.optim: ``<name>_init`` (one
 parameter's initial state), ``<name>_update`` (one readable, pure single-tensor step — the ground
 truth) and the ``Optimizer`` class that owns param groups, state and the step loop; plus
-``<name>_scalars`` / ``<name>_kernel``, the update split for the fused path (kernel.py).
+``<name>_scalars`` / ``<name>_kernel``, the update split for the fused path (kernel.py), and
+``<name>_foreach``, the multi-tensor path (foreach.py).
 Expressions are spelled by :class:`optc.backends.torch.printer.TorchPrinter`.
 """
 
@@ -21,7 +22,8 @@ from optc import pysource
 from optc.backends import lowering, rounds
 from optc.backends.pyexpr import ScalarFacts
 from optc.backends.torch import triton_kernel
-from optc.backends.torch.kernel import kernel_functions
+from optc.backends.torch.foreach import foreach_function
+from optc.backends.torch.kernel import kernel_function, scalars_function
 from optc.backends.torch.printer import TorchPrinter
 from optc.diagnostics import SpecError
 from optc.ir import phases
@@ -142,15 +144,22 @@ SPARSE_COUNTERPARTS = ("torch.optim.SGD", "torch.optim.Adagrad")
 
 _FLAG_PARAMETERS = (
     ("maximize", "bool", "False", "maximize the objective instead of minimizing it"),
-    ("foreach", "bool | None", "None", "accepted as in torch.optim; True is not available yet"),
+    (
+        "foreach",
+        "bool | None",
+        "None",
+        "True or None: the update of each param group as torch._foreach_* ops over lists of "
+        "tensors (on every device: on CPU too it is faster than the per-parameter loop). "
+        "False: the readable per-parameter loop",
+    ),
     (
         "fused",
         "bool | None",
         "None",
         "True: the update of each param group as one torch.compile'd graph (one pass over "
         "memory per parameter; the first step compiles), or on CUDA as one launch of the "
-        "spec's Triton kernel where it has one. None or False: the readable "
-        "per-parameter loop, which None picks because it needs no compilation",
+        "spec's Triton kernel where it has one. None or False: the path "
+        "``foreach`` picks (None compiles nothing, as torch.optim)",
     ),
     ("capturable", "bool", "False", "accepted as in torch.optim; True is not available yet"),
     ("differentiable", "bool", "False", "accepted as in torch.optim; True is not available"),
@@ -284,7 +293,14 @@ def generate(program: Program, spec_path: str) -> str:
         if split
         else ""
     )
-    fast_functions = kernel_functions(program, printer, update_body, hyper_params, update_extra)
+    kernel, kernel_view = kernel_function(program, printer, update_body, update_extra)
+    foreach_view = foreach_function(program, kernel, update_body, update_extra)
+    printer.absorb(kernel)
+    fast_functions = [
+        scalars_function(program, printer, kernel, update_body, hyper_params),
+        kernel_view,
+        *([foreach_view] if foreach_view else []),
+    ]
     init_preamble = printer.shape_preamble([s.init for s in program.states])
     counterpart = program.counterpart("torch")
     positional, keyword_only = _class_parameters(program, layout)
@@ -340,6 +356,7 @@ def generate(program: Program, spec_path: str) -> str:
             for r in (split.rounds if split else [])
         ],
         global_outputs=split.global_outputs if split else {},
+        has_foreach=foreach_view is not None,
         sections=list(program.sections),
         triton_kernel=(
             f"optc.generated.triton.{program.snake_name}:{program.snake_name}_triton"

@@ -1,4 +1,4 @@
-"""The update split for the fused path: ``<name>_scalars`` and ``<name>_kernel``.
+"""The update split for the fast paths: ``<name>_scalars`` and ``<name>_kernel``.
 
 ``<name>_scalars(t=..., **hypers)`` computes the step's per-step scalars on the host, once per
 param group (:mod:`optc.backends.hoist` says which values those are); ``<name>_kernel`` is the
@@ -72,48 +72,56 @@ def device_part(program: Program, printer: TorchPrinter, update_body: list[Bindi
     return DevicePart(host, kernel, device_body, statements)
 
 
-def kernel_functions(
-    program: Program,
-    printer: TorchPrinter,
-    update_body: list[Binding],
-    hyper_params: str,
-    update_extra: str,
-) -> list[lowering.FunctionView]:
-    """``<name>_scalars`` and ``<name>_kernel`` for an update body (see the module docstring)."""
-    snake, tensor = program.snake_name, f"{printer.torch}.Tensor"
+def kernel_function(
+    program: Program, printer: TorchPrinter, update_body: list[Binding], update_extra: str
+) -> tuple[KernelPrinter, lowering.FunctionView]:
+    """``<name>_kernel`` for an update body, and the printer that named its scalars (the
+    multi-tensor path reads the same ones; :func:`scalars_function` then returns them all).
+    The Triton kernel reads the first of them, in this order (their table is positional)."""
+    tensor = f"{printer.torch}.Tensor"
     part = device_part(program, printer, update_body)
-    host, kernel, device_body = part.host, part.printer, part.body
+    kernel, device_body, statements = part.printer, part.body, part.statements
     preamble = kernel.shape_preamble([b.expr for b in device_body])
     printer.absorb(kernel)
-    scalar_body = [_unconditional(b) for b in update_body if b.id in host]
-    scalar_values = [f'"{name}": {printer.render(expr)}' for expr, name in kernel.passed.items()]
     passed = "".join(
         f", {name}: {'bool' if expr.type.dtype is DType.BOOL else tensor}"
         for expr, name in kernel.passed.items()
     )
     states = "".join(f"{s.name}: {tensor}, " for s in program.states)
     outputs = ", ".join(["theta", *(s.name for s in program.states)])
-    return [
-        lowering.FunctionView(
-            f"{snake}_scalars",
-            f"*, t: int, {hyper_params}" if hyper_params else "*, t: int",
-            "dict[str, float | bool]",
-            f"The per-step scalars {snake}_kernel reads: values of t and the hypers only.",
-            [],
-            lowering.statements(program, printer, scalar_body),
-            "{" + ", ".join(scalar_values) + "}",
-        ),
-        lowering.FunctionView(
-            f"{snake}_kernel",
-            f"theta: {tensor}, g: {tensor}, {states}"
-            + (f"*{passed}{update_extra}" if passed or update_extra else "").rstrip(", "),
-            f"tuple[{tensor}, ...]",
-            f"{snake}_update with the per-step scalars of {snake}_scalars as arguments.",
-            preamble,
-            part.statements,
-            outputs + ("," if not program.states else ""),
-        ),
-    ]
+    return kernel, lowering.FunctionView(
+        f"{program.snake_name}_kernel",
+        f"theta: {tensor}, g: {tensor}, {states}"
+        + (f"*{passed}{update_extra}" if passed or update_extra else "").rstrip(", "),
+        f"tuple[{tensor}, ...]",
+        f"{program.snake_name}_update with the per-step scalars of "
+        f"{program.snake_name}_scalars as arguments.",
+        preamble,
+        statements,
+        outputs + ("," if not program.states else ""),
+    )
+
+
+def scalars_function(
+    program: Program,
+    printer: TorchPrinter,
+    kernel: KernelPrinter,
+    update_body: list[Binding],
+    hyper_params: str,
+) -> lowering.FunctionView:
+    """``<name>_scalars``: every host value the kernel (and the foreach function) read."""
+    snake = program.snake_name
+    scalar_body = [_unconditional(b) for b in update_body if b.id in kernel.host]
+    scalar_values = [f'"{name}": {printer.render(expr)}' for expr, name in kernel.passed.items()]
+    return lowering.FunctionView(
+        f"{snake}_scalars",
+        f"*, t: int, {hyper_params}" if hyper_params else "*, t: int",
+        "dict[str, float | bool]",
+        f"The per-step scalars {snake}_kernel reads: values of t and the hypers only.",
+        [],
+        lowering.statements(program, printer, scalar_body),
+        "{" + ", ".join(scalar_values) + "}",
+    )
 
 
 def _unconditional(binding: Binding) -> Binding:

@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ACClip", "acclip_init", "acclip_kernel", "acclip_scalars", "acclip_update"]
+__all__ = [
+    "ACClip",
+    "acclip_foreach",
+    "acclip_init",
+    "acclip_kernel",
+    "acclip_scalars",
+    "acclip_update",
+]
 
 
 def acclip_init(
@@ -101,6 +108,38 @@ def acclip_kernel(
     return theta, m, tau_alpha
 
 
+def acclip_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    tau_alpha: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    alpha: float,
+    s2: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """acclip_update for lists of tensors of one device, dtype and step, in place."""
+    # line 17: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 18: tau_alpha <- ema(tau_alpha, abs(g)^alpha, beta2)
+    tmp = torch._foreach_abs(g)
+    torch._foreach_pow_(tmp, alpha)
+    torch._foreach_lerp_(tau_alpha, tmp, s1)
+    # line 19: tau = tau_alpha^(1 / alpha)
+    # line 20: theta <- theta - lr * min(tau / (abs(m) + eps), 1) * m
+    tmp_2 = torch._foreach_abs(m)
+    torch._foreach_add_(tmp_2, eps)
+    tmp_3 = torch._foreach_pow(tau_alpha, s2)
+    torch._foreach_div_(tmp_3, tmp_2)
+    torch._foreach_clamp_max_(tmp_3, 1)
+    torch._foreach_addcmul_(theta, tmp_3, m, value=-lr)
+
+
 class ACClip(SpecOptimizer):
     r"""ACClip: Zhang, Karimireddy, Veit, Kim, Reddi, Kumar & Sra, Why are Adaptive Methods Good for
     Attention Models?, NeurIPS 2020.
@@ -136,13 +175,13 @@ class ACClip(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -162,6 +201,7 @@ class ACClip(SpecOptimizer):
     kernel_scalars = staticmethod(acclip_scalars)
     kernel = staticmethod(acclip_kernel)
     triton_kernel = "optc.generated.triton.acclip:acclip_triton"
+    foreach_kernel = staticmethod(acclip_foreach)
 
     def __init__(
         self,

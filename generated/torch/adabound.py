@@ -14,7 +14,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaBound", "adabound_init", "adabound_kernel", "adabound_scalars", "adabound_update"]
+__all__ = [
+    "AdaBound",
+    "adabound_foreach",
+    "adabound_init",
+    "adabound_kernel",
+    "adabound_scalars",
+    "adabound_update",
+]
 
 
 def adabound_init(
@@ -135,6 +142,41 @@ def adabound_kernel(
     return theta, m, v
 
 
+def adabound_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    step_size: float,
+    eps: float,
+    lower: float,
+    upper: float,
+    s2: float,
+) -> None:
+    """adabound_update for lists of tensors of one device, dtype and step, in place."""
+    # line 20: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 21: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 25: theta <- theta - clip(step_size / (sqrt(v) + eps), lower, upper) * m - lr * weight_decay * theta
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_reciprocal_(tmp)
+    torch._foreach_mul_(tmp, step_size)
+    torch._foreach_clamp_min_(tmp, lower)
+    torch._foreach_clamp_max_(tmp, upper)
+    theta_2 = torch._foreach_addcmul(theta, tmp, m, value=-1)
+    if s2 != 0:
+        torch._foreach_add_(theta_2, theta, alpha=-s2)
+    torch._foreach_copy_(theta, theta_2)
+
+
 class AdaBound(SpecOptimizer):
     r"""AdaBound: Luo, Xiong, Liu & Sun, Adaptive Gradient Methods with Dynamic Bound of Learning
     Rate, ICLR 2019.
@@ -183,13 +225,13 @@ class AdaBound(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -211,6 +253,7 @@ class AdaBound(SpecOptimizer):
     kernel_scalars = staticmethod(adabound_scalars)
     kernel = staticmethod(adabound_kernel)
     triton_kernel = "optc.generated.triton.adabound:adabound_triton"
+    foreach_kernel = staticmethod(adabound_foreach)
 
     def __init__(
         self,

@@ -13,7 +13,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adadelta", "adadelta_init", "adadelta_kernel", "adadelta_scalars", "adadelta_update"]
+__all__ = [
+    "Adadelta",
+    "adadelta_foreach",
+    "adadelta_init",
+    "adadelta_kernel",
+    "adadelta_scalars",
+    "adadelta_update",
+]
 
 
 def adadelta_init(
@@ -89,6 +96,38 @@ def adadelta_kernel(
     return theta, v, u
 
 
+def adadelta_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    v: list[torch.Tensor],
+    u: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    rho: float,
+    s0: float,
+    eps: float,
+    lr: float,
+) -> None:
+    """adadelta_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 19: v <- ema(v, d^2, rho)
+    torch._foreach_mul_(v, rho)
+    torch._foreach_addcmul_(v, d, d, value=s0)
+    # line 20: delta = sqrt(u + eps) / sqrt(v + eps) * d
+    tmp = torch._foreach_add(v, eps)
+    torch._foreach_sqrt_(tmp)
+    delta = torch._foreach_add(u, eps)
+    torch._foreach_sqrt_(delta)
+    torch._foreach_mul_(delta, d)
+    torch._foreach_div_(delta, tmp)
+    # line 21: u <- ema(u, delta^2, rho)
+    torch._foreach_mul_(u, rho)
+    torch._foreach_addcmul_(u, delta, delta, value=s0)
+    # line 22: theta <- theta - lr * delta
+    torch._foreach_add_(theta, delta, alpha=-lr)
+
+
 class Adadelta(SpecOptimizer):
     r"""Adadelta: Zeiler, ADADELTA: An Adaptive Learning Rate Method, arXiv:1212.5701 2012.
 
@@ -125,13 +164,13 @@ class Adadelta(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -152,6 +191,7 @@ class Adadelta(SpecOptimizer):
     kernel_scalars = staticmethod(adadelta_scalars)
     kernel = staticmethod(adadelta_kernel)
     triton_kernel = "optc.generated.triton.adadelta:adadelta_triton"
+    foreach_kernel = staticmethod(adadelta_foreach)
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "Adafactor",
+    "adafactor_foreach",
     "adafactor_init",
     "adafactor_kernel",
     "adafactor_scalars",
@@ -135,6 +136,53 @@ def adafactor_kernel(
     return theta, r, c
 
 
+def adafactor_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    r: list[torch.Tensor],
+    c: list[torch.Tensor],
+    *,
+    eps2: float,
+    rho: float,
+    s0: float,
+    s1: float,
+    eps1: float,
+    s2: float,
+    d: float,
+) -> None:
+    """adafactor_update for lists of tensors of one device, dtype and step, in place."""
+    # line 21: alpha = max(eps2, rms(theta)) * rho
+    alpha = [torch.sqrt(torch.mean(torch.square(theta))) for theta in theta]
+    torch._foreach_clamp_min_(alpha, eps2)
+    torch._foreach_mul_(alpha, rho)
+    # line 22: theta <- theta * (1 - lr * weight_decay)
+    torch._foreach_mul_(theta, s0)
+    # line 23: r <- lerp(r, row_mean(g^2), t^beta2_decay)
+    tmp = [row_mean(g**2) for g in g]
+    torch._foreach_sub_(tmp, r)
+    torch._foreach_add_(r, tmp, alpha=s1)
+    # line 24: c <- lerp(c, col_mean(g^2), t^beta2_decay)
+    tmp_2 = [col_mean(g**2) for g in g]
+    torch._foreach_sub_(tmp_2, c)
+    torch._foreach_add_(c, tmp_2, alpha=s1)
+    # line 25: v = r * c / max(mean(r), eps1)
+    tmp_3 = [torch.mean(r) for r in r]
+    torch._foreach_clamp_min_(tmp_3, eps1)
+    v = torch._foreach_mul(r, c)
+    torch._foreach_div_(v, tmp_3)
+    # line 26: u = g / sqrt(max(v, eps1^2))
+    torch._foreach_clamp_min_(v, s2)
+    torch._foreach_sqrt_(v)
+    u = torch._foreach_div(g, v)
+    # line 27: theta <- theta - alpha / max(1, rms(u) / d) * u
+    tmp_4 = [torch.sqrt(torch.mean(torch.square(u))) for u in u]
+    torch._foreach_div_(tmp_4, d)
+    torch._foreach_clamp_min_(tmp_4, 1)
+    torch._foreach_div_(alpha, tmp_4)
+    torch._foreach_neg_(alpha)
+    torch._foreach_addcmul_(theta, alpha, u)
+
+
 class Adafactor(SpecOptimizer):
     r"""Adafactor: Shazeer & Stern, Adafactor: Adaptive Learning Rates with Sublinear Memory Cost,
     ICML 2018.
@@ -184,13 +232,13 @@ class Adafactor(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -211,6 +259,7 @@ class Adafactor(SpecOptimizer):
     update_state = staticmethod(adafactor_update)
     kernel_scalars = staticmethod(adafactor_scalars)
     kernel = staticmethod(adafactor_kernel)
+    foreach_kernel = staticmethod(adafactor_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaFom", "adafom_init", "adafom_kernel", "adafom_scalars", "adafom_update"]
+__all__ = [
+    "AdaFom",
+    "adafom_foreach",
+    "adafom_init",
+    "adafom_kernel",
+    "adafom_scalars",
+    "adafom_update",
+]
 
 
 def adafom_init(
@@ -80,6 +87,31 @@ def adafom_kernel(
     return theta, m, v
 
 
+def adafom_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    s1: float,
+    t: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """adafom_update for lists of tensors of one device, dtype and step, in place."""
+    # line 14: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 15: v <- (1 - 1/t) * v + g^2 / t
+    torch._foreach_mul_(v, s1)
+    torch._foreach_addcmul_(v, g, g, value=1 / t)
+    # line 16: theta <- theta - lr * m / (sqrt(v) + eps)
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
+
+
 class AdaFom(SpecOptimizer):
     r"""AdaFom: Chen, Liu, Sun & Hong, On the Convergence of A Class of Adam-Type Algorithms for
     Non-Convex Optimization, ICLR 2019.
@@ -106,13 +138,13 @@ class AdaFom(SpecOptimizer):
             Default: 1e-08.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -130,6 +162,7 @@ class AdaFom(SpecOptimizer):
     kernel_scalars = staticmethod(adafom_scalars)
     kernel = staticmethod(adafom_kernel)
     triton_kernel = "optc.generated.triton.adafom:adafom_triton"
+    foreach_kernel = staticmethod(adafom_foreach)
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "AdaGradNorm",
+    "adagradnorm_foreach",
     "adagradnorm_init",
     "adagradnorm_kernel",
     "adagradnorm_scalars",
@@ -61,6 +62,24 @@ def adagradnorm_kernel(
     return theta, r
 
 
+def adagradnorm_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    r: list[torch.Tensor],
+    *,
+    lr: float,
+    eps: float,
+) -> None:
+    """adagradnorm_update for lists of tensors of one device, dtype and step, in place."""
+    # line 13: r <- r + norm(g)^2
+    tmp = torch._foreach_norm(g)
+    torch._foreach_addcmul_(r, tmp, tmp)
+    # line 14: theta <- theta - lr * g / sqrt(r + eps)
+    tmp_2 = torch._foreach_add(r, eps)
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_addcdiv_(theta, g, tmp_2, value=-lr)
+
+
 class AdaGradNorm(SpecOptimizer):
     r"""AdaGradNorm: Ward, Wu & Bottou, AdaGrad stepsizes: Sharp convergence over nonconvex
     landscapes, JMLR 2020.
@@ -85,13 +104,13 @@ class AdaGradNorm(SpecOptimizer):
             Default: 1e-08.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -107,6 +126,7 @@ class AdaGradNorm(SpecOptimizer):
     update_state = staticmethod(adagradnorm_update)
     kernel_scalars = staticmethod(adagradnorm_scalars)
     kernel = staticmethod(adagradnorm_kernel)
+    foreach_kernel = staticmethod(adagradnorm_foreach)
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "AdaGradPlusPlus",
+    "adagradplusplus_foreach",
     "adagradplusplus_init",
     "adagradplusplus_kernel",
     "adagradplusplus_scalars",
@@ -86,6 +87,35 @@ def adagradplusplus_kernel(
     return theta, theta0, s, step_size
 
 
+def adagradplusplus_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    s: list[torch.Tensor],
+    step_size: list[torch.Tensor],
+    *,
+    lr: float,
+    eps: float,
+) -> None:
+    """adagradplusplus_update for lists of tensors of one device, dtype and step, in place."""
+    # line 16: step_size <- max(step_size, max(lr, rms(theta - theta0)))
+    step_size_2 = [
+        torch.sqrt(torch.mean(torch.square(theta - theta0)))
+        for theta, theta0 in zip(theta, theta0, strict=True)
+    ]
+    torch._foreach_clamp_min_(step_size_2, lr)
+    torch._foreach_maximum_(step_size, step_size_2)
+    # line 17: s <- s + g^2
+    torch._foreach_addcmul_(s, g, g)
+    # line 18: theta <- theta - step_size * g / (eps + sqrt(s))
+    scale = torch._foreach_neg(step_size)
+    tmp = torch._foreach_sqrt(s)
+    torch._foreach_add_(tmp, eps)
+    tmp_2 = torch._foreach_div(g, tmp)
+    torch._foreach_mul_(tmp_2, scale)
+    torch._foreach_add_(theta, tmp_2)
+
+
 class AdaGradPlusPlus(SpecOptimizer):
     r"""AdaGradPlusPlus: Tao, Yuan, Zhou, Cao & Gu, Towards Simple and Provable Parameter-Free
     Adaptive Gradient Methods, arXiv:2412.19444, 2024.
@@ -118,13 +148,13 @@ class AdaGradPlusPlus(SpecOptimizer):
             Default: 1e-08.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -140,6 +170,7 @@ class AdaGradPlusPlus(SpecOptimizer):
     update_state = staticmethod(adagradplusplus_update)
     kernel_scalars = staticmethod(adagradplusplus_scalars)
     kernel = staticmethod(adagradplusplus_kernel)
+    foreach_kernel = staticmethod(adagradplusplus_foreach)
 
     def __init__(
         self,

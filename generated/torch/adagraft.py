@@ -19,7 +19,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaGraft", "adagraft_init", "adagraft_kernel", "adagraft_scalars", "adagraft_update"]
+__all__ = [
+    "AdaGraft",
+    "adagraft_foreach",
+    "adagraft_init",
+    "adagraft_kernel",
+    "adagraft_scalars",
+    "adagraft_update",
+]
 
 
 def adagraft_init(
@@ -193,6 +200,75 @@ def adagraft_kernel(
     return theta, magnitude_buf, direction_m, direction_v
 
 
+def adagraft_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    magnitude_buf: list[torch.Tensor],
+    direction_m: list[torch.Tensor],
+    direction_v: list[torch.Tensor],
+    *,
+    magnitude_weight_decay: float,
+    s0: bool,
+    magnitude_momentum: float,
+    s1: float,
+    magnitude_lr: float,
+    direction_beta1: float,
+    s2: float,
+    direction_beta2: float,
+    s3: float,
+    s4: float,
+    s5: float,
+    direction_lr: float,
+    direction_eps: float,
+    lr: float,
+) -> None:
+    """adagraft_update for lists of tensors of one device, dtype and step, in place."""
+    # line 11: start = theta
+    start = theta
+    # line 16: (sgdmomentum) d = g + weight_decay * theta
+    magnitude_d = (
+        torch._foreach_add(g, theta, alpha=magnitude_weight_decay)
+        if magnitude_weight_decay != 0
+        else g
+    )
+    # line 17: (sgdmomentum) buf <- if t == 1 then d else momentum * buf + (1 - dampening) * d
+    if s0:
+        torch._foreach_copy_(magnitude_buf, magnitude_d)
+    else:
+        torch._foreach_mul_(magnitude_buf, magnitude_momentum)
+        torch._foreach_add_(magnitude_buf, magnitude_d, alpha=s1)
+    # line 18: (sgdmomentum) theta <- theta - lr * buf
+    theta_2 = torch._foreach_add(theta, magnitude_buf, alpha=-magnitude_lr)
+    # line 13: step_m = theta - start
+    torch._foreach_sub_(theta_2, start)
+    # line 14: theta <- start
+    theta_3 = [x.clone() for x in start]
+    # line 17: (adam) m <- ema(m, g, beta1)
+    torch._foreach_lerp_(direction_m, g, s2)
+    # line 18: (adam) v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(direction_v, direction_beta2)
+    torch._foreach_addcmul_(direction_v, g, g, value=s3)
+    # line 19: (adam) m_hat = debias(m, beta1)
+    # line 20: (adam) v_hat = debias(v, beta2)
+    # line 21: (adam) theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(direction_v, s5)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, direction_eps)
+    torch._foreach_addcdiv_(theta_3, direction_m, tmp, value=-direction_lr / s4)
+    # line 16: step_d = theta - start
+    torch._foreach_sub_(theta_3, start)
+    # line 17: theta <- start + lr * norm(step_m) * dualize(step_d, l2)
+    tmp_2 = torch._foreach_norm(theta_2)
+    tmp_3 = [
+        torch.where(
+            torch.linalg.vector_norm(theta_3) > 0, theta_3 / torch.linalg.vector_norm(theta_3), 0
+        )
+        for theta_3 in theta_3
+    ]
+    torch._foreach_addcmul_(start, tmp_2, tmp_3, value=lr)
+    torch._foreach_copy_(theta, start)
+
+
 class AdaGraft(SpecOptimizer):
     r"""AdaGraft: Agarwal, Anil, Hazan, Koren & Zhang, Disentangling Adaptive Gradient Methods from
     Learning Rates, arXiv 2020.
@@ -247,13 +323,13 @@ class AdaGraft(SpecOptimizer):
         lr (float): multiplier of the grafted step; in (0, inf). Default: 1.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -276,6 +352,7 @@ class AdaGraft(SpecOptimizer):
     update_state = staticmethod(adagraft_update)
     kernel_scalars = staticmethod(adagraft_scalars)
     kernel = staticmethod(adagraft_kernel)
+    foreach_kernel = staticmethod(adagraft_foreach)
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "Adai",
+    "adai_foreach",
     "adai_group_1",
     "adai_init",
     "adai_kernel",
@@ -196,6 +197,56 @@ def adai_kernel(
     return theta, m, v, bias
 
 
+def adai_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    bias: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    beta2: float,
+    s0: float,
+    s1: float,
+    beta0: float,
+    s2: float,
+    eps: float,
+    dampening: float,
+    s3: float,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    v_mean: torch.Tensor,
+) -> None:
+    """adai_update for lists of tensors of one device, dtype and step, in place."""
+    # line 21: u = g + weight_decay * theta
+    u = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 22: v <- ema(v, u^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, u, u, value=s0)
+    # line 23: v_hat = debias(v, beta2)
+    # line 26: inertia_gap = clip(beta0 * (v_hat / v_mean)^(1 / (3 - 2 * dampening)), eps, 1)
+    inertia_gap = [v / s1 / v_mean for v in v]
+    torch._foreach_pow_(inertia_gap, s2)
+    torch._foreach_mul_(inertia_gap, beta0)
+    torch._foreach_clamp_min_(inertia_gap, eps)
+    torch._foreach_clamp_max_(inertia_gap, 1)
+    # line 27: bias <- inertia_gap + (1 - inertia_gap) * bias
+    bias_2 = torch._foreach_neg(inertia_gap)
+    torch._foreach_add_(bias_2, 1)
+    torch._foreach_mul_(bias_2, bias)
+    torch._foreach_add_(bias_2, inertia_gap)
+    torch._foreach_copy_(bias, bias_2)
+    # line 28: m <- (1 - inertia_gap) * m + inertia_gap^dampening * u
+    tmp = torch._foreach_pow(inertia_gap, dampening)
+    m_2 = torch._foreach_neg(inertia_gap)
+    torch._foreach_add_(m_2, 1)
+    torch._foreach_mul_(m_2, m)
+    torch._foreach_addcmul_(m_2, tmp, u)
+    torch._foreach_copy_(m, m_2)
+    # line 29: theta <- theta - lr * beta0^(1 - dampening) * m / bias
+    torch._foreach_addcdiv_(theta, m, bias, value=-s3)
+
+
 class Adai(SpecOptimizer):
     r"""Adai: Xie, Wang, Zhang, Sato & Sugiyama, Adaptive Inertia: Disentangling the Effects of
     Adaptive Learning Rate and Momentum, ICML 2022.
@@ -245,13 +296,13 @@ class Adai(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -271,6 +322,7 @@ class Adai(SpecOptimizer):
     update_state = staticmethod(adai_update)
     kernel_scalars = staticmethod(adai_scalars)
     kernel = staticmethod(adai_kernel)
+    foreach_kernel = staticmethod(adai_foreach)
     # (terms of each parameter, names of their sums, group values): see optc.ir.phases
     rounds = ((adai_partials_1, ("total_1", "total_2"), adai_group_1),)
 

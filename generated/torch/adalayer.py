@@ -15,7 +15,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adalayer", "adalayer_init", "adalayer_kernel", "adalayer_scalars", "adalayer_update"]
+__all__ = [
+    "Adalayer",
+    "adalayer_foreach",
+    "adalayer_init",
+    "adalayer_kernel",
+    "adalayer_scalars",
+    "adalayer_update",
+]
 
 
 def adalayer_init(
@@ -88,6 +95,35 @@ def adalayer_kernel(
     return theta, m, v
 
 
+def adalayer_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """adalayer_update for lists of tensors of one device, dtype and step, in place."""
+    numel = [theta.numel() for theta in theta]
+    # line 16: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 17: v <- ema(v, norm(g)^2 / sqrt(max(numel, 1)), beta2)
+    v_2 = [
+        beta2 * v + s1 * (torch.linalg.vector_norm(g) ** 2 / ieee.sqrt(ieee.maximum(numel, 1)))
+        for v, g, numel in zip(v, g, numel, strict=True)
+    ]
+    torch._foreach_copy_(v, v_2)
+    # line 18: theta <- theta - lr * m / sqrt(v + eps)
+    tmp = torch._foreach_add(v, eps)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
+
+
 class Adalayer(SpecOptimizer):
     r"""Adalayer: Zhao, Morwani, Brandfonbrener, Vyas & Kakade, Deconstructing What Makes a Good
     Optimizer for Language Models, arXiv:2407.07972, 2024.
@@ -123,13 +159,13 @@ class Adalayer(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -147,6 +183,7 @@ class Adalayer(SpecOptimizer):
     update_state = staticmethod(adalayer_update)
     kernel_scalars = staticmethod(adalayer_scalars)
     kernel = staticmethod(adalayer_kernel)
+    foreach_kernel = staticmethod(adalayer_foreach)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adam", "adam_init", "adam_kernel", "adam_scalars", "adam_update"]
+__all__ = ["Adam", "adam_foreach", "adam_init", "adam_kernel", "adam_scalars", "adam_update"]
 
 
 def adam_init(
@@ -101,6 +101,36 @@ def adam_kernel(
     return theta, m, v
 
 
+def adam_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """adam_update for lists of tensors of one device, dtype and step, in place."""
+    # line 17: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 18: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 19: m_hat = debias(m, beta1)
+    # line 20: v_hat = debias(v, beta2)
+    # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s3)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s2)
+
+
 class Adam(SpecOptimizer):
     r"""Adam: Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015.
 
@@ -141,13 +171,13 @@ class Adam(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -173,6 +203,7 @@ class Adam(SpecOptimizer):
     kernel_scalars = staticmethod(adam_scalars)
     kernel = staticmethod(adam_kernel)
     triton_kernel = "optc.generated.triton.adam:adam_triton"
+    foreach_kernel = staticmethod(adam_foreach)
 
     def __init__(
         self,

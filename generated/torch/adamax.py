@@ -13,7 +13,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adamax", "adamax_init", "adamax_kernel", "adamax_scalars", "adamax_update"]
+__all__ = [
+    "Adamax",
+    "adamax_foreach",
+    "adamax_init",
+    "adamax_kernel",
+    "adamax_scalars",
+    "adamax_update",
+]
 
 
 def adamax_init(
@@ -96,6 +103,34 @@ def adamax_kernel(
     return theta, m, u
 
 
+def adamax_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    u: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    eps: float,
+    lr: float,
+    s1: float,
+) -> None:
+    """adamax_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 19: m <- ema(m, d, beta1)
+    torch._foreach_lerp_(m, d, s0)
+    # line 20: u <- max(beta2 * u, abs(d) + eps)
+    torch._foreach_mul_(u, beta2)
+    u_2 = torch._foreach_abs(d)
+    torch._foreach_add_(u_2, eps)
+    torch._foreach_maximum_(u, u_2)
+    # line 21: theta <- theta - lr * debias(m, beta1) / u
+    torch._foreach_addcdiv_(theta, m, u, value=-lr / s1)
+
+
 class Adamax(SpecOptimizer):
     r"""Adamax: Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015.
 
@@ -134,13 +169,13 @@ class Adamax(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -162,6 +197,7 @@ class Adamax(SpecOptimizer):
     kernel_scalars = staticmethod(adamax_scalars)
     kernel = staticmethod(adamax_kernel)
     triton_kernel = "optc.generated.triton.adamax:adamax_triton"
+    foreach_kernel = staticmethod(adamax_foreach)
 
     def __init__(
         self,

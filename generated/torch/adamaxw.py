@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamaxW", "adamaxw_init", "adamaxw_kernel", "adamaxw_scalars", "adamaxw_update"]
+__all__ = [
+    "AdamaxW",
+    "adamaxw_foreach",
+    "adamaxw_init",
+    "adamaxw_kernel",
+    "adamaxw_scalars",
+    "adamaxw_update",
+]
 
 
 def adamaxw_init(
@@ -95,6 +102,36 @@ def adamaxw_kernel(
     return theta, m, u
 
 
+def adamaxw_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    u: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    eps: float,
+    lr: float,
+    s1: float,
+    weight_decay: float,
+) -> None:
+    """adamaxw_update for lists of tensors of one device, dtype and step, in place."""
+    # line 20: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 21: u <- max(beta2 * u, abs(g) + eps)
+    torch._foreach_mul_(u, beta2)
+    u_2 = torch._foreach_abs(g)
+    torch._foreach_add_(u_2, eps)
+    torch._foreach_maximum_(u, u_2)
+    # line 22: theta <- theta - lr * (debias(m, beta1) / u + weight_decay * theta)
+    tmp = torch._foreach_div(m, u)
+    torch._foreach_div_(tmp, s1)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+
+
 class AdamaxW(SpecOptimizer):
     r"""AdamaxW: Kingma & Ba, Adam: A Method for Stochastic Optimization, ICLR 2015.
 
@@ -129,13 +166,13 @@ class AdamaxW(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -155,6 +192,7 @@ class AdamaxW(SpecOptimizer):
     kernel_scalars = staticmethod(adamaxw_scalars)
     kernel = staticmethod(adamaxw_kernel)
     triton_kernel = "optc.generated.triton.adamaxw:adamaxw_triton"
+    foreach_kernel = staticmethod(adamaxw_foreach)
 
     def __init__(
         self,

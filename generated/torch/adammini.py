@@ -15,7 +15,14 @@ import torch
 from optc.backends.torch.axes import row_mean, rows_shape
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamMini", "adammini_init", "adammini_kernel", "adammini_scalars", "adammini_update"]
+__all__ = [
+    "AdamMini",
+    "adammini_foreach",
+    "adammini_init",
+    "adammini_kernel",
+    "adammini_scalars",
+    "adammini_update",
+]
 
 
 def adammini_init(
@@ -102,6 +109,37 @@ def adammini_kernel(
     return theta, m, v
 
 
+def adammini_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    lr: float,
+    s3: float,
+    s4: float,
+    eps: float,
+) -> None:
+    """adammini_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 20: v <- ema(v, row_mean(g^2), beta2)
+    tmp = [row_mean(g**2) for g in g]
+    torch._foreach_lerp_(v, tmp, s1)
+    # line 21: theta <- theta - lr * weight_decay * theta - lr * debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    tmp_2 = torch._foreach_div(v, s4)
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_add_(tmp_2, eps)
+    theta_2 = torch._foreach_add(theta, theta, alpha=-s2) if s2 != 0 else theta
+    theta_3 = torch._foreach_addcdiv(theta_2, m, tmp_2, value=-lr / s3)
+    torch._foreach_copy_(theta, theta_3)
+
+
 class AdamMini(SpecOptimizer):
     r"""AdamMini: Zhang, Chen, Li, Ding, Chen, Kingma, Ye, Luo & Sun, Adam-mini: Use Fewer Learning
     Rates To Gain More, ICLR 2025.
@@ -143,13 +181,13 @@ class AdamMini(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -169,6 +207,7 @@ class AdamMini(SpecOptimizer):
     update_state = staticmethod(adammini_update)
     kernel_scalars = staticmethod(adammini_scalars)
     kernel = staticmethod(adammini_kernel)
+    foreach_kernel = staticmethod(adammini_foreach)
 
     def __init__(
         self,

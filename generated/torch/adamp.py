@@ -17,7 +17,7 @@ from optc.backends import ieee
 from optc.backends.torch.axes import maxof, row_sum
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamP", "adamp_init", "adamp_kernel", "adamp_scalars", "adamp_update"]
+__all__ = ["AdamP", "adamp_foreach", "adamp_init", "adamp_kernel", "adamp_scalars", "adamp_update"]
 
 
 def adamp_init(
@@ -197,6 +197,109 @@ def adamp_kernel(
     return theta, m, v
 
 
+def adamp_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    nesterov: bool,
+    s2: float,
+    eps: float,
+    delta: float,
+    wd_ratio: float,
+    s3: float,
+    s4: float,
+) -> None:
+    """adamp_update for lists of tensors of one device, dtype and step, in place."""
+    numel = [theta.numel() for theta in theta]
+    ndim = [theta.ndim for theta in theta]
+    cols = [math.prod(theta.shape[1:]) for theta in theta]
+    # line 22: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 23: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 24: direction = if nesterov then lerp(m, g, 1 - beta1) else m
+    if nesterov:
+        direction_2 = torch._foreach_lerp(m, g, s0)
+        direction = direction_2
+    else:
+        direction = m
+    # line 25: d = direction * sqrt(1 - beta2^t) / (sqrt(v) + eps)
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    d = torch._foreach_div(direction, tmp)
+    torch._foreach_mul_(d, s2)
+    # line 26: row_cos = abs(row_sum(g * theta)) / (max(sqrt(row_sum(g^2)), eps) * max(sqrt(row_sum(theta^2)), eps))
+    tmp_2 = [row_sum(g**2) for g in g]
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_clamp_min_(tmp_2, eps)
+    tmp_3 = [row_sum(theta**2) for theta in theta]
+    torch._foreach_sqrt_(tmp_3)
+    torch._foreach_clamp_min_(tmp_3, eps)
+    row_cos = [row_sum(g * theta) for g, theta in zip(g, theta, strict=True)]
+    torch._foreach_abs_(row_cos)
+    torch._foreach_div_(row_cos, tmp_2)
+    torch._foreach_div_(row_cos, tmp_3)
+    # line 27: layer_cos = abs(dot(g, theta)) / (max(norm(g), eps) * max(norm(theta), eps))
+    tmp_4 = torch._foreach_norm(g)
+    torch._foreach_clamp_min_(tmp_4, eps)
+    tmp_5 = torch._foreach_norm(theta)
+    torch._foreach_clamp_min_(tmp_5, eps)
+    layer_cos = [torch.sum(g * theta) for g, theta in zip(g, theta, strict=True)]
+    torch._foreach_abs_(layer_cos)
+    torch._foreach_div_(layer_cos, tmp_4)
+    torch._foreach_div_(layer_cos, tmp_5)
+    # line 28: by_row = ndim > 1 and max(row_cos) * sqrt(cols) < delta
+    by_row = [
+        torch.logical_and(g.new_tensor(ndim > 1), maxof(row_cos) * ieee.sqrt(cols) < delta)
+        for g, ndim, row_cos, cols in zip(g, ndim, row_cos, cols, strict=True)
+    ]
+    # line 29: by_layer = ndim > 1 and not by_row and layer_cos * sqrt(numel) < delta
+    by_layer = [
+        torch.logical_and(
+            torch.logical_and(g.new_tensor(ndim > 1), torch.logical_not(by_row)),
+            layer_cos * ieee.sqrt(numel) < delta,
+        )
+        for g, ndim, by_row, layer_cos, numel in zip(g, ndim, by_row, layer_cos, numel, strict=True)
+    ]
+    # line 30: unit_row = theta / (sqrt(row_sum(theta^2)) + eps)
+    tmp_6 = [row_sum(theta**2) for theta in theta]
+    torch._foreach_sqrt_(tmp_6)
+    torch._foreach_add_(tmp_6, eps)
+    unit_row = torch._foreach_div(theta, tmp_6)
+    # line 31: unit_layer = theta / (norm(theta) + eps)
+    tmp_7 = torch._foreach_norm(theta)
+    torch._foreach_add_(tmp_7, eps)
+    unit_layer = torch._foreach_div(theta, tmp_7)
+    # line 32: u = if by_row then d - unit_row * row_sum(unit_row * d) else if by_layer then d - unit_layer * sum(unit_layer * d) else d
+    u = [
+        torch.where(
+            by_row,
+            d - unit_row * row_sum(unit_row * d),
+            torch.where(by_layer, d - unit_layer * torch.sum(unit_layer * d), d),
+        )
+        for by_row, d, unit_row, by_layer, unit_layer in zip(
+            by_row, d, unit_row, by_layer, unit_layer, strict=True
+        )
+    ]
+    # line 34: ratio = if by_row or by_layer then wd_ratio else 1
+    ratio = [
+        torch.where(torch.logical_or(by_row, by_layer), g.new_tensor(wd_ratio), 1)
+        for by_row, by_layer, g in zip(by_row, by_layer, g, strict=True)
+    ]
+    # line 35: theta <- theta * (1 - lr * weight_decay * ratio) - lr / (1 - beta1^t) * u
+    torch._foreach_mul_(ratio, -s3)
+    torch._foreach_add_(ratio, 1)
+    torch._foreach_mul_(theta, ratio)
+    torch._foreach_add_(theta, u, alpha=-s4)
+
+
 class AdamP(SpecOptimizer):
     r"""AdamP: Heo, Chun, Oh, Han, Yun, Kim, Uh & Ha, AdamP: Slowing Down the Slowdown for Momentum
     Optimizers on Scale-invariant Weights, ICLR 2021.
@@ -256,13 +359,13 @@ class AdamP(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -284,6 +387,7 @@ class AdamP(SpecOptimizer):
     update_state = staticmethod(adamp_update)
     kernel_scalars = staticmethod(adamp_scalars)
     kernel = staticmethod(adamp_kernel)
+    foreach_kernel = staticmethod(adamp_foreach)
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "AdamPlusPlus",
+    "adamplusplus_foreach",
     "adamplusplus_init",
     "adamplusplus_kernel",
     "adamplusplus_scalars",
@@ -120,6 +121,49 @@ def adamplusplus_kernel(
     return theta, theta0, m, v, v_max, step_size
 
 
+def adamplusplus_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    v_max: list[torch.Tensor],
+    step_size: list[torch.Tensor],
+    *,
+    lr: float,
+    s0: float,
+    s1: float,
+    beta2: float,
+    s2: float,
+    eps: float,
+    t: float,
+) -> None:
+    """adamplusplus_update for lists of tensors of one device, dtype and step, in place."""
+    # line 23: step_size <- max(step_size, max(lr, rms(theta - theta0)))
+    step_size_2 = [
+        torch.sqrt(torch.mean(torch.square(theta - theta0)))
+        for theta, theta0 in zip(theta, theta0, strict=True)
+    ]
+    torch._foreach_clamp_min_(step_size_2, lr)
+    torch._foreach_maximum_(step_size, step_size_2)
+    # line 24: m <- ema(m, g, beta1 * beta1_decay^(t - 1))
+    torch._foreach_mul_(m, s0)
+    torch._foreach_add_(m, g, alpha=s1)
+    # line 25: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s2)
+    # line 26: v_max <- max(v_max, v)
+    torch._foreach_maximum_(v_max, v)
+    # line 27: theta <- theta - step_size * m / (eps + sqrt(t * v_max))
+    scale = torch._foreach_neg(step_size)
+    tmp = torch._foreach_mul(v_max, t)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    tmp_2 = torch._foreach_div(m, tmp)
+    torch._foreach_mul_(tmp_2, scale)
+    torch._foreach_add_(theta, tmp_2)
+
+
 class AdamPlusPlus(SpecOptimizer):
     r"""AdamPlusPlus: Tao, Yuan, Zhou, Cao & Gu, Towards Simple and Provable Parameter-Free Adaptive
     Gradient Methods, arXiv:2412.19444, 2024.
@@ -165,13 +209,13 @@ class AdamPlusPlus(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -190,6 +234,7 @@ class AdamPlusPlus(SpecOptimizer):
     update_state = staticmethod(adamplusplus_update)
     kernel_scalars = staticmethod(adamplusplus_scalars)
     kernel = staticmethod(adamplusplus_kernel)
+    foreach_kernel = staticmethod(adamplusplus_foreach)
 
     def __init__(
         self,

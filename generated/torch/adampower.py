@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "AdamPower",
+    "adampower_foreach",
     "adampower_init",
     "adampower_kernel",
     "adampower_scalars",
@@ -129,6 +130,47 @@ def adampower_kernel(
     return theta, m, v
 
 
+def adampower_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    p: float,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    eps: float,
+    weight_decay: float,
+) -> None:
+    """adampower_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: gp = sign(g) * abs(g)^p
+    tmp = torch._foreach_abs(g)
+    torch._foreach_pow_(tmp, p)
+    gp = torch._foreach_sign(g)
+    torch._foreach_mul_(gp, tmp)
+    # line 20: m <- ema(m, gp, beta1)
+    torch._foreach_lerp_(m, gp, s0)
+    # line 21: v <- ema(v, gp^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, gp, gp, value=s1)
+    # line 22: m_hat = debias(m, beta1)
+    # line 23: v_hat = debias(v, beta2)
+    # line 24: theta <- theta - lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * theta)
+    tmp_2 = torch._foreach_div(v, s3)
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_add_(tmp_2, eps)
+    tmp_3 = torch._foreach_div(m, tmp_2)
+    torch._foreach_div_(tmp_3, s2)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp_3, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp_3, alpha=-lr)
+
+
 class AdamPower(SpecOptimizer):
     r"""AdamPower: Wang, Wang, Zhang, Wang, Pei, Cai, E & Wu, GradPower: Powering Gradients for
     Faster Language Model Pre-Training, arXiv:2505.24275, 2025.
@@ -169,13 +211,13 @@ class AdamPower(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -196,6 +238,7 @@ class AdamPower(SpecOptimizer):
     kernel_scalars = staticmethod(adampower_scalars)
     kernel = staticmethod(adampower_kernel)
     triton_kernel = "optc.generated.triton.adampower:adampower_triton"
+    foreach_kernel = staticmethod(adampower_foreach)
 
     def __init__(
         self,

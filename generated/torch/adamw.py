@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamW", "adamw_init", "adamw_kernel", "adamw_scalars", "adamw_update"]
+__all__ = ["AdamW", "adamw_foreach", "adamw_init", "adamw_kernel", "adamw_scalars", "adamw_update"]
 
 
 def adamw_init(
@@ -108,6 +108,39 @@ def adamw_kernel(
     return theta, m, v
 
 
+def adamw_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    s0: float,
+    beta1: float,
+    s1: float,
+    beta2: float,
+    s2: float,
+    s3: float,
+    s4: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """adamw_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: theta <- theta * (1 - lr * weight_decay)
+    torch._foreach_mul_(theta, s0)
+    # line 20: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s1)
+    # line 21: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s2)
+    # line 22: m_hat = debias(m, beta1)
+    # line 23: v_hat = debias(v, beta2)
+    # line 24: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s4)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s3)
+
+
 class AdamW(SpecOptimizer):
     r"""AdamW: Loshchilov & Hutter, Decoupled Weight Decay Regularization, ICLR 2019.
 
@@ -150,13 +183,13 @@ class AdamW(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -179,6 +212,7 @@ class AdamW(SpecOptimizer):
     kernel_scalars = staticmethod(adamw_scalars)
     kernel = staticmethod(adamw_kernel)
     triton_kernel = "optc.generated.triton.adamw:adamw_triton"
+    foreach_kernel = staticmethod(adamw_foreach)
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "AdamWCosine",
+    "adamwcosine_foreach",
     "adamwcosine_init",
     "adamwcosine_kernel",
     "adamwcosine_scalars",
@@ -180,6 +181,39 @@ def adamwcosine_kernel(
     return theta, m, v
 
 
+def adamwcosine_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    s0: float,
+    beta1: float,
+    s1: float,
+    beta2: float,
+    s2: float,
+    s3: float,
+    s4: float,
+    step_size: float,
+    eps: float,
+) -> None:
+    """adamwcosine_update for lists of tensors of one device, dtype and step, in place."""
+    # line 24: theta <- theta * (1 - step_size * weight_decay)
+    torch._foreach_mul_(theta, s0)
+    # line 25: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s1)
+    # line 26: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s2)
+    # line 27: m_hat = debias(m, beta1)
+    # line 28: v_hat = debias(v, beta2)
+    # line 29: theta <- theta - step_size * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s4)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-step_size / s3)
+
+
 class AdamWCosine(SpecOptimizer):
     r"""AdamWCosine: Loshchilov & Hutter, SGDR: Stochastic Gradient Descent with Warm Restarts, ICLR
     2017 (cosine annealing).
@@ -233,13 +267,13 @@ class AdamWCosine(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -262,6 +296,7 @@ class AdamWCosine(SpecOptimizer):
     kernel_scalars = staticmethod(adamwcosine_scalars)
     kernel = staticmethod(adamwcosine_kernel)
     triton_kernel = "optc.generated.triton.adamwcosine:adamwcosine_triton"
+    foreach_kernel = staticmethod(adamwcosine_foreach)
 
     def __init__(
         self,

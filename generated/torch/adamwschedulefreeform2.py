@@ -17,6 +17,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 __all__ = [
     "AdamWScheduleFreeForm2",
     "adamwschedulefreeform2_eval",
+    "adamwschedulefreeform2_foreach",
     "adamwschedulefreeform2_group_1",
     "adamwschedulefreeform2_init",
     "adamwschedulefreeform2_init_globals",
@@ -228,6 +229,58 @@ def adamwschedulefreeform2_kernel(
     return theta, x, v
 
 
+def adamwschedulefreeform2_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    x: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    s0: float,
+    weight_lr_power: float,
+    beta2: float,
+    s1: float,
+    lr_t: float,
+    s2: float,
+    eps: float,
+    weight_decay: float,
+    beta1: float,
+    s3: float,
+    lr_max: torch.Tensor,
+    weight_sum: torch.Tensor,
+    lr_max_1: torch.Tensor,
+    weight_sum_1: torch.Tensor,
+) -> None:
+    """adamwschedulefreeform2_update for lists of tensors of one device, dtype and step, in place."""
+    # line 28: weight = t^r * lr_max^weight_lr_power
+    # line 30: c = if weight_sum > 0 then weight / weight_sum else 0
+    c = [
+        torch.where(weight_sum_1 > 0, s0 * lr_max_1**weight_lr_power / weight_sum_1, 0)
+        for _ in theta
+    ]
+    # line 31: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 32: delta = lr_t * (g / (sqrt(v / (1 - beta2^t)) + eps) + weight_decay * theta)
+    tmp = torch._foreach_div(v, s2)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    delta = torch._foreach_div(g, tmp)
+    if weight_decay != 0:
+        torch._foreach_add_(delta, theta, alpha=weight_decay)
+    torch._foreach_mul_(delta, lr_t)
+    # line 33: diff = theta - x
+    diff = torch._foreach_sub(theta, x)
+    # line 34: theta <- theta + beta1 * c / (1 - beta1) * diff - (beta1 * c + 1 - beta1) * delta
+    tmp_2 = torch._foreach_mul(c, beta1)
+    torch._foreach_add_(tmp_2, 1)
+    torch._foreach_add_(tmp_2, -beta1)
+    torch._foreach_addcmul_(theta, c, diff, value=beta1 / s3)
+    torch._foreach_addcmul_(theta, tmp_2, delta, value=-1)
+    # line 35: x <- x + c / (1 - beta1) * diff - c * delta
+    torch._foreach_addcmul_(x, c, diff, value=1 / s3)
+    torch._foreach_addcmul_(x, c, delta, value=-1)
+
+
 class AdamWScheduleFreeForm2(SpecOptimizer):
     r"""AdamWScheduleFreeForm2: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, The Road Less
     Scheduled, NeurIPS 2024.
@@ -290,13 +343,13 @@ class AdamWScheduleFreeForm2(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -318,6 +371,7 @@ class AdamWScheduleFreeForm2(SpecOptimizer):
     update_state = staticmethod(adamwschedulefreeform2_update)
     kernel_scalars = staticmethod(adamwschedulefreeform2_scalars)
     kernel = staticmethod(adamwschedulefreeform2_kernel)
+    foreach_kernel = staticmethod(adamwschedulefreeform2_foreach)
     global_states = ("lr_max", "weight_sum")
     init_globals = staticmethod(adamwschedulefreeform2_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"lr_max": "lr_max_1", "weight_sum": "weight_sum_1"}

@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdamX", "adamx_init", "adamx_kernel", "adamx_scalars", "adamx_update"]
+__all__ = ["AdamX", "adamx_foreach", "adamx_init", "adamx_kernel", "adamx_scalars", "adamx_update"]
 
 
 def adamx_init(
@@ -109,6 +109,37 @@ def adamx_kernel(
     return theta, m, v, v_hat
 
 
+def adamx_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    v_hat: list[torch.Tensor],
+    *,
+    beta_t: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """adamx_update for lists of tensors of one device, dtype and step, in place."""
+    # line 21: m <- ema(m, g, beta_t)
+    torch._foreach_mul_(m, beta_t)
+    torch._foreach_add_(m, g, alpha=s0)
+    # line 22: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 23: v_hat <- max(((1 - beta_t) / (1 - beta_prev))^2 * v_hat, v)
+    torch._foreach_mul_(v_hat, s2)
+    torch._foreach_maximum_(v_hat, v)
+    # line 24: theta <- theta - lr * m / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_sqrt(v_hat)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
+
+
 class AdamX(SpecOptimizer):
     r"""AdamX: Tran Thi Phuong & Le Trieu Phong, On the Convergence Proof of AMSGrad and a New
     Version, IEEE Access 2019.
@@ -147,13 +178,13 @@ class AdamX(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -173,6 +204,7 @@ class AdamX(SpecOptimizer):
     kernel_scalars = staticmethod(adamx_scalars)
     kernel = staticmethod(adamx_kernel)
     triton_kernel = "optc.generated.triton.adamx:adamx_triton"
+    foreach_kernel = staticmethod(adamx_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Adan", "adan_init", "adan_kernel", "adan_scalars", "adan_update"]
+__all__ = ["Adan", "adan_foreach", "adan_init", "adan_kernel", "adan_scalars", "adan_update"]
 
 
 def adan_init(
@@ -135,6 +135,58 @@ def adan_kernel(
     return theta, m, v, n, g_prev
 
 
+def adan_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    n: list[torch.Tensor],
+    g_prev: list[torch.Tensor],
+    *,
+    s0: bool,
+    beta1: float,
+    s1: float,
+    beta2: float,
+    s2: float,
+    beta3: float,
+    s3: float,
+    s4: float,
+    s5: float,
+    s6: float,
+    eps: float,
+    lr: float,
+    s7: float,
+) -> None:
+    """adan_update for lists of tensors of one device, dtype and step, in place."""
+    # line 21: d = if t == 1 then 0 else g - g_prev
+    if s0:
+        d_2 = [torch.full_like(g, 0) for g in g]
+        d = d_2
+    else:
+        d_3 = torch._foreach_sub(g, g_prev)
+        d = d_3
+    # line 22: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s1)
+    # line 23: v <- ema(v, d, beta2)
+    torch._foreach_lerp_(v, d, s2)
+    # line 24: n <- ema(n, (g + beta2 * d)^2, beta3)
+    torch._foreach_mul_(d, beta2)
+    torch._foreach_add_(d, g)
+    torch._foreach_mul_(n, beta3)
+    torch._foreach_addcmul_(n, d, d, value=s3)
+    # line 25: g_prev <- g
+    torch._foreach_copy_(g_prev, g)
+    # line 26: u = (debias(m, beta1) + beta2 * debias(v, beta2)) / (sqrt(debias(n, beta3)) + eps)
+    # line 27: theta <- (theta - lr * u) / (1 + lr * weight_decay)
+    tmp = torch._foreach_div(m, s4)
+    torch._foreach_add_(tmp, v, alpha=beta2 / s5)
+    tmp_2 = torch._foreach_div(n, s6)
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_add_(tmp_2, eps)
+    torch._foreach_addcdiv_(theta, tmp, tmp_2, value=-lr)
+    torch._foreach_div_(theta, s7)
+
+
 class Adan(SpecOptimizer):
     r"""Adan: Xie, Zhou, Li, Lin & Yan, Adan: Adaptive Nesterov Momentum Algorithm for Faster
     Optimizing Deep Models, IEEE TPAMI 2024.
@@ -181,13 +233,13 @@ class Adan(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -208,6 +260,7 @@ class Adan(SpecOptimizer):
     kernel_scalars = staticmethod(adan_scalars)
     kernel = staticmethod(adan_kernel)
     triton_kernel = "optc.generated.triton.adan:adan_triton"
+    foreach_kernel = staticmethod(adan_foreach)
 
     def __init__(
         self,

@@ -15,7 +15,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdaNorm", "adanorm_init", "adanorm_kernel", "adanorm_scalars", "adanorm_update"]
+__all__ = [
+    "AdaNorm",
+    "adanorm_foreach",
+    "adanorm_init",
+    "adanorm_kernel",
+    "adanorm_scalars",
+    "adanorm_update",
+]
 
 
 def adanorm_init(
@@ -133,6 +140,52 @@ def adanorm_kernel(
     return theta, m, v, e
 
 
+def adanorm_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    e: list[torch.Tensor],
+    *,
+    s0: float,
+    r: float,
+    s1: float,
+    beta1: float,
+    s2: float,
+    beta2: float,
+    s3: float,
+    lr: float,
+    s4: float,
+    s5: float,
+    eps: float,
+) -> None:
+    """adanorm_update for lists of tensors of one device, dtype and step, in place."""
+    # line 21: theta <- theta * (1 - lr * weight_decay)
+    torch._foreach_mul_(theta, s0)
+    # line 22: e <- ema(e, norm(g), r)
+    tmp = torch._foreach_norm(g)
+    torch._foreach_lerp_(e, tmp, s1)
+    # line 23: scale = if norm(g) > 0 and e > norm(g) then e / norm(g) else 1
+    scale = [
+        torch.where(
+            torch.logical_and(torch.linalg.vector_norm(g) > 0, e > torch.linalg.vector_norm(g)),
+            e / torch.linalg.vector_norm(g),
+            1,
+        )
+        for g, e in zip(g, e, strict=True)
+    ]
+    # line 24: m <- ema(m, scale * g, beta1)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_addcmul_(m, scale, g, value=s2)
+    # line 25: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s3)
+    # line 26: theta <- theta - lr * debias(m, beta1) * sqrt(1 - beta2^t) / (sqrt(v) + eps)
+    tmp_2 = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp_2, eps)
+    torch._foreach_addcdiv_(theta, m, tmp_2, value=-lr * s5 / s4)
+
+
 class AdaNorm(SpecOptimizer):
     r"""AdaNorm: Dubey, Singh & Chaudhuri, AdaNorm: Adaptive Gradient Norm Correction based
     Optimizers for CNNs, WACV 2023.
@@ -179,13 +232,13 @@ class AdaNorm(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -205,6 +258,7 @@ class AdaNorm(SpecOptimizer):
     update_state = staticmethod(adanorm_update)
     kernel_scalars = staticmethod(adanorm_scalars)
     kernel = staticmethod(adanorm_kernel)
+    foreach_kernel = staticmethod(adanorm_foreach)
 
     def __init__(
         self,

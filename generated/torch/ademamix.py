@@ -14,7 +14,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AdEMAMix", "ademamix_init", "ademamix_kernel", "ademamix_scalars", "ademamix_update"]
+__all__ = [
+    "AdEMAMix",
+    "ademamix_foreach",
+    "ademamix_init",
+    "ademamix_kernel",
+    "ademamix_scalars",
+    "ademamix_update",
+]
 
 
 def ademamix_init(
@@ -171,6 +178,49 @@ def ademamix_kernel(
     return theta, m1, m2, v
 
 
+def ademamix_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m1: list[torch.Tensor],
+    m2: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta3_t: float,
+    s1: float,
+    beta2: float,
+    s2: float,
+    s3: float,
+    s4: float,
+    lr: float,
+    alpha_t: float,
+    eps: float,
+    weight_decay: float,
+) -> None:
+    """ademamix_update for lists of tensors of one device, dtype and step, in place."""
+    # line 34: m1 <- ema(m1, g, beta1)
+    torch._foreach_lerp_(m1, g, s0)
+    # line 35: m2 <- ema(m2, g, beta3_t)
+    torch._foreach_mul_(m2, beta3_t)
+    torch._foreach_add_(m2, g, alpha=s1)
+    # line 36: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s2)
+    # line 37: m1_hat = debias(m1, beta1)
+    # line 38: v_hat = debias(v, beta2)
+    # line 39: theta <- theta - lr * ((m1_hat + alpha_t * m2) / (sqrt(v_hat) + eps) + weight_decay * theta)
+    tmp = torch._foreach_div(v, s4)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    tmp_2 = torch._foreach_div(m1, s3)
+    torch._foreach_add_(tmp_2, m2, alpha=alpha_t)
+    torch._foreach_div_(tmp_2, tmp)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp_2, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp_2, alpha=-lr)
+
+
 class AdEMAMix(SpecOptimizer):
     r"""AdEMAMix: Pagliardini, Ablin & Grangier, The AdEMAMix Optimizer: Better, Faster, Older, ICLR
     2025.
@@ -226,13 +276,13 @@ class AdEMAMix(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -255,6 +305,7 @@ class AdEMAMix(SpecOptimizer):
     kernel_scalars = staticmethod(ademamix_scalars)
     kernel = staticmethod(ademamix_kernel)
     triton_kernel = "optc.generated.triton.ademamix:ademamix_triton"
+    foreach_kernel = staticmethod(ademamix_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ADOPT", "adopt_init", "adopt_kernel", "adopt_scalars", "adopt_update"]
+__all__ = ["ADOPT", "adopt_foreach", "adopt_init", "adopt_kernel", "adopt_scalars", "adopt_update"]
 
 
 def adopt_init(
@@ -107,6 +107,47 @@ def adopt_kernel(
     return theta, m, v
 
 
+def adopt_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    eps: float,
+    s0: float,
+    c: float,
+    s1: bool,
+    beta1: float,
+    s2: float,
+    beta2: float,
+    s3: float,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """adopt_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: u = clip(g / max(sqrt(v), eps), -c, c)
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_clamp_min_(tmp, eps)
+    u = torch._foreach_div(g, tmp)
+    torch._foreach_clamp_min_(u, s0)
+    torch._foreach_clamp_max_(u, c)
+    # line 20: m <- if t == 1 then m else ema(m, u, beta1)
+    if s1:
+        pass
+    else:
+        torch._foreach_lerp_(m, u, s2)
+    # line 21: v <- if t == 1 then g^2 else ema(v, g^2, beta2)
+    if s1:
+        v_2 = torch._foreach_mul(g, g)
+        torch._foreach_copy_(v, v_2)
+    else:
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, g, g, value=s3)
+    # line 22: theta <- theta - lr * (m + weight_decay * theta)
+    tmp_2 = torch._foreach_add(m, theta, alpha=weight_decay) if weight_decay != 0 else m
+    torch._foreach_add_(theta, tmp_2, alpha=-lr)
+
+
 class ADOPT(SpecOptimizer):
     r"""ADOPT: Taniguchi, Harada, Minegishi, Oshima, Jeong, Nagahara, Iiyama, Suzuki, Iwasawa &
     Matsuo, ADOPT: Modified Adam Can Converge with Any beta2 with the Optimal Rate, NeurIPS
@@ -148,13 +189,13 @@ class ADOPT(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -174,6 +215,7 @@ class ADOPT(SpecOptimizer):
     kernel_scalars = staticmethod(adopt_scalars)
     kernel = staticmethod(adopt_kernel)
     triton_kernel = "optc.generated.triton.adopt:adopt_triton"
+    foreach_kernel = staticmethod(adopt_foreach)
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Amos", "amos_init", "amos_kernel", "amos_scalars", "amos_update"]
+__all__ = ["Amos", "amos_foreach", "amos_init", "amos_kernel", "amos_scalars", "amos_update"]
 
 
 def amos_init(
@@ -149,6 +149,63 @@ def amos_kernel(
     return theta, v, b, m
 
 
+def amos_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    v: list[torch.Tensor],
+    b: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    beta: float,
+    s0: float,
+    s1: float,
+    eps: float,
+    s2: float,
+    s3: float,
+    s4: float,
+    s5: float,
+    momentum: float,
+    s6: float,
+) -> None:
+    """amos_update for lists of tensors of one device, dtype and step, in place."""
+    # line 23: g2 = rms(g)^2
+    tmp = [torch.sqrt(torch.mean(torch.square(g))) for g in g]
+    g2 = [torch.sqrt(torch.mean(torch.square(g))) for g in g]
+    torch._foreach_mul_(g2, tmp)
+    # line 24: v <- ema(v, g2, beta)
+    torch._foreach_lerp_(v, g2, s0)
+    # line 25: v_hat_inv = (1 - beta^t) / (v + eps)
+    tmp_2 = torch._foreach_add(v, eps)
+    torch._foreach_reciprocal_(tmp_2)
+    torch._foreach_mul_(tmp_2, s1)
+    # line 26: c = 1 / sqrt(1 + c_coef * sqrt(lr) * b)
+    # line 28: gamma = c * lr^2 * v_hat_inv * g2
+    tmp_3 = torch._foreach_mul(b, s2)
+    torch._foreach_add_(tmp_3, 1)
+    torch._foreach_sqrt_(tmp_3)
+    gamma = torch._foreach_mul(tmp_2, g2)
+    torch._foreach_div_(gamma, tmp_3)
+    torch._foreach_mul_(gamma, s4)
+    # line 27: d = 1 / (1 + d_coef * sqrt(lr * target_scale) * b)
+    # line 29: delta = d * (lr * target_scale * sqrt(v_hat_inv) * g + gamma / 2 * theta)
+    tmp_4 = torch._foreach_mul(b, s3)
+    torch._foreach_add_(tmp_4, 1)
+    torch._foreach_reciprocal_(tmp_4)
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_mul_(tmp_2, s5)
+    delta = torch._foreach_mul(g, tmp_2)
+    torch._foreach_addcmul_(delta, gamma, theta, value=1 / 2)
+    torch._foreach_mul_(delta, tmp_4)
+    # line 30: b <- b * (1 + gamma) + gamma
+    tmp_5 = torch._foreach_add(gamma, 1)
+    torch._foreach_mul_(b, tmp_5)
+    torch._foreach_add_(b, gamma)
+    # line 31: m <- ema(m, delta, momentum)
+    torch._foreach_lerp_(m, delta, s6)
+    # line 32: theta <- theta - m
+    torch._foreach_sub_(theta, m)
+
+
 class Amos(SpecOptimizer):
     r"""Amos: Tian & Parikh, Amos: An Adam-style Optimizer with Adaptive Weight Decay towards Model-
     Oriented Scale, arXiv:2210.11693, 2022.
@@ -202,13 +259,13 @@ class Amos(SpecOptimizer):
         eps (float): term added to v for numerical stability; in (0, inf). Default: 1e-18.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -229,6 +286,7 @@ class Amos(SpecOptimizer):
     update_state = staticmethod(amos_update)
     kernel_scalars = staticmethod(amos_scalars)
     kernel = staticmethod(amos_kernel)
+    foreach_kernel = staticmethod(amos_foreach)
 
     def __init__(
         self,

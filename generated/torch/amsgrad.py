@@ -13,7 +13,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["AMSGrad", "amsgrad_init", "amsgrad_kernel", "amsgrad_scalars", "amsgrad_update"]
+__all__ = [
+    "AMSGrad",
+    "amsgrad_foreach",
+    "amsgrad_init",
+    "amsgrad_kernel",
+    "amsgrad_scalars",
+    "amsgrad_update",
+]
 
 
 def amsgrad_init(
@@ -108,6 +115,39 @@ def amsgrad_kernel(
     return theta, m, v, v_max
 
 
+def amsgrad_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    v_max: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """amsgrad_update for lists of tensors of one device, dtype and step, in place."""
+    # line 17: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 18: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 19: v_max <- max(v_max, v)
+    torch._foreach_maximum_(v_max, v)
+    # line 20: m_hat = debias(m, beta1)
+    # line 21: v_hat = debias(v_max, beta2)
+    # line 22: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v_max, s3)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s2)
+
+
 class AMSGrad(SpecOptimizer):
     r"""AMSGrad: Reddi, Kale & Kumar, On the Convergence of Adam and Beyond, ICLR 2018.
 
@@ -151,13 +191,13 @@ class AMSGrad(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -187,6 +227,7 @@ class AMSGrad(SpecOptimizer):
     kernel_scalars = staticmethod(amsgrad_scalars)
     kernel = staticmethod(amsgrad_kernel)
     triton_kernel = "optc.generated.triton.amsgrad:amsgrad_triton"
+    foreach_kernel = staticmethod(amsgrad_foreach)
 
     def __init__(
         self,

@@ -16,7 +16,15 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ASGD", "asgd_eval", "asgd_init", "asgd_kernel", "asgd_scalars", "asgd_update"]
+__all__ = [
+    "ASGD",
+    "asgd_eval",
+    "asgd_foreach",
+    "asgd_init",
+    "asgd_kernel",
+    "asgd_scalars",
+    "asgd_update",
+]
 
 
 def asgd_init(
@@ -121,6 +129,40 @@ def asgd_kernel(
     return theta, eta_t, mu, ax
 
 
+def asgd_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    eta_t: list[torch.Tensor],
+    mu: list[torch.Tensor],
+    ax: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    lambd: float,
+    s0: float,
+    s1: float,
+) -> None:
+    """asgd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 21: u = g + weight_decay * theta
+    # line 22: theta <- theta * (1 - lambd * eta_t) - eta_t * u
+    tmp = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    tmp_2 = torch._foreach_mul(eta_t, -lambd)
+    torch._foreach_add_(tmp_2, 1)
+    torch._foreach_mul_(theta, tmp_2)
+    torch._foreach_addcmul_(theta, eta_t, tmp, value=-1)
+    # line 23: ax <- where(mu == 1, theta, ax + mu * (theta - ax))
+    ax_2 = [
+        torch.where(mu == 1, theta, ax + mu * (theta - ax))
+        for mu, theta, ax in zip(mu, theta, ax, strict=True)
+    ]
+    torch._foreach_copy_(ax, ax_2)
+    # line 24: eta_t <- lr / (1 + lambd * lr * t)^alpha
+    torch._foreach_zero_(eta_t)
+    torch._foreach_add_(eta_t, s0)
+    # line 25: mu <- 1 / max(1, t - t0)
+    torch._foreach_zero_(mu)
+    torch._foreach_add_(mu, s1)
+
+
 class ASGD(SpecOptimizer):
     r"""ASGD: Polyak & Juditsky, Acceleration of Stochastic Approximation by Averaging, SIAM J.
     Control Optim. 1992.
@@ -158,13 +200,13 @@ class ASGD(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -185,6 +227,7 @@ class ASGD(SpecOptimizer):
     update_state = staticmethod(asgd_update)
     kernel_scalars = staticmethod(asgd_scalars)
     kernel = staticmethod(asgd_kernel)
+    foreach_kernel = staticmethod(asgd_foreach)
     eval_point = staticmethod(asgd_eval)
 
     def __init__(

@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "AvaGrad",
+    "avagrad_foreach",
     "avagrad_group_1",
     "avagrad_init",
     "avagrad_init_globals",
@@ -180,6 +181,52 @@ def avagrad_kernel(
     return theta, m, v
 
 
+def avagrad_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    s0: float,
+    beta1: float,
+    s1: float,
+    s2: float,
+    eps: float,
+    s3: bool,
+    lr: float,
+    s4: float,
+    beta2: float,
+    s5: float,
+    gamma: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    inverse_squares: torch.Tensor,
+    gamma_1: torch.Tensor,
+) -> None:
+    """avagrad_update for lists of tensors of one device, dtype and step, in place."""
+    # line 21: theta <- theta - lr * weight_decay * theta
+    theta_2 = torch._foreach_add(theta, theta, alpha=-s0) if s0 != 0 else theta
+    torch._foreach_copy_(theta, theta_2)
+    # line 22: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s1)
+    # line 23: rates_prev = sqrt(v) / sqrt(1 - beta2^max(t - 1, 1)) + eps
+    rates_prev = torch._foreach_sqrt(v)
+    torch._foreach_div_(rates_prev, s2)
+    torch._foreach_add_(rates_prev, eps)
+    # line 24: theta <- if t > 1 then theta - gamma * lr / (1 - beta1^t) * m / rates_prev else theta
+    if s3:
+        theta_3 = [
+            theta - gamma * lr / s4 * m / rates_prev
+            for theta, m, rates_prev in zip(theta, m, rates_prev, strict=True)
+        ]
+        torch._foreach_copy_(theta, theta_3)
+    else:
+        pass
+    # line 26: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s5)
+
+
 class AvaGrad(SpecOptimizer):
     r"""AvaGrad: Savarese, McAllester, Babu & Maire, Domain-independent Dominance of Adaptive
     Methods, CVPR 2021.
@@ -226,13 +273,13 @@ class AvaGrad(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -251,6 +298,7 @@ class AvaGrad(SpecOptimizer):
     update_state = staticmethod(avagrad_update)
     kernel_scalars = staticmethod(avagrad_scalars)
     kernel = staticmethod(avagrad_kernel)
+    foreach_kernel = staticmethod(avagrad_foreach)
     global_states = ("gamma",)
     init_globals = staticmethod(avagrad_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"gamma": "gamma_1"}

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["CAdam", "cadam_init", "cadam_kernel", "cadam_scalars", "cadam_update"]
+__all__ = ["CAdam", "cadam_foreach", "cadam_init", "cadam_kernel", "cadam_scalars", "cadam_update"]
 
 
 def cadam_init(
@@ -102,6 +102,37 @@ def cadam_kernel(
     return theta, m, v
 
 
+def cadam_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """cadam_update for lists of tensors of one device, dtype and step, in place."""
+    # line 16: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 17: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 18: m_hat = where(m * g > 0, debias(m, beta1), 0)
+    m_hat = [torch.where(m * g > 0, m / s2, 0) for m, g in zip(m, g, strict=True)]
+    # line 19: v_hat = debias(v, beta2)
+    # line 20: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s3)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m_hat, tmp, value=-lr)
+
+
 class CAdam(SpecOptimizer):
     r"""CAdam: Wang, Liu, Xiao, Liu, Yang, Xu, Pu, Zheng, Zhang, Wang, Jiang & Li, CAdam:
     Confidence-Based Optimization for Online Learning, arXiv:2411.19647, 2024.
@@ -138,13 +169,13 @@ class CAdam(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -163,6 +194,7 @@ class CAdam(SpecOptimizer):
     kernel_scalars = staticmethod(cadam_scalars)
     kernel = staticmethod(cadam_kernel)
     triton_kernel = "optc.generated.triton.cadam:cadam_triton"
+    foreach_kernel = staticmethod(cadam_foreach)
 
     def __init__(
         self,

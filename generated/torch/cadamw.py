@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["CAdamW", "cadamw_init", "cadamw_kernel", "cadamw_scalars", "cadamw_update"]
+__all__ = [
+    "CAdamW",
+    "cadamw_foreach",
+    "cadamw_init",
+    "cadamw_kernel",
+    "cadamw_scalars",
+    "cadamw_update",
+]
 
 
 def cadamw_init(
@@ -111,6 +118,47 @@ def cadamw_kernel(
     return theta, m, v
 
 
+def cadamw_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    s0: float,
+    beta1: float,
+    s1: float,
+    beta2: float,
+    s2: float,
+    s3: float,
+    s4: float,
+    eps: float,
+    lr: float,
+) -> None:
+    """cadamw_update for lists of tensors of one device, dtype and step, in place."""
+    numel = [theta.numel() for theta in theta]
+    # line 18: theta <- theta * (1 - lr * weight_decay)
+    torch._foreach_mul_(theta, s0)
+    # line 19: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s1)
+    # line 20: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s2)
+    # line 21: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    tmp = torch._foreach_div(v, s4)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    u = torch._foreach_div(m, tmp)
+    torch._foreach_div_(u, s3)
+    # line 22: rescale = numel / (count(u * g > 0) + 1)
+    rescale = [
+        numel / (torch.sum(u * g > 0, dtype=g.dtype) + 1)
+        for numel, u, g in zip(numel, u, g, strict=True)
+    ]
+    # line 23: theta <- theta - lr * rescale * where(u * g > 0, u, 0)
+    tmp_2 = [torch.where(u * g > 0, u, 0) for u, g in zip(u, g, strict=True)]
+    torch._foreach_addcmul_(theta, rescale, tmp_2, value=-lr)
+
+
 class CAdamW(SpecOptimizer):
     r"""CAdamW: Liang, Chen, Liu & Liu, Cautious Optimizers: Improving Training with One Line of
     Code, arXiv:2411.16085, 2024.
@@ -153,13 +201,13 @@ class CAdamW(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -178,6 +226,7 @@ class CAdamW(SpecOptimizer):
     update_state = staticmethod(cadamw_update)
     kernel_scalars = staticmethod(cadamw_scalars)
     kernel = staticmethod(cadamw_kernel)
+    foreach_kernel = staticmethod(cadamw_foreach)
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "ClipAdam",
+    "clipadam_foreach",
     "clipadam_group_1",
     "clipadam_init",
     "clipadam_kernel",
@@ -158,6 +159,41 @@ def clipadam_kernel(
     return theta, m, v
 
 
+def clipadam_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    max_norm: float,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    eps: float,
+    total_1: torch.Tensor,
+    gnorm: torch.Tensor,
+) -> None:
+    """clipadam_update for lists of tensors of one device, dtype and step, in place."""
+    # line 10: adam(g = if gnorm < max_norm then g else g / gnorm * max_norm)
+    adam_g = [torch.where(gnorm < max_norm, g, g / gnorm * max_norm) for g in g]
+    # line 17: (adam) m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, adam_g, s0)
+    # line 18: (adam) v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, adam_g, adam_g, value=s1)
+    # line 19: (adam) m_hat = debias(m, beta1)
+    # line 20: (adam) v_hat = debias(v, beta2)
+    # line 21: (adam) theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s3)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr / s2)
+
+
 class ClipAdam(SpecOptimizer):
     r"""ClipAdam: Pascanu, Mikolov & Bengio, On the difficulty of training recurrent neural
     networks, ICML 2013.
@@ -196,13 +232,13 @@ class ClipAdam(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -221,6 +257,7 @@ class ClipAdam(SpecOptimizer):
     update_state = staticmethod(clipadam_update)
     kernel_scalars = staticmethod(clipadam_scalars)
     kernel = staticmethod(clipadam_kernel)
+    foreach_kernel = staticmethod(clipadam_foreach)
     # (terms of each parameter, names of their sums, group values): see optc.ir.phases
     rounds = ((clipadam_partials_1, ("total_1",), clipadam_group_1),)
 

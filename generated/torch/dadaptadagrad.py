@@ -15,6 +15,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "DAdaptAdaGrad",
+    "dadaptadagrad_foreach",
     "dadaptadagrad_group_1",
     "dadaptadagrad_init",
     "dadaptadagrad_init_globals",
@@ -203,6 +204,44 @@ def dadaptadagrad_kernel(
     return theta, alpha_k, s, theta0
 
 
+def dadaptadagrad_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    alpha_k: list[torch.Tensor],
+    s: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    *,
+    lr: float,
+    weight_decay: float,
+    eps: float,
+    s0: float,
+    d: torch.Tensor,
+    gsq_weighted: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    total_3: torch.Tensor,
+    gsq_weighted_1: torch.Tensor,
+    s_l1: torch.Tensor,
+    sk_sq_weighted: torch.Tensor,
+    d_1: torch.Tensor,
+) -> None:
+    """dadaptadagrad_update for lists of tensors of one device, dtype and step, in place."""
+    # line 24: u = g + weight_decay * theta
+    u = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 25: alpha_k <- alpha_k + u^2
+    torch._foreach_addcmul_(alpha_k, u, u)
+    # line 23: dlr = d * lr
+    # line 28: s <- s + dlr * u
+    s_2 = [s + d * lr * u for s, u in zip(s, u, strict=True)]
+    torch._foreach_copy_(s, s_2)
+    # line 26: denom = sqrt(alpha_k) + eps
+    # line 32: theta <- lerp(theta, theta0 - s / denom, 1 - momentum)
+    tmp = torch._foreach_sqrt(alpha_k)
+    torch._foreach_add_(tmp, eps)
+    tmp_2 = torch._foreach_addcdiv(theta0, s, tmp, value=-1)
+    torch._foreach_lerp_(theta, tmp_2, s0)
+
+
 class DAdaptAdaGrad(SpecOptimizer):
     r"""DAdaptAdaGrad: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -252,13 +291,13 @@ class DAdaptAdaGrad(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -277,6 +316,7 @@ class DAdaptAdaGrad(SpecOptimizer):
     update_state = staticmethod(dadaptadagrad_update)
     kernel_scalars = staticmethod(dadaptadagrad_scalars)
     kernel = staticmethod(dadaptadagrad_kernel)
+    foreach_kernel = staticmethod(dadaptadagrad_foreach)
     global_states = ("d", "gsq_weighted")
     init_globals = staticmethod(dadaptadagrad_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"d": "d_1", "gsq_weighted": "gsq_weighted_1"}

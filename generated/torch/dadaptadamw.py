@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "DAdaptAdamW",
+    "dadaptadamw_foreach",
     "dadaptadamw_group_1",
     "dadaptadamw_init",
     "dadaptadamw_init_globals",
@@ -219,6 +220,53 @@ def dadaptadamw_kernel(
     return theta, m, v, s
 
 
+def dadaptadamw_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    s: list[torch.Tensor],
+    *,
+    lr: float,
+    s0: float,
+    s1: float,
+    beta1: float,
+    s2: float,
+    beta2: float,
+    s3: float,
+    sb2: float,
+    s4: float,
+    weight_decay: float,
+    eps: float,
+    d: torch.Tensor,
+    r: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    numerator: torch.Tensor,
+    r_1: torch.Tensor,
+    s_sum: torch.Tensor,
+    d_1: torch.Tensor,
+) -> None:
+    """dadaptadamw_update for lists of tensors of one device, dtype and step, in place."""
+    # line 26: dlr = d * lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+    dlr = [d * lr * s0 / s1 for _ in theta]
+    # line 28: m <- beta1 * m + (1 - beta1) * dlr * g
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_addcmul_(m, dlr, g, value=s2)
+    # line 29: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s3)
+    # line 30: s <- sb2 * s + (1 - sb2) * dlr * g
+    torch._foreach_mul_(s, sb2)
+    torch._foreach_addcmul_(s, dlr, g, value=s4)
+    # line 34: theta <- theta - weight_decay * dlr * theta - m / (sqrt(v) + eps)
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    theta_2 = torch._foreach_addcmul(theta, dlr, theta, value=-weight_decay)
+    torch._foreach_addcdiv_(theta_2, m, tmp, value=-1)
+    torch._foreach_copy_(theta, theta_2)
+
+
 class DAdaptAdamW(SpecOptimizer):
     r"""DAdaptAdamW: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -272,13 +320,13 @@ class DAdaptAdamW(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -298,6 +346,7 @@ class DAdaptAdamW(SpecOptimizer):
     update_state = staticmethod(dadaptadamw_update)
     kernel_scalars = staticmethod(dadaptadamw_scalars)
     kernel = staticmethod(dadaptadamw_kernel)
+    foreach_kernel = staticmethod(dadaptadamw_foreach)
     global_states = ("d", "r")
     init_globals = staticmethod(dadaptadamw_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"d": "d_1", "r": "r_1"}

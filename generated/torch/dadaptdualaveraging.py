@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 __all__ = [
     "DAdaptDualAveraging",
     "dadaptdualaveraging_eval",
+    "dadaptdualaveraging_foreach",
     "dadaptdualaveraging_group_1",
     "dadaptdualaveraging_init",
     "dadaptdualaveraging_init_globals",
@@ -251,6 +252,50 @@ def dadaptdualaveraging_kernel(
     return theta, s, theta0, avg
 
 
+def dadaptdualaveraging_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    s: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    avg: list[torch.Tensor],
+    *,
+    lr: float,
+    d: torch.Tensor,
+    gamma: torch.Tensor,
+    gsq: torch.Tensor,
+    numerator: torch.Tensor,
+    dsum: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    total_3: torch.Tensor,
+    g_sq: torch.Tensor,
+    gsq_1: torch.Tensor,
+    gamma_new: torch.Tensor,
+    gamma_k: torch.Tensor,
+    numerator_1: torch.Tensor,
+    s_sq: torch.Tensor,
+    s_norm: torch.Tensor,
+    d_hat_1: torch.Tensor,
+    d_hat_2: torch.Tensor,
+    d_1: torch.Tensor,
+    gamma_1: torch.Tensor,
+    dsum_1: torch.Tensor,
+) -> None:
+    """dadaptdualaveraging_update for lists of tensors of one device, dtype and step, in place."""
+    # line 29: dlr = d * lr
+    dlr = [d * lr for _ in theta]
+    # line 31: avg <- lerp(avg, theta, dlr / dsum)
+    avg_2 = [
+        avg + dlr / dsum_1 * (theta - avg) for avg, dlr, theta in zip(avg, dlr, theta, strict=True)
+    ]
+    torch._foreach_copy_(avg, avg_2)
+    # line 33: s <- s + dlr * g
+    torch._foreach_addcmul_(s, dlr, g)
+    # line 40: theta <- theta0 - gamma * s
+    theta_2 = [theta0 - gamma_1 * s for theta0, s in zip(theta0, s, strict=True)]
+    torch._foreach_copy_(theta, theta_2)
+
+
 class DAdaptDualAveraging(SpecOptimizer):
     r"""DAdaptDualAveraging: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML
     2023.
@@ -311,13 +356,13 @@ class DAdaptDualAveraging(SpecOptimizer):
             [1, 2]. Default: 1.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -334,6 +379,7 @@ class DAdaptDualAveraging(SpecOptimizer):
     update_state = staticmethod(dadaptdualaveraging_update)
     kernel_scalars = staticmethod(dadaptdualaveraging_scalars)
     kernel = staticmethod(dadaptdualaveraging_kernel)
+    foreach_kernel = staticmethod(dadaptdualaveraging_foreach)
     global_states = ("d", "gamma", "gsq", "numerator", "dsum")
     init_globals = staticmethod(dadaptdualaveraging_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {

@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 __all__ = [
     "DAdaptGD",
     "dadaptgd_eval",
+    "dadaptgd_foreach",
     "dadaptgd_group_1",
     "dadaptgd_group_2",
     "dadaptgd_init",
@@ -240,6 +241,41 @@ def dadaptgd_kernel(
     return theta, s, avg
 
 
+def dadaptgd_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    s: list[torch.Tensor],
+    avg: list[torch.Tensor],
+    *,
+    d: torch.Tensor,
+    gsq: torch.Tensor,
+    lsq: torch.Tensor,
+    lsum: torch.Tensor,
+    total_1: torch.Tensor,
+    g_sq: torch.Tensor,
+    gsq_1: torch.Tensor,
+    lam: torch.Tensor,
+    lsum_1: torch.Tensor,
+    lsq_1: torch.Tensor,
+    total_2: torch.Tensor,
+    s_sq: torch.Tensor,
+    d_1: torch.Tensor,
+) -> None:
+    """dadaptgd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 27: avg <- if lsum > 0 then lerp(avg, theta, lam / lsum) else avg
+    avg_2 = [
+        torch.where(lsum_1 > 0, avg + lam / lsum_1 * (theta - avg), avg)
+        for avg, theta in zip(avg, theta, strict=True)
+    ]
+    torch._foreach_copy_(avg, avg_2)
+    # line 29: s <- s + lam * g
+    s_2 = [s + lam * g for s, g in zip(s, g, strict=True)]
+    torch._foreach_copy_(s, s_2)
+    # line 32: theta <- theta - lam * g
+    theta_2 = [theta - lam * g for theta, g in zip(theta, g, strict=True)]
+    torch._foreach_copy_(theta, theta_2)
+
+
 class DAdaptGD(SpecOptimizer):
     r"""DAdaptGD: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -290,13 +326,13 @@ class DAdaptGD(SpecOptimizer):
             inf). Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -313,6 +349,7 @@ class DAdaptGD(SpecOptimizer):
     update_state = staticmethod(dadaptgd_update)
     kernel_scalars = staticmethod(dadaptgd_scalars)
     kernel = staticmethod(dadaptgd_kernel)
+    foreach_kernel = staticmethod(dadaptgd_foreach)
     global_states = ("d", "gsq", "lsq", "lsum")
     init_globals = staticmethod(dadaptgd_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {

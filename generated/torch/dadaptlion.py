@@ -18,6 +18,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "DAdaptLion",
+    "dadaptlion_foreach",
     "dadaptlion_group_1",
     "dadaptlion_init",
     "dadaptlion_init_globals",
@@ -205,6 +206,46 @@ def dadaptlion_kernel(
     return theta, m, s
 
 
+def dadaptlion_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    s: list[torch.Tensor],
+    *,
+    lr: float,
+    weight_decay: float,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    sb2: float,
+    s2: float,
+    d: torch.Tensor,
+    r: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    r_1: torch.Tensor,
+    s_l1: torch.Tensor,
+    d_1: torch.Tensor,
+) -> None:
+    """dadaptlion_update for lists of tensors of one device, dtype and step, in place."""
+    # line 22: dlr = d * lr
+    dlr = [d * lr for _ in theta]
+    # line 24: u = g + weight_decay * theta
+    u = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 25: direction = sign(ema(m, u, beta1))
+    direction = torch._foreach_lerp(m, u, s0)
+    torch._foreach_sign_(direction)
+    # line 26: theta <- theta - dlr * direction
+    torch._foreach_addcmul_(theta, dlr, direction, value=-1)
+    # line 27: m <- beta2 * m + (1 - beta2) * dlr * u
+    torch._foreach_mul_(m, beta2)
+    torch._foreach_addcmul_(m, dlr, u, value=s1)
+    # line 29: s <- sb2 * s + (1 - sb2) * dlr * direction
+    torch._foreach_mul_(s, sb2)
+    torch._foreach_addcmul_(s, dlr, direction, value=s2)
+
+
 class DAdaptLion(SpecOptimizer):
     r"""DAdaptLion: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -253,13 +294,13 @@ class DAdaptLion(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -278,6 +319,7 @@ class DAdaptLion(SpecOptimizer):
     update_state = staticmethod(dadaptlion_update)
     kernel_scalars = staticmethod(dadaptlion_scalars)
     kernel = staticmethod(dadaptlion_kernel)
+    foreach_kernel = staticmethod(dadaptlion_foreach)
     global_states = ("d", "r")
     init_globals = staticmethod(dadaptlion_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"d": "d_1", "r": "r_1"}

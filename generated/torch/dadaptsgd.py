@@ -15,6 +15,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "DAdaptSGD",
+    "dadaptsgd_foreach",
     "dadaptsgd_group_1",
     "dadaptsgd_init",
     "dadaptsgd_init_globals",
@@ -182,6 +183,41 @@ def dadaptsgd_kernel(
     return theta, s, theta0
 
 
+def dadaptsgd_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    s: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    s0: float,
+    g0_norm: torch.Tensor,
+    d: torch.Tensor,
+    r: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    total_3: torch.Tensor,
+    total_4: torch.Tensor,
+    g0_norm_1: torch.Tensor,
+    dlr: torch.Tensor,
+    us: torch.Tensor,
+    r_1: torch.Tensor,
+    s_sq: torch.Tensor,
+    d_1: torch.Tensor,
+) -> None:
+    """dadaptsgd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 23: u = g + weight_decay * theta
+    # line 28: s <- s + dlr * u
+    s_2 = [
+        s + dlr * (g + (weight_decay * theta if weight_decay != 0 else 0))
+        for s, g, theta in zip(s, g, theta, strict=True)
+    ]
+    torch._foreach_copy_(s, s_2)
+    # line 30: theta <- lerp(theta, theta0 - s, 1 - momentum)
+    tmp = torch._foreach_sub(theta0, s)
+    torch._foreach_lerp_(theta, tmp, s0)
+
+
 class DAdaptSGD(SpecOptimizer):
     r"""DAdaptSGD: Defazio & Mishchenko, Learning-Rate-Free Learning by D-Adaptation, ICML 2023.
 
@@ -226,13 +262,13 @@ class DAdaptSGD(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -250,6 +286,7 @@ class DAdaptSGD(SpecOptimizer):
     update_state = staticmethod(dadaptsgd_update)
     kernel_scalars = staticmethod(dadaptsgd_scalars)
     kernel = staticmethod(dadaptsgd_kernel)
+    foreach_kernel = staticmethod(dadaptsgd_foreach)
     global_states = ("g0_norm", "d", "r")
     init_globals = staticmethod(dadaptsgd_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"g0_norm": "g0_norm_1", "d": "d_1", "r": "r_1"}

@@ -20,6 +20,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "FrankWolfe",
+    "frankwolfe_foreach",
     "frankwolfe_init",
     "frankwolfe_kernel",
     "frankwolfe_scalars",
@@ -82,6 +83,21 @@ def frankwolfe_kernel(
     return (theta,)
 
 
+def frankwolfe_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], *, s0: float, s1: float, s2: bool, s3: bool
+) -> None:
+    """frankwolfe_update for lists of tensors of one device, dtype and step, in place."""
+    # line 16: theta <- (1 - gamma) * theta - gamma * radius * norm_ball_direction(g, lmo)
+    tmp = [
+        torch.where(torch.linalg.vector_norm(g) > 0, g / torch.linalg.vector_norm(g), 0)
+        if s2
+        else (torch.sign(g) if s3 else polar(g))
+        for g in g
+    ]
+    torch._foreach_mul_(theta, s0)
+    torch._foreach_add_(theta, tmp, alpha=-s1)
+
+
 class FrankWolfe(SpecOptimizer):
     r"""FrankWolfe: Frank & Wolfe, An algorithm for quadratic programming, Naval Research Logistics
     Quarterly 3(1-2):95-110, 1956.
@@ -112,13 +128,13 @@ class FrankWolfe(SpecOptimizer):
         open_loop (bool): use the step size 2 / (t + 1) instead of lr; a bool. Default: False.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -136,6 +152,7 @@ class FrankWolfe(SpecOptimizer):
     update_state = staticmethod(frankwolfe_update)
     kernel_scalars = staticmethod(frankwolfe_scalars)
     kernel = staticmethod(frankwolfe_kernel)
+    foreach_kernel = staticmethod(frankwolfe_foreach)
 
     def __init__(
         self,

@@ -15,7 +15,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Fromage", "fromage_init", "fromage_kernel", "fromage_scalars", "fromage_update"]
+__all__ = [
+    "Fromage",
+    "fromage_foreach",
+    "fromage_init",
+    "fromage_kernel",
+    "fromage_scalars",
+    "fromage_update",
+]
 
 
 def fromage_init(theta: torch.Tensor, *, lr: float, min_norm: float) -> dict[str, torch.Tensor]:
@@ -67,6 +74,26 @@ def fromage_kernel(
     return (theta,)
 
 
+def fromage_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], *, min_norm: float, lr: float, s0: float
+) -> None:
+    """fromage_update for lists of tensors of one device, dtype and step, in place."""
+    # line 11: theta_norm = max(norm(theta), min_norm)
+    theta_norm = torch._foreach_norm(theta)
+    torch._foreach_clamp_min_(theta_norm, min_norm)
+    # line 12: g_norm = max(norm(g), min_norm)
+    g_norm = torch._foreach_norm(g)
+    torch._foreach_clamp_min_(g_norm, min_norm)
+    # line 13: ratio = if theta_norm > 0 and g_norm > 0 then theta_norm / g_norm else 1
+    ratio = [
+        torch.where(torch.logical_and(theta_norm > 0, g_norm > 0), theta_norm / g_norm, 1)
+        for theta_norm, g_norm in zip(theta_norm, g_norm, strict=True)
+    ]
+    # line 14: theta <- (theta - lr * ratio * g) / sqrt(1 + lr^2)
+    torch._foreach_addcmul_(theta, ratio, g, value=-lr)
+    torch._foreach_div_(theta, s0)
+
+
 class Fromage(SpecOptimizer):
     r"""Fromage: Bernstein, Vahdat, Yue & Liu, On the distance between two neural networks and the
     stability of learning, NeurIPS 2020.
@@ -95,13 +122,13 @@ class Fromage(SpecOptimizer):
         min_norm (float): lower bound of both norms in the ratio; in [0, inf). Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -117,6 +144,7 @@ class Fromage(SpecOptimizer):
     update_state = staticmethod(fromage_update)
     kernel_scalars = staticmethod(fromage_scalars)
     kernel = staticmethod(fromage_kernel)
+    foreach_kernel = staticmethod(fromage_foreach)
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ from optc.backends import ieee
 from optc.backends.torch.axes import polar
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Gluon", "gluon_init", "gluon_kernel", "gluon_scalars", "gluon_update"]
+__all__ = ["Gluon", "gluon_foreach", "gluon_init", "gluon_kernel", "gluon_scalars", "gluon_update"]
 
 
 def gluon_init(
@@ -105,6 +105,42 @@ def gluon_kernel(
     return theta, m
 
 
+def gluon_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    beta: float,
+    s0: float,
+    adaptive: bool,
+    L0: float,
+    L1: float,
+    s1: float,
+) -> None:
+    """gluon_update for lists of tensors of one device, dtype and step, in place."""
+    rows = [theta.shape[0] if theta.ndim else 1 for theta in theta]
+    cols = [math.prod(theta.shape[1:]) for theta in theta]
+    # line 19: m <- ema(m, g, beta)
+    torch._foreach_lerp_(m, g, s0)
+    # line 20: dual = max(dot(g, dualize(g, rms_to_rms)), 0)    # a sum of singular values: max only tells the checks so
+    dual = [
+        torch.sum(g * (ieee.sqrt(rows / ieee.maximum(cols, 1)) * polar(g)))
+        for g, rows, cols in zip(g, rows, cols, strict=True)
+    ]
+    torch._foreach_clamp_min_(dual, 0)
+    # line 21: radius = if adaptive then dual / (L0 + L1 * dual) else lr / (t + 1)^(3/4)
+    radius = [
+        dual / (L0 + L1 * dual) if adaptive else g.new_full((), s1)
+        for dual, g in zip(dual, g, strict=True)
+    ]
+    # line 22: theta <- theta - radius * dualize(m, rms_to_rms)
+    theta_2 = [
+        theta - radius * (ieee.sqrt(rows / ieee.maximum(cols, 1)) * polar(m))
+        for theta, radius, rows, cols, m in zip(theta, radius, rows, cols, m, strict=True)
+    ]
+    torch._foreach_copy_(theta, theta_2)
+
+
 class Gluon(SpecOptimizer):
     r"""Gluon: Riabinin, Shulgin, Gruntkowska & Richtárik, Gluon: Making Muon & Scion Great Again!
     (Bridging Theory and Practice of LMO-based Optimizers for LLMs), arXiv:2505.13416, 2025.
@@ -147,13 +183,13 @@ class Gluon(SpecOptimizer):
             Default: 0.01.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -172,6 +208,7 @@ class Gluon(SpecOptimizer):
     update_state = staticmethod(gluon_update)
     kernel_scalars = staticmethod(gluon_scalars)
     kernel = staticmethod(gluon_kernel)
+    foreach_kernel = staticmethod(gluon_foreach)
 
     def __init__(
         self,

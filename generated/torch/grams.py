@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Grams", "grams_init", "grams_kernel", "grams_scalars", "grams_update"]
+__all__ = ["Grams", "grams_foreach", "grams_init", "grams_kernel", "grams_scalars", "grams_update"]
 
 
 def grams_init(
@@ -104,6 +104,43 @@ def grams_kernel(
     return theta, m, v
 
 
+def grams_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    eps: float,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """grams_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 19: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 20: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    # line 21: theta <- theta - lr * (sign(g) * abs(u) + weight_decay * theta)
+    tmp = torch._foreach_div(v, s3)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    tmp_2 = torch._foreach_div(m, tmp)
+    torch._foreach_div_(tmp_2, s2)
+    torch._foreach_abs_(tmp_2)
+    tmp_3 = torch._foreach_sign(g)
+    torch._foreach_mul_(tmp_3, tmp_2)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp_3, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp_3, alpha=-lr)
+
+
 class Grams(SpecOptimizer):
     r"""Grams: Cao, Li & Song, Grams: Gradient Descent with Adaptive Momentum Scaling,
     arXiv:2412.17107, 2024.
@@ -142,13 +179,13 @@ class Grams(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -168,6 +205,7 @@ class Grams(SpecOptimizer):
     kernel_scalars = staticmethod(grams_scalars)
     kernel = staticmethod(grams_kernel)
     triton_kernel = "optc.generated.triton.grams:grams_triton"
+    foreach_kernel = staticmethod(grams_foreach)
 
     def __init__(
         self,

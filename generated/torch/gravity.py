@@ -14,7 +14,14 @@ import torch
 from optc.backends.torch.axes import norminf
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Gravity", "gravity_init", "gravity_kernel", "gravity_scalars", "gravity_update"]
+__all__ = [
+    "Gravity",
+    "gravity_foreach",
+    "gravity_init",
+    "gravity_kernel",
+    "gravity_scalars",
+    "gravity_update",
+]
 
 
 def gravity_init(theta: torch.Tensor, *, lr: float, beta: float) -> dict[str, torch.Tensor]:
@@ -63,6 +70,25 @@ def gravity_kernel(
     return theta, v
 
 
+def gravity_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], v: list[torch.Tensor], *, s0: float, lr: float
+) -> None:
+    """gravity_update for lists of tensors of one device, dtype and step, in place."""
+    # line 14: zeta = g / (1 + (g * norm(g, inf))^2)
+    tmp = [norminf(g) for g in g]
+    scale = [norminf(g) for g in g]
+    torch._foreach_mul_(scale, tmp)
+    tmp_2 = torch._foreach_mul(g, g)
+    torch._foreach_mul_(tmp_2, scale)
+    torch._foreach_add_(tmp_2, 1)
+    zeta = torch._foreach_div(g, tmp_2)
+    # line 15: v <- lerp(v, zeta, 1 - beta_t)
+    torch._foreach_sub_(zeta, v)
+    torch._foreach_add_(v, zeta, alpha=s0)
+    # line 16: theta <- theta - lr * v
+    torch._foreach_add_(theta, v, alpha=-lr)
+
+
 class Gravity(SpecOptimizer):
     r"""Gravity: Bahrami & Zadeh, Gravity Optimizer: a Kinematic Approach on Optimization in Deep
     Learning, 2021.
@@ -91,13 +117,13 @@ class Gravity(SpecOptimizer):
             [0, 1]. Default: 0.9.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -113,6 +139,7 @@ class Gravity(SpecOptimizer):
     update_state = staticmethod(gravity_update)
     kernel_scalars = staticmethod(gravity_scalars)
     kernel = staticmethod(gravity_kernel)
+    foreach_kernel = staticmethod(gravity_foreach)
 
     def __init__(
         self,

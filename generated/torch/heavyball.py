@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "HeavyBall",
+    "heavyball_foreach",
     "heavyball_init",
     "heavyball_kernel",
     "heavyball_scalars",
@@ -65,6 +66,24 @@ def heavyball_kernel(
     return theta, prev
 
 
+def heavyball_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    prev: list[torch.Tensor],
+    *,
+    lr: float,
+    rho: float,
+) -> None:
+    """heavyball_update for lists of tensors of one device, dtype and step, in place."""
+    # line 11: velocity = theta - prev
+    velocity = torch._foreach_sub(theta, prev)
+    # line 12: prev <- theta
+    torch._foreach_copy_(prev, theta)
+    # line 13: theta <- theta - lr * g + rho * velocity
+    torch._foreach_add_(theta, g, alpha=-lr)
+    torch._foreach_add_(theta, velocity, alpha=rho)
+
+
 class HeavyBall(SpecOptimizer):
     r"""HeavyBall: Polyak, Some methods of speeding up the convergence of iteration methods, USSR
     Computational Mathematics and Mathematical Physics 4(5), 1964.
@@ -91,13 +110,13 @@ class HeavyBall(SpecOptimizer):
             0.9.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -114,6 +133,7 @@ class HeavyBall(SpecOptimizer):
     kernel_scalars = staticmethod(heavyball_scalars)
     kernel = staticmethod(heavyball_kernel)
     triton_kernel = "optc.generated.triton.heavyball:heavyball_triton"
+    foreach_kernel = staticmethod(heavyball_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["LAMB", "lamb_init", "lamb_kernel", "lamb_scalars", "lamb_update"]
+__all__ = ["LAMB", "lamb_foreach", "lamb_init", "lamb_kernel", "lamb_scalars", "lamb_update"]
 
 
 def lamb_init(
@@ -117,6 +117,49 @@ def lamb_kernel(
     return theta, m, v
 
 
+def lamb_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    eps: float,
+    weight_decay: float,
+    lr: float,
+) -> None:
+    """lamb_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 20: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 21: u = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps) + weight_decay * theta
+    tmp = torch._foreach_div(v, s3)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    u = torch._foreach_div(m, tmp)
+    torch._foreach_div_(u, s2)
+    if weight_decay != 0:
+        torch._foreach_add_(u, theta, alpha=weight_decay)
+    # line 22: ratio = if norm(theta) > 0 and norm(u) > 0 then norm(theta) / norm(u) else 1
+    ratio = [
+        torch.where(
+            torch.logical_and(torch.linalg.vector_norm(theta) > 0, torch.linalg.vector_norm(u) > 0),
+            torch.linalg.vector_norm(theta) / torch.linalg.vector_norm(u),
+            1,
+        )
+        for theta, u in zip(theta, u, strict=True)
+    ]
+    # line 23: theta <- theta - lr * ratio * u
+    torch._foreach_addcmul_(theta, ratio, u, value=-lr)
+
+
 class LAMB(SpecOptimizer):
     r"""LAMB: You, Li, Reddi, Hseu, Kumar, Bhojanapalli, Song, Demmel, Keutzer & Hsieh, Large Batch
     Optimization for Deep Learning: Training BERT in 76 minutes, ICLR 2020.
@@ -155,13 +198,13 @@ class LAMB(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -180,6 +223,7 @@ class LAMB(SpecOptimizer):
     update_state = staticmethod(lamb_update)
     kernel_scalars = staticmethod(lamb_scalars)
     kernel = staticmethod(lamb_kernel)
+    foreach_kernel = staticmethod(lamb_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["LaProp", "laprop_init", "laprop_kernel", "laprop_scalars", "laprop_update"]
+__all__ = [
+    "LaProp",
+    "laprop_foreach",
+    "laprop_init",
+    "laprop_kernel",
+    "laprop_scalars",
+    "laprop_update",
+]
 
 
 def laprop_init(
@@ -105,6 +112,38 @@ def laprop_kernel(
     return theta, m, v
 
 
+def laprop_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta2: float,
+    s0: float,
+    eps: float,
+    s1: float,
+    beta1: float,
+    s2: float,
+    lr: float,
+    s3: float,
+    s4: float,
+) -> None:
+    """laprop_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s0)
+    # line 19: denom = (sqrt(v) + eps) / sqrt(1 - beta2^t)
+    # line 20: m <- ema(m, lr * g / denom, beta1)
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_addcdiv_(m, g, tmp, value=s2 * lr * s1)
+    # line 21: theta <- theta - debias(m, beta1)
+    torch._foreach_add_(theta, m, alpha=-1 / s3)
+    # line 22: theta <- theta * (1 - lr * weight_decay)
+    torch._foreach_mul_(theta, s4)
+
+
 class LaProp(SpecOptimizer):
     r"""LaProp: Ziyin, Wang & Ueda, LaProp: Separating Momentum and Adaptivity in Adam,
     arXiv:2002.04839, 2020.
@@ -147,13 +186,13 @@ class LaProp(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -173,6 +212,7 @@ class LaProp(SpecOptimizer):
     kernel_scalars = staticmethod(laprop_scalars)
     kernel = staticmethod(laprop_kernel)
     triton_kernel = "optc.generated.triton.laprop:laprop_triton"
+    foreach_kernel = staticmethod(laprop_foreach)
 
     def __init__(
         self,

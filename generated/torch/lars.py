@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["LARS", "lars_init", "lars_kernel", "lars_scalars", "lars_update"]
+__all__ = ["LARS", "lars_foreach", "lars_init", "lars_kernel", "lars_scalars", "lars_update"]
 
 
 def lars_init(
@@ -103,6 +103,38 @@ def lars_kernel(
     return theta, buf
 
 
+def lars_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    buf: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    trust_coefficient: float,
+    eps: float,
+    momentum: float,
+    lr: float,
+) -> None:
+    """lars_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: u = g + weight_decay * theta
+    u = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 19: ratio = if norm(theta) > 0 and norm(u) > 0 then trust_coefficient * norm(theta) / (norm(u) + eps) else 1
+    ratio = [
+        torch.where(
+            torch.logical_and(torch.linalg.vector_norm(theta) > 0, torch.linalg.vector_norm(u) > 0),
+            trust_coefficient
+            * torch.linalg.vector_norm(theta)
+            / (torch.linalg.vector_norm(u) + eps),
+            1,
+        )
+        for theta, u in zip(theta, u, strict=True)
+    ]
+    # line 20: buf <- momentum * buf + lr * ratio * u
+    torch._foreach_mul_(buf, momentum)
+    torch._foreach_addcmul_(buf, ratio, u, value=lr)
+    # line 21: theta <- theta - buf
+    torch._foreach_sub_(theta, buf)
+
+
 class LARS(SpecOptimizer):
     r"""LARS: You, Gitman & Ginsburg, Large Batch Training of Convolutional Networks, arXiv 2017.
 
@@ -139,13 +171,13 @@ class LARS(SpecOptimizer):
         momentum (float): momentum factor; in [0, 1). Default: 0.9.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -164,6 +196,7 @@ class LARS(SpecOptimizer):
     update_state = staticmethod(lars_update)
     kernel_scalars = staticmethod(lars_scalars)
     kernel = staticmethod(lars_kernel)
+    foreach_kernel = staticmethod(lars_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Lion", "lion_init", "lion_kernel", "lion_scalars", "lion_update"]
+__all__ = ["Lion", "lion_foreach", "lion_init", "lion_kernel", "lion_scalars", "lion_update"]
 
 
 def lion_init(
@@ -87,6 +87,30 @@ def lion_kernel(
     return theta, m
 
 
+def lion_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """lion_update for lists of tensors of one device, dtype and step, in place."""
+    # line 15: c = ema(m, g, beta1)
+    c = torch._foreach_lerp(m, g, s0)
+    # line 16: m <- ema(m, g, beta2)
+    torch._foreach_lerp_(m, g, s1)
+    # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
+    torch._foreach_sign_(c)
+    if weight_decay != 0:
+        torch._foreach_add_(c, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, c, alpha=-lr)
+
+
 class Lion(SpecOptimizer):
     r"""Lion: Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le, Symbolic Discovery
     of Optimization Algorithms, NeurIPS 2023.
@@ -119,13 +143,13 @@ class Lion(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -144,6 +168,7 @@ class Lion(SpecOptimizer):
     kernel_scalars = staticmethod(lion_scalars)
     kernel = staticmethod(lion_kernel)
     triton_kernel = "optc.generated.triton.lion:lion_triton"
+    foreach_kernel = staticmethod(lion_foreach)
 
     def __init__(
         self,

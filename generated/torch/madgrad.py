@@ -15,7 +15,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["MADGRAD", "madgrad_init", "madgrad_kernel", "madgrad_scalars", "madgrad_update"]
+__all__ = [
+    "MADGRAD",
+    "madgrad_foreach",
+    "madgrad_init",
+    "madgrad_kernel",
+    "madgrad_scalars",
+    "madgrad_update",
+]
 
 
 def madgrad_init(
@@ -98,6 +105,34 @@ def madgrad_kernel(
     return theta, theta0, s, nu
 
 
+def madgrad_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    s: list[torch.Tensor],
+    nu: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    lamb: float,
+    s0: float,
+    eps: float,
+    s1: float,
+) -> None:
+    """madgrad_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 20: s <- s + lamb * d
+    torch._foreach_add_(s, d, alpha=lamb)
+    # line 21: nu <- nu + lamb * d^2
+    torch._foreach_addcmul_(nu, d, d, value=lamb)
+    # line 22: z = theta0 - s / (nu^(1/3) + eps)
+    # line 23: theta <- lerp(theta, z, 1 - momentum)
+    tmp = torch._foreach_pow(nu, s0)
+    torch._foreach_add_(tmp, eps)
+    tmp_2 = torch._foreach_addcdiv(theta0, s, tmp, value=-1)
+    torch._foreach_lerp_(theta, tmp_2, s1)
+
+
 class MADGRAD(SpecOptimizer):
     r"""MADGRAD: Defazio & Jelassi, Adaptivity without Compromise: A Momentumized, Adaptive, Dual
     Averaged Gradient Method for Stochastic Optimization, JMLR 23, 2022.
@@ -133,13 +168,13 @@ class MADGRAD(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -158,6 +193,7 @@ class MADGRAD(SpecOptimizer):
     kernel_scalars = staticmethod(madgrad_scalars)
     kernel = staticmethod(madgrad_kernel)
     triton_kernel = "optc.generated.triton.madgrad:madgrad_triton"
+    foreach_kernel = staticmethod(madgrad_foreach)
 
     def __init__(
         self,

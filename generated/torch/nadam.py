@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["NAdam", "nadam_init", "nadam_kernel", "nadam_scalars", "nadam_update"]
+__all__ = ["NAdam", "nadam_foreach", "nadam_init", "nadam_kernel", "nadam_scalars", "nadam_update"]
 
 
 def nadam_init(
@@ -142,6 +142,52 @@ def nadam_kernel(
     return theta, m, v, mu_prod
 
 
+def nadam_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    mu_prod: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    mu: float,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    mu_next: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """nadam_update for lists of tensors of one device, dtype and step, in place."""
+    # line 21: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 24: mu_prod <- mu_prod * mu
+    torch._foreach_mul_(mu_prod, mu)
+    # line 25: m <- ema(m, d, beta1)
+    torch._foreach_lerp_(m, d, s0)
+    # line 26: v <- ema(v, d^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, d, d, value=s1)
+    # line 27: m_hat = mu_next * m / (1 - mu_prod * mu_next) + (1 - mu) * d / (1 - mu_prod)
+    # line 28: v_hat = debias(v, beta2)
+    # line 29: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_neg(mu_prod)
+    torch._foreach_add_(tmp, 1)
+    tmp_2 = torch._foreach_mul(mu_prod, -mu_next)
+    torch._foreach_add_(tmp_2, 1)
+    torch._foreach_reciprocal_(tmp_2)
+    torch._foreach_mul_(tmp_2, mu_next)
+    tmp_3 = torch._foreach_mul(m, tmp_2)
+    torch._foreach_addcdiv_(tmp_3, d, tmp, value=s2)
+    tmp_4 = torch._foreach_div(v, s3)
+    torch._foreach_sqrt_(tmp_4)
+    torch._foreach_add_(tmp_4, eps)
+    torch._foreach_addcdiv_(theta, tmp_3, tmp_4, value=-lr)
+
+
 class NAdam(SpecOptimizer):
     r"""NAdam: Dozat, Incorporating Nesterov Momentum into Adam, ICLR 2016 Workshop.
 
@@ -192,13 +238,13 @@ class NAdam(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -225,6 +271,7 @@ class NAdam(SpecOptimizer):
     update_state = staticmethod(nadam_update)
     kernel_scalars = staticmethod(nadam_scalars)
     kernel = staticmethod(nadam_kernel)
+    foreach_kernel = staticmethod(nadam_foreach)
 
     def __init__(
         self,

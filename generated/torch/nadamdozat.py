@@ -15,6 +15,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "NAdamDozat",
+    "nadamdozat_foreach",
     "nadamdozat_init",
     "nadamdozat_kernel",
     "nadamdozat_scalars",
@@ -109,6 +110,39 @@ def nadamdozat_kernel(
     return theta, m, v
 
 
+def nadamdozat_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    s4: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """nadamdozat_update for lists of tensors of one device, dtype and step, in place."""
+    # line 17: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 18: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 19: m_hat = beta1 * m / (1 - beta1^(t + 1)) + (1 - beta1) * g / (1 - beta1^t)
+    # line 20: v_hat = debias(v, beta2)
+    # line 21: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_mul(m, beta1 / s2)
+    torch._foreach_add_(tmp, g, alpha=s0 / s3)
+    tmp_2 = torch._foreach_div(v, s4)
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_add_(tmp_2, eps)
+    torch._foreach_addcdiv_(theta, tmp, tmp_2, value=-lr)
+
+
 class NAdamDozat(SpecOptimizer):
     r"""NAdamDozat: Dozat, Incorporating Nesterov Momentum into Adam, ICLR 2016 Workshop.
 
@@ -144,13 +178,13 @@ class NAdamDozat(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -169,6 +203,7 @@ class NAdamDozat(SpecOptimizer):
     kernel_scalars = staticmethod(nadamdozat_scalars)
     kernel = staticmethod(nadamdozat_kernel)
     triton_kernel = "optc.generated.triton.nadamdozat:nadamdozat_triton"
+    foreach_kernel = staticmethod(nadamdozat_foreach)
 
     def __init__(
         self,

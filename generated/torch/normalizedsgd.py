@@ -17,6 +17,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "NormalizedSGD",
+    "normalizedsgd_foreach",
     "normalizedsgd_init",
     "normalizedsgd_kernel",
     "normalizedsgd_scalars",
@@ -60,6 +61,15 @@ def normalizedsgd_kernel(
     return (theta,)
 
 
+def normalizedsgd_foreach(theta: list[torch.Tensor], g: list[torch.Tensor], *, lr: float) -> None:
+    """normalizedsgd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 10: theta <- theta - lr * dualize(g, l2)
+    tmp = [
+        torch.where(torch.linalg.vector_norm(g) > 0, g / torch.linalg.vector_norm(g), 0) for g in g
+    ]
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+
+
 class NormalizedSGD(SpecOptimizer):
     r"""NormalizedSGD: Hazan, Levy & Shalev-Shwartz, Beyond Convexity: Stochastic Quasi-Convex
     Optimization, NeurIPS 2015.
@@ -82,13 +92,13 @@ class NormalizedSGD(SpecOptimizer):
             inf). Default: 0.001.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -101,6 +111,7 @@ class NormalizedSGD(SpecOptimizer):
     update_state = staticmethod(normalizedsgd_update)
     kernel_scalars = staticmethod(normalizedsgd_scalars)
     kernel = staticmethod(normalizedsgd_kernel)
+    foreach_kernel = staticmethod(normalizedsgd_foreach)
 
     def __init__(
         self,

@@ -15,7 +15,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["NovoGrad", "novograd_init", "novograd_kernel", "novograd_scalars", "novograd_update"]
+__all__ = [
+    "NovoGrad",
+    "novograd_foreach",
+    "novograd_init",
+    "novograd_kernel",
+    "novograd_scalars",
+    "novograd_update",
+]
 
 
 def novograd_init(
@@ -106,6 +113,40 @@ def novograd_kernel(
     return theta, m, nu
 
 
+def novograd_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    nu: list[torch.Tensor],
+    *,
+    s0: bool,
+    beta2: float,
+    s1: float,
+    beta1: float,
+    eps: float,
+    weight_decay: float,
+    lr: float,
+) -> None:
+    """novograd_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: nu <- if t == 1 then norm(g)^2 else beta2 * nu + (1 - beta2) * norm(g)^2
+    nu_2 = [
+        torch.linalg.vector_norm(g) ** 2
+        if s0
+        else beta2 * nu + s1 * torch.linalg.vector_norm(g) ** 2
+        for g, nu in zip(g, nu, strict=True)
+    ]
+    torch._foreach_copy_(nu, nu_2)
+    # line 20: m <- beta1 * m + g / (sqrt(nu) + eps) + weight_decay * theta
+    tmp = torch._foreach_sqrt(nu)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_addcdiv_(m, g, tmp)
+    if weight_decay != 0:
+        torch._foreach_add_(m, theta, alpha=weight_decay)
+    # line 21: theta <- theta - lr * m
+    torch._foreach_add_(theta, m, alpha=-lr)
+
+
 class NovoGrad(SpecOptimizer):
     r"""NovoGrad: Ginsburg, Castonguay, Hrinchuk, Kuchaiev, Lavrukhin, Leary, Li, Nguyen, Zhang &
     Cohen, Stochastic Gradient Methods with Layer-wise Adaptive Moments for Training of Deep
@@ -144,13 +185,13 @@ class NovoGrad(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -169,6 +210,7 @@ class NovoGrad(SpecOptimizer):
     update_state = staticmethod(novograd_update)
     kernel_scalars = staticmethod(novograd_scalars)
     kernel = staticmethod(novograd_kernel)
+    foreach_kernel = staticmethod(novograd_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["ONS", "ons_init", "ons_kernel", "ons_scalars", "ons_update"]
+__all__ = ["ONS", "ons_foreach", "ons_init", "ons_kernel", "ons_scalars", "ons_update"]
 
 
 def ons_init(theta: torch.Tensor, *, lr: float, eps: float) -> dict[str, torch.Tensor]:
@@ -55,6 +55,22 @@ def ons_kernel(
     return theta, r
 
 
+def ons_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    r: list[torch.Tensor],
+    *,
+    lr: float,
+    eps: float,
+) -> None:
+    """ons_update for lists of tensors of one device, dtype and step, in place."""
+    # line 12: r <- r + g^2
+    torch._foreach_addcmul_(r, g, g)
+    # line 13: theta <- theta - lr * g / (r + eps)
+    tmp = torch._foreach_add(r, eps)
+    torch._foreach_addcdiv_(theta, g, tmp, value=-lr)
+
+
 class ONS(SpecOptimizer):
     r"""ONS: Hazan, Agarwal & Kale, Logarithmic regret algorithms for online convex optimization,
     Machine Learning 2007.
@@ -79,13 +95,13 @@ class ONS(SpecOptimizer):
             Default: 1.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -102,6 +118,7 @@ class ONS(SpecOptimizer):
     kernel_scalars = staticmethod(ons_scalars)
     kernel = staticmethod(ons_kernel)
     triton_kernel = "optc.generated.triton.ons:ons_triton"
+    foreach_kernel = staticmethod(ons_foreach)
 
     def __init__(
         self,

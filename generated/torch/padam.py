@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Padam", "padam_init", "padam_kernel", "padam_scalars", "padam_update"]
+__all__ = ["Padam", "padam_foreach", "padam_init", "padam_kernel", "padam_scalars", "padam_update"]
 
 
 def padam_init(
@@ -100,6 +100,36 @@ def padam_kernel(
     return theta, m, v, v_max
 
 
+def padam_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    v_max: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    lr: float,
+    eps: float,
+    s2: float,
+) -> None:
+    """padam_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 19: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 20: v_max <- max(v_max, v)
+    torch._foreach_maximum_(v_max, v)
+    # line 21: theta <- theta - lr * m / (sqrt(v_max) + eps)^(2 * partial)
+    tmp = torch._foreach_sqrt(v_max)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_pow_(tmp, s2)
+    torch._foreach_addcdiv_(theta, m, tmp, value=-lr)
+
+
 class Padam(SpecOptimizer):
     r"""Padam: Chen, Zhou, Tang, Yang, Cao & Gu, Closing the Generalization Gap of Adaptive Gradient
     Methods in Training Deep Neural Networks, IJCAI 2020.
@@ -138,13 +168,13 @@ class Padam(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -164,6 +194,7 @@ class Padam(SpecOptimizer):
     kernel_scalars = staticmethod(padam_scalars)
     kernel = staticmethod(padam_kernel)
     triton_kernel = "optc.generated.triton.padam:padam_triton"
+    foreach_kernel = staticmethod(padam_foreach)
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "Prodigy",
+    "prodigy_foreach",
     "prodigy_group_1",
     "prodigy_init",
     "prodigy_init_globals",
@@ -244,6 +245,59 @@ def prodigy_kernel(
     return theta, m, v, s, theta0
 
 
+def prodigy_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    s: list[torch.Tensor],
+    theta0: list[torch.Tensor],
+    *,
+    lr: float,
+    s0: float,
+    s1: float,
+    beta1: float,
+    s2: float,
+    beta2: float,
+    s3: float,
+    beta3: float,
+    safeguard_warmup: bool,
+    d0: float,
+    weight_decay: float,
+    eps: float,
+    d: torch.Tensor,
+    r: torch.Tensor,
+    total_1: torch.Tensor,
+    total_2: torch.Tensor,
+    r_1: torch.Tensor,
+    s_sum: torch.Tensor,
+    d_1: torch.Tensor,
+) -> None:
+    """prodigy_update for lists of tensors of one device, dtype and step, in place."""
+    # line 29: dlr = d * lr * sqrt(1 - beta2^t) / (1 - beta1^t)
+    dlr = [d * lr * s0 / s1 for _ in theta]
+    # line 30: m <- ema(m, d * g, beta1)
+    m_2 = [beta1 * m + s2 * (d * g) for m, g in zip(m, g, strict=True)]
+    torch._foreach_copy_(m, m_2)
+    # line 31: v <- ema(v, (d * g)^2, beta2)
+    v_2 = [beta2 * v + s3 * (d * g) ** 2 for v, g in zip(v, g, strict=True)]
+    torch._foreach_copy_(v, v_2)
+    # line 32: s <- beta3 * s + (if safeguard_warmup then d else dlr) * d * g / d0
+    s_2 = [
+        beta3 * s + (d if safeguard_warmup else dlr) * d * g / d0
+        for s, dlr, g in zip(s, dlr, g, strict=True)
+    ]
+    torch._foreach_copy_(s, s_2)
+    # line 36: theta <- theta - weight_decay * dlr * theta - dlr * m / (sqrt(v) + d * eps)
+    scale = torch._foreach_neg(dlr)
+    tmp = [torch.sqrt(v) + d_1 * eps for v in v]
+    tmp_2 = torch._foreach_div(m, tmp)
+    torch._foreach_mul_(tmp_2, scale)
+    theta_2 = torch._foreach_addcmul(theta, dlr, theta, value=-weight_decay)
+    torch._foreach_add_(theta_2, tmp_2)
+    torch._foreach_copy_(theta, theta_2)
+
+
 class Prodigy(SpecOptimizer):
     r"""Prodigy: Mishchenko & Defazio, Prodigy: An Expeditiously Adaptive Parameter-Free Learner,
     ICML 2024.
@@ -302,13 +356,13 @@ class Prodigy(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -331,6 +385,7 @@ class Prodigy(SpecOptimizer):
     update_state = staticmethod(prodigy_update)
     kernel_scalars = staticmethod(prodigy_scalars)
     kernel = staticmethod(prodigy_kernel)
+    foreach_kernel = staticmethod(prodigy_foreach)
     global_states = ("d", "r")
     init_globals = staticmethod(prodigy_init_globals)
     global_outputs: ClassVar[dict[str, str]] = {"d": "d_1", "r": "r_1"}

@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["QHM", "qhm_init", "qhm_kernel", "qhm_scalars", "qhm_update"]
+__all__ = ["QHM", "qhm_foreach", "qhm_init", "qhm_kernel", "qhm_scalars", "qhm_update"]
 
 
 def qhm_init(
@@ -86,6 +86,29 @@ def qhm_kernel(
     return theta, m
 
 
+def qhm_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    momentum: float,
+    s0: float,
+    lr: float,
+    s1: float,
+    nu: float,
+) -> None:
+    """qhm_update for lists of tensors of one device, dtype and step, in place."""
+    # line 14: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 15: m <- ema(m, d, momentum)
+    torch._foreach_lerp_(m, d, s0)
+    # line 16: theta <- theta - lr * ((1 - nu) * d + nu * m)
+    tmp = torch._foreach_mul(d, s1)
+    torch._foreach_add_(tmp, m, alpha=nu)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+
+
 class QHM(SpecOptimizer):
     r"""QHM: Ma & Yarats, Quasi-hyperbolic momentum and Adam for deep learning, ICLR 2019.
 
@@ -115,13 +138,13 @@ class QHM(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -140,6 +163,7 @@ class QHM(SpecOptimizer):
     kernel_scalars = staticmethod(qhm_scalars)
     kernel = staticmethod(qhm_kernel)
     triton_kernel = "optc.generated.triton.qhm:qhm_triton"
+    foreach_kernel = staticmethod(qhm_foreach)
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["RAdam", "radam_init", "radam_kernel", "radam_scalars", "radam_update"]
+__all__ = ["RAdam", "radam_foreach", "radam_init", "radam_kernel", "radam_scalars", "radam_update"]
 
 
 def radam_init(
@@ -138,6 +138,44 @@ def radam_kernel(
     return theta, m, v
 
 
+def radam_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    eps: float,
+    s4: bool,
+    lr: float,
+    r: float,
+) -> None:
+    """radam_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 20: m <- ema(m, d, beta1)
+    torch._foreach_lerp_(m, d, s0)
+    # line 21: v <- ema(v, d^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, d, d, value=s1)
+    # line 22: m_hat = debias(m, beta1)
+    m_hat = torch._foreach_div(m, s2)
+    # line 29: l = sqrt(1 - beta2^t) / (sqrt(v) + eps)
+    # line 30: theta <- if rho_t > 5 then theta - lr * m_hat * r * l else theta - lr * m_hat
+    if s4:
+        tmp = torch._foreach_sqrt(v)
+        torch._foreach_add_(tmp, eps)
+        torch._foreach_addcdiv_(theta, m_hat, tmp, value=-lr * r * s3)
+    else:
+        torch._foreach_add_(theta, m_hat, alpha=-lr)
+
+
 class RAdam(SpecOptimizer):
     r"""RAdam: Liu, Jiang, He, Chen, Liu, Gao & Han, On the Variance of the Adaptive Learning Rate
     and Beyond, ICLR 2020.
@@ -188,13 +226,13 @@ class RAdam(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -217,6 +255,7 @@ class RAdam(SpecOptimizer):
     kernel_scalars = staticmethod(radam_scalars)
     kernel = staticmethod(radam_kernel)
     triton_kernel = "optc.generated.triton.radam:radam_triton"
+    foreach_kernel = staticmethod(radam_foreach)
 
     def __init__(
         self,

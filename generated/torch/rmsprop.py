@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["RMSprop", "rmsprop_init", "rmsprop_kernel", "rmsprop_scalars", "rmsprop_update"]
+__all__ = [
+    "RMSprop",
+    "rmsprop_foreach",
+    "rmsprop_init",
+    "rmsprop_kernel",
+    "rmsprop_scalars",
+    "rmsprop_update",
+]
 
 
 def rmsprop_init(
@@ -79,6 +86,29 @@ def rmsprop_kernel(
     return theta, v
 
 
+def rmsprop_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    alpha: float,
+    s0: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """rmsprop_update for lists of tensors of one device, dtype and step, in place."""
+    # line 16: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 17: v <- ema(v, d^2, alpha)
+    torch._foreach_mul_(v, alpha)
+    torch._foreach_addcmul_(v, d, d, value=s0)
+    # line 18: theta <- theta - lr * d / (sqrt(v) + eps)
+    tmp = torch._foreach_sqrt(v)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, d, tmp, value=-lr)
+
+
 class RMSprop(SpecOptimizer):
     r"""RMSprop: Tieleman & Hinton, Lecture 6.5 - RMSProp: Divide the gradient by a running average
     of its recent magnitude, COURSERA: Neural Networks for Machine Learning 2012.
@@ -117,13 +147,13 @@ class RMSprop(SpecOptimizer):
             Default: False.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -145,6 +175,7 @@ class RMSprop(SpecOptimizer):
     kernel_scalars = staticmethod(rmsprop_scalars)
     kernel = staticmethod(rmsprop_kernel)
     triton_kernel = "optc.generated.triton.rmsprop:rmsprop_triton"
+    foreach_kernel = staticmethod(rmsprop_foreach)
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "RMSpropDebiased",
+    "rmspropdebiased_foreach",
     "rmspropdebiased_init",
     "rmspropdebiased_kernel",
     "rmspropdebiased_scalars",
@@ -85,6 +86,29 @@ def rmspropdebiased_kernel(
     return theta, v
 
 
+def rmspropdebiased_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta2: float,
+    s0: float,
+    s1: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """rmspropdebiased_update for lists of tensors of one device, dtype and step, in place."""
+    # line 15: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s0)
+    # line 16: v_hat = debias(v, beta2)
+    # line 17: theta <- theta - lr * g / (sqrt(v_hat) + eps)
+    tmp = torch._foreach_div(v, s1)
+    torch._foreach_sqrt_(tmp)
+    torch._foreach_add_(tmp, eps)
+    torch._foreach_addcdiv_(theta, g, tmp, value=-lr)
+
+
 class RMSpropDebiased(SpecOptimizer):
     r"""RMSpropDebiased: Tieleman & Hinton, Lecture 6.5 - RMSProp: Divide the gradient by a running
     average of its recent magnitude, COURSERA: Neural Networks for Machine Learning 2012.
@@ -112,13 +136,13 @@ class RMSpropDebiased(SpecOptimizer):
             Default: 1e-08.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -136,6 +160,7 @@ class RMSpropDebiased(SpecOptimizer):
     kernel_scalars = staticmethod(rmspropdebiased_scalars)
     kernel = staticmethod(rmspropdebiased_kernel)
     triton_kernel = "optc.generated.triton.rmspropdebiased:rmspropdebiased_triton"
+    foreach_kernel = staticmethod(rmspropdebiased_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Rprop", "rprop_init", "rprop_kernel", "rprop_scalars", "rprop_update"]
+__all__ = ["Rprop", "rprop_foreach", "rprop_init", "rprop_kernel", "rprop_scalars", "rprop_update"]
 
 
 def rprop_init(
@@ -117,6 +117,37 @@ def rprop_kernel(
     return theta, prev, step_size
 
 
+def rprop_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    prev: list[torch.Tensor],
+    step_size: list[torch.Tensor],
+    *,
+    eta_plus: float,
+    eta_minus: float,
+    min_step_size: float,
+    max_step_size: float,
+) -> None:
+    """rprop_update for lists of tensors of one device, dtype and step, in place."""
+    # line 17: s = g * prev
+    s = torch._foreach_mul(g, prev)
+    # line 18: step_size <- clip(step_size * where(s > 0, eta_plus, where(s < 0, eta_minus, 1)), min_step_size, max_step_size)
+    tmp = [
+        torch.where(s > 0, eta_plus, torch.where(s < 0, g.new_tensor(eta_minus), 1))
+        for s, g in zip(s, g, strict=True)
+    ]
+    torch._foreach_mul_(step_size, tmp)
+    torch._foreach_clamp_min_(step_size, min_step_size)
+    torch._foreach_clamp_max_(step_size, max_step_size)
+    # line 19: d = where(s < 0, 0, g)
+    d = [torch.where(s < 0, 0, g) for s, g in zip(s, g, strict=True)]
+    # line 20: theta <- theta - step_size * sign(d)
+    tmp_2 = torch._foreach_sign(d)
+    torch._foreach_addcmul_(theta, step_size, tmp_2, value=-1)
+    # line 21: prev <- d
+    torch._foreach_copy_(prev, d)
+
+
 class Rprop(SpecOptimizer):
     r"""Rprop: Riedmiller & Braun, A Direct Adaptive Method for Faster Backpropagation Learning: The
     RPROP Algorithm, IEEE ICNN 1993.
@@ -161,13 +192,13 @@ class Rprop(SpecOptimizer):
             overrides ``step_sizes``. Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -188,6 +219,7 @@ class Rprop(SpecOptimizer):
     kernel_scalars = staticmethod(rprop_scalars)
     kernel = staticmethod(rprop_kernel)
     triton_kernel = "optc.generated.triton.rprop:rprop_triton"
+    foreach_kernel = staticmethod(rprop_foreach)
 
     def __init__(
         self,

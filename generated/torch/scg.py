@@ -17,7 +17,7 @@ import torch
 from optc.backends.torch.axes import polar
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SCG", "scg_init", "scg_kernel", "scg_scalars", "scg_update"]
+__all__ = ["SCG", "scg_foreach", "scg_init", "scg_kernel", "scg_scalars", "scg_update"]
 
 
 def scg_init(
@@ -99,6 +99,32 @@ def scg_kernel(
     return theta, m
 
 
+def scg_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    beta: float,
+    s0: float,
+    shrink: float,
+    s1: float,
+    s2: bool,
+    s3: bool,
+) -> None:
+    """scg_update for lists of tensors of one device, dtype and step, in place."""
+    # line 19: m <- ema(m, g, beta)
+    torch._foreach_lerp_(m, g, s0)
+    # line 21: theta <- shrink * theta - lr * radius * norm_ball_direction(m, lmo)
+    tmp = [
+        torch.where(torch.linalg.vector_norm(m) > 0, m / torch.linalg.vector_norm(m), 0)
+        if s2
+        else (torch.sign(m) if s3 else polar(m))
+        for m in m
+    ]
+    torch._foreach_mul_(theta, shrink)
+    torch._foreach_add_(theta, tmp, alpha=-s1)
+
+
 class SCG(SpecOptimizer):
     r"""SCG: Pethick, Xie, Erdogan, Antonakopoulos, Silveti-Falls & Cevher, Training Deep Learning
     Models with Norm-Constrained LMOs, ICML 2025 (arXiv:2502.07529).
@@ -138,13 +164,13 @@ class SCG(SpecOptimizer):
             bool. Default: True.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -163,6 +189,7 @@ class SCG(SpecOptimizer):
     update_state = staticmethod(scg_update)
     kernel_scalars = staticmethod(scg_scalars)
     kernel = staticmethod(scg_kernel)
+    foreach_kernel = staticmethod(scg_foreach)
 
     def __init__(
         self,

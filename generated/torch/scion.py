@@ -20,7 +20,7 @@ from optc.backends import ieee
 from optc.backends.torch.axes import col_sum, polar, row_sum
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Scion", "scion_init", "scion_kernel", "scion_scalars", "scion_update"]
+__all__ = ["Scion", "scion_foreach", "scion_init", "scion_kernel", "scion_scalars", "scion_update"]
 
 
 def scion_init(
@@ -145,6 +145,49 @@ def scion_kernel(
     return theta, d
 
 
+def scion_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    d: list[torch.Tensor],
+    *,
+    momentum: float,
+    s0: bool,
+    s1: bool,
+    s2: bool,
+    shrink: float,
+    s3: float,
+) -> None:
+    """scion_update for lists of tensors of one device, dtype and step, in place."""
+    rows = [theta.shape[0] if theta.ndim else 1 for theta in theta]
+    cols = [math.prod(theta.shape[1:]) for theta in theta]
+    # line 23: d <- lerp(d, g, momentum)
+    torch._foreach_lerp_(d, g, momentum)
+    # line 24: direction = if lmo == 0 then dualize(d, rms_to_rms) else if lmo == 1 then dualize(d, max(cols, 1) * l1_to_linf) else if lmo == 2 then dualize(d, col_l2 / sqrt(max(rows, 1))) else dualize(d, sqrt(max(cols, 1)) * row_l2)
+    if s0:
+        direction_2 = [
+            ieee.sqrt(rows / ieee.maximum(cols, 1)) * polar(d)
+            for rows, cols, d in zip(rows, cols, d, strict=True)
+        ]
+        direction = direction_2
+    else:
+        direction_3 = [
+            torch.sign(d) / ieee.maximum(cols, 1)
+            if s1
+            else (
+                torch.where(torch.sqrt(col_sum(d * d)) > 0, d / torch.sqrt(col_sum(d * d)), 0)
+                / (1 / ieee.sqrt(ieee.maximum(rows, 1)))
+                if s2
+                else torch.where(torch.sqrt(row_sum(d * d)) > 0, d / torch.sqrt(row_sum(d * d)), 0)
+                / ieee.sqrt(ieee.maximum(cols, 1))
+            )
+            for d, cols, rows in zip(d, cols, rows, strict=True)
+        ]
+        direction = direction_3
+    # line 29: theta <- shrink * theta - lr * scale * direction
+    torch._foreach_mul_(theta, shrink)
+    torch._foreach_add_(theta, direction, alpha=-s3)
+
+
 class Scion(SpecOptimizer):
     r"""Scion: Pethick, Xie, Erdogan, Antonakopoulos, Silveti-Falls & Cevher, Training Deep Learning
     Models with Norm-Constrained LMOs, ICML 2025 (arXiv:2502.07529).
@@ -203,13 +246,13 @@ class Scion(SpecOptimizer):
             constrained; in [0, inf). Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -229,6 +272,7 @@ class Scion(SpecOptimizer):
     update_state = staticmethod(scion_update)
     kernel_scalars = staticmethod(scion_scalars)
     kernel = staticmethod(scion_kernel)
+    foreach_kernel = staticmethod(scion_foreach)
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "SGDClipGlobal",
+    "sgdclipglobal_foreach",
     "sgdclipglobal_group_1",
     "sgdclipglobal_init",
     "sgdclipglobal_kernel",
@@ -95,6 +96,22 @@ def sgdclipglobal_kernel(
     return (theta,)
 
 
+def sgdclipglobal_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    *,
+    max_norm: float,
+    lr: float,
+    total_1: torch.Tensor,
+    gnorm: torch.Tensor,
+) -> None:
+    """sgdclipglobal_update for lists of tensors of one device, dtype and step, in place."""
+    # line 11: clipped = if gnorm < max_norm then g else g / gnorm * max_norm
+    clipped = [torch.where(gnorm < max_norm, g, g / gnorm * max_norm) for g in g]
+    # line 12: theta <- theta - lr * clipped
+    torch._foreach_add_(theta, clipped, alpha=-lr)
+
+
 class SGDClipGlobal(SpecOptimizer):
     r"""SGDClipGlobal: Pascanu, Mikolov & Bengio, On the difficulty of training recurrent neural
     networks, ICML 2013.
@@ -120,13 +137,13 @@ class SGDClipGlobal(SpecOptimizer):
             1.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -142,6 +159,7 @@ class SGDClipGlobal(SpecOptimizer):
     update_state = staticmethod(sgdclipglobal_update)
     kernel_scalars = staticmethod(sgdclipglobal_scalars)
     kernel = staticmethod(sgdclipglobal_kernel)
+    foreach_kernel = staticmethod(sgdclipglobal_foreach)
     # (terms of each parameter, names of their sums, group values): see optc.ir.phases
     rounds = ((sgdclipglobal_partials_1, ("total_1",), sgdclipglobal_group_1),)
 

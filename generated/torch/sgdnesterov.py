@@ -18,6 +18,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "SGDNesterov",
+    "sgdnesterov_foreach",
     "sgdnesterov_init",
     "sgdnesterov_kernel",
     "sgdnesterov_scalars",
@@ -84,6 +85,26 @@ def sgdnesterov_kernel(
     return theta, buf
 
 
+def sgdnesterov_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    buf: list[torch.Tensor],
+    *,
+    weight_decay: float,
+    momentum: float,
+    lr: float,
+) -> None:
+    """sgdnesterov_update for lists of tensors of one device, dtype and step, in place."""
+    # line 15: d = g + weight_decay * theta
+    d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    # line 16: buf <- momentum * buf + d
+    torch._foreach_mul_(buf, momentum)
+    torch._foreach_add_(buf, d)
+    # line 17: theta <- theta - lr * (d + momentum * buf)
+    tmp = torch._foreach_add(d, buf, alpha=momentum)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+
+
 class SGDNesterov(SpecOptimizer):
     r"""SGDNesterov: Nesterov, A method for solving the convex programming problem with convergence
     rate O(1/k^2), Doklady AN SSSR 1983.
@@ -117,13 +138,13 @@ class SGDNesterov(SpecOptimizer):
             True.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -145,6 +166,7 @@ class SGDNesterov(SpecOptimizer):
     kernel_scalars = staticmethod(sgdnesterov_scalars)
     kernel = staticmethod(sgdnesterov_kernel)
     triton_kernel = "optc.generated.triton.sgdnesterov:sgdnesterov_triton"
+    foreach_kernel = staticmethod(sgdnesterov_foreach)
 
     def __init__(
         self,

@@ -17,7 +17,14 @@ import torch
 from optc.backends import ieee
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["SGDWSDS", "sgdwsds_init", "sgdwsds_kernel", "sgdwsds_scalars", "sgdwsds_update"]
+__all__ = [
+    "SGDWSDS",
+    "sgdwsds_foreach",
+    "sgdwsds_init",
+    "sgdwsds_kernel",
+    "sgdwsds_scalars",
+    "sgdwsds_update",
+]
 
 
 def sgdwsds_init(
@@ -137,6 +144,16 @@ def sgdwsds_kernel(
     return (theta,)
 
 
+def sgdwsds_foreach(
+    theta: list[torch.Tensor], g: list[torch.Tensor], *, weight_decay: float, s0: float
+) -> None:
+    """sgdwsds_update for lists of tensors of one device, dtype and step, in place."""
+    # line 17: d = g + weight_decay * theta
+    # line 18: theta <- theta - lr * factor * d
+    tmp = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
+    torch._foreach_add_(theta, tmp, alpha=-s0)
+
+
 class SGDWSDS(SpecOptimizer):
     r"""SGDWSDS: Wen, Li, Wang, Hall, Liang & Ma, Understanding Warmup-Stable-Decay Learning Rates:
     A River Valley Loss Landscape Perspective, arXiv 2410.05192, 2024 (WSD-S).
@@ -176,13 +193,13 @@ class SGDWSDS(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -203,6 +220,7 @@ class SGDWSDS(SpecOptimizer):
     kernel_scalars = staticmethod(sgdwsds_scalars)
     kernel = staticmethod(sgdwsds_kernel)
     triton_kernel = "optc.generated.triton.sgdwsds:sgdwsds_triton"
+    foreach_kernel = staticmethod(sgdwsds_foreach)
 
     def __init__(
         self,

@@ -14,7 +14,14 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Signum", "signum_init", "signum_kernel", "signum_scalars", "signum_update"]
+__all__ = [
+    "Signum",
+    "signum_foreach",
+    "signum_init",
+    "signum_kernel",
+    "signum_scalars",
+    "signum_update",
+]
 
 
 def signum_init(
@@ -73,6 +80,26 @@ def signum_kernel(
     return theta, m
 
 
+def signum_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    beta: float,
+    s0: float,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """signum_update for lists of tensors of one device, dtype and step, in place."""
+    # line 14: m <- ema(m, g, beta)
+    torch._foreach_lerp_(m, g, s0)
+    # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
+    tmp = torch._foreach_sign(m)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+
+
 class Signum(SpecOptimizer):
     r"""Signum: Bernstein, Wang, Azizzadenesheli & Anandkumar, signSGD: Compressed Optimisation for
     Non-Convex Problems, ICML 2018.
@@ -102,13 +129,13 @@ class Signum(SpecOptimizer):
             Default: 0.0.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -126,6 +153,7 @@ class Signum(SpecOptimizer):
     kernel_scalars = staticmethod(signum_scalars)
     kernel = staticmethod(signum_kernel)
     triton_kernel = "optc.generated.triton.signum:signum_triton"
+    foreach_kernel = staticmethod(signum_foreach)
 
     def __init__(
         self,

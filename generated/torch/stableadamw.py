@@ -17,6 +17,7 @@ from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = [
     "StableAdamW",
+    "stableadamw_foreach",
     "stableadamw_init",
     "stableadamw_kernel",
     "stableadamw_scalars",
@@ -129,6 +130,53 @@ def stableadamw_kernel(
     return theta, m, v
 
 
+def stableadamw_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    beta2: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    s4: float,
+    weight_decay: float,
+    eps: float,
+) -> None:
+    """stableadamw_update for lists of tensors of one device, dtype and step, in place."""
+    # line 18: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 19: v <- ema(v, g^2, beta2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_addcmul_(v, g, g, value=s1)
+    # line 21: v_hat = debias(v, beta2)
+    v_hat = torch._foreach_div(v, s3)
+    # line 22: lr_t = lr / max(1, rms(g / sqrt(max(v_hat, eps^2))))
+    tmp = [
+        torch.sqrt(torch.mean(torch.square(g / torch.sqrt(torch.clamp(v_hat, min=s4)))))
+        for g, v_hat in zip(g, v_hat, strict=True)
+    ]
+    torch._foreach_clamp_min_(tmp, 1)
+    torch._foreach_reciprocal_(tmp)
+    torch._foreach_mul_(tmp, lr)
+    # line 23: theta <- theta * (1 - lr_t * weight_decay)
+    tmp_2 = torch._foreach_mul(tmp, -weight_decay)
+    torch._foreach_add_(tmp_2, 1)
+    torch._foreach_mul_(theta, tmp_2)
+    # line 20: m_hat = debias(m, beta1)
+    # line 24: theta <- theta - lr_t * m_hat / (sqrt(v_hat) + eps)
+    torch._foreach_mul_(tmp, -1 / s2)
+    torch._foreach_sqrt_(v_hat)
+    torch._foreach_add_(v_hat, eps)
+    tmp_3 = torch._foreach_div(m, v_hat)
+    torch._foreach_mul_(tmp_3, tmp)
+    torch._foreach_add_(theta, tmp_3)
+
+
 class StableAdamW(SpecOptimizer):
     r"""StableAdamW: Wortsman, Dettmers, Zettlemoyer, Morcos, Farhadi & Schmidt, Stable and low-
     precision training for large-scale vision-language models, NeurIPS 2023.
@@ -174,13 +222,13 @@ class StableAdamW(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -199,6 +247,7 @@ class StableAdamW(SpecOptimizer):
     update_state = staticmethod(stableadamw_update)
     kernel_scalars = staticmethod(stableadamw_scalars)
     kernel = staticmethod(stableadamw_kernel)
+    foreach_kernel = staticmethod(stableadamw_foreach)
 
     def __init__(
         self,

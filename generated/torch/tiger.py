@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Tiger", "tiger_init", "tiger_kernel", "tiger_scalars", "tiger_update"]
+__all__ = ["Tiger", "tiger_foreach", "tiger_init", "tiger_kernel", "tiger_scalars", "tiger_update"]
 
 
 def tiger_init(
@@ -72,6 +72,26 @@ def tiger_kernel(
     return theta, m
 
 
+def tiger_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    *,
+    beta: float,
+    s0: float,
+    lr: float,
+    weight_decay: float,
+) -> None:
+    """tiger_update for lists of tensors of one device, dtype and step, in place."""
+    # line 14: m <- ema(m, g, beta)
+    torch._foreach_lerp_(m, g, s0)
+    # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
+    tmp = torch._foreach_sign(m)
+    if weight_decay != 0:
+        torch._foreach_add_(tmp, theta, alpha=weight_decay)
+    torch._foreach_add_(theta, tmp, alpha=-lr)
+
+
 class Tiger(SpecOptimizer):
     r"""Tiger: Su, Tiger: A Tight-fisted Optimizer, https://github.com/bojone/tiger, 2023.
 
@@ -99,13 +119,13 @@ class Tiger(SpecOptimizer):
             Default: 0.01.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -123,6 +143,7 @@ class Tiger(SpecOptimizer):
     kernel_scalars = staticmethod(tiger_scalars)
     kernel = staticmethod(tiger_kernel)
     triton_kernel = "optc.generated.triton.tiger:tiger_triton"
+    foreach_kernel = staticmethod(tiger_foreach)
 
     def __init__(
         self,

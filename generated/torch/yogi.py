@@ -13,7 +13,7 @@ import torch
 
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
-__all__ = ["Yogi", "yogi_init", "yogi_kernel", "yogi_scalars", "yogi_update"]
+__all__ = ["Yogi", "yogi_foreach", "yogi_init", "yogi_kernel", "yogi_scalars", "yogi_update"]
 
 
 def yogi_init(
@@ -110,6 +110,39 @@ def yogi_kernel(
     return theta, m, v
 
 
+def yogi_foreach(
+    theta: list[torch.Tensor],
+    g: list[torch.Tensor],
+    m: list[torch.Tensor],
+    v: list[torch.Tensor],
+    *,
+    beta1: float,
+    s0: float,
+    s1: float,
+    s2: float,
+    s3: float,
+    lr: float,
+    eps: float,
+) -> None:
+    """yogi_update for lists of tensors of one device, dtype and step, in place."""
+    # line 22: m <- ema(m, g, beta1)
+    torch._foreach_lerp_(m, g, s0)
+    # line 23: v <- v - (1 - beta2) * sign(v - g^2) * g^2
+    tmp = torch._foreach_addcmul(v, g, g, value=-1)
+    torch._foreach_sign_(tmp)
+    torch._foreach_mul_(tmp, g)
+    torch._foreach_mul_(tmp, g)
+    torch._foreach_mul_(tmp, -s1)
+    torch._foreach_add_(v, tmp)
+    # line 24: m_hat = debias(m, beta1)
+    # line 25: v_hat = debias(v, beta2)
+    # line 26: theta <- theta - lr * m_hat / (sqrt(v_hat) + eps)
+    tmp_2 = torch._foreach_div(v, s3)
+    torch._foreach_sqrt_(tmp_2)
+    torch._foreach_add_(tmp_2, eps)
+    torch._foreach_addcdiv_(theta, m, tmp_2, value=-lr / s2)
+
+
 class Yogi(SpecOptimizer):
     r"""Yogi: Zaheer, Reddi, Sachan, Kale & Kumar, Adaptive Methods for Nonconvex Optimization,
     NeurIPS 2018.
@@ -147,13 +180,13 @@ class Yogi(SpecOptimizer):
             Default: None.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
-        foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
-            yet. Default: None.
+        foreach (bool | None, keyword-only): True or None: the update of each param group as
+            torch._foreach_* ops over lists of tensors (on every device: on CPU too it is faster
+            than the per-parameter loop). False: the readable per-parameter loop. Default: None.
         fused (bool | None, keyword-only): True: the update of each param group as one
             torch.compile'd graph (one pass over memory per parameter; the first step compiles), or
             on CUDA as one launch of the spec's Triton kernel where it has one. None or False: the
-            readable per-parameter loop, which None picks because it needs no compilation. Default:
-            None.
+            path ``foreach`` picks (None compiles nothing, as torch.optim). Default: None.
         capturable (bool, keyword-only): accepted as in torch.optim; True is not available yet.
             Default: False.
         differentiable (bool, keyword-only): accepted as in torch.optim; True is not available.
@@ -173,6 +206,7 @@ class Yogi(SpecOptimizer):
     kernel_scalars = staticmethod(yogi_scalars)
     kernel = staticmethod(yogi_kernel)
     triton_kernel = "optc.generated.triton.yogi:yogi_triton"
+    foreach_kernel = staticmethod(yogi_foreach)
 
     def __init__(
         self,
