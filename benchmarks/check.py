@@ -23,14 +23,19 @@ class MismatchError(AssertionError):
 
 
 def compare(
-    ref: list[np.ndarray], got: list[np.ndarray], theta: list[np.ndarray], atol: float
+    ref: list[np.ndarray],
+    got: list[np.ndarray],
+    theta: list[np.ndarray],
+    atol: float,
+    steps: int = 1,
 ) -> float:
-    """The worst |got - ref| / (atol + RTOL * |ref| + ULPS * ulp(theta)), ``ref`` and ``got``
-    being parameter changes from ``theta``; above 1 fails np.allclose with that tolerance."""
+    """The worst |got - ref| / (steps * (atol + ULPS * ulp(theta)) + RTOL * |ref|), ``ref`` and
+    ``got`` being parameter changes from ``theta`` over ``steps`` steps (each step's rounding
+    adds up); above 1 fails np.allclose with that tolerance."""
     worst = 0.0
     for r, g, t in zip(ref, got, theta, strict=True):
         if g.shape != r.shape or not np.all(np.isfinite(g)):
             return float("inf")
-        tol = atol + RTOL * np.abs(r) + ULPS * np.spacing(np.abs(t))
+        tol = steps * (atol + ULPS * np.spacing(np.abs(t))) + RTOL * np.abs(r)
         worst = max(worst, float(np.max(np.abs(g - r) / tol, initial=0.0)))
     return worst

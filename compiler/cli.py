@@ -216,7 +216,7 @@ def _parser() -> argparse.ArgumentParser:
         "--specs",
         nargs="+",
         metavar="NAME",
-        help="spec names (default: every spec with a library counterpart)",
+        help="spec names (default: every spec with a torch.optim or optax counterpart)",
     )
     p.add_argument("--all", action="store_true", help="every spec of the library")
     p.add_argument(

@@ -69,6 +69,20 @@ def test_every_figure_is_there(result):
     }
 
 
+def test_compiled_paths_checked_where_timed(result):
+    """fused and jax compile for the shapes: they are checked on the timing workload, with the
+    run that is timed (one compilation), not on the check's tiny one."""
+    (entry,) = [e for e in result["specs"] if e["spec"] == "adamw"]
+    compiled = {
+        r["label"] for r in entry["rows"] if r["available"] and r["path"] in ("fused", "jax")
+    } - {r["label"] for r in entry["rows"] if r["source"] != "optc"}
+    assert "optc adamw (jax)" in compiled
+    shape_check = entry["check_at_timing_shapes"]
+    assert set(shape_check["worst_error_in_tolerances"]) == compiled
+    assert max(shape_check["worst_error_in_tolerances"].values()) <= 1.0
+    assert not compiled & set(entry["check"]["worst_error_in_tolerances"])
+
+
 def test_json_and_table(result):
     again = json.loads(json.dumps(result))
     assert again["specs"][0]["rows"][0]["label"] == "optc AdamW (readable)"
@@ -130,7 +144,11 @@ def test_counterparts_name_spec_hypers():
         assert b.spec in library
         defaults = suite.load_spec(b.spec).defaults
         assert set(b.probe) <= set(defaults) and set(b.fixed) <= set(defaults), b.spec
-    assert suite.default_specs() == [s for s in suite.library_specs() if s in counterparts.BY_SPEC]
+    default = suite.default_specs()
+    assert default == [s for s in suite.library_specs() if s in default]
+    for name, bench in counterparts.BY_SPEC.items():
+        in_default = any(cp.library in ("torch.optim", "optax") for cp in bench.counterparts)
+        assert (name in default) == in_default, name
 
 
 def test_gpt2_small_workload():

@@ -3,13 +3,19 @@
 Each case module (``group_*.py``) exports ``CASES: list[RefCase]``; ``tests/test_reference_libraries.py``
 runs every case in float64 for at least 20 steps on a shared gradient stream and compares θ (and the
 states named in ``compare_states``, where the library exposes them) after every step.
+
+The mappings that `optc bench` also uses live in ``optc.bench.counterparts`` (one copy, in the
+package: the benchmark does not import tests/); :func:`shared` makes their cases here.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from optc.bench import counterparts
 
 
 @dataclass(frozen=True)
@@ -42,3 +48,22 @@ class RefCase:
 
     def label(self) -> str:
         return self.id or f"{self.spec}-vs-{self.library}"
+
+
+def shared(case_id: str, flags: dict[str, Any] | None = None, **changes: Any) -> RefCase:
+    """The case of a counterpart of ``optc.bench.counterparts`` (its spec, library, hypers,
+    build and note), with ``changes`` (this test's steps or tolerances, a build wrapping the
+    counterpart's); ``flags``: constructor keywords the float64 check adds (``foreach=False``)."""
+    bench, cp = counterparts.counterpart(case_id)
+    build = cp.build
+    if flags:
+        build = functools.partial(cp.build, **flags)
+    case = RefCase(
+        spec=bench.spec,
+        library=cp.library,
+        hypers=bench.case_hypers(cp),
+        build=build,
+        note=cp.note,
+        id=cp.id,
+    )
+    return replace(case, **changes)

@@ -31,9 +31,8 @@ import math
 import jax.numpy as jnp
 import optax
 import pytorch_optimizer
-import torch
 
-from tests.refcases import RefCase
+from tests.refcases import RefCase, shared
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -103,136 +102,16 @@ _ADEMAMIX_HYPERS = {
     "weight_decay": 0.1,
 }
 
-_RPROP_HYPERS = {
-    "lr": 0.05,
-    "eta_minus": 0.4,
-    "eta_plus": 1.3,
-    "min_step_size": 0.03,
-    "max_step_size": 0.1,
-}
-
-
 CASES: list[RefCase] = [
     # -- AdaBelief ---------------------------------------------------------------------------------
-    RefCase(
-        spec="adabelief",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "eps": 1e-4, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.AdaBelief(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"]),
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-            fixed_decay=False,
-            rectify=False,
-            ams_bound=False,
-            eps=h["eps"],
-        ),
-        note=(
-            "pytorch_optimizer.AdaBelief(rectify=False, ams_bound=False, weight_decouple=True, "
-            "fixed_decay=False): s = beta2*s + (1-beta2)*(g-m)^2 + eps, denominator "
-            "sqrt(s)/sqrt(1-beta2^t) + eps = sqrt(s_hat) + eps, step lr/(1-beta1^t); decay "
-            "theta*(1 - lr*weight_decay) before the step (the step does not read theta)."
-        ),
-    ),
-    RefCase(
-        spec="adabelief",
-        library="optax",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "eps": 1e-4, "weight_decay": 0.0},
-        build=lambda h: optax.adabelief(
-            learning_rate=h["lr"], b1=h["beta1"], b2=h["beta2"], eps=h["eps"], eps_root=h["eps"]
-        ),
-        note=(
-            "optax.adabelief(b1=beta1, b2=beta2, eps=eps, eps_root=eps): optax's eps_root is "
-            "the spec's eps inside s (added after the EMA), its eps the one outside the root; "
-            "optax has no weight decay, so weight_decay = 0."
-        ),
-    ),
+    shared("adabelief-vs-pytorch_optimizer"),
+    shared("adabelief-vs-optax"),
     # -- AdaBound --------------------------------------------------------------------------------
-    RefCase(
-        spec="adabound",
-        library="pytorch_optimizer",
-        hypers={
-            "lr": 1e-2,
-            "final_lr": 2e-2,
-            "beta1": 0.8,
-            "beta2": 0.95,
-            "gamma": 0.1,
-            "eps": 1e-6,
-            "weight_decay": 0.1,
-        },
-        build=lambda params, h: pytorch_optimizer.AdaBound(
-            params,
-            lr=h["lr"],
-            final_lr=h["final_lr"],
-            betas=(h["beta1"], h["beta2"]),
-            gamma=h["gamma"],
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-            fixed_decay=False,
-            ams_bound=False,
-            eps=h["eps"],
-        ),
-        note=(
-            "pytorch_optimizer.AdaBound(ams_bound=False, weight_decouple=True): "
-            "clamp(lr*sqrt(1-beta2^t)/(1-beta1^t) / (sqrt(v + 1e-15) + eps), "
-            "final_lr*(1 - 1/(gamma*t+1)), final_lr*(1 + 1/(gamma*t))) * m; final_lr is scaled by "
-            "lr/base_lr = 1 (constant lr); decay theta*(1 - lr*weight_decay). gamma = 0.1 and "
-            "final_lr = 2*lr make both bounds bind within 20 steps."
-        ),
-    ),
+    shared("adabound-vs-pytorch_optimizer"),
     # -- Adan ------------------------------------------------------------------------------------
-    RefCase(
-        spec="adan",
-        library="pytorch_optimizer",
-        hypers={
-            "lr": 1e-2,
-            "beta1": 0.9,
-            "beta2": 0.85,
-            "beta3": 0.95,
-            "eps": 1e-6,
-            "weight_decay": 0.1,
-        },
-        build=lambda params, h: pytorch_optimizer.Adan(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"], h["beta3"]),
-            weight_decay=h["weight_decay"],
-            weight_decouple=False,
-            max_grad_norm=0.0,
-            eps=h["eps"],
-        ),
-        note=(
-            "pytorch_optimizer.Adan(weight_decouple=False, max_grad_norm=0): previous_grad starts "
-            "at -g_1 so the first difference is 0; m, v (of differences), n (of "
-            "(g + beta2*d)^2) all lerp with weight 1 - beta; step lr*(m/bc1 + beta2*v/bc2) / "
-            "(sqrt(n)/sqrt(bc3) + eps), then theta /= 1 + lr*weight_decay (proximal decay)."
-        ),
-    ),
+    shared("adan-vs-pytorch_optimizer"),
     # -- AdEMAMix --------------------------------------------------------------------------------
-    RefCase(
-        spec="ademamix",
-        library="pytorch_optimizer",
-        hypers=_ADEMAMIX_HYPERS,
-        build=lambda params, h: pytorch_optimizer.AdEMAMix(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"], h["beta3"]),
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-            fixed_decay=False,
-            alpha=h["alpha"],
-            t_alpha_beta3=h["t_alpha_beta3"],
-            eps=h["eps"],
-        ),
-        note=(
-            "pytorch_optimizer.AdEMAMix(weight_decouple=True; its default False is coupled L2): "
-            "schedule_alpha / schedule_beta3 evaluated at the 1-based step t are the spec's "
-            "alpha_t / beta3_t; denominator sqrt(v)/sqrt(1-beta2^t) + eps; decay "
-            "theta*(1 - lr*weight_decay). t_alpha_beta3 = 10 covers the warmup and the plateau."
-        ),
-    ),
+    shared("ademamix-vs-pytorch_optimizer"),
     RefCase(
         spec="ademamix",
         library="optax",
@@ -245,121 +124,18 @@ CASES: list[RefCase] = [
         ),
     ),
     # -- Rprop -----------------------------------------------------------------------------------
-    RefCase(
-        spec="rprop",
-        library="torch.optim",
-        hypers=_RPROP_HYPERS,
-        build=lambda params, h: torch.optim.Rprop(
-            params,
-            lr=h["lr"],
-            etas=(h["eta_minus"], h["eta_plus"]),
-            step_sizes=(h["min_step_size"], h["max_step_size"]),
-        ),
-        note=(
-            "torch.optim.Rprop(etas=(eta_minus, eta_plus), step_sizes=(min_step_size, "
-            "max_step_size)): factor from sign(g*prev), clamp, gradient zeroed after a sign "
-            "change and stored as prev. min 0.03 / max 0.1 around lr 0.05 make both clamps bind."
-        ),
-    ),
+    shared("rprop-vs-torch.optim"),
     # -- SignSGD / Signum ------------------------------------------------------------------------
-    RefCase(
-        spec="signsgd",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.SignSGD(
-            params, lr=h["lr"], momentum=0.0, weight_decay=h["weight_decay"], weight_decouple=True
-        ),
-        note="pytorch_optimizer.SignSGD(momentum=0, weight_decouple=True): theta*(1-lr*wd) - lr*sign(g).",
-    ),
-    RefCase(
-        spec="signsgd",
-        library="optax",
-        hypers={"lr": 1e-2, "weight_decay": 0.0},
-        build=lambda h: optax.sign_sgd(learning_rate=h["lr"]),
-        note="optax.sign_sgd(lr): -lr*sign(g); no weight decay in optax, so weight_decay = 0.",
-    ),
-    RefCase(
-        spec="signum",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "beta": 0.8, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.SignSGD(
-            params,
-            lr=h["lr"],
-            momentum=h["beta"],
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-        ),
-        note=(
-            "pytorch_optimizer.SignSGD(momentum=beta, weight_decouple=True): buffer lerp(g, "
-            "1-beta) = EMA, theta*(1-lr*wd) - lr*sign(buffer)."
-        ),
-    ),
-    RefCase(
-        spec="signum",
-        library="optax",
-        hypers={"lr": 1e-2, "beta": 0.8, "weight_decay": 0.0},
-        build=lambda h: optax.signum(learning_rate=h["lr"], beta=h["beta"]),
-        note="optax.signum(lr, beta): ema(debias=False) then sign; no weight decay, so weight_decay = 0.",
-    ),
+    shared("signsgd-vs-pytorch_optimizer"),
+    shared("signsgd-vs-optax"),
+    shared("signum-vs-pytorch_optimizer"),
+    shared("signum-vs-optax"),
     # -- Lion / Tiger ----------------------------------------------------------------------------
-    RefCase(
-        spec="lion",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.Lion(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"]),
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-            fixed_decay=False,
-        ),
-        note=(
-            "pytorch_optimizer.Lion(weight_decouple=True, fixed_decay=False): "
-            "sign(lerp(m, g, 1-beta1)), m lerps with 1-beta2, decay theta*(1-lr*wd)."
-        ),
-    ),
-    RefCase(
-        spec="lion",
-        library="optax",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "weight_decay": 0.1},
-        build=lambda h: optax.lion(
-            learning_rate=h["lr"], b1=h["beta1"], b2=h["beta2"], weight_decay=h["weight_decay"]
-        ),
-        note="optax.lion(b1=beta1, b2=beta2, weight_decay): -lr*(sign(c) + weight_decay*theta).",
-    ),
-    RefCase(
-        spec="tiger",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "beta": 0.8, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.Tiger(
-            params,
-            lr=h["lr"],
-            beta=h["beta"],
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-            fixed_decay=False,
-        ),
-        note="pytorch_optimizer.Tiger(weight_decouple=True): m lerps with 1-beta, theta*(1-lr*wd) - lr*sign(m).",
-    ),
+    shared("lion-vs-pytorch_optimizer"),
+    shared("lion-vs-optax"),
+    shared("tiger-vs-pytorch_optimizer"),
     # -- Grams -----------------------------------------------------------------------------------
-    RefCase(
-        spec="grams",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "eps": 1e-4, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.Grams(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"]),
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-            eps=h["eps"],
-        ),
-        note=(
-            "pytorch_optimizer.Grams(weight_decouple=True): |m_hat/(sqrt(v)/sqrt(bc2) + eps)| * "
-            "sign(g), decay theta*(1-lr*wd) (fixed_decay forced False)."
-        ),
-    ),
+    shared("grams-vs-pytorch_optimizer"),
     # -- AdamC -----------------------------------------------------------------------------------
     RefCase(
         spec="adamc",
@@ -380,232 +156,20 @@ CASES: list[RefCase] = [
         ),
     ),
     # -- LaProp ----------------------------------------------------------------------------------
-    RefCase(
-        spec="laprop",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "eps": 1e-4, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.LaProp(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"]),
-            centered=False,
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-            fixed_decay=False,
-            ams_bound=False,
-            eps=h["eps"],
-            foreach=False,
-        ),
-        note=(
-            "pytorch_optimizer.LaProp(centered=False, ams_bound=False, weight_decouple=True, "
-            "foreach=False: the foreach path keeps the per-step 1/(1-beta1^t) in float32): "
-            "m = beta1*m + (1-beta1)*lr*g/((sqrt(v + 1e-15) + eps)/sqrt(1-beta2^t)), theta -= "
-            "m/(EMA of lr / lr) = m/(1-beta1^t) for a constant lr, then theta*(1-lr*wd) on the "
-            "updated theta. The library's 1e-15 under the root shows at ~1e-10 relative for "
-            "near-zero gradient entries: rtol 1e-8."
-        ),
-        rtol=1e-8,
-        atol=1e-10,
-    ),
+    shared("laprop-vs-pytorch_optimizer", flags={"foreach": False}, rtol=1e-8, atol=1e-10),
     # -- ADOPT -----------------------------------------------------------------------------------
-    RefCase(
-        spec="adopt",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "eps": 1e-2, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.ADOPT(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"]),
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-            fixed_decay=False,
-            eps=h["eps"],
-        ),
-        note=(
-            "pytorch_optimizer.ADOPT(weight_decouple=True, default clip_lambda = step^0.25): "
-            "step 1 only sets v = g^2 (after the decay theta*(1-lr*wd)); later steps clamp "
-            "g/max(sqrt(v_prev), eps) to +-t^0.25, lerp m, theta -= lr*m, then update v. "
-            "eps = 1e-2 makes the floor bind for small |g|."
-        ),
-    ),
-    RefCase(
-        spec="adopt",
-        library="optax",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "eps": 1e-2, "weight_decay": 0.0},
-        build=lambda h: optax.contrib.adopt(
-            learning_rate=h["lr"],
-            b1=h["beta1"],
-            b2=h["beta2"],
-            eps=h["eps"],
-            use_clipping=True,
-            clip_value_fn=lambda count: (count + 1) ** 0.25,
-        ),
-        note=(
-            "optax.contrib.adopt(clip_value_fn=(count+1)^0.25): optax's count is t-1, so this is "
-            "the spec's t^0.25 (optax's default count^0.25 clips one step behind); on the first "
-            "step b1_=1, b2_=0 give m = 0, v = g^2; no weight decay in optax, so weight_decay = 0."
-        ),
-    ),
+    shared("adopt-vs-pytorch_optimizer"),
+    shared("adopt-vs-optax"),
     # -- MADGRAD ---------------------------------------------------------------------------------
-    RefCase(
-        spec="madgrad",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "momentum": 0.8, "eps": 1e-4, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.MADGRAD(
-            params,
-            lr=h["lr"],
-            momentum=h["momentum"],
-            weight_decay=h["weight_decay"],
-            weight_decouple=False,
-            eps=h["eps"],
-        ),
-        note=(
-            "pytorch_optimizer.MADGRAD(weight_decouple=False): g += wd*theta; lambda = (lr + eps)*"
-            "sqrt(k+1) with k = t-1; x0 = initial theta (momentum > 0); z = x0 - s/(cbrt(nu) + eps); "
-            "theta.lerp_(z, 1 - momentum)."
-        ),
-    ),
-    RefCase(
-        spec="madgrad",
-        library="optax",
-        hypers={"lr": 1e-2, "momentum": 0.8, "eps": 1e-4, "weight_decay": 0.1},
-        build=lambda h: optax.contrib.madgrad(
-            learning_rate=h["lr"],
-            momentum=h["momentum"],
-            weight_decay=h["weight_decay"],
-            eps=h["eps"],
-        ),
-        note=(
-            "optax.contrib.madgrad: add_decayed_weights (coupled L2) then scale_by_madgrad, whose "
-            "update is x_new - theta with x_new = (1-momentum)*z + momentum*theta, lambda = "
-            "(lr + eps)*sqrt(count + 1); optax takes sqrt of the int32 count, which jax "
-            "computes in float32, so lambda carries ~1e-7 relative error: rtol 1e-5."
-        ),
-        rtol=1e-5,
-        atol=1e-7,
-    ),
+    shared("madgrad-vs-pytorch_optimizer"),
+    shared("madgrad-vs-optax", rtol=1e-5, atol=1e-7),
     # -- NAdamW ----------------------------------------------------------------------------------
-    RefCase(
-        spec="nadamw",
-        library="optax",
-        hypers={
-            "lr": 1e-2,
-            "beta1": 0.8,
-            "beta2": 0.95,
-            "eps": 1e-6,
-            "eps_root": 1e-8,
-            "weight_decay": 0.1,
-        },
-        build=lambda h: optax.nadamw(
-            learning_rate=h["lr"],
-            b1=h["beta1"],
-            b2=h["beta2"],
-            eps=h["eps"],
-            eps_root=h["eps_root"],
-            weight_decay=h["weight_decay"],
-        ),
-        note=(
-            "optax.nadamw = adamw(nesterov=True): m_hat = bias_correction(mu, b1, t+1) blended "
-            "with bias_correction(g, b1, t) by b1, m_hat/(sqrt(v_hat + eps_root) + eps), then "
-            "add_decayed_weights and -lr."
-        ),
-    ),
+    shared("nadamw-vs-optax"),
     # -- QHAdam / QHM ----------------------------------------------------------------------------
-    RefCase(
-        spec="qhadam",
-        library="pytorch_optimizer",
-        hypers={
-            "lr": 1e-2,
-            "beta1": 0.8,
-            "beta2": 0.95,
-            "nu1": 0.7,
-            "nu2": 0.6,
-            "eps": 1e-6,
-            "weight_decay": 0.1,
-        },
-        build=lambda params, h: pytorch_optimizer.QHAdam(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"]),
-            nus=(h["nu1"], h["nu2"]),
-            weight_decay=h["weight_decay"],
-            weight_decouple=False,
-            fixed_decay=False,
-            eps=h["eps"],
-        ),
-        note=(
-            "pytorch_optimizer.QHAdam(nus=(nu1, nu2), weight_decouple=False): g += wd*theta; the "
-            "moments lerp with weight 1/w_t, w_t = beta*w_{t-1} + 1, which is the debiased EMA; "
-            "but w_t is kept in float32, so the weights carry ~1e-7 relative error: tolerances "
-            "are loosened to rtol 1e-6."
-        ),
-        rtol=1e-6,
-        atol=1e-8,
-    ),
-    RefCase(
-        spec="qhm",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "momentum": 0.8, "nu": 0.7, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.QHM(
-            params,
-            lr=h["lr"],
-            momentum=h["momentum"],
-            nu=h["nu"],
-            weight_decay=h["weight_decay"],
-            weight_decouple=False,
-            fixed_decay=False,
-        ),
-        note=(
-            "pytorch_optimizer.QHM(weight_decouple=False): g += wd*theta, buffer lerp(g, "
-            "1-momentum), theta -= lr*(nu*buffer + (1-nu)*g)."
-        ),
-    ),
+    shared("qhadam-vs-pytorch_optimizer", rtol=1e-6, atol=1e-8),
+    shared("qhm-vs-pytorch_optimizer"),
     # -- trust-ratio methods (per-tensor reductions) --------------------------------------------
-    RefCase(
-        spec="lamb",
-        library="optax",
-        hypers={"lr": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": 1e-3, "weight_decay": 0.1},
-        build=lambda h: optax.lamb(
-            h["lr"], b1=h["beta1"], b2=h["beta2"], eps=h["eps"], weight_decay=h["weight_decay"]
-        ),
-        note=(
-            "optax.lamb = scale_by_adam(b1, b2, eps, eps_root=0), add_decayed_weights, "
-            "scale_by_trust_ratio (norm(theta) / norm(u), 1 where either is 0), lr."
-        ),
-    ),
-    RefCase(
-        spec="lars",
-        library="optax",
-        hypers={
-            "lr": 0.05,
-            "weight_decay": 0.1,
-            "trust_coefficient": 0.02,
-            "eps": 1e-3,
-            "momentum": 0.8,
-        },
-        build=lambda h: optax.lars(
-            h["lr"],
-            weight_decay=h["weight_decay"],
-            trust_coefficient=h["trust_coefficient"],
-            eps=h["eps"],
-            momentum=h["momentum"],
-        ),
-        note=(
-            "optax.lars = add_decayed_weights, scale_by_trust_ratio(trust_coefficient, eps) "
-            "(masks True: every tensor), scale by lr, trace(momentum): the trace holds the "
-            "lr-scaled steps, theta -= trace."
-        ),
-    ),
-    RefCase(
-        spec="novograd",
-        library="optax",
-        hypers={"lr": 0.05, "beta1": 0.8, "beta2": 0.6, "eps": 1e-3, "weight_decay": 0.1},
-        build=lambda h: optax.novograd(
-            h["lr"], b1=h["beta1"], b2=h["beta2"], eps=h["eps"], weight_decay=h["weight_decay"]
-        ),
-        note=(
-            "optax.novograd = scale_by_novograd(b1, b2, eps, eps_root=0, weight_decay), lr: nu = "
-            "norm(g)^2 on step 1, then an EMA; m = b1*m + g/(sqrt(nu) + eps) + wd*theta."
-        ),
-    ),
+    shared("lamb-vs-optax"),
+    shared("lars-vs-optax"),
+    shared("novograd-vs-optax"),
 ]

@@ -38,9 +38,8 @@ from __future__ import annotations
 
 import optax
 import pytorch_optimizer
-import torch
 
-from tests.refcases import RefCase
+from tests.refcases import RefCase, shared
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -75,31 +74,9 @@ _AMOS_HYPERS = {
     "eps": 1e-18,
 }
 
-_HEAVYBALL_HYPERS = {"lr": 0.05, "rho": 0.8}
-
-
 CASES: list[RefCase] = [
     # -- StableAdamW -------------------------------------------------------------------------------
-    RefCase(
-        spec="stableadamw",
-        library="pytorch_optimizer",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "eps": 1e-4, "weight_decay": 0.1},
-        build=lambda params, h: pytorch_optimizer.StableAdamW(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"]),
-            kahan_sum=False,
-            weight_decay=h["weight_decay"],
-            weight_decouple=True,
-            eps=h["eps"],
-        ),
-        note=(
-            "pytorch_optimizer.StableAdamW(weight_decouple=True, kahan_sum=False): m, v lerp with "
-            "the debiased rates 1 - beta_t, so they are m_hat, v_hat; lr_t = lr / max(1, "
-            "sqrt(mean(g^2 / max(v_hat, eps^2)))); theta*(1 - lr_t*wd) then -lr_t*m_hat/(sqrt(v_hat)"
-            " + eps). beta2 = 0.95 makes the clipping bind on some steps."
-        ),
-    ),
+    shared("stableadamw-vs-pytorch_optimizer"),
     # -- AdaNorm ---------------------------------------------------------------------------------
     RefCase(
         spec="adanorm",
@@ -134,45 +111,10 @@ CASES: list[RefCase] = [
         rtol=1e-8,
     ),
     # -- AdamaxW ---------------------------------------------------------------------------------
-    RefCase(
-        spec="adamaxw",
-        library="optax",
-        hypers={"lr": 1e-2, "beta1": 0.8, "beta2": 0.95, "eps": 1e-4, "weight_decay": 0.1},
-        build=lambda h: optax.adamaxw(
-            learning_rate=h["lr"],
-            b1=h["beta1"],
-            b2=h["beta2"],
-            eps=h["eps"],
-            weight_decay=h["weight_decay"],
-        ),
-        note=(
-            "optax.adamaxw(b1=beta1, b2=beta2, eps, weight_decay): nu = max(|g| + eps, b2*nu), "
-            "update m_hat/nu + weight_decay*theta, scaled by -lr."
-        ),
-    ),
+    shared("adamaxw-vs-optax"),
     # -- Fromage ---------------------------------------------------------------------------------
-    RefCase(
-        spec="fromage",
-        library="pytorch_optimizer",
-        hypers={"lr": 0.05, "min_norm": 0.0},
-        build=lambda params, h: pytorch_optimizer.Fromage(params, lr=h["lr"], p_bound=None),
-        note=(
-            "pytorch_optimizer.Fromage(p_bound=None): theta - lr*g*norm(theta)/norm(g) (plain g "
-            "where either norm is 0), then divided by sqrt(1 + lr^2); min_norm = 0 (it has none)."
-        ),
-    ),
-    RefCase(
-        spec="fromage",
-        library="optax",
-        hypers={"lr": 0.05, "min_norm": 0.0},
-        build=lambda h: optax.fromage(learning_rate=h["lr"], min_norm=h["min_norm"]),
-        id="fromage-vs-optax-min_norm-0",
-        note=(
-            "optax.fromage(lr, min_norm=0): scale_by_trust_ratio (ratio norm(theta)/norm(g), 1 "
-            "where either is 0), scaled by lr*mult, plus (mult - 1)*theta with mult = "
-            "1/sqrt(1 + lr^2)."
-        ),
-    ),
+    shared("fromage-vs-pytorch_optimizer"),
+    shared("fromage-vs-optax-min_norm-0"),
     RefCase(
         spec="fromage",
         library="optax",
@@ -224,26 +166,6 @@ CASES: list[RefCase] = [
         ),
     ),
     # -- Heavy ball ------------------------------------------------------------------------------
-    RefCase(
-        spec="heavyball",
-        library="torch.optim",
-        hypers=_HEAVYBALL_HYPERS,
-        build=lambda params, h: torch.optim.SGD(
-            params, lr=h["lr"], momentum=h["rho"], dampening=0.0, nesterov=False
-        ),
-        note=(
-            "torch.optim.SGD(momentum=rho, dampening=0): buf = rho*buf + g, theta -= lr*buf, i.e. "
-            "theta - lr*g + rho*(theta - prev) at a constant lr (buf = (prev - theta)/lr)."
-        ),
-    ),
-    RefCase(
-        spec="heavyball",
-        library="optax",
-        hypers=_HEAVYBALL_HYPERS,
-        build=lambda h: optax.sgd(learning_rate=h["lr"], momentum=h["rho"], nesterov=False),
-        note=(
-            "optax.sgd(lr, momentum=rho): trace t = g + rho*t, update -lr*t; the Polyak form at a "
-            "constant lr."
-        ),
-    ),
+    shared("heavyball-vs-torch.optim"),
+    shared("heavyball-vs-optax"),
 ]
