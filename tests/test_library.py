@@ -60,6 +60,9 @@ CATALOGUE = {
     50: ["tiger"],
     51: ["grams"],
     65: ["muon"],
+    70: ["adadiag"],
+    71: ["adadiagplusplus"],
+    76: ["soap"],
     94: ["adamwschedulefree", "adamwschedulefreeform2", "sgdschedulefree"],
     95: [
         "dadaptadagrad",
@@ -79,6 +82,12 @@ CATALOGUE = {
     116: ["heavyball"],
     117: ["dualaveraging"],
     124: ["bemaadam"],
+    127: [
+        "adafacdiag",
+        "adafacdiagmomentum",
+        "adafacdiagplusplus",
+        "adafacdiagplusplusmomentum",
+    ],
     130: ["laprop"],
     131: ["adopt"],
     132: ["madgrad"],

@@ -331,4 +331,6 @@ def test_eigvecs_of_a_rank_deficient_gram_fix_the_null_space_basis(backend, shap
     got = BACKENDS[backend]("eigvecs", gram)
     np.testing.assert_allclose(got[:, r:], want, atol=1e-10)
     np.testing.assert_allclose(got.T @ got, np.eye(n), atol=1e-12)
-    np.testing.assert_allclose(gram @ got[:, :r], got[:, :r] * np.linalg.eigvalsh(gram)[::-1][:r], atol=1e-10)
+    np.testing.assert_allclose(
+        gram @ got[:, :r], got[:, :r] * np.linalg.eigvalsh(gram)[::-1][:r], atol=1e-10
+    )

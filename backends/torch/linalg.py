@@ -39,7 +39,9 @@ class _Primitives:
     svd = staticmethod(lambda m, full: torch.linalg.svd(m, full_matrices=full))
     qr = staticmethod(torch.linalg.qr)
     epsilon = staticmethod(lambda x: torch.finfo(x.dtype).eps)
-    ramp = staticmethod(lambda n, like: torch.arange(1, n + 1, dtype=like.dtype, device=like.device))
+    ramp = staticmethod(
+        lambda n, like: torch.arange(1, n + 1, dtype=like.dtype, device=like.device)
+    )
     flip_last = staticmethod(lambda x: torch.flip(x, dims=(-1,)))
     diagonal = staticmethod(torch.diagonal)
     diag_embed = staticmethod(torch.diag)
