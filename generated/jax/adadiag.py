@@ -86,27 +86,30 @@ def adadiag_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     ndim = g.ndim
-    # line 23: if ndim >= 2:
-    if ndim >= 2:
-        # line 24: every precondition_frequency:
-        def _block_2_then():
-            # line 25: P <- svd_u(g)
-            P_1 = svd_u(as_matrix(g))
-            return (P_1,)
 
-        def _block_2_else():
-            return (P,)
+    # line 23: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    def _block_1_then():
+        # line 24: P <- svd_u(g)
+        P_1 = svd_u(as_matrix(g))
+        return (P_1,)
 
-        (P,) = runtime.cond(jnp.mod(t, precondition_frequency) == 0, _block_2_then, _block_2_else)
-    # line 26: gt = transpose(P) @ g
+    def _block_1_else():
+        return (P,)
+
+    (P,) = runtime.cond(
+        jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
+        _block_1_then,
+        _block_1_else,
+    )
+    # line 25: gt = transpose(P) @ g
     gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
-    # line 27: theta <- theta * (1 - lr * weight_decay)
+    # line 26: theta <- theta * (1 - lr * weight_decay)
     new_theta = theta * (1 - lr * weight_decay)
-    # line 28: m <- ema(m, gt, beta1)
+    # line 27: m <- ema(m, gt, beta1)
     m = beta1 * m + (1 - beta1) * gt
-    # line 29: v <- ema(v, gt^2, beta2)
+    # line 28: v <- ema(v, gt^2, beta2)
     v = beta2 * v + (1 - beta2) * gt**2
-    # line 30: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps))
+    # line 29: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps))
     new_theta = new_theta - as_param(
         lr * P @ as_matrix(m / (1 - beta1**t) / (jnp.sqrt(v / (1 - beta2**t)) + eps)), g, "tensor"
     )
@@ -132,7 +135,7 @@ def adadiag(
     .. math::
 
       \begin{aligned}
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
         &\mathrm{gt} = P^{\top} g \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) \mathrm{gt} \\

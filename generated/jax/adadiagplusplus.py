@@ -89,29 +89,32 @@ def adadiagplusplus_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     ndim = g.ndim
-    # line 24: if ndim >= 2:
-    if ndim >= 2:
-        # line 25: every precondition_frequency:
-        def _block_2_then():
-            # line 26: P <- svd_u(g)
-            P_1 = svd_u(as_matrix(g))
-            # line 27: Q <- svd_v(g)
-            Q_1 = svd_v(as_matrix(g))
-            return P_1, Q_1
 
-        def _block_2_else():
-            return P, Q
+    # line 24: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    def _block_1_then():
+        # line 25: P <- svd_u(g)
+        P_1 = svd_u(as_matrix(g))
+        # line 26: Q <- svd_v(g)
+        Q_1 = svd_v(as_matrix(g))
+        return P_1, Q_1
 
-        P, Q = runtime.cond(jnp.mod(t, precondition_frequency) == 0, _block_2_then, _block_2_else)
-    # line 28: gt = transpose(P) @ g @ Q
+    def _block_1_else():
+        return P, Q
+
+    P, Q = runtime.cond(
+        jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
+        _block_1_then,
+        _block_1_else,
+    )
+    # line 27: gt = transpose(P) @ g @ Q
     gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
-    # line 29: theta <- theta * (1 - lr * weight_decay)
+    # line 28: theta <- theta * (1 - lr * weight_decay)
     new_theta = theta * (1 - lr * weight_decay)
-    # line 30: m <- ema(m, gt, beta1)
+    # line 29: m <- ema(m, gt, beta1)
     m = beta1 * m + (1 - beta1) * gt
-    # line 31: v <- ema(v, gt^2, beta2)
+    # line 30: v <- ema(v, gt^2, beta2)
     v = beta2 * v + (1 - beta2) * gt**2
-    # line 32: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)) @ transpose(Q)
+    # line 31: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)) @ transpose(Q)
     new_theta = new_theta - as_param(
         lr
         * P
@@ -142,8 +145,8 @@ def adadiagplusplus(
     .. math::
 
       \begin{aligned}
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
         &\mathrm{gt} = P^{\top} g Q \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) \mathrm{gt} \\

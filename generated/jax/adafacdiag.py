@@ -101,31 +101,34 @@ def adafacdiag_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     ndim = g.ndim
-    # line 25: if ndim >= 2:
-    if ndim >= 2:
-        # line 26: every precondition_frequency:
-        def _block_2_then():
-            # line 27: P <- svd_u(g)
-            P_1 = svd_u(as_matrix(g))
-            return (P_1,)
 
-        def _block_2_else():
-            return (P,)
+    # line 25: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    def _block_1_then():
+        # line 26: P <- svd_u(g)
+        P_1 = svd_u(as_matrix(g))
+        return (P_1,)
 
-        (P,) = runtime.cond(jnp.mod(t, precondition_frequency) == 0, _block_2_then, _block_2_else)
-    # line 28: gt = transpose(P) @ g
+    def _block_1_else():
+        return (P,)
+
+    (P,) = runtime.cond(
+        jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
+        _block_1_then,
+        _block_1_else,
+    )
+    # line 27: gt = transpose(P) @ g
     gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
-    # line 29: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
+    # line 28: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + t**beta2_decay * (row_sum(gt**2 + eps1) - r)
-    # line 30: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
+    # line 29: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
     c = c + t**beta2_decay * (col_sum(gt**2 + eps1) - c)
-    # line 31: u = gt / sqrt(r * c / sum(r))
+    # line 30: u = gt / sqrt(r * c / sum(r))
     u = gt / jnp.sqrt(r * c / jnp.sum(r))
-    # line 32: clipped = u / max(1, rms(u) / d)
+    # line 31: clipped = u / max(1, rms(u) / d)
     clipped = u / jnp.maximum(1.0, jnp.sqrt(jnp.mean(jnp.square(u))) / d)
-    # line 33: theta <- theta * (1 - lr * weight_decay)
+    # line 32: theta <- theta * (1 - lr * weight_decay)
     new_theta = theta * (1 - lr * weight_decay)
-    # line 34: theta <- theta - lr * P @ clipped
+    # line 33: theta <- theta - lr * P @ clipped
     new_theta = new_theta - as_param(lr * P @ as_matrix(clipped), g, "tensor")
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
@@ -150,7 +153,7 @@ def adafacdiag(
     .. math::
 
       \begin{aligned}
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
         &\mathrm{gt} = P^{\top} g \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\

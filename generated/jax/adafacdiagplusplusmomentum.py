@@ -112,35 +112,38 @@ def adafacdiagplusplusmomentum_update(
     dtype = g.dtype
     t = t.astype(jnp.promote_types(dtype, jnp.float32))  # the step count as a float, at least f32
     ndim = g.ndim
-    # line 27: if ndim >= 2:
-    if ndim >= 2:
-        # line 28: every precondition_frequency:
-        def _block_2_then():
-            # line 29: P <- svd_u(g)
-            P_1 = svd_u(as_matrix(g))
-            # line 30: Q <- svd_v(g)
-            Q_1 = svd_v(as_matrix(g))
-            return P_1, Q_1
 
-        def _block_2_else():
-            return P, Q
+    # line 27: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    def _block_1_then():
+        # line 28: P <- svd_u(g)
+        P_1 = svd_u(as_matrix(g))
+        # line 29: Q <- svd_v(g)
+        Q_1 = svd_v(as_matrix(g))
+        return P_1, Q_1
 
-        P, Q = runtime.cond(jnp.mod(t, precondition_frequency) == 0, _block_2_then, _block_2_else)
-    # line 31: gt = transpose(P) @ g @ Q
+    def _block_1_else():
+        return P, Q
+
+    P, Q = runtime.cond(
+        jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
+        _block_1_then,
+        _block_1_else,
+    )
+    # line 30: gt = transpose(P) @ g @ Q
     gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
-    # line 32: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
+    # line 31: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + t**beta2_decay * (row_sum(gt**2 + eps1) - r)
-    # line 33: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
+    # line 32: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
     c = c + t**beta2_decay * (col_sum(gt**2 + eps1) - c)
-    # line 34: u = gt / sqrt(r * c / sum(r))
+    # line 33: u = gt / sqrt(r * c / sum(r))
     u = gt / jnp.sqrt(r * c / jnp.sum(r))
-    # line 35: clipped = u / max(1, rms(u) / d)
+    # line 34: clipped = u / max(1, rms(u) / d)
     clipped = u / jnp.maximum(1.0, jnp.sqrt(jnp.mean(jnp.square(u))) / d)
-    # line 36: theta <- theta * (1 - lr * weight_decay)
+    # line 35: theta <- theta * (1 - lr * weight_decay)
     new_theta = theta * (1 - lr * weight_decay)
-    # line 37: M <- ema(M, clipped, beta1)
+    # line 36: M <- ema(M, clipped, beta1)
     M = beta1 * M + (1 - beta1) * clipped
-    # line 38: theta <- theta - lr * P @ M @ transpose(Q)
+    # line 37: theta <- theta - lr * P @ M @ transpose(Q)
     new_theta = new_theta - as_param(lr * P @ as_matrix(M) @ transpose(Q), g, "tensor")
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
@@ -166,8 +169,8 @@ def adafacdiagplusplusmomentum(
     .. math::
 
       \begin{aligned}
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
         &\mathrm{gt} = P^{\top} g Q \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\

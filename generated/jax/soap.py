@@ -133,22 +133,23 @@ def soap_update(
         return theta, m, v
 
     new_theta, m, v = runtime.cond(t >= 2, _block_2_then, _block_2_else)
-    # line 39: if ndim >= 2:
-    if ndim >= 2:
-        # line 40: if mod(t - 1, precondition_frequency) == 0:
-        def _block_4_then():
-            # line 41: QL <- eigvecs(L)
-            QL_1 = eigvecs(L)
-            # line 42: QR <- eigvecs(R)
-            QR_1 = eigvecs(R)
-            return QL_1, QR_1
 
-        def _block_4_else():
-            return QL, QR
+    # line 39: if ndim >= 2 and mod(t - 1, precondition_frequency) == 0:
+    def _block_3_then():
+        # line 40: QL <- eigvecs(L)
+        QL_1 = eigvecs(L)
+        # line 41: QR <- eigvecs(R)
+        QR_1 = eigvecs(R)
+        return QL_1, QR_1
 
-        QL, QR = runtime.cond(
-            jnp.mod(t - 1, precondition_frequency) == 0, _block_4_then, _block_4_else
-        )
+    def _block_3_else():
+        return QL, QR
+
+    QL, QR = runtime.cond(
+        jnp.logical_and(ndim >= 2, jnp.mod(t - 1, precondition_frequency) == 0),
+        _block_3_then,
+        _block_3_else,
+    )
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
     return jnp.asarray(delta, dtype), m, v, L, R, QL, QR
@@ -180,8 +181,8 @@ def soap(
         &\text{if } t \ge 2\text{:}\quad n = \mathrm{QL} \frac{\mathrm{QL}^{\top} m \mathrm{QR}}{\sqrt{v} + \epsilon} \mathrm{QR}^{\top} \\
         &\text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta - \frac{\eta \sqrt{1 - \beta_{2}^{s}}}{1 - \beta_{1}^{s}} n \\
         &\text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QL} \leftarrow \operatorname{eigvecs}\left(L\right) \\
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QR} \leftarrow \operatorname{eigvecs}\left(R\right)
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QL} \leftarrow \operatorname{eigvecs}\left(L\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QR} \leftarrow \operatorname{eigvecs}\left(R\right)
       \end{aligned}
 
     Conventions:

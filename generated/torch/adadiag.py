@@ -58,21 +58,19 @@ def adadiag_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     ndim = theta.ndim
-    # line 23: if ndim >= 2:
-    if ndim >= 2:
-        # line 24: every precondition_frequency:
-        if t % precondition_frequency == 0:
-            # line 25: P <- svd_u(g)
-            P = svd_u(as_matrix(g))
-    # line 26: gt = transpose(P) @ g
+    # line 23: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    if ndim >= 2 and t % precondition_frequency == 0:
+        # line 24: P <- svd_u(g)
+        P = svd_u(as_matrix(g))
+    # line 25: gt = transpose(P) @ g
     gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
-    # line 27: theta <- theta * (1 - lr * weight_decay)
+    # line 26: theta <- theta * (1 - lr * weight_decay)
     theta = theta * (1 - lr * weight_decay)
-    # line 28: m <- ema(m, gt, beta1)
+    # line 27: m <- ema(m, gt, beta1)
     m = beta1 * m + (1 - beta1) * gt
-    # line 29: v <- ema(v, gt^2, beta2)
+    # line 28: v <- ema(v, gt^2, beta2)
     v = beta2 * v + (1 - beta2) * gt**2
-    # line 30: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps))
+    # line 29: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps))
     theta = theta - as_param(
         lr * P @ as_matrix(m / (1 - beta1**t) / (torch.sqrt(v / (1 - beta2**t)) + eps)), g, "tensor"
     )
@@ -124,21 +122,19 @@ def adadiag_kernel(
 ) -> tuple[torch.Tensor, ...]:
     """adadiag_update with the per-step scalars of adadiag_scalars as arguments."""
     ndim = theta.ndim
-    # line 23: if ndim >= 2:
-    if ndim >= 2:
-        # line 24: every precondition_frequency:
-        if s0:
-            # line 25: P <- svd_u(g)
-            P = svd_u(as_matrix(g))
-    # line 26: gt = transpose(P) @ g
+    # line 23: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    if ndim >= 2 and s0:
+        # line 24: P <- svd_u(g)
+        P = svd_u(as_matrix(g))
+    # line 25: gt = transpose(P) @ g
     gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
-    # line 27: theta <- theta * (1 - lr * weight_decay)
+    # line 26: theta <- theta * (1 - lr * weight_decay)
     theta = theta * s1
-    # line 28: m <- ema(m, gt, beta1)
+    # line 27: m <- ema(m, gt, beta1)
     m = beta1 * m + s2 * gt
-    # line 29: v <- ema(v, gt^2, beta2)
+    # line 28: v <- ema(v, gt^2, beta2)
     v = beta2 * v + s3 * gt**2
-    # line 30: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps))
+    # line 29: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps))
     theta = theta - as_param(lr * P @ as_matrix(m / s4 / (torch.sqrt(v / s5) + eps)), g, "tensor")
     return theta, m, v, P
 
@@ -150,7 +146,7 @@ class AdaDiag(SpecOptimizer):
     .. math::
 
       \begin{aligned}
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
         &\mathrm{gt} = P^{\top} g \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) \mathrm{gt} \\

@@ -68,23 +68,21 @@ def adadiagplusplus_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     ndim = theta.ndim
-    # line 24: if ndim >= 2:
-    if ndim >= 2:
-        # line 25: every precondition_frequency:
-        if t % precondition_frequency == 0:
-            # line 26: P <- svd_u(g)
-            P = svd_u(as_matrix(g))
-            # line 27: Q <- svd_v(g)
-            Q = svd_v(as_matrix(g))
-    # line 28: gt = transpose(P) @ g @ Q
+    # line 24: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    if ndim >= 2 and t % precondition_frequency == 0:
+        # line 25: P <- svd_u(g)
+        P = svd_u(as_matrix(g))
+        # line 26: Q <- svd_v(g)
+        Q = svd_v(as_matrix(g))
+    # line 27: gt = transpose(P) @ g @ Q
     gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
-    # line 29: theta <- theta * (1 - lr * weight_decay)
+    # line 28: theta <- theta * (1 - lr * weight_decay)
     theta = theta * (1 - lr * weight_decay)
-    # line 30: m <- ema(m, gt, beta1)
+    # line 29: m <- ema(m, gt, beta1)
     m = beta1 * m + (1 - beta1) * gt
-    # line 31: v <- ema(v, gt^2, beta2)
+    # line 30: v <- ema(v, gt^2, beta2)
     v = beta2 * v + (1 - beta2) * gt**2
-    # line 32: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)) @ transpose(Q)
+    # line 31: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)) @ transpose(Q)
     theta = theta - as_param(
         lr
         * P
@@ -142,23 +140,21 @@ def adadiagplusplus_kernel(
 ) -> tuple[torch.Tensor, ...]:
     """adadiagplusplus_update with the per-step scalars of adadiagplusplus_scalars as arguments."""
     ndim = theta.ndim
-    # line 24: if ndim >= 2:
-    if ndim >= 2:
-        # line 25: every precondition_frequency:
-        if s0:
-            # line 26: P <- svd_u(g)
-            P = svd_u(as_matrix(g))
-            # line 27: Q <- svd_v(g)
-            Q = svd_v(as_matrix(g))
-    # line 28: gt = transpose(P) @ g @ Q
+    # line 24: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    if ndim >= 2 and s0:
+        # line 25: P <- svd_u(g)
+        P = svd_u(as_matrix(g))
+        # line 26: Q <- svd_v(g)
+        Q = svd_v(as_matrix(g))
+    # line 27: gt = transpose(P) @ g @ Q
     gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
-    # line 29: theta <- theta * (1 - lr * weight_decay)
+    # line 28: theta <- theta * (1 - lr * weight_decay)
     theta = theta * s1
-    # line 30: m <- ema(m, gt, beta1)
+    # line 29: m <- ema(m, gt, beta1)
     m = beta1 * m + s2 * gt
-    # line 31: v <- ema(v, gt^2, beta2)
+    # line 30: v <- ema(v, gt^2, beta2)
     v = beta2 * v + s3 * gt**2
-    # line 32: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)) @ transpose(Q)
+    # line 31: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)) @ transpose(Q)
     theta = theta - as_param(
         lr * P @ as_matrix(m / s4 / (torch.sqrt(v / s5) + eps)) @ transpose(Q), g, "tensor"
     )
@@ -172,8 +168,8 @@ class AdaDiagPlusPlus(SpecOptimizer):
     .. math::
 
       \begin{aligned}
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
         &\mathrm{gt} = P^{\top} g Q \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) \mathrm{gt} \\

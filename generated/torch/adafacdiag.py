@@ -76,25 +76,23 @@ def adafacdiag_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     ndim = theta.ndim
-    # line 25: if ndim >= 2:
-    if ndim >= 2:
-        # line 26: every precondition_frequency:
-        if t % precondition_frequency == 0:
-            # line 27: P <- svd_u(g)
-            P = svd_u(as_matrix(g))
-    # line 28: gt = transpose(P) @ g
+    # line 25: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    if ndim >= 2 and t % precondition_frequency == 0:
+        # line 26: P <- svd_u(g)
+        P = svd_u(as_matrix(g))
+    # line 27: gt = transpose(P) @ g
     gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
-    # line 29: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
+    # line 28: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + ieee.pow(t, beta2_decay) * (row_sum(gt**2 + eps1) - r)
-    # line 30: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
+    # line 29: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
     c = c + ieee.pow(t, beta2_decay) * (col_sum(gt**2 + eps1) - c)
-    # line 31: u = gt / sqrt(r * c / sum(r))
+    # line 30: u = gt / sqrt(r * c / sum(r))
     u = gt / torch.sqrt(r * c / torch.sum(r))
-    # line 32: clipped = u / max(1, rms(u) / d)
+    # line 31: clipped = u / max(1, rms(u) / d)
     clipped = u / torch.clamp(torch.sqrt(torch.mean(torch.square(u))) / d, min=1)
-    # line 33: theta <- theta * (1 - lr * weight_decay)
+    # line 32: theta <- theta * (1 - lr * weight_decay)
     theta = theta * (1 - lr * weight_decay)
-    # line 34: theta <- theta - lr * P @ clipped
+    # line 33: theta <- theta - lr * P @ clipped
     theta = theta - as_param(lr * P @ as_matrix(clipped), g, "tensor")
     return theta, r, c, P
 
@@ -136,25 +134,23 @@ def adafacdiag_kernel(
 ) -> tuple[torch.Tensor, ...]:
     """adafacdiag_update with the per-step scalars of adafacdiag_scalars as arguments."""
     ndim = theta.ndim
-    # line 25: if ndim >= 2:
-    if ndim >= 2:
-        # line 26: every precondition_frequency:
-        if s0:
-            # line 27: P <- svd_u(g)
-            P = svd_u(as_matrix(g))
-    # line 28: gt = transpose(P) @ g
+    # line 25: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    if ndim >= 2 and s0:
+        # line 26: P <- svd_u(g)
+        P = svd_u(as_matrix(g))
+    # line 27: gt = transpose(P) @ g
     gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
-    # line 29: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
+    # line 28: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + s1 * (row_sum(gt**2 + eps1) - r)
-    # line 30: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
+    # line 29: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
     c = c + s1 * (col_sum(gt**2 + eps1) - c)
-    # line 31: u = gt / sqrt(r * c / sum(r))
+    # line 30: u = gt / sqrt(r * c / sum(r))
     u = gt / torch.sqrt(r * c / torch.sum(r))
-    # line 32: clipped = u / max(1, rms(u) / d)
+    # line 31: clipped = u / max(1, rms(u) / d)
     clipped = u / torch.clamp(torch.sqrt(torch.mean(torch.square(u))) / d, min=1)
-    # line 33: theta <- theta * (1 - lr * weight_decay)
+    # line 32: theta <- theta * (1 - lr * weight_decay)
     theta = theta * s2
-    # line 34: theta <- theta - lr * P @ clipped
+    # line 33: theta <- theta - lr * P @ clipped
     theta = theta - as_param(lr * P @ as_matrix(clipped), g, "tensor")
     return theta, r, c, P
 
@@ -167,7 +163,7 @@ class AdafacDiag(SpecOptimizer):
     .. math::
 
       \begin{aligned}
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
         &\mathrm{gt} = P^{\top} g \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\

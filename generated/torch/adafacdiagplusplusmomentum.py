@@ -85,29 +85,27 @@ def adafacdiagplusplusmomentum_update(
     copies them into its own buffers). ``t`` is the step count, 1 on the first step.
     """
     ndim = theta.ndim
-    # line 27: if ndim >= 2:
-    if ndim >= 2:
-        # line 28: every precondition_frequency:
-        if t % precondition_frequency == 0:
-            # line 29: P <- svd_u(g)
-            P = svd_u(as_matrix(g))
-            # line 30: Q <- svd_v(g)
-            Q = svd_v(as_matrix(g))
-    # line 31: gt = transpose(P) @ g @ Q
+    # line 27: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    if ndim >= 2 and t % precondition_frequency == 0:
+        # line 28: P <- svd_u(g)
+        P = svd_u(as_matrix(g))
+        # line 29: Q <- svd_v(g)
+        Q = svd_v(as_matrix(g))
+    # line 30: gt = transpose(P) @ g @ Q
     gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
-    # line 32: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
+    # line 31: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + ieee.pow(t, beta2_decay) * (row_sum(gt**2 + eps1) - r)
-    # line 33: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
+    # line 32: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
     c = c + ieee.pow(t, beta2_decay) * (col_sum(gt**2 + eps1) - c)
-    # line 34: u = gt / sqrt(r * c / sum(r))
+    # line 33: u = gt / sqrt(r * c / sum(r))
     u = gt / torch.sqrt(r * c / torch.sum(r))
-    # line 35: clipped = u / max(1, rms(u) / d)
+    # line 34: clipped = u / max(1, rms(u) / d)
     clipped = u / torch.clamp(torch.sqrt(torch.mean(torch.square(u))) / d, min=1)
-    # line 36: theta <- theta * (1 - lr * weight_decay)
+    # line 35: theta <- theta * (1 - lr * weight_decay)
     theta = theta * (1 - lr * weight_decay)
-    # line 37: M <- ema(M, clipped, beta1)
+    # line 36: M <- ema(M, clipped, beta1)
     M = beta1 * M + (1 - beta1) * clipped
-    # line 38: theta <- theta - lr * P @ M @ transpose(Q)
+    # line 37: theta <- theta - lr * P @ M @ transpose(Q)
     theta = theta - as_param(lr * P @ as_matrix(M) @ transpose(Q), g, "tensor")
     return theta, M, r, c, P, Q
 
@@ -156,29 +154,27 @@ def adafacdiagplusplusmomentum_kernel(
 ) -> tuple[torch.Tensor, ...]:
     """adafacdiagplusplusmomentum_update with the per-step scalars of adafacdiagplusplusmomentum_scalars as arguments."""
     ndim = theta.ndim
-    # line 27: if ndim >= 2:
-    if ndim >= 2:
-        # line 28: every precondition_frequency:
-        if s0:
-            # line 29: P <- svd_u(g)
-            P = svd_u(as_matrix(g))
-            # line 30: Q <- svd_v(g)
-            Q = svd_v(as_matrix(g))
-    # line 31: gt = transpose(P) @ g @ Q
+    # line 27: if ndim >= 2 and mod(t, precondition_frequency) == 0:  # every T steps, matrices only
+    if ndim >= 2 and s0:
+        # line 28: P <- svd_u(g)
+        P = svd_u(as_matrix(g))
+        # line 29: Q <- svd_v(g)
+        Q = svd_v(as_matrix(g))
+    # line 30: gt = transpose(P) @ g @ Q
     gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
-    # line 32: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
+    # line 31: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + s1 * (row_sum(gt**2 + eps1) - r)
-    # line 33: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
+    # line 32: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
     c = c + s1 * (col_sum(gt**2 + eps1) - c)
-    # line 34: u = gt / sqrt(r * c / sum(r))
+    # line 33: u = gt / sqrt(r * c / sum(r))
     u = gt / torch.sqrt(r * c / torch.sum(r))
-    # line 35: clipped = u / max(1, rms(u) / d)
+    # line 34: clipped = u / max(1, rms(u) / d)
     clipped = u / torch.clamp(torch.sqrt(torch.mean(torch.square(u))) / d, min=1)
-    # line 36: theta <- theta * (1 - lr * weight_decay)
+    # line 35: theta <- theta * (1 - lr * weight_decay)
     theta = theta * s2
-    # line 37: M <- ema(M, clipped, beta1)
+    # line 36: M <- ema(M, clipped, beta1)
     M = beta1 * M + s3 * clipped
-    # line 38: theta <- theta - lr * P @ M @ transpose(Q)
+    # line 37: theta <- theta - lr * P @ M @ transpose(Q)
     theta = theta - as_param(lr * P @ as_matrix(M) @ transpose(Q), g, "tensor")
     return theta, M, r, c, P, Q
 
@@ -191,8 +187,8 @@ class AdafacDiagPlusPlusMomentum(SpecOptimizer):
     .. math::
 
       \begin{aligned}
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{every } \mathrm{precondition\_frequency} \text{ steps:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
         &\mathrm{gt} = P^{\top} g Q \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\

@@ -97,14 +97,12 @@ def soap_update(
         theta = theta - ieee.div(lr * ieee.sqrt(1 - beta2**s), 1 - beta1**s) * n
         # line 38: theta <- theta * (1 - lr * weight_decay)
         theta = theta * (1 - lr * weight_decay)
-    # line 39: if ndim >= 2:
-    if ndim >= 2:
-        # line 40: if mod(t - 1, precondition_frequency) == 0:
-        if ieee.mod(t - 1, precondition_frequency) == 0:
-            # line 41: QL <- eigvecs(L)
-            QL = eigvecs(L)
-            # line 42: QR <- eigvecs(R)
-            QR = eigvecs(R)
+    # line 39: if ndim >= 2 and mod(t - 1, precondition_frequency) == 0:
+    if ndim >= 2 and ieee.mod(t - 1, precondition_frequency) == 0:
+        # line 40: QL <- eigvecs(L)
+        QL = eigvecs(L)
+        # line 41: QR <- eigvecs(R)
+        QR = eigvecs(R)
     return theta, m, v, L, R, QL, QR
 
 
@@ -187,14 +185,12 @@ def soap_kernel(
         theta = theta - s4 * n
         # line 38: theta <- theta * (1 - lr * weight_decay)
         theta = theta * s5
-    # line 39: if ndim >= 2:
-    if ndim >= 2:
-        # line 40: if mod(t - 1, precondition_frequency) == 0:
-        if s6:
-            # line 41: QL <- eigvecs(L)
-            QL = eigvecs(L)
-            # line 42: QR <- eigvecs(R)
-            QR = eigvecs(R)
+    # line 39: if ndim >= 2 and mod(t - 1, precondition_frequency) == 0:
+    if ndim >= 2 and s6:
+        # line 40: QL <- eigvecs(L)
+        QL = eigvecs(L)
+        # line 41: QR <- eigvecs(R)
+        QR = eigvecs(R)
     return theta, m, v, L, R, QL, QR
 
 
@@ -213,8 +209,8 @@ class SOAP(SpecOptimizer):
         &\text{if } t \ge 2\text{:}\quad n = \mathrm{QL} \frac{\mathrm{QL}^{\top} m \mathrm{QR}}{\sqrt{v} + \epsilon} \mathrm{QR}^{\top} \\
         &\text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta - \frac{\eta \sqrt{1 - \beta_{2}^{s}}}{1 - \beta_{1}^{s}} n \\
         &\text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QL} \leftarrow \operatorname{eigvecs}\left(L\right) \\
-        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QR} \leftarrow \operatorname{eigvecs}\left(R\right)
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QL} \leftarrow \operatorname{eigvecs}\left(L\right) \\
+        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QR} \leftarrow \operatorname{eigvecs}\left(R\right)
       \end{aligned}
 
     Conventions:
