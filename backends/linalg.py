@@ -12,6 +12,9 @@ NumPy float64 reference run the same steps and the same deterministic rules
   entry positive (the first such entry on ties); a right singular vector v_i takes the sign
   of its u_i (so U S Vᵀ is kept), the columns of V beyond min(rows, cols) their own rule;
   ``qr`` makes diag(R) ≥ 0 (Q's column times the sign of R's diagonal entry, +1 for 0).
+- **Null spaces.** ``eigvecs`` replaces the eigenvectors of numerically-zero eigenvalues by a
+  basis fixed by the null space alone (``_null_space_basis``): rank-deficient Gram matrices get
+  the same basis in every backend.
 - **Precision.** float32 at least (bf16 and fp16 are upcast, float64 stays), cast back.
 - **Non-finite input.** A NaN or ±inf entry makes the whole result NaN; the decomposition runs
   on zeros instead (no host sync in torch, no data-dependent branch in jax).
@@ -64,12 +67,41 @@ def _eigh(xp, a: Array) -> tuple[Array, Array, Array]:
     return w, v * _signs(xp, v), finite
 
 
+# An eigenvalue is numerically zero when |λ| <= NULL_TOLERANCE · n · ε(dtype) · max |λ|.
+NULL_TOLERANCE = 32
+
+
+def _null_space_basis(xp, w: Array, v: Array) -> Array:
+    """v with its numerically-zero eigenvalues' columns replaced by a basis fixed by the null
+    space alone: the eigenvectors of D = diag(1, 2, ..., n) compressed to that space.
+
+    Any orthonormal basis of a repeated eigenvalue's eigenspace is an answer, and LAPACK,
+    cuSOLVER and jax's eigh pick different ones; for a rank-deficient Gram matrix (G Gᵀ of a
+    tall G, SOAP's first statistics) that choice reaches the optimizer step. K = V diag(k) Vᵀ
+    + P D P with P the projector on the null space, k = n + 1 on the positive and -1 on the
+    negative eigenvalues, has the compression's eigenvalues (in [1, n]) in exactly the null
+    block's positions of the descending order; they are distinct for a generic null space, so
+    its eigenvectors there are unique up to the sign rule.
+    """
+    n = v.shape[0]
+    tol = NULL_TOLERANCE * n * xp.epsilon(v) * abs(w).max()
+    null = abs(w) <= tol
+    k = xp.where(w > tol, n + 1.0, xp.where(null, 0.0, -1.0))
+    p = (v * xp.where(null, 1.0, 0.0)) @ v.T
+    d = xp.diag_embed(xp.ramp(n, v))
+    kmat = (v * k) @ v.T + p @ d @ p
+    _, u = xp.eigh((kmat + kmat.T) / 2)
+    u = xp.flip_last(u)
+    return xp.where(null, u * _signs(xp, u), v)
+
+
 def eigvecs(xp, a: Array) -> Array:
-    """The eigenvectors of symmetric A as columns, by descending eigenvalue, signed."""
+    """The eigenvectors of symmetric A as columns, by descending eigenvalue, signed; those of
+    a numerically-zero eigenvalue as fixed by ``_null_space_basis``."""
     if a.shape[0] == 0:
         return xp.zeros(a.shape, a)
-    _, v, finite = _eigh(xp, a)
-    return _poison(xp, v, finite, a)
+    w, v, finite = _eigh(xp, a)
+    return _poison(xp, _null_space_basis(xp, w, v), finite, a)
 
 
 def eigvals(xp, a: Array) -> Array:

@@ -67,6 +67,9 @@ CATALOGUE = {
     67: ["polargrad"],
     68: ["polarmuon"],
     69: ["polarfirst"],
+    70: ["adadiag"],
+    71: ["adadiagplusplus"],
+    76: ["soap"],
     94: ["adamwschedulefree", "adamwschedulefreeform2", "sgdschedulefree"],
     95: [
         "dadaptadagrad",
@@ -92,6 +95,12 @@ CATALOGUE = {
     124: ["bemaadam"],
     125: ["muonw"],
     126: ["muonh"],
+    127: [
+        "adafacdiag",
+        "adafacdiagmomentum",
+        "adafacdiagplusplus",
+        "adafacdiagplusplusmomentum",
+    ],
     130: ["laprop"],
     131: ["adopt"],
     132: ["madgrad"],

@@ -310,3 +310,27 @@ def test_a_spec_using_the_matrix_functions_agrees_across_backends():
     )
     report = verify(optc.load_program(text), steps=3, grad_modes=("fresh",))
     assert report.passed, report.failures()
+
+
+# -- null spaces of rank-deficient Gram matrices ------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape", [(6, 3), (12, 2), (5, 1)], ids=str)
+def test_eigvecs_of_a_rank_deficient_gram_fix_the_null_space_basis(backend, shape):
+    """The null-space columns are the eigenvectors of diag(1..n) compressed to the null space
+    (docs/language.md, "Matrix values"), built here independently: N from NumPy's SVD, then
+    eigh(Nᵀ D N), sorted descending, with the largest entry of each column positive."""
+    g = RNG.standard_normal(shape)
+    gram = g @ g.T
+    n, r = shape[0], shape[1]
+    null = np.linalg.svd(g)[0][:, r:]  # an orthonormal basis of the null space of g gᵀ
+    values, vectors = np.linalg.eigh(null.T @ np.diag(np.arange(1.0, n + 1)) @ null)
+    want = (null @ vectors)[:, np.argsort(-values)]
+    want = want * np.array([np.sign(c[np.argmax(np.abs(c))]) for c in want.T])
+    got = BACKENDS[backend]("eigvecs", gram)
+    np.testing.assert_allclose(got[:, r:], want, atol=1e-10)
+    np.testing.assert_allclose(got.T @ got, np.eye(n), atol=1e-12)
+    np.testing.assert_allclose(
+        gram @ got[:, :r], got[:, :r] * np.linalg.eigvalsh(gram)[::-1][:r], atol=1e-10
+    )

@@ -167,3 +167,86 @@ def test_torch_and_jax_training_runs_end_at_the_same_weights(spec):
     w_torch = train_torch(spec, hypers, mse_torch, np.zeros(8), steps)
     w_jax = train_jax(spec, hypers, mse_jax, np.zeros(8), steps)
     np.testing.assert_allclose(w_torch, w_jax, rtol=1e-8, atol=1e-10)
+
+
+# -- a small MLP with matrix optimizers -----------------------------------------------------------
+#
+# Regression on a teacher: 128 Gaussian inputs in R^4, y = sum(sin(x @ T)) for a Gaussian 4 x 3 T
+# (seed 0); the target's variance is 1.70 and the MSE at initialisation 1.79. The student is
+# 4 -> 16 -> 16 -> 1 with tanh, weights stored (out, in) as torch.nn.Linear does in both
+# backends (so their matrix views agree), biases 1-d. 200 full-batch steps must bring the MSE
+# below 0.1, i.e. explain over 94% of the target's variance (Adam at lr 1e-2 reaches 0.024).
+# The matrix specs rotate the weights and send the biases to their vector steps.
+
+_mlp_rng = np.random.default_rng(0)
+MLP_X = _mlp_rng.normal(size=(128, 4))
+MLP_Y = np.sin(MLP_X @ _mlp_rng.normal(size=(4, 3))).sum(axis=1, keepdims=True)
+MLP_SIZES = ((16, 4), (16, 16), (1, 16))
+MLP_STEPS = 200
+MLP_THRESHOLD = 0.1
+MLP = {  # spec: hypers
+    "muon": {"lr": 0.02, "weight_decay": 0.0, "adam_lr": 0.01, "adam_weight_decay": 0.0},
+    "soap": {"lr": 0.01, "weight_decay": 0.0, "precondition_frequency": 10},
+    "adadiagplusplus": {"lr": 0.01, "precondition_frequency": 10},
+}
+
+
+def mlp_start() -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(1)
+    return [(rng.normal(size=s) / np.sqrt(s[1]), np.zeros(s[0])) for s in MLP_SIZES]
+
+
+def mlp_forward(params, x, tanh):
+    """(out, in) weights: h @ Wᵀ + b, tanh between layers."""
+    for i, (w, b) in enumerate(params):
+        x = x @ w.T + b
+        if i < len(params) - 1:
+            x = tanh(x)
+    return x
+
+
+def mlp_torch(spec: str, hypers: dict) -> float:
+    params = [
+        (torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True))
+        for w, b in mlp_start()
+    ]
+    opt = torch_class(spec)([t for pair in params for t in pair], **hypers)
+    x, y = torch.tensor(MLP_X), torch.tensor(MLP_Y)
+    for _ in range(MLP_STEPS):
+        opt.zero_grad()
+        torch.mean((mlp_forward(params, x, torch.tanh) - y) ** 2).backward()
+        opt.step()
+    with torch.no_grad():
+        return float(torch.mean((mlp_forward(params, x, torch.tanh) - y) ** 2))
+
+
+def mlp_jax(spec: str, hypers: dict) -> float:
+    tx = jax_factory(spec)(**{("learning_rate" if k == "lr" else k): v for k, v in hypers.items()})
+    x, y = jnp.asarray(MLP_X), jnp.asarray(MLP_Y)
+
+    def loss(params):
+        return jnp.mean((mlp_forward(params, x, jnp.tanh) - y) ** 2)
+
+    def body(_, carry):
+        params, state = carry
+        updates, state = tx.update(jax.grad(loss)(params), state, params)
+        return optax.apply_updates(params, updates), state
+
+    @jax.jit
+    def run(params):
+        return loss(jax.lax.fori_loop(0, MLP_STEPS, body, (params, tx.init(params)))[0])
+
+    return float(run([(jnp.asarray(w), jnp.asarray(b)) for w, b in mlp_start()]))
+
+
+def test_mlp_problem_starts_far_above_the_threshold():
+    start = float(np.mean((mlp_forward(mlp_start(), MLP_X, np.tanh) - MLP_Y) ** 2))
+    assert start > 10 * MLP_THRESHOLD and MLP_Y.var() > 10 * MLP_THRESHOLD
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+@pytest.mark.parametrize("spec", list(MLP))
+def test_mlp_trains_with_matrix_optimizers(spec, backend):
+    mse = (mlp_torch if backend == "torch" else mlp_jax)(spec, MLP[spec])
+    assert np.isfinite(mse)
+    assert mse < MLP_THRESHOLD, f"{spec} on {backend}: MSE {mse:.4f} after {MLP_STEPS} steps"

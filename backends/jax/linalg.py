@@ -41,6 +41,8 @@ class _Primitives:
     eigh = staticmethod(lambda m: jnp.linalg.eigh(m, symmetrize_input=False))
     svd = staticmethod(lambda m, full: jnp.linalg.svd(m, full_matrices=full))
     qr = staticmethod(jnp.linalg.qr)
+    epsilon = staticmethod(lambda x: jnp.finfo(x.dtype).eps)
+    ramp = staticmethod(lambda n, like: jnp.arange(1, n + 1, dtype=like.dtype))
     flip_last = staticmethod(lambda x: jnp.flip(x, axis=-1))
     diagonal = staticmethod(jnp.diagonal)
     diag_embed = staticmethod(jnp.diag)

@@ -24,6 +24,8 @@ class _Primitives:
     eigh = staticmethod(np.linalg.eigh)
     svd = staticmethod(lambda m, full: np.linalg.svd(m, full_matrices=full))
     qr = staticmethod(np.linalg.qr)
+    epsilon = staticmethod(lambda x: np.finfo(np.float64).eps)
+    ramp = staticmethod(lambda n, like: np.arange(1.0, n + 1.0))
     flip_last = staticmethod(lambda x: np.flip(x, axis=-1))
     diagonal = staticmethod(np.diagonal)
     diag_embed = staticmethod(np.diag)

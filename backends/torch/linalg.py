@@ -39,6 +39,10 @@ class _Primitives:
     eigh = staticmethod(torch.linalg.eigh)
     svd = staticmethod(lambda m, full: torch.linalg.svd(m, full_matrices=full))
     qr = staticmethod(torch.linalg.qr)
+    epsilon = staticmethod(lambda x: torch.finfo(x.dtype).eps)
+    ramp = staticmethod(
+        lambda n, like: torch.arange(1, n + 1, dtype=like.dtype, device=like.device)
+    )
     flip_last = staticmethod(lambda x: torch.flip(x, dims=(-1,)))
     diagonal = staticmethod(torch.diagonal)
     diag_embed = staticmethod(torch.diag)

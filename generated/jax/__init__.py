@@ -4,6 +4,15 @@ from optc.generated.jax.acclip import ACClipState, acclip
 from optc.generated.jax.adabelief import AdaBeliefState, adabelief
 from optc.generated.jax.adabound import AdaBoundState, adabound
 from optc.generated.jax.adadelta import AdadeltaState, adadelta
+from optc.generated.jax.adadiag import AdaDiagState, adadiag
+from optc.generated.jax.adadiagplusplus import AdaDiagPlusPlusState, adadiagplusplus
+from optc.generated.jax.adafacdiag import AdafacDiagState, adafacdiag
+from optc.generated.jax.adafacdiagmomentum import AdafacDiagMomentumState, adafacdiagmomentum
+from optc.generated.jax.adafacdiagplusplus import AdafacDiagPlusPlusState, adafacdiagplusplus
+from optc.generated.jax.adafacdiagplusplusmomentum import (
+    AdafacDiagPlusPlusMomentumState,
+    adafacdiagplusplusmomentum,
+)
 from optc.generated.jax.adafactor import AdafactorState, adafactor
 from optc.generated.jax.adafom import AdaFomState, adafom
 from optc.generated.jax.adagrad import AdagradState, adagrad
@@ -103,6 +112,7 @@ from optc.generated.jax.shampoo import ShampooState, shampoo
 from optc.generated.jax.signsgd import SignSGDState, signsgd
 from optc.generated.jax.signum import SignumState, signum
 from optc.generated.jax.sm3 import SM3State, sm3
+from optc.generated.jax.soap import SOAPState, soap
 from optc.generated.jax.stableadamw import StableAdamWState, stableadamw
 from optc.generated.jax.tiger import TigerState, tiger
 from optc.generated.jax.yogi import YogiState, yogi
@@ -115,6 +125,8 @@ __all__ = [
     "AdEMAMixState",
     "AdaBeliefState",
     "AdaBoundState",
+    "AdaDiagPlusPlusState",
+    "AdaDiagState",
     "AdaFomState",
     "AdaGradNormState",
     "AdaGradPlusPlusState",
@@ -122,6 +134,10 @@ __all__ = [
     "AdaNormState",
     "AdaXState",
     "AdadeltaState",
+    "AdafacDiagMomentumState",
+    "AdafacDiagPlusPlusMomentumState",
+    "AdafacDiagPlusPlusState",
+    "AdafacDiagState",
     "AdafactorState",
     "AdagradState",
     "AdaiState",
@@ -204,6 +220,7 @@ __all__ = [
     "SGDWSDSState",
     "SGDWSDState",
     "SM3State",
+    "SOAPState",
     "ScionState",
     "ShampooState",
     "SignSGDState",
@@ -215,6 +232,12 @@ __all__ = [
     "adabelief",
     "adabound",
     "adadelta",
+    "adadiag",
+    "adadiagplusplus",
+    "adafacdiag",
+    "adafacdiagmomentum",
+    "adafacdiagplusplus",
+    "adafacdiagplusplusmomentum",
     "adafactor",
     "adafom",
     "adagrad",
@@ -311,6 +334,7 @@ __all__ = [
     "signsgd",
     "signum",
     "sm3",
+    "soap",
     "stableadamw",
     "tiger",
     "yogi",

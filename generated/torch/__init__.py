@@ -4,6 +4,12 @@ from optc.generated.torch.acclip import ACClip
 from optc.generated.torch.adabelief import AdaBelief
 from optc.generated.torch.adabound import AdaBound
 from optc.generated.torch.adadelta import Adadelta
+from optc.generated.torch.adadiag import AdaDiag
+from optc.generated.torch.adadiagplusplus import AdaDiagPlusPlus
+from optc.generated.torch.adafacdiag import AdafacDiag
+from optc.generated.torch.adafacdiagmomentum import AdafacDiagMomentum
+from optc.generated.torch.adafacdiagplusplus import AdafacDiagPlusPlus
+from optc.generated.torch.adafacdiagplusplusmomentum import AdafacDiagPlusPlusMomentum
 from optc.generated.torch.adafactor import Adafactor
 from optc.generated.torch.adafom import AdaFom
 from optc.generated.torch.adagrad import Adagrad
@@ -100,6 +106,7 @@ from optc.generated.torch.shampoo import Shampoo
 from optc.generated.torch.signsgd import SignSGD
 from optc.generated.torch.signum import Signum
 from optc.generated.torch.sm3 import SM3
+from optc.generated.torch.soap import SOAP
 from optc.generated.torch.stableadamw import StableAdamW
 from optc.generated.torch.tiger import Tiger
 from optc.generated.torch.yogi import Yogi
@@ -120,11 +127,14 @@ __all__ = [
     "SGDWSD",
     "SGDWSDS",
     "SM3",
+    "SOAP",
     "ACClip",
     "AMSGrad",
     "AdEMAMix",
     "AdaBelief",
     "AdaBound",
+    "AdaDiag",
+    "AdaDiagPlusPlus",
     "AdaFom",
     "AdaGradNorm",
     "AdaGradPlusPlus",
@@ -132,6 +142,10 @@ __all__ = [
     "AdaNorm",
     "AdaX",
     "Adadelta",
+    "AdafacDiag",
+    "AdafacDiagMomentum",
+    "AdafacDiagPlusPlus",
+    "AdafacDiagPlusPlusMomentum",
     "Adafactor",
     "Adagrad",
     "Adai",

@@ -1,5 +1,5 @@
 """Reference cases for the matrix optimizers (issue 9): specs/muon.opt against torch.optim.Muon,
-specs/shampoo.opt against pytorch_optimizer.Shampoo.
+specs/shampoo.opt against pytorch_optimizer.Shampoo, specs/soap.opt against pytorch_optimizer.SOAP.
 
 Mapping checked against torch 2.13 (``torch/optim/_muon.py``): lr, weight_decay, momentum,
 nesterov, eps and ns_steps keep their names, ``ns_coefficients = (ns_a, ns_b, ns_c)``,
@@ -12,6 +12,16 @@ torch.optim.Muon runs Newton-Schulz in bfloat16 whatever the parameter's dtype
 float64 cases therefore step torch.optim.Muon with its own ``_zeropower_via_newtonschulz``
 minus that cast (``_float64_newton_schulz``, otherwise torch's code line for line) and compare
 at 1e-10; one case runs the library unmodified and compares at bfloat16's accuracy.
+pytorch_optimizer 4.1.0 ``SOAP`` (``optimizer/soap.py``) is specs/soap.opt with betas = (beta1, beta2),
+shampoo_beta, eps, weight_decay, precondition_frequency under their names, merge_dims = False,
+precondition_1d = False, correct_bias = True, normalize_gradient = False (max_precondition_dim
+and data_format are inert at these shapes). The cases keep precondition_frequency above the 20
+steps: the library refreshes the eigenbases by one QR power-iteration step with re-sorting,
+the spec by eigh (tests/test_soap_adadiag.py compares the refresh with a NumPy loop and
+measures the difference). Square and 1-d shapes only: the first statistics of a tall or wide
+parameter are rank-deficient, where the library keeps LAPACK's null-space basis and the spec
+the stated one (tests/test_soap_adadiag.py compares those shapes on gradients that leave the
+null space empty).
 optax.contrib.muon differs in more than the dtype (bias correction, eps outside the clamp,
 the scale's orientation, Nesterov AdamW for the rest): tests/test_muon.py writes its
 conventions as a spec and compares there.
@@ -129,6 +139,36 @@ CASES: list[RefCase] = [
         "torch.optim.AdamW(adam_lr, betas=(adam_beta1, adam_beta2), adam_eps, adam_weight_decay)",
         id="muon-vectors-vs-torch.optim.AdamW",
         shapes=((7,), (3,)),
+    ),
+    RefCase(
+        spec="soap",
+        library="pytorch_optimizer",
+        hypers={
+            "lr": 0.01,
+            "beta1": 0.9,
+            "beta2": 0.99,
+            "shampoo_beta": 0.9,
+            "eps": 1e-8,
+            "weight_decay": 0.1,
+            "precondition_frequency": 100,
+        },
+        build=lambda params, h: pytorch_optimizer.SOAP(
+            params,
+            lr=h["lr"],
+            betas=(h["beta1"], h["beta2"]),
+            shampoo_beta=h["shampoo_beta"],
+            eps=h["eps"],
+            weight_decay=h["weight_decay"],
+            precondition_frequency=h["precondition_frequency"],
+            merge_dims=False,
+            precondition_1d=False,
+            correct_bias=True,
+            normalize_gradient=False,
+        ),
+        note="pytorch_optimizer.SOAP(lr, betas=(beta1, beta2), shampoo_beta, eps, weight_decay, "
+        "precondition_frequency, merge_dims=False, precondition_1d=False, correct_bias=True, "
+        "normalize_gradient=False): first step only builds L, R and the eigenbases",
+        shapes=((7,), (4, 4), (5, 5)),
     ),
 ]
 
