@@ -577,6 +577,10 @@ def test_sparse_gradients_elsewhere_are_a_clear_error():
 
 
 COMPILE_CASES = [(spec, "eager") for spec in ALL_SPECS] + [("adamw", "inductor")]
+# Specs whose foreach path (the default) branches on a condition of t that first changes value
+# within the six steps (every 5 steps; RAdam's rho_t > 5 from t = 6): a Python `if` once per
+# list, so torch.compile builds one more graph the first time the other branch is taken.
+STEP_BRANCHES = {"lookaheadadam": 1, "radam": 1}
 
 
 @pytest.mark.parametrize(("spec", "backend"), COMPILE_CASES)
@@ -610,7 +614,8 @@ def test_compiled_training_step_does_not_recompile_per_step(spec, backend):
                 graphs.append(counters["stats"]["unique_graphs"])
         results.append(params_of(model))
     torch._dynamo.reset()
-    assert graphs[1] > 0 and graphs[-1] == graphs[1], graphs  # nothing compiled after step 2
+    extra = STEP_BRANCHES.get(spec, 0)  # nothing else compiled after step 2
+    assert graphs[1] > 0 and graphs[1] <= graphs[-1] <= graphs[1] + extra, graphs
     assert_close(results[0], results[1], rtol=1e-5, atol=1e-6)
 
 
