@@ -192,8 +192,10 @@ class TorchRun:
         self.opt = make(self.params)
 
     def set_grads(self, grads: list[Any]) -> None:
-        for p, g in zip(self.params, grads, strict=True):  # shared: optimizers only read them
-            p.grad = g
+        # each run its own copy: torch.optim.SGD(foreach=True, nesterov=True) adds the buffer
+        # into the gradient in place, which changed the other runs' gradients between steps
+        for p, g in zip(self.params, grads, strict=True):
+            p.grad = g.clone()
 
     def step(self) -> None:
         self.opt.step()
