@@ -14,6 +14,7 @@ import io
 import pytest
 import torch
 
+import optc
 from optc.backends.torch.runtime import SpecOptimizer
 from tests.test_fused_path import ALL_SPECS, BRANCHES, _params, optimizer_class
 
@@ -155,3 +156,28 @@ def test_checkpoint_moves_between_paths(spec, saved_on, loaded_on, monkeypatch):
     train(second, opt_second, grads[3:])
     for p, q in zip(reference, second, strict=True):
         torch.testing.assert_close(q, p, rtol=1e-12, atol=1e-14)
+
+
+def test_views_of_a_state_are_not_written_in_place():
+    """``diag(L)``, ``transpose(...)`` and the matrix view of θ are views in torch: the foreach
+    path must not add into them in place (it once added ``w`` into L's diagonal)."""
+    from tests.test_matrix_values import spec as matrix_spec
+
+    text = matrix_spec(
+        "  L <- 0.9 * L + g @ transpose(g)\n"
+        "  a = diag(L) + eigvals(L)\n"
+        "  b = transpose(transpose(g)) + g\n"
+        "  theta <- theta - lr * (a * g + b)",
+        "state L: rows x rows = eye(rows)",
+    )
+    cls = optc.load(text)
+    finals = {}
+    for foreach in (False, True):
+        torch.manual_seed(0)
+        p = torch.nn.Parameter(torch.randn(6, 3, dtype=torch.float64))
+        opt = cls([p], foreach=foreach)
+        for _ in range(3):
+            p.grad = torch.randn(6, 3, dtype=torch.float64)
+            opt.step()
+        finals[foreach] = (p.detach().clone(), opt.state[p]["L"].clone())
+    torch.testing.assert_close(finals[True], finals[False], rtol=1e-13, atol=1e-15)

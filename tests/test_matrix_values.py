@@ -309,7 +309,7 @@ def test_a_spec_using_the_matrix_functions_agrees_across_backends():
         "state L: rows x rows = eye(rows)\nstate Q: rows x rows = 0\nstate P: cols x rank = 0",
     )
     report = verify(optc.load_program(text), steps=3, grad_modes=("fresh",))
-    assert report.passed, report.failures()
+    assert report.passed, report.failures
 
 
 # -- null spaces of rank-deficient Gram matrices ------------------------------------------------

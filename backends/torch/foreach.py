@@ -158,6 +158,21 @@ def foreach_function(
     )
 
 
+# Ops whose readable spelling may return a view of its argument (a reshape between θ's layout
+# and the matrix view, a transpose, a square matrix's diagonal): not a list of its own.
+VIEW_OPS = frozenset({"as_matrix", "as_param", "transpose", "diag"})
+
+
+def may_be_a_view(expr: Expr) -> bool:
+    """Whether a per-tensor value may share memory with a list it reads, so that an in-place
+    op on it would write into that list (``diag(L) + w`` must not add into L's diagonal)."""
+    while isinstance(expr, Op) and expr.op in VIEW_OPS:
+        if expr.op == "diag":
+            return True
+        expr = expr.args[0]
+    return isinstance(expr, Var)
+
+
 def inline_single_uses(
     program: Program, body: list[Binding]
 ) -> tuple[list[Binding], dict[str, list[str]]]:
@@ -587,6 +602,8 @@ class ForeachWriter(lowering.BlockWriter):
         self._emit(f"{name} = [{text} for {loop}]")
         selects = isinstance(expr, Op) and expr.op in ("ifelse", "where")
         if selects and self._host(expr.args[0]) and fill is None:  # may be one of its branches
+            return Value(name, True, expr.type.shape, False)
+        if fill is None and may_be_a_view(expr):
             return Value(name, True, expr.type.shape, False)
         return self._allocated(name, fill or expr.type.shape)
 
