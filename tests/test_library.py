@@ -72,6 +72,7 @@ CATALOGUE = {
     96: ["adamplusplus"],
     97: ["adagradplusplus"],
     101: ["adagraft"],
+    102: ["galore"],
     103: ["adammini"],
     104: ["adalayer"],
     105: ["adamc"],

@@ -50,6 +50,7 @@ from optc.generated.jax.dadaptlion import DAdaptLionState, dadaptlion
 from optc.generated.jax.dadaptsgd import DAdaptSGDState, dadaptsgd
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
 from optc.generated.jax.fromage import FromageState, fromage
+from optc.generated.jax.galore import GaLoreState, galore
 from optc.generated.jax.grams import GramsState, grams
 from optc.generated.jax.gravity import GravityState, gravity
 from optc.generated.jax.heavyball import HeavyBallState, heavyball
@@ -142,6 +143,7 @@ __all__ = [
     "DAdaptSGDState",
     "DualAveragingState",
     "FromageState",
+    "GaLoreState",
     "GramsState",
     "GravityState",
     "HeavyBallState",
@@ -232,6 +234,7 @@ __all__ = [
     "dadaptsgd",
     "dualaveraging",
     "fromage",
+    "galore",
     "grams",
     "gravity",
     "heavyball",

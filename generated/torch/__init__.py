@@ -47,6 +47,7 @@ from optc.generated.torch.dadaptlion import DAdaptLion
 from optc.generated.torch.dadaptsgd import DAdaptSGD
 from optc.generated.torch.dualaveraging import DualAveraging
 from optc.generated.torch.fromage import Fromage
+from optc.generated.torch.galore import GaLore
 from optc.generated.torch.grams import Grams
 from optc.generated.torch.gravity import Gravity
 from optc.generated.torch.heavyball import HeavyBall
@@ -150,6 +151,7 @@ __all__ = [
     "DAdaptSGD",
     "DualAveraging",
     "Fromage",
+    "GaLore",
     "Grams",
     "Gravity",
     "HeavyBall",
