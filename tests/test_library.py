@@ -59,7 +59,9 @@ CATALOGUE = {
     49: ["lion"],
     50: ["tiger"],
     51: ["grams"],
+    60: ["muonpolarexpress"],
     65: ["muon"],
+    73: ["dion"],
     94: ["adamwschedulefree", "adamwschedulefreeform2", "sgdschedulefree"],
     95: [
         "dadaptadagrad",

@@ -48,6 +48,7 @@ from optc.generated.jax.dadaptdualaveraging import DAdaptDualAveragingState, dad
 from optc.generated.jax.dadaptgd import DAdaptGDState, dadaptgd
 from optc.generated.jax.dadaptlion import DAdaptLionState, dadaptlion
 from optc.generated.jax.dadaptsgd import DAdaptSGDState, dadaptsgd
+from optc.generated.jax.dion import DionState, dion
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
 from optc.generated.jax.fromage import FromageState, fromage
 from optc.generated.jax.galore import GaLoreState, galore
@@ -62,6 +63,7 @@ from optc.generated.jax.lookaheadadam import LookaheadAdamState, lookaheadadam
 from optc.generated.jax.madgrad import MADGRADState, madgrad
 from optc.generated.jax.momentum import MomentumState, momentum
 from optc.generated.jax.muon import MuonState, muon
+from optc.generated.jax.muonpolarexpress import MuonPolarExpressState, muonpolarexpress
 from optc.generated.jax.nadam import NAdamState, nadam
 from optc.generated.jax.nadamdozat import NAdamDozatState, nadamdozat
 from optc.generated.jax.nadamw import NAdamWState, nadamw
@@ -141,6 +143,7 @@ __all__ = [
     "DAdaptGDState",
     "DAdaptLionState",
     "DAdaptSGDState",
+    "DionState",
     "DualAveragingState",
     "FromageState",
     "GaLoreState",
@@ -154,6 +157,7 @@ __all__ = [
     "LookaheadAdamState",
     "MADGRADState",
     "MomentumState",
+    "MuonPolarExpressState",
     "MuonState",
     "NAdamDozatState",
     "NAdamState",
@@ -232,6 +236,7 @@ __all__ = [
     "dadaptgd",
     "dadaptlion",
     "dadaptsgd",
+    "dion",
     "dualaveraging",
     "fromage",
     "galore",
@@ -246,6 +251,7 @@ __all__ = [
     "madgrad",
     "momentum",
     "muon",
+    "muonpolarexpress",
     "nadam",
     "nadamdozat",
     "nadamw",

@@ -45,6 +45,7 @@ from optc.generated.torch.dadaptdualaveraging import DAdaptDualAveraging
 from optc.generated.torch.dadaptgd import DAdaptGD
 from optc.generated.torch.dadaptlion import DAdaptLion
 from optc.generated.torch.dadaptsgd import DAdaptSGD
+from optc.generated.torch.dion import Dion
 from optc.generated.torch.dualaveraging import DualAveraging
 from optc.generated.torch.fromage import Fromage
 from optc.generated.torch.galore import GaLore
@@ -59,6 +60,7 @@ from optc.generated.torch.lookaheadadam import LookaheadAdam
 from optc.generated.torch.madgrad import MADGRAD
 from optc.generated.torch.momentum import Momentum
 from optc.generated.torch.muon import Muon
+from optc.generated.torch.muonpolarexpress import MuonPolarExpress
 from optc.generated.torch.nadam import NAdam
 from optc.generated.torch.nadamdozat import NAdamDozat
 from optc.generated.torch.nadamw import NAdamW
@@ -149,6 +151,7 @@ __all__ = [
     "DAdaptGD",
     "DAdaptLion",
     "DAdaptSGD",
+    "Dion",
     "DualAveraging",
     "Fromage",
     "GaLore",
@@ -160,6 +163,7 @@ __all__ = [
     "LookaheadAdam",
     "Momentum",
     "Muon",
+    "MuonPolarExpress",
     "NAdam",
     "NAdamDozat",
     "NAdamW",
