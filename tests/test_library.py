@@ -81,6 +81,7 @@ CATALOGUE = {
     113: ["adamwcosine", "sgdwsd", "sgdwsds"],
     116: ["heavyball"],
     117: ["dualaveraging"],
+    122: ["splus"],
     124: ["bemaadam"],
     130: ["laprop"],
     131: ["adopt"],

@@ -93,6 +93,7 @@ from optc.generated.jax.sgdwsds import SGDWSDSState, sgdwsds
 from optc.generated.jax.signsgd import SignSGDState, signsgd
 from optc.generated.jax.signum import SignumState, signum
 from optc.generated.jax.sm3 import SM3State, sm3
+from optc.generated.jax.splus import SPlusState, splus
 from optc.generated.jax.stableadamw import StableAdamWState, stableadamw
 from optc.generated.jax.tiger import TigerState, tiger
 from optc.generated.jax.yogi import YogiState, yogi
@@ -186,6 +187,7 @@ __all__ = [
     "SGDWSDSState",
     "SGDWSDState",
     "SM3State",
+    "SPlusState",
     "SignSGDState",
     "SignumState",
     "StableAdamWState",
@@ -281,6 +283,7 @@ __all__ = [
     "signsgd",
     "signum",
     "sm3",
+    "splus",
     "stableadamw",
     "tiger",
     "yogi",

@@ -90,6 +90,7 @@ from optc.generated.torch.sgdwsds import SGDWSDS
 from optc.generated.torch.signsgd import SignSGD
 from optc.generated.torch.signum import Signum
 from optc.generated.torch.sm3 import SM3
+from optc.generated.torch.splus import SPlus
 from optc.generated.torch.stableadamw import StableAdamW
 from optc.generated.torch.tiger import Tiger
 from optc.generated.torch.yogi import Yogi
@@ -183,6 +184,7 @@ __all__ = [
     "SGDMomentum",
     "SGDNesterov",
     "SGDScheduleFree",
+    "SPlus",
     "SignSGD",
     "Signum",
     "StableAdamW",

@@ -1,6 +1,7 @@
-"""Reference cases for the low-rank matrix optimizers (issue 9): specs/galore.opt against
-pytorch_optimizer.GaLore (4.1.0, ``pytorch_optimizer/optimizer/galore.py`` and
-``optimizer/utils/galore.py``).
+"""Reference cases for the low-rank and whitening matrix optimizers (issue 9): specs/galore.opt
+against pytorch_optimizer.GaLore (4.1.0, ``pytorch_optimizer/optimizer/galore.py`` and
+``optimizer/utils/galore.py``), specs/splus.opt against pytorch_optimizer.SPlus
+(``optimizer/splus.py``).
 
 Mapping: lr, eps, weight_decay keep their names, ``betas = (beta1, beta2)``; ``rank``,
 ``update_proj_gap``, ``scale`` are param-group keys, ``projection_type = "std"`` (project on the
@@ -21,6 +22,18 @@ float64 cases replace its ``get_orthogonal_matrix`` by the same lines without th
 pytorch_optimizer projects 2-d parameters only and steps the others with its own Adam (eps and
 decay conventions of its matrices); the spec sends them to specs/adamw.opt, compared with
 torch.optim.AdamW. optax 0.2.8 has no GaLore (neither ``optax`` nor ``optax.contrib``).
+
+SPlus mapping: lr, weight_decay, ema_rate, inverse_steps, nonstandard_constant, eps keep their
+names, ``betas = (beta1, beta2)``, ``weight_decouple = True``, ``fixed_decay = False``, and
+``max_dim`` above every side; the state ``momentum`` is ``m``, ``ema`` is ``theta_ema``, ``sides``
+are ``(L, R)`` and ``q_sides`` ``(QL, QR)``. The step is QL sign(QLᵀ m QR) QRᵀ, which does not
+depend on the eigenvectors' signs or order, so the library's ``torch.linalg.eigh`` is compared
+as it is, except for two differences patched or bounded here: the library also refreshes the
+bases after its first step (the spec refreshes at multiples of inverse_steps only; there the
+covariances have rank min(rows, cols) and their null-space eigenvectors are arbitrary), so the
+case makes that first refresh return the identity, the bases it already had
+(``_FirstRefreshSkippedSPlus``); and the library decomposes in float32 (``sides.float()``), so the
+case compares at float32's accuracy. heavyball 3.2.1 and optax 0.2.8 ship no SPlus.
 """
 
 from __future__ import annotations
@@ -28,7 +41,7 @@ from __future__ import annotations
 from unittest import mock
 
 import torch
-from pytorch_optimizer import GaLore
+from pytorch_optimizer import GaLore, SPlus
 from pytorch_optimizer.optimizer.utils.galore import GaLoreProjector
 
 from tests.refcases import RefCase
@@ -93,6 +106,36 @@ def _galore(params, h, cls=_SignedGaLore):
     )
 
 
+def _identity_eigh(a: torch.Tensor):
+    """An eigendecomposition that keeps the identity basis (the library's step-1 refresh)."""
+    return torch.linalg.eigvalsh(a), torch.eye(a.shape[-1], dtype=a.dtype)
+
+
+class _FirstRefreshSkippedSPlus(SPlus):
+    """pytorch_optimizer.SPlus without the basis refresh after its first step."""
+
+    def step(self, closure=None):
+        if self.param_groups[0].get("step", 0) > 0:
+            return super().step(closure)
+        with mock.patch.object(torch.linalg, "eigh", _identity_eigh):
+            return super().step(closure)
+
+
+def _splus(params, h):
+    return _FirstRefreshSkippedSPlus(
+        params,
+        lr=h["lr"],
+        betas=(h["beta1"], h["beta2"]),
+        weight_decay=h["weight_decay"],
+        weight_decouple=True,
+        fixed_decay=False,
+        ema_rate=h["ema_rate"],
+        inverse_steps=int(h["inverse_steps"]),
+        nonstandard_constant=h["nonstandard_constant"],
+        eps=h["eps"],
+    )
+
+
 _NOTE = (
     "pytorch_optimizer.GaLore(lr, betas=(beta1, beta2), eps, weight_decay) with a param group "
     "{rank, update_proj_gap, scale, projection_type='std'}, its SVD in float64 and signed by "
@@ -146,5 +189,19 @@ CASES: list[RefCase] = [
         "torch.optim.AdamW(adam_lr, betas=(adam_beta1, adam_beta2), adam_eps, adam_weight_decay)",
         id="galore-vectors-vs-torch.optim.AdamW",
         shapes=((7,), (3,)),
+    ),
+    RefCase(
+        spec="splus",
+        library="pytorch_optimizer",
+        hypers={"lr": 0.1, "weight_decay": 0.1, "ema_rate": 0.9, "inverse_steps": 3},
+        build=_splus,
+        note="pytorch_optimizer.SPlus(lr, betas=(beta1, beta2), weight_decay, ema_rate, "
+        "inverse_steps, nonstandard_constant, eps) without its step-1 refresh, its float32 "
+        "eigendecomposition: float32's accuracy",
+        id="splus-vs-pytorch_optimizer",
+        steps=24,
+        shapes=(*MATRICES, (7,)),
+        rtol=0.0,
+        atol=1e-6,
     ),
 ]
