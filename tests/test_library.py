@@ -61,6 +61,7 @@ CATALOGUE = {
     51: ["grams"],
     60: ["muonpolarexpress"],
     65: ["muon"],
+    72: ["cosmos"],
     73: ["dion"],
     94: ["adamwschedulefree", "adamwschedulefreeform2", "sgdschedulefree"],
     95: [

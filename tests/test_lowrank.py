@@ -216,3 +216,68 @@ def test_splus_eval_point_is_the_libraries_debiased_average():
     ours_opt.train()
     for mine, want in zip(ours, trained, strict=True):
         np.testing.assert_allclose(mine.detach().numpy(), want, atol=1e-6)
+
+
+# -- COSMOS -----------------------------------------------------------------------------------
+
+
+def _quintic_ns5(x: np.ndarray) -> np.ndarray:
+    """The official code's zeropower_via_newtonschulz5 (5 steps) in float64: x / (norm + 1e-7),
+    transposed while tall, X <- a X + b (X Xᵀ) X + c (X Xᵀ)(X Xᵀ) X."""
+    y = x / (np.linalg.norm(x) + 1e-7)
+    tall = y.shape[0] > y.shape[1]
+    y = y.T if tall else y
+    for _ in range(5):
+        a_mat = y @ y.T
+        b_mat = a_mat @ y
+        y = 3.4445 * y - 4.7750 * b_mat + 2.0315 * a_mat @ b_mat
+    return y.T if tall else y
+
+
+def _cosmos_numpy(theta, grads, lr, beta1, beta2, eps, lr_ratio, rank, weight_decay):
+    """COSMOS_optim.py's matrix branch (github.com/lliu606/COSMOS), transcribed to NumPy float64
+    for rank < min(rows, cols); P from NumPy's SVD of gᵀ g (the step is sign-invariant)."""
+    x = theta.reshape(theta.shape[0], -1).copy()
+    rows, cols = x.shape
+    m = np.zeros_like(x)
+    v = np.zeros((rows, rank))
+    history = []
+    for step, g in enumerate(grads, start=1):
+        g = g.reshape(rows, cols)
+        bc1 = (1 - beta1**step) / (1 - beta1)
+        bc2 = 1 - beta2**step
+        m = beta1 * m + g
+        if step == 1:
+            p = np.linalg.svd(g.T @ g)[0][:, :rank]
+            gg = (p.T @ g.T) @ (g @ p) * (1 - beta2)
+        else:
+            old = p.T
+            p = np.linalg.qr(beta2 * p @ gg + (1 - beta2) * g.T @ (g @ p))[0]
+            turn = old @ p
+            gg = beta2 * turn.T @ gg @ turn + (1 - beta2) * (g @ p).T @ (g @ p)
+        scale = np.sqrt(rows * cols)
+        v = beta2 * v + (1 - beta2) * (g @ p) ** 2
+        u = (g + beta1 * m) / (1 + beta1 * bc1)
+        t = u @ p
+        t1 = (t / (np.sqrt(v) / np.sqrt(bc2) + eps)) @ p.T
+        o = _quintic_ns5(u - t @ p.T)
+        t1 = t1 + scale * 0.2 * o / (np.linalg.norm(o) + eps)
+        x = x * (1 - lr * weight_decay) - scale * lr_ratio * lr * t1 / (np.linalg.norm(t1) + eps)
+        history.append(x.reshape(theta.shape).copy())
+    return history
+
+
+@pytest.mark.parametrize("rank", [1, 2])
+def test_cosmos_is_the_official_algorithm(rank):
+    hypers = {"lr": 0.01, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "lr_ratio": 0.1}
+    hypers |= {"rank": rank, "weight_decay": 0.1}
+    shapes = ((6, 4), (4, 6), (5, 5), (3, 2, 3))
+    grads = gradient_stream(shapes, STEPS, seed=4)
+    got = _generated_trajectories("cosmos", hypers, shapes, grads)
+    per_param = [
+        _cosmos_numpy(theta, [step[i] for step in grads], **hypers)
+        for i, theta in enumerate(initial_params(shapes))
+    ]
+    want = [list(step) for step in zip(*per_param, strict=True)]
+    worst = _assert_trajectories(got, want, rtol=1e-9, atol=1e-11)
+    print(f"COSMOS rank {rank}: largest |Δθ| vs the official loop over {STEPS} steps {worst:.2e}")

@@ -42,6 +42,7 @@ from optc.generated.jax.bemaadam import BEMAAdamState, bemaadam
 from optc.generated.jax.cadam import CAdamState, cadam
 from optc.generated.jax.cadamw import CAdamWState, cadamw
 from optc.generated.jax.clipadam import ClipAdamState, clipadam
+from optc.generated.jax.cosmos import COSMOSState, cosmos
 from optc.generated.jax.dadaptadagrad import DAdaptAdaGradState, dadaptadagrad
 from optc.generated.jax.dadaptadamw import DAdaptAdamWState, dadaptadamw
 from optc.generated.jax.dadaptdualaveraging import DAdaptDualAveragingState, dadaptdualaveraging
@@ -137,6 +138,7 @@ __all__ = [
     "BEMAAdamState",
     "CAdamState",
     "CAdamWState",
+    "COSMOSState",
     "ClipAdamState",
     "DAdaptAdaGradState",
     "DAdaptAdamWState",
@@ -232,6 +234,7 @@ __all__ = [
     "cadam",
     "cadamw",
     "clipadam",
+    "cosmos",
     "dadaptadagrad",
     "dadaptadamw",
     "dadaptdualaveraging",

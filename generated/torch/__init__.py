@@ -39,6 +39,7 @@ from optc.generated.torch.bemaadam import BEMAAdam
 from optc.generated.torch.cadam import CAdam
 from optc.generated.torch.cadamw import CAdamW
 from optc.generated.torch.clipadam import ClipAdam
+from optc.generated.torch.cosmos import COSMOS
 from optc.generated.torch.dadaptadagrad import DAdaptAdaGrad
 from optc.generated.torch.dadaptadamw import DAdaptAdamW
 from optc.generated.torch.dadaptdualaveraging import DAdaptDualAveraging
@@ -98,6 +99,7 @@ from optc.generated.torch.yogi import Yogi
 __all__ = [
     "ADOPT",
     "ASGD",
+    "COSMOS",
     "LAMB",
     "LARS",
     "MADGRAD",
