@@ -140,12 +140,13 @@ def _svd(xp, x: Array, full: bool) -> tuple[Array, Array, Array, Array]:
 
 def _singular_vectors(xp, x: Array, k: int | None, side: int) -> Array:
     """Left (side 0) or right (side 1) singular vectors as columns: all of them or the first k
-    (zero columns beyond what the SVD gives)."""
+    (zero columns beyond min(rows, cols): the reduced SVD, whose columns are unique where the
+    full one's null-space columns are not)."""
     n = x.shape[side]
     want = n if k is None else int(k)
     if 0 in x.shape:
         return xp.zeros((n, want), x) if k is not None else xp.eye(n, x)
-    u, _, v, finite = _svd(xp, x, full=k is None or want > min(x.shape))
+    u, _, v, finite = _svd(xp, x, full=k is None)
     return _poison(xp, _pad_cols(xp, (u, v)[side], want), finite, x)
 
 

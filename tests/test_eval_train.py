@@ -21,7 +21,14 @@ from optc.verify import gradient_stream, initial_params
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 SHAPES = ((), (7,), (4, 3), (2, 3, 2))
-EVAL_SPECS = ["adamwschedulefree", "asgd", "bemaadam", "lookaheadadam", "sgdschedulefree"]
+EVAL_SPECS = [
+    "adamwschedulefree",
+    "asgd",
+    "bemaadam",
+    "lookaheadadam",
+    "sgdschedulefree",
+    "splus",
+]
 HYPERS = {
     "adamwschedulefree": {
         "lr": 0.05,
@@ -33,6 +40,7 @@ HYPERS = {
     "asgd": {"lr": 0.05, "t0": 3.0, "lambd": 0.01},
     "bemaadam": {"lr": 0.01, "burn_in": 2, "update_freq": 2},
     "lookaheadadam": {"lr": 0.01, "k": 3, "alpha": 0.4},
+    "splus": {"lr": 0.05, "ema_rate": 0.9, "inverse_steps": 3},
     "sgdschedulefree": {
         "lr": 0.05,
         "momentum": 0.8,

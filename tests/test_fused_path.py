@@ -177,3 +177,25 @@ def test_checkpoint_moves_between_paths(direction):
         opt_b.step()
     for p, q in zip(params_a, params_b, strict=True):
         torch.testing.assert_close(q, p, rtol=1e-12, atol=1e-14)
+
+
+def test_a_choice_between_a_number_and_a_hyper_is_a_0d_tensor_in_the_kernel(eager_kernels):
+    """Regression (specs/splus.opt's step size): `if ndim >= 2 then 2 / max(rows + cols, 1)
+    else c` chooses between a Python number and a hyper the kernel receives as a tensor; the
+    kernel filled the number through a `scalar_shape` helper that does not exist (ImportError
+    on import of the generated module). The number branch is now a 0-d tensor."""
+    cls = optc.load(
+        'optimizer ScalarChoice\ncite "regression test of the fused kernels"\n'
+        'hyper lr = 0.1 in (0, inf) "learning rate"\n'
+        'hyper c = 0.5 in (0, inf) "factor of lr for parameters of fewer than 2 dimensions"\n'
+        "step\n  size = lr * (if ndim >= 2 then 2 / max(rows + cols, 1) else c)\n"
+        "  theta <- theta - size * g\n",
+        backend="torch",
+    )
+    for fused in (False, True):
+        params = [torch.ones(4, 3, dtype=torch.float64), torch.ones(5, dtype=torch.float64)]
+        for p in params:
+            p.grad = torch.ones_like(p)
+        cls(params, fused=fused).step()
+        torch.testing.assert_close(params[0], torch.full((4, 3), 1 - 0.1 * 2 / 7).double())
+        torch.testing.assert_close(params[1], torch.full((5,), 1 - 0.1 * 0.5).double())

@@ -178,6 +178,8 @@ def test_svd_k_beyond_the_rank_pads_zero_columns(backend):
     u = BACKENDS[backend]("svd_u_k", x, 4)
     assert u.shape == (5, 4)
     np.testing.assert_allclose(u[:, :2].T @ u[:, :2], np.eye(2), atol=1e-12)
+    np.testing.assert_array_equal(u[:, 2:], 0)  # not the full SVD's arbitrary null space
+    np.testing.assert_array_equal(BACKENDS[backend]("svd_v_k", x.T, 4)[:, 2:], 0)  # wide x
     s = BACKENDS[backend]("svd_s_k", x, 4)
     np.testing.assert_array_equal(s[2:], 0)
 

@@ -28,6 +28,7 @@ from tests.refcases import (
     group_f,
     group_g,
     group_h,
+    group_l,
     group_m,
     group_p,
     group_q,
@@ -42,6 +43,7 @@ CASES = (
     + group_f.CASES
     + group_g.CASES
     + group_h.CASES
+    + group_l.CASES
     + group_m.CASES
     + group_p.CASES
     + group_q.CASES

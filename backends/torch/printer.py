@@ -211,6 +211,8 @@ class TorchPrinter(PythonPrinter):
         raise AssertionError(f"torch backend cannot spell {op}")
 
     def _branch(self, expr: Expr, text: str, shape: Shape) -> str:
-        if not self.on_device(expr) or (expr.type.is_tensor and expr.type.shape is not shape):
+        if shape is Shape.SCALAR:  # a per-tensor scalar (the other branch a 0-d tensor)
+            text = self.as_tensor(expr, text)
+        elif not self.on_device(expr) or (expr.type.is_tensor and expr.type.shape is not shape):
             text = self.fill_like_gradient(expr, text, shape)
         return text if self.rendered(expr)[1] > Prec.SELECT else f"({text})"

@@ -51,6 +51,7 @@ from optc.generated.jax.bemaadam import BEMAAdamState, bemaadam
 from optc.generated.jax.cadam import CAdamState, cadam
 from optc.generated.jax.cadamw import CAdamWState, cadamw
 from optc.generated.jax.clipadam import ClipAdamState, clipadam
+from optc.generated.jax.cosmos import COSMOSState, cosmos
 from optc.generated.jax.dadaptadagrad import DAdaptAdaGradState, dadaptadagrad
 from optc.generated.jax.dadaptadamw import DAdaptAdamWState, dadaptadamw
 from optc.generated.jax.dadaptdualaveraging import DAdaptDualAveragingState, dadaptdualaveraging
@@ -58,9 +59,11 @@ from optc.generated.jax.dadaptgd import DAdaptGDState, dadaptgd
 from optc.generated.jax.dadaptlion import DAdaptLionState, dadaptlion
 from optc.generated.jax.dadaptsgd import DAdaptSGDState, dadaptsgd
 from optc.generated.jax.dasgo import DASGOState, dasgo
+from optc.generated.jax.dion import DionState, dion
 from optc.generated.jax.dualaveraging import DualAveragingState, dualaveraging
 from optc.generated.jax.frankwolfe import FrankWolfeState, frankwolfe
 from optc.generated.jax.fromage import FromageState, fromage
+from optc.generated.jax.galore import GaLoreState, galore
 from optc.generated.jax.gluon import GluonState, gluon
 from optc.generated.jax.grams import GramsState, grams
 from optc.generated.jax.gravity import GravityState, gravity
@@ -76,6 +79,7 @@ from optc.generated.jax.moonlight import MoonlightState, moonlight
 from optc.generated.jax.muon import MuonState, muon
 from optc.generated.jax.muoncubic import MuonCubicState, muoncubic
 from optc.generated.jax.muonh import MuonHState, muonh
+from optc.generated.jax.muonpolarexpress import MuonPolarExpressState, muonpolarexpress
 from optc.generated.jax.muonw import MuonWState, muonw
 from optc.generated.jax.nadam import NAdamState, nadam
 from optc.generated.jax.nadamdozat import NAdamDozatState, nadamdozat
@@ -113,6 +117,7 @@ from optc.generated.jax.signsgd import SignSGDState, signsgd
 from optc.generated.jax.signum import SignumState, signum
 from optc.generated.jax.sm3 import SM3State, sm3
 from optc.generated.jax.soap import SOAPState, soap
+from optc.generated.jax.splus import SPlusState, splus
 from optc.generated.jax.stableadamw import StableAdamWState, stableadamw
 from optc.generated.jax.tiger import TigerState, tiger
 from optc.generated.jax.yogi import YogiState, yogi
@@ -162,6 +167,7 @@ __all__ = [
     "BEMAAdamState",
     "CAdamState",
     "CAdamWState",
+    "COSMOSState",
     "ClipAdamState",
     "DASGOState",
     "DAdaptAdaGradState",
@@ -170,9 +176,11 @@ __all__ = [
     "DAdaptGDState",
     "DAdaptLionState",
     "DAdaptSGDState",
+    "DionState",
     "DualAveragingState",
     "FrankWolfeState",
     "FromageState",
+    "GaLoreState",
     "GluonState",
     "GramsState",
     "GravityState",
@@ -187,6 +195,7 @@ __all__ = [
     "MoonlightState",
     "MuonCubicState",
     "MuonHState",
+    "MuonPolarExpressState",
     "MuonState",
     "MuonWState",
     "NAdamDozatState",
@@ -221,6 +230,7 @@ __all__ = [
     "SGDWSDState",
     "SM3State",
     "SOAPState",
+    "SPlusState",
     "ScionState",
     "ShampooState",
     "SignSGDState",
@@ -273,6 +283,7 @@ __all__ = [
     "cadam",
     "cadamw",
     "clipadam",
+    "cosmos",
     "dadaptadagrad",
     "dadaptadamw",
     "dadaptdualaveraging",
@@ -280,9 +291,11 @@ __all__ = [
     "dadaptlion",
     "dadaptsgd",
     "dasgo",
+    "dion",
     "dualaveraging",
     "frankwolfe",
     "fromage",
+    "galore",
     "gluon",
     "grams",
     "gravity",
@@ -298,6 +311,7 @@ __all__ = [
     "muon",
     "muoncubic",
     "muonh",
+    "muonpolarexpress",
     "muonw",
     "nadam",
     "nadamdozat",
@@ -335,6 +349,7 @@ __all__ = [
     "signum",
     "sm3",
     "soap",
+    "splus",
     "stableadamw",
     "tiger",
     "yogi",

@@ -45,6 +45,7 @@ from optc.generated.torch.bemaadam import BEMAAdam
 from optc.generated.torch.cadam import CAdam
 from optc.generated.torch.cadamw import CAdamW
 from optc.generated.torch.clipadam import ClipAdam
+from optc.generated.torch.cosmos import COSMOS
 from optc.generated.torch.dadaptadagrad import DAdaptAdaGrad
 from optc.generated.torch.dadaptadamw import DAdaptAdamW
 from optc.generated.torch.dadaptdualaveraging import DAdaptDualAveraging
@@ -52,9 +53,11 @@ from optc.generated.torch.dadaptgd import DAdaptGD
 from optc.generated.torch.dadaptlion import DAdaptLion
 from optc.generated.torch.dadaptsgd import DAdaptSGD
 from optc.generated.torch.dasgo import DASGO
+from optc.generated.torch.dion import Dion
 from optc.generated.torch.dualaveraging import DualAveraging
 from optc.generated.torch.frankwolfe import FrankWolfe
 from optc.generated.torch.fromage import Fromage
+from optc.generated.torch.galore import GaLore
 from optc.generated.torch.gluon import Gluon
 from optc.generated.torch.grams import Grams
 from optc.generated.torch.gravity import Gravity
@@ -70,6 +73,7 @@ from optc.generated.torch.moonlight import Moonlight
 from optc.generated.torch.muon import Muon
 from optc.generated.torch.muoncubic import MuonCubic
 from optc.generated.torch.muonh import MuonH
+from optc.generated.torch.muonpolarexpress import MuonPolarExpress
 from optc.generated.torch.muonw import MuonW
 from optc.generated.torch.nadam import NAdam
 from optc.generated.torch.nadamdozat import NAdamDozat
@@ -107,6 +111,7 @@ from optc.generated.torch.signsgd import SignSGD
 from optc.generated.torch.signum import Signum
 from optc.generated.torch.sm3 import SM3
 from optc.generated.torch.soap import SOAP
+from optc.generated.torch.splus import SPlus
 from optc.generated.torch.stableadamw import StableAdamW
 from optc.generated.torch.tiger import Tiger
 from optc.generated.torch.yogi import Yogi
@@ -114,6 +119,7 @@ from optc.generated.torch.yogi import Yogi
 __all__ = [
     "ADOPT",
     "ASGD",
+    "COSMOS",
     "DASGO",
     "LAMB",
     "LARS",
@@ -177,9 +183,11 @@ __all__ = [
     "DAdaptGD",
     "DAdaptLion",
     "DAdaptSGD",
+    "Dion",
     "DualAveraging",
     "FrankWolfe",
     "Fromage",
+    "GaLore",
     "Gluon",
     "Grams",
     "Gravity",
@@ -192,6 +200,7 @@ __all__ = [
     "Muon",
     "MuonCubic",
     "MuonH",
+    "MuonPolarExpress",
     "MuonW",
     "NAdam",
     "NAdamDozat",
@@ -215,6 +224,7 @@ __all__ = [
     "SGDMomentum",
     "SGDNesterov",
     "SGDScheduleFree",
+    "SPlus",
     "Scion",
     "Shampoo",
     "SignSGD",

@@ -56,9 +56,7 @@ def gluon_update(
     dual = torch.clamp(torch.sum(g * (ieee.sqrt(rows / ieee.maximum(cols, 1)) * polar(g))), min=0)
     # line 21: radius = if adaptive then dual / (L0 + L1 * dual) else lr / (t + 1)^(3/4)
     radius = (
-        dual / (L0 + L1 * dual)
-        if adaptive
-        else g.new_full((), ieee.div(lr, ieee.pow(t + 1, 3 / 4)))
+        dual / (L0 + L1 * dual) if adaptive else g.new_tensor(ieee.div(lr, ieee.pow(t + 1, 3 / 4)))
     )
     # line 22: theta <- theta - radius * dualize(m, rms_to_rms)
     theta = theta - radius * (ieee.sqrt(rows / ieee.maximum(cols, 1)) * polar(m))
@@ -130,7 +128,7 @@ def gluon_foreach(
     torch._foreach_clamp_min_(dual, 0)
     # line 21: radius = if adaptive then dual / (L0 + L1 * dual) else lr / (t + 1)^(3/4)
     radius = [
-        dual / (L0 + L1 * dual) if adaptive else g.new_full((), s1)
+        dual / (L0 + L1 * dual) if adaptive else g.new_tensor(s1)
         for dual, g in zip(dual, g, strict=True)
     ]
     # line 22: theta <- theta - radius * dualize(m, rms_to_rms)
