@@ -23,14 +23,18 @@ class MismatchError(AssertionError):
 
 
 def compare(
-    ref: list[np.ndarray], got: list[np.ndarray], theta: list[np.ndarray], atol: float
+    ref: list[np.ndarray],
+    got: list[np.ndarray],
+    theta: list[np.ndarray],
+    atol: float,
+    rtol: float = RTOL,
 ) -> float:
-    """The worst |got - ref| / (atol + RTOL * |ref| + ULPS * ulp(theta)), ``ref`` and ``got``
+    """The worst |got - ref| / (atol + rtol * |ref| + ULPS * ulp(theta)), ``ref`` and ``got``
     being parameter changes from ``theta``; above 1 fails np.allclose with that tolerance."""
     worst = 0.0
     for r, g, t in zip(ref, got, theta, strict=True):
         if g.shape != r.shape or not np.all(np.isfinite(g)):
             return float("inf")
-        tol = atol + RTOL * np.abs(r) + ULPS * np.spacing(np.abs(t))
+        tol = atol + rtol * np.abs(r) + ULPS * np.spacing(np.abs(t))
         worst = max(worst, float(np.max(np.abs(g - r) / tol, initial=0.0)))
     return worst

@@ -37,6 +37,11 @@ class Counterpart:
     name: str  # "torch.optim.AdamW", "optax.adamw", ...
     build: Callable[..., Any]
     paths: tuple[str, ...] = ("default",)  # torch: "default" | "foreach" | "fused"
+    # The agreement check's tolerances (relative, and absolute as a fraction of lr) where the
+    # library computes in a lower precision on purpose (torch.optim.Muon: bf16 Newton-Schulz);
+    # None keeps optc.bench.check's.
+    check_rtol: float | None = None
+    check_atol_lr: float | None = None
 
     @property
     def framework(self) -> str:
@@ -52,6 +57,9 @@ class BenchSpec:
     probe: dict[str, float]
     counterparts: tuple[Counterpart, ...]
     fixed: dict[str, float] = field(default_factory=dict)
+    # Check and time only the workload's parameters of this many dimensions (torch.optim.Muon
+    # takes 2-d parameters only); None: all of them.
+    ndim: int | None = None
 
 
 def _flags(kw: Mapping[str, Any]) -> dict[str, Any]:
@@ -90,6 +98,12 @@ def _p():
     import pytorch_optimizer
 
     return pytorch_optimizer
+
+
+def _heavyball():
+    import heavyball
+
+    return heavyball
 
 
 def _coupled(wd, inner):
@@ -887,6 +901,74 @@ SPECS: tuple[BenchSpec, ...] = (
             ),
         ),
         fixed={"min_norm": 0.0},  # pytorch_optimizer.Fromage has no min_norm
+    ),
+    # -- matrix optimizers (2-d parameters only) ------------------------------------------------
+    BenchSpec(
+        "muon",
+        {"lr": 0.02, "weight_decay": 0.1, "momentum": 0.9, "eps": 1e-7},
+        (
+            Counterpart(
+                "torch.optim",
+                "torch.optim.Muon",
+                lambda ps, h: _t().Muon(
+                    ps,
+                    lr=h["lr"],
+                    weight_decay=h["weight_decay"],
+                    momentum=h["momentum"],
+                    nesterov=True,
+                    ns_coefficients=(h["ns_a"], h["ns_b"], h["ns_c"]),
+                    eps=h["eps"],
+                    ns_steps=int(h["ns_steps"]),
+                    adjust_lr_fn="original",
+                ),
+                # torch.optim.Muon runs Newton-Schulz in bfloat16, the spec in float32: their
+                # steps agree to bf16's ~1e-2, not to the check's 1e-3
+                check_rtol=3e-2,
+                check_atol_lr=3e-2,
+            ),
+        ),
+        fixed={"nesterov": True, "match_rms_adamw": False},
+        ndim=2,
+    ),
+    # specs/soap.opt comes from another branch: until it lands this entry is inert (the default
+    # spec list is the library's specs that have an entry, and `optc bench --specs soap` names
+    # no spec); its hyper names are the ones that branch declares (lr, beta1, beta2,
+    # shampoo_beta, eps, weight_decay, precondition_frequency); check them when it arrives.
+    BenchSpec(
+        "soap",
+        {"lr": 3e-3, "beta1": 0.9, "beta2": 0.95, "shampoo_beta": 0.9, "weight_decay": 0.01},
+        (
+            _po(
+                "SOAP",
+                lambda ps, h: _p().SOAP(
+                    ps,
+                    lr=h["lr"],
+                    betas=(h["beta1"], h["beta2"]),
+                    shampoo_beta=h["shampoo_beta"],
+                    eps=h["eps"],
+                    weight_decay=h["weight_decay"],
+                    precondition_frequency=int(h["precondition_frequency"]),
+                    correct_bias=True,
+                    normalize_gradient=False,
+                    merge_dims=False,
+                    precondition_1d=False,
+                ),
+            ),
+            Counterpart(
+                "heavyball",
+                "heavyball.SOAP",
+                lambda ps, h: _heavyball().SOAP(
+                    ps,
+                    lr=h["lr"],
+                    betas=(h["beta1"], h["beta2"]),
+                    shampoo_beta=h["shampoo_beta"],
+                    eps=h["eps"],
+                    weight_decay=h["weight_decay"],
+                    precondition_frequency=int(h["precondition_frequency"]),
+                ),
+            ),
+        ),
+        ndim=2,
     ),
     BenchSpec(
         "rprop",

@@ -71,6 +71,8 @@ class Candidate:
     framework: str  # "torch" | "jax"
     path: str  # readable | foreach | fused | jax | default (a library's)
     make: Callable[..., Any]  # torch: make(params) -> Optimizer; jax: make() -> transformation
+    rtol: float = check_mod.RTOL  # the agreement check's tolerances (Counterpart.check_rtol)
+    atol_lr: float = check_mod.ATOL_LR
 
     @property
     def is_library(self) -> bool:
@@ -154,8 +156,12 @@ def candidates(
 
 
 def _library_candidates(cp: Counterpart, h: dict[str, float]) -> list[Candidate]:
+    tolerances = {
+        "rtol": check_mod.RTOL if cp.check_rtol is None else cp.check_rtol,
+        "atol_lr": check_mod.ATOL_LR if cp.check_atol_lr is None else cp.check_atol_lr,
+    }
     if cp.framework == "jax":
-        return [Candidate(cp.name, cp.library, "jax", "default", lambda: cp.build(h))]
+        return [Candidate(cp.name, cp.library, "jax", "default", lambda: cp.build(h), **tolerances)]
     return [
         Candidate(
             cp.label(path),
@@ -165,6 +171,7 @@ def _library_candidates(cp: Counterpart, h: dict[str, float]) -> list[Candidate]
             (lambda ps: cp.build(ps, h))
             if path == "default"
             else (lambda ps, path=path: cp.build(ps, h, **{path: True})),
+            **tolerances,
         )
         for path in cp.paths
     ]
@@ -238,6 +245,7 @@ def check_spec(
     (with the reason); the unavailable ones are removed from ``cands``."""
     import torch
 
+    workload = workload.restricted(setup.bench.ndim if setup.bench else None)
     params = workload.params()
     runs: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
@@ -250,7 +258,8 @@ def check_spec(
     ref = next((c.label for c in cands if c.source == "optc" and c.path == "readable"), None)
     if ref is None or ref not in runs:
         raise MismatchError(f"{setup.name}: the readable path cannot run: {unavailable.get(ref)}")
-    atol = check_mod.ATOL_LR * float(setup.probe.get("lr", 1e-3))
+    lr = float(setup.probe.get("lr", 1e-3))
+    atol = check_mod.ATOL_LR * lr
     worst = dict.fromkeys(runs, 0.0)
     before = dict.fromkeys(runs, params)
     for step in range(steps):
@@ -273,13 +282,15 @@ def check_spec(
             deltas[label] = [a - b for a, b in zip(after, before[label], strict=True)]
             before[label] = after
         for label in runs:
-            err = check_mod.compare(deltas[ref], deltas[label], theta, atol)
+            c = by_label[label]
+            err = check_mod.compare(deltas[ref], deltas[label], theta, c.atol_lr * lr, c.rtol)
             worst[label] = max(worst[label], err)
             if err > 1.0:
                 raise MismatchError(
                     f"{setup.name}: {label} disagrees with {ref} at step {step + 1} (hypers "
-                    f"{setup.probe}): error {err:.3g} x tolerance (rtol {check_mod.RTOL}, atol "
-                    f"{atol:.3g} + {check_mod.ULPS} ulps of theta on each step's parameter change)"
+                    f"{setup.probe}): error {err:.3g} x tolerance (rtol {c.rtol}, atol "
+                    f"{c.atol_lr * lr:.3g} + {check_mod.ULPS} ulps of theta on each step's "
+                    "parameter change)"
                     ": the mapping in optc.bench.counterparts is wrong, or the path is"
                 )
     cands[:] = [c for c in cands if c.label in runs]
@@ -291,6 +302,11 @@ def check_spec(
         "rtol": check_mod.RTOL,
         "atol": atol,
         "worst_error_in_tolerances": worst,
+        "tolerances": {
+            c.label: {"rtol": c.rtol, "atol": c.atol_lr * lr}
+            for c in cands
+            if (c.rtol, c.atol_lr) != (check_mod.RTOL, check_mod.ATOL_LR)
+        },
         "passed": True,
     }, unavailable
 
@@ -539,16 +555,23 @@ def collect(
         setup = setups[name]
         labels = {c.label for c in cands[name]}
         timed = [c for c in candidates(setup, setup.hypers, paths) if c.label in labels]
+        spec_wl = wl.restricted(setup.bench.ndim if setup.bench else None)
+        inputs = (params, tgrads, jgrads)
+        if spec_wl is not wl:  # a spec timed on part of the workload draws its own tensors
+            grads_wl = spec_wl.grads(0)
+            inputs = (
+                spec_wl.params(),
+                [torch.tensor(g, device=dev) for g in grads_wl],
+                jax_side.put(grads_wl),
+            )
         rows, moved = time_spec(
             setup,
             timed,
-            params,
-            tgrads,
-            jgrads,
+            *inputs,
             dev,
             repeats,
             warmup,
-            wl,
+            spec_wl,
             dict(unavailable[name]),
             meta[name],
         )
@@ -558,6 +581,7 @@ def collect(
             "hypers": setup.hypers,
             "bytes_moved": moved,
             "floor_ms": 1e3 * moved["total"] / (copy_bw["gb_per_s"] * 1e9),
+            "workload": spec_wl.describe(),
             "check": checks[name],
             "rows": rows,
         }

@@ -52,6 +52,12 @@ class Workload:
             for s in self.shapes
         ]
 
+    def restricted(self, ndim: int | None) -> Workload:
+        """This workload's shapes with ``ndim`` dimensions (all of them for None)."""
+        if ndim is None:
+            return self
+        return Workload(tuple(s for s in self.shapes if len(s) == ndim), self.seed)
+
     def params(self) -> list[np.ndarray]:
         return self.arrays(0)
 
