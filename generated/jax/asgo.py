@@ -120,7 +120,7 @@ def asgo(
     adam_eps: optax.ScalarOrSchedule = 1e-08,
     adam_weight_decay: optax.ScalarOrSchedule = 0.01,
     learning_rate: optax.ScalarOrSchedule = 0.001,
-    eps: optax.ScalarOrSchedule = 0.0001,
+    eps: optax.ScalarOrSchedule = 0.001,
     *,
     lr: optax.ScalarOrSchedule | None = None,
 ) -> optax.GradientTransformation:
@@ -149,9 +149,11 @@ def asgo(
             dimension, cols = the product of the others), recomputed every step
         eps: outside the root, added to the eigenvalues of V^(1/2): Λ = V^(1/2) + eps * I, step
             Λ^(-1) G, computed as Q diag(1 / (sqrt(max(λ, 0)) + eps)) Qᵀ G from V's
-            eigendecomposition; default 1e-4, not 1e-8: V of a tall parameter (rows > cols) is
-            singular and the rounding of a step in V's null space is multiplied by 1 / eps (with
-            1e-8 a float32 step on a 6 x 3 parameter differs from the float64 one by 8e-3)
+            eigendecomposition; default 1e-3, not 1e-8: V of a tall parameter (rows > cols) is
+            singular until enough steps have accumulated, and the rounding of a step in V's null
+            space is multiplied by 1 / eps (with 1e-8 a float32 step on a 6 x 3 parameter differs
+            from the float64 one by 8e-3; with 1e-4 two bf16 steps on a 4 x 3 parameter differ from
+            float32 ones by 6e-2; 1e-3 keeps both within their dtype's accuracy)
         dispatch: parameters with two or more dimensions take the ASGO step; the others take
             specs/adamw.opt's step with its own hypers adam_* (the paper defines ASGO for matrices
             only)
@@ -176,7 +178,7 @@ def asgo(
             the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count)
             is accepted.
         eps: added to the eigenvalues of the square root of the left statistic; in (0, inf)
-            (default 0.0001); a schedule (a callable of the step count) is accepted.
+            (default 0.001); a schedule (a callable of the step count) is accepted.
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

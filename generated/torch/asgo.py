@@ -195,9 +195,11 @@ class ASGO(SpecOptimizer):
             dimension, cols = the product of the others), recomputed every step
         eps: outside the root, added to the eigenvalues of V^(1/2): Λ = V^(1/2) + eps * I, step
             Λ^(-1) G, computed as Q diag(1 / (sqrt(max(λ, 0)) + eps)) Qᵀ G from V's
-            eigendecomposition; default 1e-4, not 1e-8: V of a tall parameter (rows > cols) is
-            singular and the rounding of a step in V's null space is multiplied by 1 / eps (with
-            1e-8 a float32 step on a 6 x 3 parameter differs from the float64 one by 8e-3)
+            eigendecomposition; default 1e-3, not 1e-8: V of a tall parameter (rows > cols) is
+            singular until enough steps have accumulated, and the rounding of a step in V's null
+            space is multiplied by 1 / eps (with 1e-8 a float32 step on a 6 x 3 parameter differs
+            from the float64 one by 8e-3; with 1e-4 two bf16 steps on a 4 x 3 parameter differ from
+            float32 ones by 6e-2; 1e-3 keeps both within their dtype's accuracy)
         dispatch: parameters with two or more dimensions take the ASGO step; the others take
             specs/adamw.opt's step with its own hypers adam_* (the paper defines ASGO for matrices
             only)
@@ -220,7 +222,7 @@ class ASGO(SpecOptimizer):
             inf). Default: 0.01.
         lr (float): learning rate of the preconditioned step; in (0, inf). Default: 0.001.
         eps (float): added to the eigenvalues of the square root of the left statistic; in (0,
-            inf). Default: 0.0001.
+            inf). Default: 0.001.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
         foreach (bool | None, keyword-only): accepted as in torch.optim; True is not available
@@ -259,7 +261,7 @@ class ASGO(SpecOptimizer):
         adam_eps: float = 1e-08,
         adam_weight_decay: float = 0.01,
         lr: float = 0.001,
-        eps: float = 0.0001,
+        eps: float = 0.001,
         *,
         maximize: bool = False,
         foreach: bool | None = None,
