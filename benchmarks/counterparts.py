@@ -996,3 +996,5 @@ SPECS: tuple[BenchSpec, ...] = (
 )
 
 BY_SPEC: dict[str, BenchSpec] = {s.spec: s for s in SPECS}
+# Entries written ahead of their spec (on another branch): skipped while the spec is absent.
+PENDING: frozenset[str] = frozenset({"soap"})

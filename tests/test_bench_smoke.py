@@ -127,7 +127,9 @@ def test_wrong_mapping_stops_before_timing(monkeypatch, wrong):
 def test_counterparts_name_spec_hypers():
     library = set(suite.library_specs())
     for b in counterparts.SPECS:
-        assert b.spec in library
+        if b.spec not in library:  # an entry prepared for a spec still on another branch
+            assert b.spec in counterparts.PENDING
+            continue
         defaults = suite.load_spec(b.spec).defaults
         assert set(b.probe) <= set(defaults) and set(b.fixed) <= set(defaults), b.spec
     assert suite.default_specs() == [s for s in suite.library_specs() if s in counterparts.BY_SPEC]
@@ -158,3 +160,20 @@ def test_cli_usage_errors(capsys):
 def test_cli_cuda_unavailable_is_skipped(capsys):
     assert main(["bench", "--device", "cuda", "--specs", "sgd"]) == 0
     assert "torch.cuda is not available" in capsys.readouterr().err
+
+
+def test_an_entry_without_its_spec_is_skipped():
+    """The SOAP entry waits for specs/soap.opt: absent, it is in no default run."""
+    for name in counterparts.PENDING - set(suite.library_specs()):
+        assert name not in suite.default_specs()
+
+
+def test_muon_is_checked_and_timed_on_the_matrices_only():
+    """torch.optim.Muon takes 2-d parameters only: the entry's ndim = 2 keeps the (4,) vector out
+    of the check and the timing, and its bf16 Newton-Schulz passes the wider stated tolerance."""
+    result = _collect(["muon"], paths=("readable",))
+    (entry,) = result["specs"]
+    assert entry["workload"].startswith("1 x 8x4 float32")
+    rows = _rows(result, "muon")
+    assert rows["torch.optim.Muon"]["available"]
+    assert entry["check"]["tolerances"]["torch.optim.Muon"]["rtol"] == 3e-2
