@@ -16,11 +16,12 @@ import torch
 from optax.contrib import _muon as optax_muon
 
 import optc
+from optc.backends.hypers import resolve_hypers
 from optc.backends.jax import axes as jax_axes
 from optc.backends.reference.interpreter import _newton_schulz, _polar
 from optc.backends.torch import axes as torch_axes
 from optc.check.norms import MUON_COEFFICIENTS, check_spectral
-from optc.verify import gradient_stream, initial_params, verify
+from optc.verify import gradient_stream, initial_params, run_reference, run_torch, verify
 from tests.refcases.group_m import _float64_newton_schulz
 from tests.test_reference_libraries import _optax_trajectory
 
@@ -160,3 +161,106 @@ def test_matrix_function_misuse_is_a_located_error(call, message):
     with pytest.raises(optc.SpecError, match=message) as err:
         optc.load_program(text)
     assert err.value.diagnostic.span.line == 5
+
+
+# -- equivalences (issue 9 item 5) -------------------------------------------------------------
+# specs/muon.opt with its Newton-Schulz line replaced: a randomized numeric check (seeded random
+# parameters and gradients, float64), not a proof; `optc equiv` sees matrix functions as opaque.
+NS_LINE = "    o = newton_schulz(u / max(norm(u), eps), ns_steps, ns_a, ns_b, ns_c)\n"
+EQUIV_SHAPES = ((6, 4), (4, 6), (5, 5), (9, 3), (3, 2, 2, 2), (7,))
+
+
+def _muon_variant(name: str, orthogonalization: str) -> optc.Program:
+    """specs/muon.opt with the Newton-Schulz line replaced by ``orthogonalization``."""
+    text = (SPECS / "muon.opt").read_text(encoding="utf-8")
+    assert NS_LINE in text
+    return optc.load_program(
+        text.replace(NS_LINE, orthogonalization).replace("optimizer Muon", f"optimizer {name}")
+    )
+
+
+def _by_hand(steps: int) -> str:
+    """Quintic Newton-Schulz written out with `@`: X = a X + (b A + c A A) X, A = X Xᵀ (never
+    transposed to the smaller side: X Xᵀ X = X (Xᵀ X), so it is the same map)."""
+    lines = ["    x0 = u / max(norm(u), eps)\n"]
+    for k in range(1, steps + 1):
+        lines.append(f"    a{k} = x{k - 1} @ transpose(x{k - 1})\n")
+        lines.append(
+            f"    x{k} = ns_a * x{k - 1} + (ns_b * a{k} + ns_c * (a{k} @ a{k})) @ x{k - 1}\n"
+        )
+    return "".join(lines) + f"    o = x{steps}\n"
+
+
+def _largest_theta_gap(a: optc.Program, b: optc.Program, hypers: dict, steps: int) -> float:
+    """max |θ_a - θ_b| over every step and parameter, both run by the float64 reference."""
+    params = initial_params(EQUIV_SHAPES, seed=11)
+    grads = gradient_stream(EQUIV_SHAPES, steps, seed=12)
+    run_a = run_reference(a, params, grads, resolve_hypers(a, hypers))
+    run_b = run_reference(b, params, grads, resolve_hypers(b, hypers))
+    return max(
+        float(np.abs(x["theta"] - y["theta"]).max())
+        for step_a, step_b in zip(run_a, run_b, strict=True)
+        for x, y in zip(step_a, step_b, strict=True)
+    )
+
+
+def test_muon_equals_its_newton_schulz_written_by_hand():
+    """specs/muon.opt (built-in newton_schulz, 5 quintic steps, transposed while rows > cols)
+    and the same spec with the 5 steps written with `@`: θ agrees at every one of 10 steps on
+    tall, wide, square, 4-d and 1-d parameters, in the reference and in torch (float64)."""
+    spec = optc.load_program(SPECS / "muon.opt")
+    by_hand = _muon_variant("MuonByHand", _by_hand(5))
+    gap = _largest_theta_gap(spec, by_hand, {"lr": 0.05}, steps=10)
+    params = initial_params(EQUIV_SHAPES, seed=11)
+    grads = gradient_stream(EQUIV_SHAPES, 10, seed=12)
+    values = resolve_hypers(spec, {"lr": 0.05})
+    torch_gap = max(
+        float(np.abs(x["theta"] - y["theta"]).max())
+        for step_a, step_b in zip(
+            run_torch(spec, params, grads, values, "float64"),
+            run_torch(by_hand, params, grads, values, "float64"),
+            strict=True,
+        )
+        for x, y in zip(step_a, step_b, strict=True)
+    )
+    print(f"max |θ(muon.opt) - θ(by hand)|: reference {gap:.1e}, torch float64 {torch_gap:.1e}")
+    assert gap < 1e-13 and torch_gap < 1e-13
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (4, 6), (5, 5), (12, 3)], ids=str)
+def test_cubic_newton_schulz_reaches_the_svd_polar_factor(shape):
+    """On random tall, wide and square matrices, 30 cubic steps from x / norm(x) equal NumPy's
+    U Vᵀ to 1e-12, in the reference and both backends (float64)."""
+    x = np.random.default_rng(sum(shape)).standard_normal(shape)
+    u, _, vh = np.linalg.svd(x, full_matrices=False)
+    scaled = x / np.linalg.norm(x)
+    ours = _newton_schulz(scaled, 30, 1.5, -0.5, 0.0)
+    gaps = {
+        "reference": np.abs(ours - u @ vh).max(),
+        "torch": np.abs(
+            torch_axes.newton_schulz(torch.tensor(scaled), 30, 1.5, -0.5, 0.0).numpy() - u @ vh
+        ).max(),
+        "jax": np.abs(
+            np.asarray(jax_axes.newton_schulz(jnp.asarray(scaled), 30, 1.5, -0.5, 0.0)) - u @ vh
+        ).max(),
+    }
+    print(f"{shape}: " + ", ".join(f"{k} {v:.1e}" for k, v in gaps.items()))
+    assert max(gaps.values()) < 1e-12
+
+
+def test_spectral_dualize_is_muon_with_a_convergent_newton_schulz():
+    """Muon with `dualize(u, spectral)` (the SVD polar factor) against Muon with
+    `newton_schulz(u / max(norm(u), eps), 30, cubic)`: θ equal to 1e-12 at each of 10 steps;
+    with 12 cubic steps they differ by more than 1e-6 (the smallest singular values of
+    u / norm(u) grow by only 1.5 per step), so the agreement is the iteration's convergence."""
+    polar = _muon_variant("MuonPolar", "    o = dualize(u, spectral)\n")
+    gaps = {}
+    for steps in (30, 12):
+        cubic = _muon_variant(
+            "MuonCubic", f"    o = newton_schulz(u / max(norm(u), eps), {steps}, cubic)\n"
+        )
+        gaps[steps] = _largest_theta_gap(polar, cubic, {"lr": 0.05}, steps=10)
+        print(
+            f"max |θ(dualize) - θ(cubic NS, {steps} steps)| over 10 Muon steps: {gaps[steps]:.1e}"
+        )
+    assert gaps[30] < 1e-12 and gaps[12] > 1e-6

@@ -40,16 +40,19 @@ from optc.generated.jax.adamwschedulefreeform2 import (
 from optc.generated.jax.adamx import AdamXState, adamx
 from optc.generated.jax.adan import AdanState, adan
 from optc.generated.jax.adanorm import AdaNormState, adanorm
+from optc.generated.jax.adareg import AdaRegState, adareg
 from optc.generated.jax.adax import AdaXState, adax
 from optc.generated.jax.ademamix import AdEMAMixState, ademamix
 from optc.generated.jax.adopt import ADOPTState, adopt
 from optc.generated.jax.amos import AmosState, amos
 from optc.generated.jax.amsgrad import AMSGradState, amsgrad
 from optc.generated.jax.asgd import ASGDState, asgd
+from optc.generated.jax.asgo import ASGOState, asgo
 from optc.generated.jax.avagrad import AvaGradState, avagrad
 from optc.generated.jax.bemaadam import BEMAAdamState, bemaadam
 from optc.generated.jax.cadam import CAdamState, cadam
 from optc.generated.jax.cadamw import CAdamWState, cadamw
+from optc.generated.jax.caspr import CASPRState, caspr
 from optc.generated.jax.clipadam import ClipAdamState, clipadam
 from optc.generated.jax.cosmos import COSMOSState, cosmos
 from optc.generated.jax.dadaptadagrad import DAdaptAdaGradState, dadaptadagrad
@@ -113,6 +116,7 @@ from optc.generated.jax.sgdschedulefree import SGDScheduleFreeState, sgdschedule
 from optc.generated.jax.sgdwsd import SGDWSDState, sgdwsd
 from optc.generated.jax.sgdwsds import SGDWSDSState, sgdwsds
 from optc.generated.jax.shampoo import ShampooState, shampoo
+from optc.generated.jax.shampoografted import ShampooGraftedState, shampoografted
 from optc.generated.jax.signsgd import SignSGDState, signsgd
 from optc.generated.jax.signum import SignumState, signum
 from optc.generated.jax.sm3 import SM3State, sm3
@@ -127,6 +131,7 @@ __all__ = [
     "ADOPTState",
     "AMSGradState",
     "ASGDState",
+    "ASGOState",
     "AdEMAMixState",
     "AdaBeliefState",
     "AdaBoundState",
@@ -137,6 +142,7 @@ __all__ = [
     "AdaGradPlusPlusState",
     "AdaGraftState",
     "AdaNormState",
+    "AdaRegState",
     "AdaXState",
     "AdadeltaState",
     "AdafacDiagMomentumState",
@@ -165,6 +171,7 @@ __all__ = [
     "AmosState",
     "AvaGradState",
     "BEMAAdamState",
+    "CASPRState",
     "CAdamState",
     "CAdamWState",
     "COSMOSState",
@@ -232,6 +239,7 @@ __all__ = [
     "SOAPState",
     "SPlusState",
     "ScionState",
+    "ShampooGraftedState",
     "ShampooState",
     "SignSGDState",
     "SignumState",
@@ -272,16 +280,19 @@ __all__ = [
     "adamx",
     "adan",
     "adanorm",
+    "adareg",
     "adax",
     "ademamix",
     "adopt",
     "amos",
     "amsgrad",
     "asgd",
+    "asgo",
     "avagrad",
     "bemaadam",
     "cadam",
     "cadamw",
+    "caspr",
     "clipadam",
     "cosmos",
     "dadaptadagrad",
@@ -345,6 +356,7 @@ __all__ = [
     "sgdwsd",
     "sgdwsds",
     "shampoo",
+    "shampoografted",
     "signsgd",
     "signum",
     "sm3",

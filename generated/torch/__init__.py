@@ -34,16 +34,19 @@ from optc.generated.torch.adamwschedulefreeform2 import AdamWScheduleFreeForm2
 from optc.generated.torch.adamx import AdamX
 from optc.generated.torch.adan import Adan
 from optc.generated.torch.adanorm import AdaNorm
+from optc.generated.torch.adareg import AdaReg
 from optc.generated.torch.adax import AdaX
 from optc.generated.torch.ademamix import AdEMAMix
 from optc.generated.torch.adopt import ADOPT
 from optc.generated.torch.amos import Amos
 from optc.generated.torch.amsgrad import AMSGrad
 from optc.generated.torch.asgd import ASGD
+from optc.generated.torch.asgo import ASGO
 from optc.generated.torch.avagrad import AvaGrad
 from optc.generated.torch.bemaadam import BEMAAdam
 from optc.generated.torch.cadam import CAdam
 from optc.generated.torch.cadamw import CAdamW
+from optc.generated.torch.caspr import CASPR
 from optc.generated.torch.clipadam import ClipAdam
 from optc.generated.torch.cosmos import COSMOS
 from optc.generated.torch.dadaptadagrad import DAdaptAdaGrad
@@ -107,6 +110,7 @@ from optc.generated.torch.sgdschedulefree import SGDScheduleFree
 from optc.generated.torch.sgdwsd import SGDWSD
 from optc.generated.torch.sgdwsds import SGDWSDS
 from optc.generated.torch.shampoo import Shampoo
+from optc.generated.torch.shampoografted import ShampooGrafted
 from optc.generated.torch.signsgd import SignSGD
 from optc.generated.torch.signum import Signum
 from optc.generated.torch.sm3 import SM3
@@ -119,6 +123,8 @@ from optc.generated.torch.yogi import Yogi
 __all__ = [
     "ADOPT",
     "ASGD",
+    "ASGO",
+    "CASPR",
     "COSMOS",
     "DASGO",
     "LAMB",
@@ -146,6 +152,7 @@ __all__ = [
     "AdaGradPlusPlus",
     "AdaGraft",
     "AdaNorm",
+    "AdaReg",
     "AdaX",
     "Adadelta",
     "AdafacDiag",
@@ -227,6 +234,7 @@ __all__ = [
     "SPlus",
     "Scion",
     "Shampoo",
+    "ShampooGrafted",
     "SignSGD",
     "Signum",
     "StableAdamW",
