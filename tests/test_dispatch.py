@@ -45,14 +45,17 @@ def _data():
 
 def test_each_parameter_class_moves_by_its_own_rule():
     """The same model stepped by Lion on its matrices and Adam on the rest (two optimizers,
-    the specs' own) moves exactly as under the one dispatching optimizer."""
+    the specs' own) moves exactly as under the one dispatching optimizer. All three take the
+    readable path (a spec whose blocks test the parameter's dimensions has no foreach path, and
+    the foreach ops round differently), so the comparison can be exact."""
     model, reference = _mlp(), _mlp()
-    opt = optc.load(DISPATCH, backend="torch")(model.parameters(), **HYPERS)
+    opt = optc.load(DISPATCH, backend="torch")(model.parameters(), **HYPERS, foreach=False)
     lion = optc.load(SPECS / "lion.opt", backend="torch")
     adam = optc.load(SPECS / "adam.opt", backend="torch")
     matrices = [p for p in reference.parameters() if p.ndim >= 2]
-    by_matrix = lion(matrices, lr=HYPERS["matrix_lr"])
-    by_vector = adam([p for p in reference.parameters() if p.ndim < 2], lr=HYPERS["vector_lr"])
+    by_matrix = lion(matrices, lr=HYPERS["matrix_lr"], foreach=False)
+    vectors = [p for p in reference.parameters() if p.ndim < 2]
+    by_vector = adam(vectors, lr=HYPERS["vector_lr"], foreach=False)
     x, y = _data()
     for _ in range(5):
         for net in (model, reference):
