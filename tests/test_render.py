@@ -25,7 +25,7 @@ GREEK = set(_GREEK_NAMES.split())
 KNOWN = GREEK | {
     "leftarrow", "frac", "sqrt", "left", "right", "cdot", "infty", "mathrm", "operatorname",
     "text", "land", "lor", "lnot", "le", "ge", "ne", "exp", "log", "min", "max",
-    "hat", "bar", "tilde", "sum", "quad", "cos", "sin",
+    "hat", "bar", "tilde", "sum", "quad", "cos", "sin", "top",
 }  # fmt: skip
 ENVIRONMENTS = {"aligned", "cases"}
 DELIMITERS = {"(", ")", "|", "[", "]", ".", "\\lVert", "\\rVert", "\\langle", "\\rangle"}

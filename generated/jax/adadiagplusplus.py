@@ -190,8 +190,8 @@ def adadiagplusplus(
             schedule (a callable of the step count) is accepted.
         weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default
             0.0); a schedule (a callable of the step count) is accepted.
-        precondition_frequency: T: steps between SVDs of the gradient (the paper: 500 vision,
-            200 language); an integer in [1, inf) (default 200); a schedule (a callable of the step
+        precondition_frequency: T: steps between SVDs of the gradient (paper: 500 vision, 200
+            language); an integer in [1, inf) (default 200); a schedule (a callable of the step
             count) is accepted.
         mask: where decay applies, as optax.adamw's ``mask``: a tree of bools shaped like the
             params (or a prefix of it), or a callable of the updates returning one; ``weight_decay``

@@ -209,10 +209,10 @@ def adafacdiagplusplusmomentum(
             accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
         beta1: coefficient of the running average of the clipped rotated update; in [0, 1)
             (default 0.9); a schedule (a callable of the step count) is accepted.
-        beta2_decay: decay exponent: the new squared rotated gradient has weight t^beta2_decay;
-            in (-inf, 0] (default -0.8); a schedule (a callable of the step count) is accepted.
-        eps1: added to every squared rotated gradient entry before the row and column sums; in
-            (0, inf) (default 1e-30); a schedule (a callable of the step count) is accepted.
+        beta2_decay: decay exponent: the new squared rotated gradient weighs t^beta2_decay; in
+            (-inf, 0] (default -0.8); a schedule (a callable of the step count) is accepted.
+        eps1: added to each squared rotated gradient entry before row and column sums; in (0,
+            inf) (default 1e-30); a schedule (a callable of the step count) is accepted.
         d: clipping threshold: the rotated update's RMS is at most d; in [1, inf) (default 1.0);
             a schedule (a callable of the step count) is accepted.
         weight_decay: decoupled weight decay coefficient, multiplied by lr; in [0, inf) (default

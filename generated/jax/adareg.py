@@ -95,8 +95,8 @@ def adareg(
             accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
         root: 2: H = r^(-1/2), full-matrix AdaGrad; 1: H = r^(-1), Online Newton Step; an
             integer in [1, 2] (default 2); a schedule (a callable of the step count) is accepted.
-        eps: added to the eigenvalues of the accumulated outer products before the root; in (0,
-            inf) (default 0.0001); a schedule (a callable of the step count) is accepted.
+        eps: added to the eigenvalues of the summed outer products before the root; in (0, inf)
+            (default 0.0001); a schedule (a callable of the step count) is accepted.
 
     No optax counterpart is declared: the keywords are the spec's names, except
     ``learning_rate`` (optax's name) for the step size.

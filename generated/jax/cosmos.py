@@ -296,9 +296,8 @@ def cosmos(
             accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
         beta1: coefficient of the momentum sum; in [0, 1) (default 0.9); a schedule (a callable
             of the step count) is accepted.
-        beta2: coefficient of the running averages of the subspace statistics and of the
-            projected squared gradient; in [0, 1) (default 0.999); a schedule (a callable of the
-            step count) is accepted.
+        beta2: coefficient of the EMAs of the subspace statistics and projected g^2; in [0, 1)
+            (default 0.999); a schedule (a callable of the step count) is accepted.
         eps: term added to sqrt(V_hat) and to the norms that normalise the two parts; in (0,
             inf) (default 1e-08); a schedule (a callable of the step count) is accepted.
         lr_ratio: factor of lr for matrix parameters (the official lr_ratio); in (0, inf)

@@ -228,8 +228,8 @@ def dion(
         learning_rate: learning rate of the orthonormalized step; in (0, inf) (default 0.01);
             the spec's ``lr``, also accepted as ``lr=``; a schedule (a callable of the step count)
             is accepted.
-        mu: momentum factor: the share of M's low-rank part kept by the error feedback; in [0,
-            1) (default 0.95); a schedule (a callable of the step count) is accepted.
+        mu: momentum: the share of M's low-rank part kept by the error feedback; in [0, 1)
+            (default 0.95); a schedule (a callable of the step count) is accepted.
         rank: rank of the low-rank approximation of the momentum; an integer in [1, inf)
             (default 128); a schedule (a callable of the step count) is accepted.
         eps: term added to the column norms of R before normalizing; in (0, inf) (default

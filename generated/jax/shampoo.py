@@ -237,12 +237,12 @@ def shampoo(
             (default 0.01); a schedule (a callable of the step count) is accepted.
         learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also
             accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        eps: damping added to the eigenvalues of the statistics before the inverse root; in (0,
-            inf) (default 1e-06); a schedule (a callable of the step count) is accepted.
+        eps: damping added to the statistics' eigenvalues before the inverse root; in (0, inf)
+            (default 1e-06); a schedule (a callable of the step count) is accepted.
         moving_average: statistics as moving averages with coefficient beta instead of sums; a
             bool (default False).
-        beta: coefficient of the moving average of the statistics (moving_average = true); in
-            [0, 1) (default 0.999); a schedule (a callable of the step count) is accepted.
+        beta: coefficient of the statistics' moving average (moving_average = true); in [0, 1)
+            (default 0.999); a schedule (a callable of the step count) is accepted.
         precondition_frequency: steps between recomputations of the inverse roots; an integer in
             [1, inf) (default 1); a schedule (a callable of the step count) is accepted.
 

@@ -219,8 +219,8 @@ def soap(
     Args:
         learning_rate: learning rate; in (0, inf) (default 0.003); the spec's ``lr``, also
             accepted as ``lr=``; a schedule (a callable of the step count) is accepted.
-        beta1: coefficient of the running average of the gradient, kept in the original basis;
-            in [0, 1) (default 0.95); a schedule (a callable of the step count) is accepted.
+        beta1: coefficient of the gradient's running average (in the original basis); in [0, 1)
+            (default 0.95); a schedule (a callable of the step count) is accepted.
         beta2: coefficient of the running average of the squared rotated gradient; in [0, 1)
             (default 0.95); a schedule (a callable of the step count) is accepted.
         shampoo_beta: coefficient of the running averages L of G Gᵀ and R of Gᵀ G; in [0, 1)

@@ -212,8 +212,8 @@ class AdaDiagPlusPlus(SpecOptimizer):
             1e-08.
         weight_decay (float): decoupled weight decay coefficient, multiplied by lr; in [0, inf).
             Default: 0.0.
-        precondition_frequency (int): T: steps between SVDs of the gradient (the paper: 500
-            vision, 200 language); an integer in [1, inf). Default: 200.
+        precondition_frequency (int): T: steps between SVDs of the gradient (paper: 500 vision,
+            200 language); an integer in [1, inf). Default: 200.
         beta1 (float | None, keyword-only): ``betas[0]`` by its spec name; overrides ``betas``.
             Default: None.
         beta2 (float | None, keyword-only): ``betas[1]`` by its spec name; overrides ``betas``.

@@ -227,10 +227,10 @@ class AdafacDiagPlusPlusMomentum(SpecOptimizer):
         lr (float): learning rate; in (0, inf). Default: 0.001.
         beta1 (float): coefficient of the running average of the clipped rotated update; in [0,
             1). Default: 0.9.
-        beta2_decay (float): decay exponent: the new squared rotated gradient has weight
+        beta2_decay (float): decay exponent: the new squared rotated gradient weighs
             t^beta2_decay; in (-inf, 0]. Default: -0.8.
-        eps1 (float): added to every squared rotated gradient entry before the row and column
-            sums; in (0, inf). Default: 1e-30.
+        eps1 (float): added to each squared rotated gradient entry before row and column sums;
+            in (0, inf). Default: 1e-30.
         d (float): clipping threshold: the rotated update's RMS is at most d; in [1, inf).
             Default: 1.0.
         weight_decay (float): decoupled weight decay coefficient, multiplied by lr; in [0, inf).

@@ -134,8 +134,8 @@ class AdaReg(SpecOptimizer):
         lr (float): learning rate; in (0, inf). Default: 0.01.
         root (int): 2: H = r^(-1/2), full-matrix AdaGrad; 1: H = r^(-1), Online Newton Step; an
             integer in [1, 2]. Default: 2.
-        eps (float): added to the eigenvalues of the accumulated outer products before the root;
-            in (0, inf). Default: 0.0001.
+        eps (float): added to the eigenvalues of the summed outer products before the root; in
+            (0, inf). Default: 0.0001.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:
             False.
         foreach (bool | None, keyword-only): True or None: the update of each param group as

@@ -381,8 +381,8 @@ class COSMOS(SpecOptimizer):
             inf). Default: 0.01.
         lr (float): learning rate; in (0, inf). Default: 0.001.
         betas (tuple[float, float]): ``(beta1, beta2)``: ``beta1``: coefficient of the momentum
-            sum; in [0, 1); ``beta2``: coefficient of the running averages of the subspace
-            statistics and of the projected squared gradient; in [0, 1). Default: (0.9, 0.999).
+            sum; in [0, 1); ``beta2``: coefficient of the EMAs of the subspace statistics and
+            projected g^2; in [0, 1). Default: (0.9, 0.999).
         eps (float): term added to sqrt(V_hat) and to the norms that normalise the two parts; in
             (0, inf). Default: 1e-08.
         lr_ratio (float): factor of lr for matrix parameters (the official lr_ratio); in (0,

@@ -288,8 +288,8 @@ class Dion(SpecOptimizer):
         adam_weight_decay (float): decoupled weight decay coefficient, multiplied by lr; in [0,
             inf). Default: 0.01.
         lr (float): learning rate of the orthonormalized step; in (0, inf). Default: 0.01.
-        mu (float): momentum factor: the share of M's low-rank part kept by the error feedback;
-            in [0, 1). Default: 0.95.
+        mu (float): momentum: the share of M's low-rank part kept by the error feedback; in [0,
+            1). Default: 0.95.
         rank (int): rank of the low-rank approximation of the momentum; an integer in [1, inf).
             Default: 128.
         eps (float): term added to the column norms of R before normalizing; in (0, inf).

@@ -273,12 +273,12 @@ class Shampoo(SpecOptimizer):
         adam_weight_decay (float): decoupled weight decay coefficient, multiplied by lr; in [0,
             inf). Default: 0.01.
         lr (float): learning rate; in (0, inf). Default: 0.001.
-        eps (float): damping added to the eigenvalues of the statistics before the inverse root;
-            in (0, inf). Default: 1e-06.
+        eps (float): damping added to the statistics' eigenvalues before the inverse root; in
+            (0, inf). Default: 1e-06.
         moving_average (bool): statistics as moving averages with coefficient beta instead of
             sums; a bool. Default: False.
-        beta (float): coefficient of the moving average of the statistics (moving_average =
-            true); in [0, 1). Default: 0.999.
+        beta (float): coefficient of the statistics' moving average (moving_average = true); in
+            [0, 1). Default: 0.999.
         precondition_frequency (int): steps between recomputations of the inverse roots; an
             integer in [1, inf). Default: 1.
         maximize (bool, keyword-only): maximize the objective instead of minimizing it. Default:

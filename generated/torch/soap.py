@@ -247,10 +247,9 @@ class SOAP(SpecOptimizer):
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
         lr (float): learning rate; in (0, inf). Default: 0.003.
-        betas (tuple[float, float]): ``(beta1, beta2)``: ``beta1``: coefficient of the running
-            average of the gradient, kept in the original basis; in [0, 1); ``beta2``: coefficient
-            of the running average of the squared rotated gradient; in [0, 1). Default: (0.95,
-            0.95).
+        betas (tuple[float, float]): ``(beta1, beta2)``: ``beta1``: coefficient of the
+            gradient's running average (in the original basis); in [0, 1); ``beta2``: coefficient of
+            the running average of the squared rotated gradient; in [0, 1). Default: (0.95, 0.95).
         shampoo_beta (float): coefficient of the running averages L of G Gᵀ and R of Gᵀ G; in
             [0, 1). Default: 0.95.
         eps (float): added to sqrt(v) in the rotated basis, before the bias correction; in (0,
