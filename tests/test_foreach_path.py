@@ -113,9 +113,9 @@ def test_flags_choose_the_path(monkeypatch):
     monkeypatch.setattr(cls, "foreach_kernel", staticmethod(lambda *a, **k: calls.append(a)))
     for p in params:
         p.grad = torch.ones_like(p)
-    cls(params).step()  # foreach=None: the foreach path, on CPU too (docs/design.md)
-    assert len(calls) == 1
-    cls(params, foreach=False).step()
+    cls(params).step()  # foreach=None: the readable loop (its non-finite values are the spec's)
+    assert len(calls) == 0
+    cls(params, foreach=True).step()
     assert len(calls) == 1
 
 

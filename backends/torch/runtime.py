@@ -309,7 +309,7 @@ class SpecOptimizer(torch.optim.Optimizer):
             shared = self._group_round_values(group, hypers, members)
         if group.get("fused"):
             self._fused_update(members, hypers, shared)
-        elif self.foreach_kernel is not None and group.get("foreach") is not False:
+        elif self.foreach_kernel is not None and group.get("foreach"):
             lists.apply(
                 members, hypers, shared, scalars=self.kernel_scalars, update=self.foreach_kernel
             )
