@@ -12,9 +12,10 @@ tensors) is what makes a state never share storage with θ, the gradient or anot
 spec may write ``g_prev <- g`` or ``prev <- theta`` — and keeps every state tensor the same
 object from step to step, as torch.optim's in-place kernels do. Faster paths plug in by
 overriding :meth:`SpecOptimizer._step_group`. ``fused=True`` takes the compiled path of
-:mod:`optc.backends.torch.fused`; ``foreach=True`` — and ``foreach=None``, the default, on every
-device (on CPU too: measured 2-4x faster than the readable loop, docs/design.md) — the
-multi-tensor path of :mod:`optc.backends.torch.lists`; ``foreach=False`` the readable loop.
+:mod:`optc.backends.torch.fused`; ``foreach=True`` the multi-tensor path of
+:mod:`optc.backends.torch.lists` (2-4x faster than the readable loop on CPU, docs/design.md, but
+its ``lerp`` gives NaN where the spec's formula gives ±inf, so it is opt-in); ``foreach=None``
+(the default) and ``foreach=False`` the readable loop.
 """
 
 from __future__ import annotations
