@@ -437,7 +437,8 @@ def _clip(text: str, width: int = 40) -> str:
 
 
 def _describe(token: Token) -> str:
-    if token.type == "NAME":
+    # `x` of `rows x cols` lexes as its own keyword where no rule expects a name; it is a name.
+    if token.type in ("NAME", "X"):
         return f"name `{_clip(token.value)}`"
     if token.type == "NUMBER":
         return f"number `{_clip(token.value)}`"
