@@ -113,10 +113,12 @@ def test_flags_choose_the_path(monkeypatch):
     monkeypatch.setattr(cls, "foreach_kernel", staticmethod(lambda *a, **k: calls.append(a)))
     for p in params:
         p.grad = torch.ones_like(p)
-    cls(params).step()  # foreach=None: the readable loop (its non-finite values are the spec's)
+    cls(params, foreach=False).step()
     assert len(calls) == 0
-    cls(params, foreach=True).step()
+    cls(params).step()  # foreach=None, the default: the multi-tensor path, as on CUDA in torch
     assert len(calls) == 1
+    cls(params, foreach=True).step()
+    assert len(calls) == 2
 
 
 PATHS = {"readable": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}

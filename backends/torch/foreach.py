@@ -7,7 +7,7 @@ scalars as ``<name>_kernel`` (``<name>_scalars``, computed once per group on the
 Python numbers and bools. Each statement is lowered to a few foreach ops:
 
 - sums and products are flattened into terms ``c * x * y / z`` with a host coefficient ``c``:
-  ``b * s + (1 - b) * x`` is ``_foreach_lerp_``; ``a + c * y * z`` ``_foreach_addcmul_``;
+  ``a + w * (b - a)`` is ``_foreach_lerp_``; ``a + c * y * z`` ``_foreach_addcmul_``;
   ``a + c * y / z`` ``_foreach_addcdiv_``; ``a + c * y`` ``_foreach_add_(..., alpha=c)``;
   unary functions, ``max``/``min``/``clip`` and powers have ops of their own, and ``norm(x)``
   is ``_foreach_norm``;
@@ -672,12 +672,6 @@ class ForeachWriter(lowering.BlockWriter):
     def _sum(self, terms: list[Term], shape: Shape, i: int, hint: str, root: bool) -> Value:
         """A list plus terms: one op per term on the first list term (every other operand is
         computed before that list may be overwritten)."""
-        if self._lerp(terms, shape):
-            start, end = terms
-            weight = self._coefficient(end)
-            end_value = self._lower(end.nums[0], i, "tmp")
-            base = self._operand(start.nums[0], i, hint, root, frozenset({end_value.text}))
-            return self._op(base, "lerp", [end_value.text, weight], shape, hint)
         lists = [t for t in terms if not t.is_host and t.guard is None]
         base_term = min(lists, key=lambda t: self._base_rank(t, shape, i, root))
         prepared = []
@@ -704,26 +698,6 @@ class ForeachWriter(lowering.BlockWriter):
         """Whether a term is (numbers per tensor and host values) times one full list."""
         split = _split_small(term)
         return split is not None and split[1].fused_op == "add"
-
-    def _lerp(self, terms: list[Term], shape: Shape) -> bool:
-        """``b * s + (1 - b) * x``: lerp from s (full-shaped) towards x by ``1 - b``."""
-        if len(terms) != 2 or any(
-            t.guard is not None or t.sign < 0 or t.dens or t.coef_den or t.host_dens for t in terms
-        ):
-            return False
-        start, end = terms
-        if [len(start.coef), len(end.coef), len(start.nums), len(end.nums)] != [1, 1, 1, 1]:
-            return False
-        b, w = start.coef[0], end.coef[0]
-        return (
-            isinstance(w, Op)
-            and w.op == "sub"
-            and isinstance(w.args[0], Const)
-            and w.args[0].value == 1
-            and w.args[1] == b
-            and start.nums[0].type.shape is shape
-            and self._constant(w)
-        )
 
     def _base_rank(self, term: Term, shape: Shape, i: int, root: bool) -> int:
         """Which list term a sum starts from: one that may be overwritten, then a computed one

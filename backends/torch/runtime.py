@@ -13,9 +13,8 @@ spec may write ``g_prev <- g`` or ``prev <- theta`` — and keeps every state te
 object from step to step, as torch.optim's in-place kernels do. Faster paths plug in by
 overriding :meth:`SpecOptimizer._step_group`. ``fused=True`` takes the compiled path of
 :mod:`optc.backends.torch.fused`; ``foreach=True`` the multi-tensor path of
-:mod:`optc.backends.torch.lists` (2-4x faster than the readable loop on CPU, docs/design.md, but
-its ``lerp`` gives NaN where the spec's formula gives ±inf, so it is opt-in); ``foreach=None``
-(the default) and ``foreach=False`` the readable loop.
+:mod:`optc.backends.torch.lists` (2-4x faster than the readable loop on CPU, docs/design.md),
+and ``foreach=None`` (the default) too; ``foreach=False`` the readable loop.
 """
 
 from __future__ import annotations
@@ -310,7 +309,7 @@ class SpecOptimizer(torch.optim.Optimizer):
             shared = self._group_round_values(group, hypers, members)
         if group.get("fused"):
             self._fused_update(members, hypers, shared)
-        elif self.foreach_kernel is not None and group.get("foreach"):
+        elif self.foreach_kernel is not None and group.get("foreach") is not False:
             lists.apply(
                 members, hypers, shared, scalars=self.kernel_scalars, update=self.foreach_kernel
             )

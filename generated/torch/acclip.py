@@ -125,11 +125,13 @@ def acclip_foreach(
 ) -> None:
     """acclip_update for lists of tensors of one device, dtype and step, in place."""
     # line 17: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 18: tau_alpha <- ema(tau_alpha, abs(g)^alpha, beta2)
     tmp = torch._foreach_abs(g)
     torch._foreach_pow_(tmp, alpha)
-    torch._foreach_lerp_(tau_alpha, tmp, s1)
+    torch._foreach_mul_(tau_alpha, beta2)
+    torch._foreach_add_(tau_alpha, tmp, alpha=s1)
     # line 19: tau = tau_alpha^(1 / alpha)
     # line 20: theta <- theta - lr * min(tau / (abs(m) + eps), 1) * m
     tmp_2 = torch._foreach_abs(m)

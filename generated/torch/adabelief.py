@@ -134,7 +134,8 @@ def adabelief_foreach(
 ) -> None:
     """adabelief_update for lists of tensors of one device, dtype and step, in place."""
     # line 18: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 19: s <- ema(s, (g - m)^2, beta2) + eps
     tmp = torch._foreach_sub(g, m)
     torch._foreach_mul_(s, beta2)

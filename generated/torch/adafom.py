@@ -102,7 +102,8 @@ def adafom_foreach(
 ) -> None:
     """adafom_update for lists of tensors of one device, dtype and step, in place."""
     # line 14: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 15: v <- (1 - 1/t) * v + g^2 / t
     torch._foreach_mul_(v, s1)
     torch._foreach_addcmul_(v, g, g, value=1 / t)

@@ -244,7 +244,8 @@ def adagraft_foreach(
     # line 14: theta <- start
     theta_3 = [x.clone() for x in start]
     # line 17: (adam) m <- ema(m, g, beta1)
-    torch._foreach_lerp_(direction_m, g, s2)
+    torch._foreach_mul_(direction_m, direction_beta1)
+    torch._foreach_add_(direction_m, g, alpha=s2)
     # line 18: (adam) v <- ema(v, g^2, beta2)
     torch._foreach_mul_(direction_v, direction_beta2)
     torch._foreach_addcmul_(direction_v, g, g, value=s3)

@@ -111,7 +111,8 @@ def adalayer_foreach(
     """adalayer_update for lists of tensors of one device, dtype and step, in place."""
     numel = [theta.numel() for theta in theta]
     # line 16: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 17: v <- ema(v, norm(g)^2 / sqrt(max(numel, 1)), beta2)
     v_2 = [
         beta2 * v + s1 * (torch.linalg.vector_norm(g) ** 2 / ieee.sqrt(ieee.maximum(numel, 1)))

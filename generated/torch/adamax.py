@@ -121,7 +121,8 @@ def adamax_foreach(
     # line 18: d = g + weight_decay * theta
     d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
     # line 19: m <- ema(m, d, beta1)
-    torch._foreach_lerp_(m, d, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, d, alpha=s0)
     # line 20: u <- max(beta2 * u, abs(d) + eps)
     torch._foreach_mul_(u, beta2)
     u_2 = torch._foreach_abs(d)

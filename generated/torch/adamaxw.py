@@ -118,7 +118,8 @@ def adamaxw_foreach(
 ) -> None:
     """adamaxw_update for lists of tensors of one device, dtype and step, in place."""
     # line 20: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 21: u <- max(beta2 * u, abs(g) + eps)
     torch._foreach_mul_(u, beta2)
     u_2 = torch._foreach_abs(g)

@@ -127,10 +127,12 @@ def adammini_foreach(
 ) -> None:
     """adammini_update for lists of tensors of one device, dtype and step, in place."""
     # line 19: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 20: v <- ema(v, row_mean(g^2), beta2)
     tmp = [row_mean(g**2) for g in g]
-    torch._foreach_lerp_(v, tmp, s1)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_add_(v, tmp, alpha=s1)
     # line 21: theta <- theta - lr * weight_decay * theta - lr * debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
     tmp_2 = torch._foreach_div(v, s4)
     torch._foreach_sqrt_(tmp_2)

@@ -220,7 +220,8 @@ def adamp_foreach(
     ndim = [theta.ndim for theta in theta]
     cols = [math.prod(theta.shape[1:]) for theta in theta]
     # line 22: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 23: v <- ema(v, g^2, beta2)
     torch._foreach_mul_(v, beta2)
     torch._foreach_addcmul_(v, g, g, value=s1)

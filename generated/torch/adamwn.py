@@ -147,7 +147,8 @@ def adamwn_foreach(
 ) -> None:
     """adamwn_update for lists of tensors of one device, dtype and step, in place."""
     # line 21: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 22: v <- ema(v, g^2, beta2)
     torch._foreach_mul_(v, beta2)
     torch._foreach_addcmul_(v, g, g, value=s1)

@@ -166,9 +166,11 @@ def adan_foreach(
         d_3 = torch._foreach_sub(g, g_prev)
         d = d_3
     # line 22: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s1)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s1)
     # line 23: v <- ema(v, d, beta2)
-    torch._foreach_lerp_(v, d, s2)
+    torch._foreach_mul_(v, beta2)
+    torch._foreach_add_(v, d, alpha=s2)
     # line 24: n <- ema(n, (g + beta2 * d)^2, beta3)
     torch._foreach_mul_(d, beta2)
     torch._foreach_add_(d, g)

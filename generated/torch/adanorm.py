@@ -164,7 +164,8 @@ def adanorm_foreach(
     torch._foreach_mul_(theta, s0)
     # line 22: e <- ema(e, norm(g), r)
     tmp = torch._foreach_norm(g)
-    torch._foreach_lerp_(e, tmp, s1)
+    torch._foreach_mul_(e, r)
+    torch._foreach_add_(e, tmp, alpha=s1)
     # line 23: scale = if norm(g) > 0 and e > norm(g) then e / norm(g) else 1
     scale = [
         torch.where(

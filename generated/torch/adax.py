@@ -123,7 +123,8 @@ def adax_foreach(
     # line 18: d = g + weight_decay * theta
     d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
     # line 19: m <- ema(m, d, beta1)
-    torch._foreach_lerp_(m, d, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, d, alpha=s0)
     # line 20: v <- (1 + beta2) * v + beta2 * d^2
     torch._foreach_mul_(v, s1)
     torch._foreach_addcmul_(v, d, d, value=beta2)

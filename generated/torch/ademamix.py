@@ -200,7 +200,8 @@ def ademamix_foreach(
 ) -> None:
     """ademamix_update for lists of tensors of one device, dtype and step, in place."""
     # line 34: m1 <- ema(m1, g, beta1)
-    torch._foreach_lerp_(m1, g, s0)
+    torch._foreach_mul_(m1, beta1)
+    torch._foreach_add_(m1, g, alpha=s0)
     # line 35: m2 <- ema(m2, g, beta3_t)
     torch._foreach_mul_(m2, beta3_t)
     torch._foreach_add_(m2, g, alpha=s1)

@@ -135,7 +135,8 @@ def adopt_foreach(
     if s1:
         pass
     else:
-        torch._foreach_lerp_(m, u, s2)
+        torch._foreach_mul_(m, beta1)
+        torch._foreach_add_(m, u, alpha=s2)
     # line 21: v <- if t == 1 then g^2 else ema(v, g^2, beta2)
     if s1:
         v_2 = torch._foreach_mul(g, g)

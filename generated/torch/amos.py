@@ -173,7 +173,8 @@ def amos_foreach(
     g2 = [torch.sqrt(torch.mean(torch.square(g))) for g in g]
     torch._foreach_mul_(g2, tmp)
     # line 24: v <- ema(v, g2, beta)
-    torch._foreach_lerp_(v, g2, s0)
+    torch._foreach_mul_(v, beta)
+    torch._foreach_add_(v, g2, alpha=s0)
     # line 25: v_hat_inv = (1 - beta^t) / (v + eps)
     tmp_2 = torch._foreach_add(v, eps)
     torch._foreach_reciprocal_(tmp_2)
@@ -201,7 +202,8 @@ def amos_foreach(
     torch._foreach_mul_(b, tmp_5)
     torch._foreach_add_(b, gamma)
     # line 31: m <- ema(m, delta, momentum)
-    torch._foreach_lerp_(m, delta, s6)
+    torch._foreach_mul_(m, momentum)
+    torch._foreach_add_(m, delta, alpha=s6)
     # line 32: theta <- theta - m
     torch._foreach_sub_(theta, m)
 

@@ -208,7 +208,8 @@ def avagrad_foreach(
     theta_2 = torch._foreach_add(theta, theta, alpha=-s0) if s0 != 0 else theta
     torch._foreach_copy_(theta, theta_2)
     # line 22: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s1)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s1)
     # line 23: rates_prev = sqrt(v) / sqrt(1 - beta2^max(t - 1, 1)) + eps
     rates_prev = torch._foreach_sqrt(v)
     torch._foreach_div_(rates_prev, s2)

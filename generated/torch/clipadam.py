@@ -181,7 +181,8 @@ def clipadam_foreach(
     # line 10: adam(g = if gnorm < max_norm then g else g / gnorm * max_norm)
     adam_g = [torch.where(gnorm < max_norm, g, g / gnorm * max_norm) for g in g]
     # line 17: (adam) m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, adam_g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, adam_g, alpha=s0)
     # line 18: (adam) v <- ema(v, g^2, beta2)
     torch._foreach_mul_(v, beta2)
     torch._foreach_addcmul_(v, adam_g, adam_g, value=s1)

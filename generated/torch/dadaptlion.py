@@ -234,7 +234,8 @@ def dadaptlion_foreach(
     # line 24: u = g + weight_decay * theta
     u = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
     # line 25: direction = sign(ema(m, u, beta1))
-    direction = torch._foreach_lerp(m, u, s0)
+    direction = torch._foreach_mul(m, beta1)
+    torch._foreach_add_(direction, u, alpha=s0)
     torch._foreach_sign_(direction)
     # line 26: theta <- theta - dlr * direction
     torch._foreach_addcmul_(theta, dlr, direction, value=-1)

@@ -119,7 +119,8 @@ def gluon_foreach(
     rows = [theta.shape[0] if theta.ndim else 1 for theta in theta]
     cols = [math.prod(theta.shape[1:]) for theta in theta]
     # line 19: m <- ema(m, g, beta)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 20: dual = max(dot(g, dualize(g, rms_to_rms)), 0)    # a sum of singular values: max only tells the checks so
     dual = [
         torch.sum(g * (ieee.sqrt(rows / ieee.maximum(cols, 1)) * polar(g)))

@@ -101,9 +101,11 @@ def lion_foreach(
 ) -> None:
     """lion_update for lists of tensors of one device, dtype and step, in place."""
     # line 15: c = ema(m, g, beta1)
-    c = torch._foreach_lerp(m, g, s0)
+    c = torch._foreach_mul(m, beta1)
+    torch._foreach_add_(c, g, alpha=s0)
     # line 16: m <- ema(m, g, beta2)
-    torch._foreach_lerp_(m, g, s1)
+    torch._foreach_mul_(m, beta2)
+    torch._foreach_add_(m, g, alpha=s1)
     # line 17: theta <- theta - lr * (sign(c) + weight_decay * theta)
     torch._foreach_sign_(c)
     if weight_decay != 0:

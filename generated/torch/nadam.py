@@ -167,7 +167,8 @@ def nadam_foreach(
     # line 24: mu_prod <- mu_prod * mu
     torch._foreach_mul_(mu_prod, mu)
     # line 25: m <- ema(m, d, beta1)
-    torch._foreach_lerp_(m, d, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, d, alpha=s0)
     # line 26: v <- ema(v, d^2, beta2)
     torch._foreach_mul_(v, beta2)
     torch._foreach_addcmul_(v, d, d, value=s1)

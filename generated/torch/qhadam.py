@@ -165,7 +165,8 @@ def qhadam_foreach(
     # line 20: d = g + weight_decay * theta
     d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
     # line 21: m <- ema(m, d, beta1)
-    torch._foreach_lerp_(m, d, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, d, alpha=s0)
     # line 22: v <- ema(v, d^2, beta2)
     torch._foreach_mul_(v, beta2)
     torch._foreach_addcmul_(v, d, d, value=s1)

@@ -102,7 +102,8 @@ def qhm_foreach(
     # line 14: d = g + weight_decay * theta
     d = torch._foreach_add(g, theta, alpha=weight_decay) if weight_decay != 0 else g
     # line 15: m <- ema(m, d, momentum)
-    torch._foreach_lerp_(m, d, s0)
+    torch._foreach_mul_(m, momentum)
+    torch._foreach_add_(m, d, alpha=s0)
     # line 16: theta <- theta - lr * ((1 - nu) * d + nu * m)
     tmp = torch._foreach_mul(d, s1)
     torch._foreach_add_(tmp, m, alpha=nu)

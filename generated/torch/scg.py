@@ -113,7 +113,8 @@ def scg_foreach(
 ) -> None:
     """scg_update for lists of tensors of one device, dtype and step, in place."""
     # line 19: m <- ema(m, g, beta)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 21: theta <- shrink * theta - lr * radius * norm_ball_direction(m, lmo)
     tmp = [
         torch.where(torch.linalg.vector_norm(m) > 0, m / torch.linalg.vector_norm(m), 0)

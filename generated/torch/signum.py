@@ -92,7 +92,8 @@ def signum_foreach(
 ) -> None:
     """signum_update for lists of tensors of one device, dtype and step, in place."""
     # line 14: m <- ema(m, g, beta)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
     tmp = torch._foreach_sign(m)
     if weight_decay != 0:

@@ -118,7 +118,8 @@ def sm3_foreach(
     # line 19: u = where(acc > 0, g / sqrt(acc + eps), 0)
     u = [torch.where(acc > 0, g / torch.sqrt(acc + eps), 0) for acc, g in zip(acc, g, strict=True)]
     # line 20: m <- ema(m, u, momentum)
-    torch._foreach_lerp_(m, u, s0)
+    torch._foreach_mul_(m, momentum)
+    torch._foreach_add_(m, u, alpha=s0)
     # line 21: theta <- theta - lr * m
     torch._foreach_add_(theta, m, alpha=-lr)
 

@@ -84,7 +84,8 @@ def tiger_foreach(
 ) -> None:
     """tiger_update for lists of tensors of one device, dtype and step, in place."""
     # line 14: m <- ema(m, g, beta)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 15: theta <- theta - lr * (sign(m) + weight_decay * theta)
     tmp = torch._foreach_sign(m)
     if weight_decay != 0:

@@ -126,7 +126,8 @@ def yogi_foreach(
 ) -> None:
     """yogi_update for lists of tensors of one device, dtype and step, in place."""
     # line 22: m <- ema(m, g, beta1)
-    torch._foreach_lerp_(m, g, s0)
+    torch._foreach_mul_(m, beta1)
+    torch._foreach_add_(m, g, alpha=s0)
     # line 23: v <- v - (1 - beta2) * sign(v - g^2) * g^2
     tmp = torch._foreach_addcmul(v, g, g, value=-1)
     torch._foreach_sign_(tmp)
