@@ -329,7 +329,8 @@ class ForeachWriter(lowering.BlockWriter):
         buffer = self.buffers[binding.target]
         own = self._free(buffer, i, binding.target)
         want = self.shapes[binding.target]
-        if binding.type.shape is not want:  # a state given fewer entries: filled per tensor
+        per_tensor_number = not self._host(binding.expr) and not self.el.on_device(binding.expr)
+        if binding.type.shape is not want or per_tensor_number:  # filled per tensor
             value = self._comprehension(binding.expr, binding.display, fill=want)
         else:
             value = self._root(binding.expr, i, binding.display, into=buffer if own else None)
