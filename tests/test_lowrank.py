@@ -44,7 +44,7 @@ def _generated_trajectories(stem: str, hypers: dict, shapes, grads) -> dict[str,
     factory = getattr(generated_jax, program.snake_name)
     keywords = sys.modules[factory.__module__].HYPER_NAMES  # optax's names: learning_rate...
     jax_run = _optax_trajectory(
-        factory(**{keywords[k]: v for k, v in values.items()}), params, grads
+        factory(**{keywords[k]: v for k, v in values.items()}), params, grads, jit=True
     )
     return {"torch": torch_run, "jax": jax_run}
 

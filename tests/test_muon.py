@@ -134,8 +134,8 @@ def test_optax_contrib_muon_written_as_a_spec():
     )
     params = initial_params(shapes)
     grads = gradient_stream(shapes, 20, seed=7)
-    got = _optax_trajectory(ours, params, grads)
-    want = _optax_trajectory(theirs, params, grads)
+    got = _optax_trajectory(ours, params, grads, jit=True)
+    want = _optax_trajectory(theirs, params, grads, jit=True)
     worst = max(
         float(np.abs(a - b).max())
         for gs, ws in zip(got, want, strict=True)

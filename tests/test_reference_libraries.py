@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -63,13 +64,16 @@ def _torch_trajectory(optimizer, tensors, grads) -> list[list[np.ndarray]]:
     return history
 
 
-def _optax_trajectory(transformation, params, grads) -> list[list[np.ndarray]]:
+def _optax_trajectory(transformation, params, grads, jit=False) -> list[list[np.ndarray]]:
+    """θ after every step; ``jit`` compiles ``update`` once (matrix specs run op by op for
+    minutes otherwise), as a training loop would."""
     tree = [jnp.asarray(p, dtype=jnp.float64) for p in params]
     state = transformation.init(tree)
+    update = jax.jit(transformation.update) if jit else transformation.update
     history = []
     for step_grads in grads:
         g_tree = [jnp.asarray(g, dtype=jnp.float64) for g in step_grads]
-        updates, state = transformation.update(g_tree, state, tree)
+        updates, state = update(g_tree, state, tree)
         tree = optax.apply_updates(tree, updates)
         history.append([np.asarray(x) for x in tree])
     return history
