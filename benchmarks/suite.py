@@ -30,6 +30,10 @@ from optc.bench.counterparts import BY_SPEC, BenchSpec, Counterpart
 from optc.bench.workload import WORKLOADS, Workload, round_robin, summarize
 
 OPTC_PATHS = ("readable", "foreach", "fused", "jax")
+# Timed by default: the readable path (the ground truth, 10-30x slower on the default workload)
+# costs more wall time than all the others together; it is timed on request (--paths readable)
+# and is always the check's reference on the check workload.
+DEFAULT_PATHS = ("foreach", "fused", "jax")
 SHAPE_CHECKED_PATHS = ("fused", "jax")  # compiled for the shapes: checked where they are timed
 DEFAULT_LIBRARIES = ("torch.optim", "optax")  # the default set: specs one of these implements
 CHECK_WORKLOAD = Workload(shapes=((32, 16), (16,), (8, 8, 3)), seed=7)
@@ -341,14 +345,13 @@ def check_after_timing(
     params: list[np.ndarray],
     steps: int,
 ) -> dict[str, Any] | None:
-    """The paths of ``_at_timing_shapes`` against the readable path, on the timing workload and
-    hypers, with the runs just timed: each took the same ``steps`` steps (first call, warm-up,
+    """The paths of ``_at_timing_shapes`` against the readable path (else the foreach path, which
+    the check workload compared with it), on the timing workload and hypers, with the runs just
+    timed: each took the same ``steps`` steps (first call, warm-up,
     timed) with the timing gradient from ``params``, so their total parameter changes must be
     allclose, with ``steps`` times a step's rounding allowed. Raises MismatchError (that spec's
     times are not reported). None when there is no such path."""
-    ref = next(
-        lbl for lbl in runs if by_label[lbl].source == "optc" and by_label[lbl].path == "readable"
-    )
+    ref = _torch_reference(runs, by_label)
     checked = [lbl for lbl in runs if _at_timing_shapes(by_label[lbl])]
     if not checked:
         return None
@@ -373,6 +376,15 @@ def check_after_timing(
         "worst_error_in_tolerances": worst,
         "passed": True,
     }
+
+
+def _torch_reference(runs: Mapping[str, Any], by_label: Mapping[str, Candidate]) -> str | None:
+    """The timed uncompiled optc torch run: the readable path if timed, else the foreach path."""
+    for path in ("readable", "foreach"):
+        for label in runs:
+            if by_label[label].source == "optc" and by_label[label].path == path:
+                return label
+    return None
 
 
 def _mismatch(
@@ -473,18 +485,8 @@ def time_spec(
             unavailable[c.label] = f"{type(e).__name__}: {e}"
     times = round_robin({label: run.step for label, run in runs.items()}, repeats, warmup)
     shape_check = check_after_timing(setup, runs, by_label, params, 1 + warmup + repeats)
-    moved = bytes_moved(
-        setup,
-        next(
-            (
-                r
-                for lbl, r in runs.items()
-                if by_label[lbl].path == "readable" and by_label[lbl].source == "optc"
-            ),
-            None,
-        ),
-        workload,
-    )
+    reference = _torch_reference(runs, by_label)
+    moved = bytes_moved(setup, runs[reference] if reference else None, workload)
     rows = []
     for c in cands:
         if c.label not in runs:
@@ -603,7 +605,7 @@ def collect(
     workload: Workload | str = "default",
     repeats: int = 5,
     warmup: int = 0,
-    paths: Sequence[str] = OPTC_PATHS,
+    paths: Sequence[str] = DEFAULT_PATHS,
     check_workload: Workload = CHECK_WORKLOAD,
     check_steps: int = CHECK_STEPS,
     progress: Callable[[str], None] | None = None,
@@ -619,11 +621,13 @@ def collect(
     wl = WORKLOADS[workload] if isinstance(workload, str) else workload
     dev = resolve_device(device)
     names = list(specs) if specs else default_specs()
+    if set(paths) & set(SHAPE_CHECKED_PATHS) and not {"readable", "foreach"} & set(paths):
+        paths = ("foreach", *paths)  # the timed reference of check_after_timing
     setups, cands, checks, unavailable, meta = {}, {}, {}, {}, {}
     for i, name in enumerate(names):
         stage(f"checking {name} ({i + 1}/{len(names)})")
         setups[name] = load_spec(name)
-        cands[name] = candidates(setups[name], setups[name].probe, paths)
+        cands[name] = candidates(setups[name], setups[name].probe, ("readable", *paths))
         meta[name] = {c.label: c for c in cands[name]}
         checks[name], unavailable[name] = check_spec(
             setups[name], cands[name], dev, check_workload, check_steps

@@ -23,7 +23,17 @@ def _collect(specs=SPECS, **kwargs):
 
 @pytest.fixture(scope="module")
 def result():
-    return _collect()
+    return _collect(paths=suite.OPTC_PATHS)
+
+
+def test_the_default_paths_leave_the_readable_one_to_the_check():
+    """By default the readable path is not timed (the bulk of a run's wall time) but is still
+    the reference of the check; the compiled paths are then checked against the foreach path."""
+    (entry,) = _collect(["sgdmomentum"])["specs"]
+    timed = {r["label"] for r in entry["rows"]}
+    assert "optc SGDMomentum (readable)" not in timed and "optc SGDMomentum (foreach)" in timed
+    assert entry["check"]["reference"] == "optc SGDMomentum (readable)"
+    assert entry["check_at_timing_shapes"]["reference"] == "optc SGDMomentum (foreach)"
 
 
 def _rows(result, spec):
