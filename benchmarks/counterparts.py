@@ -44,6 +44,11 @@ class Counterpart:
     note: str = ""  # the mapping in words
     fixed: dict[str, float] = field(default_factory=dict)  # spec hypers it has no argument for
     id: str = ""  # the reference case's id, where "<spec>-vs-<library>" is not unique
+    # The benchmark's agreement check tolerances (relative, and absolute as a fraction of lr)
+    # where the library computes in a lower precision on purpose (torch.optim.Muon: bfloat16
+    # Newton-Schulz); None keeps optc.bench.check's RTOL and ATOL_LR. The note says why.
+    check_rtol: float | None = None
+    check_atol_lr: float | None = None
 
     @property
     def framework(self) -> str:
@@ -60,6 +65,21 @@ class BenchSpec:
     spec: str
     probe: dict[str, float]
     counterparts: tuple[Counterpart, ...]
+    # The parameter dimensions the benchmark checks and times (the workloads' other tensors are
+    # left out): where a library takes some shapes only (torch.optim.Muon: 2-d) or computes a
+    # different algorithm on the others. None: every tensor.
+    ndim: tuple[int, ...] | None = None
+    # The agreement check's shapes, where suite.CHECK_WORKLOAD's cannot agree (SOAP: its tall and
+    # wide matrices have rank-deficient statistics, whose null-space basis the library and the
+    # spec choose differently). None: suite.CHECK_WORKLOAD's, restricted to ``ndim``.
+    check_shapes: tuple[tuple[int, ...], ...] | None = None
+    # False: the compiled optc paths (fused, jax) are checked on the check workload with the
+    # other paths, not on the timing workload after the timed steps (suite.check_after_timing),
+    # where the timing workload's constant gradient makes two correct implementations differ.
+    check_after_timing: bool = True
+    # False: left out of the default spec list (a default-workload run takes too long on a CPU);
+    # `optc bench --specs NAME` or `--all` runs it.
+    in_default_run: bool = True
 
     @property
     def fixed(self) -> dict[str, float]:
@@ -89,6 +109,10 @@ def _optax(name: str, build: Callable[..., Any], **info: Any) -> Counterpart:
     return Counterpart("optax", name, build, **info)
 
 
+# max_precondition_dim (pytorch_optimizer), max_precond_dim (heavyball): above every dimension, as
+# the spec rotates every dimension of a matrix however large
+_EVERY_DIM = 2**62
+
 FE = ("foreach",)
 FE_FU = ("foreach", "fused")
 
@@ -109,6 +133,12 @@ def _p():
     import pytorch_optimizer
 
     return pytorch_optimizer
+
+
+def _heavyball():
+    import heavyball
+
+    return heavyball
 
 
 def _coupled(wd, inner):
@@ -1196,6 +1226,116 @@ SPECS: tuple[BenchSpec, ...] = (
                 ),
             ),
         ),
+    ),
+    # -- matrix optimizers ----------------------------------------------------------------------
+    BenchSpec(
+        "muon",
+        {"lr": 0.02, "weight_decay": 0.1, "momentum": 0.9},
+        (
+            _torch(
+                "Muon",
+                ("default",),  # no foreach / fused flag
+                lambda ps, h: _t().Muon(
+                    ps,
+                    lr=h["lr"],
+                    weight_decay=h["weight_decay"],
+                    momentum=h["momentum"],
+                    nesterov=bool(h["nesterov"]),
+                    ns_coefficients=(h["ns_a"], h["ns_b"], h["ns_c"]),
+                    eps=h["eps"],
+                    ns_steps=int(h["ns_steps"]),
+                    adjust_lr_fn="match_rms_adamw" if h["match_rms_adamw"] else "original",
+                ),
+                note=(
+                    "torch.optim.Muon(lr, weight_decay, momentum, nesterov, ns_coefficients=(ns_a,"
+                    " ns_b, ns_c), eps, ns_steps, adjust_lr_fn = match_rms_adamw if "
+                    "match_rms_adamw else original), on 2-d parameters only (it refuses the "
+                    "others; the spec sends them to AdamW). Its Newton-Schulz runs in bfloat16, "
+                    "the spec's in the parameter's dtype: the benchmark checks it at rtol 3e-2, "
+                    "atol 3e-2 * lr per step (measured: 0.43 of that at the probe; 58x over "
+                    "the default rtol 1e-3); the float64 reference case patches the cast out."
+                ),
+                check_rtol=3e-2,
+                check_atol_lr=3e-2,
+            ),
+        ),
+        ndim=(2,),
+        # 5 Newton-Schulz steps on the default workload's matrices take 30 s or more per step
+        # on a 2-core CPU (docs/benchmarks.md): minutes per implementation
+        in_default_run=False,
+    ),
+    BenchSpec(
+        "soap",
+        {"lr": 2e-3, "beta1": 0.9, "beta2": 0.99, "shampoo_beta": 0.9, "weight_decay": 0.05},
+        (
+            _po(
+                "SOAP",
+                lambda ps, h: _p().SOAP(
+                    ps,
+                    lr=h["lr"],
+                    betas=(h["beta1"], h["beta2"]),
+                    shampoo_beta=h["shampoo_beta"],
+                    eps=h["eps"],
+                    weight_decay=h["weight_decay"],
+                    precondition_frequency=int(h["precondition_frequency"]),
+                    max_precondition_dim=_EVERY_DIM,
+                    merge_dims=False,
+                    precondition_1d=False,
+                    correct_bias=True,
+                    normalize_gradient=False,
+                ),
+                note=(
+                    "pytorch_optimizer.SOAP(lr, betas=(beta1, beta2), shampoo_beta, eps, "
+                    "weight_decay, precondition_frequency, merge_dims=False, precondition_1d="
+                    "False, correct_bias=True, normalize_gradient=False, max_precondition_dim "
+                    "above every dimension): step 1 only builds L, R and their eigh eigenbases, "
+                    "as the spec. Its later refreshes take one QR power-iteration step with "
+                    "re-sorting, the spec's an exact eigh: the benchmark's agreement check "
+                    "compares only steps before the first refresh (3 steps, precondition_frequency"
+                    " 10), on square and 1-d shapes (check_shapes); the timed steps are not "
+                    "compared with the library."
+                ),
+            ),
+            Counterpart(
+                "heavyball",
+                "heavyball.SOAP",
+                lambda ps, h, **kw: _heavyball().SOAP(
+                    ps,
+                    lr=h["lr"],
+                    betas=(h["beta1"], h["beta2"]),
+                    shampoo_beta=h["shampoo_beta"],
+                    eps=h["eps"],
+                    weight_decay=h["weight_decay"],
+                    precondition_frequency=int(h["precondition_frequency"]),
+                    max_precond_dim=_EVERY_DIM,
+                    merge_dims=False,
+                    precondition_1d=False,
+                    **kw,
+                ),
+                note=(
+                    "heavyball.SOAP(lr, betas=(beta1, beta2), shampoo_beta, eps, weight_decay, "
+                    "precondition_frequency, merge_dims=False, precondition_1d=False, "
+                    "max_precond_dim above every dimension), torch.compile'd as it ships: its "
+                    "statistics start at the first outer product with a debiased shampoo_beta "
+                    "(the same eigenbases). It adds eps to sqrt(v_hat), the spec to sqrt(v) "
+                    "before the bias correction (no constant maps one to the other): eps = 1e-12 "
+                    "here, where neither matters (at 1e-8 a small rotated gradient entry made "
+                    "them differ by 4x the check's tolerance). It decays theta before the step, "
+                    "the spec after: lr * weight_decay (1e-4 at the probe) of a step apart. Its "
+                    "refreshes (a QR step, m re-rotated) differ from the spec's eigh: checked "
+                    "before the first one only, as pytorch_optimizer.SOAP."
+                ),
+                fixed={"eps": 1e-12},
+            ),
+        ),
+        ndim=(1, 2),  # the spec takes an N-d tensor's matrix view, the libraries one basis per dim
+        check_shapes=((16, 16), (12, 12), (16,)),
+        # Under one gradient repeated, the rotated gradient QLᵀ G QR is diagonal (QL, QR are G's
+        # singular vectors): its off-diagonal entries, and so their m / sqrt(v), are rounding
+        # noise over rounding noise, which the readable, fused and jax paths round differently
+        # (measured: 5.7e3 x the tolerance on an 8x4 matrix after 3 steps). Their steps agree
+        # on the check's varying gradients.
+        check_after_timing=False,
     ),
 )
 

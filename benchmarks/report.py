@@ -67,7 +67,7 @@ def header(r: dict[str, Any]) -> list[str]:
         f"start, {cb['end']['gb_per_s']:.1f} GB/s at end",
         "versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()),
         "x lib: ms / the fastest library implementation on the same framework (torch: "
-        "torch.optim, pytorch_optimizer; jax: optax); x lib any: on either framework",
+        "torch.optim, pytorch_optimizer, heavyball; jax: optax); x lib any: on either framework",
     ]
 
 
@@ -86,6 +86,13 @@ def format_table(cells: list[list[str]], head: tuple[str, ...] = COLUMNS) -> lis
 def format_report(r: dict[str, Any]) -> str:
     cells = [row for e in r["specs"] for row in rows_of(e)]
     out = [*header(r), "", *format_table(cells)]
+    part = [
+        f"  {e['spec']}: {e['workload']}"
+        for e in r["specs"]
+        if e.get("workload", r["workload"]["description"]) != r["workload"]["description"]
+    ]
+    if part:
+        out += ["", "timed on part of the workload (the tensors its libraries take):", *part]
     missing = [line for e in r["specs"] for line in unavailable_of(e)]
     if missing:
         out += ["", "not timed:", *missing]

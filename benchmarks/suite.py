@@ -7,7 +7,8 @@ optax transformation (``jax``: jit, parameters and state donated), and the libra
 (torch.optim foreach / fused, pytorch_optimizer, optax). Before timing, all of them step side by
 side on a tiny workload under hypers where a wrong mapping shows and must agree with the readable
 path (``check_spec``); then they are timed round-robin in one process. Nothing here asserts
-anything about speed.
+anything about speed. An entry may check and time part of the workload only (``BenchSpec.ndim``:
+torch.optim.Muon takes matrices only) and check on shapes of its own (``check_shapes``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ TORCH_FLAGS = {
     "foreach": {"foreach": True},
     "fused": {"fused": True},
 }
-NOT_AVAILABLE = (ValueError, RuntimeError, NotImplementedError, TypeError)
+# what a path or library raises where it cannot run (ImportError: a library not installed, as
+# heavyball may not be)
+NOT_AVAILABLE = (ValueError, RuntimeError, NotImplementedError, TypeError, ImportError)
 
 MEMORY_NOTE_CPU = (
     "on CPU, peak extra = state: the bytes of the optimizer's state tensors after the timed "
@@ -77,6 +80,8 @@ class Candidate:
     framework: str  # "torch" | "jax"
     path: str  # readable | foreach | fused | jax | default (a library's)
     make: Callable[..., Any]  # torch: make(params) -> Optimizer; jax: make() -> transformation
+    rtol: float = check_mod.RTOL  # the agreement check's tolerances (Counterpart.check_rtol)
+    atol_lr: float = check_mod.ATOL_LR
 
     @property
     def is_library(self) -> bool:
@@ -107,16 +112,39 @@ def library_specs() -> list[str]:
 
 
 def default_specs() -> list[str]:
-    """The specs with a counterpart in ``DEFAULT_LIBRARIES``, in the library's order.
+    """The specs with a counterpart in ``DEFAULT_LIBRARIES``, in the library's order, but those
+    whose entry is left out of the default run (``BenchSpec.in_default_run``: Muon).
 
     Why not every spec with a counterpart: each spec's fused path compiles on its first call
     (about 10 s on a 2-core CPU), which for all 39 does not fit the 10 minutes a default run may
-    take there; the specs only pytorch_optimizer has run with ``--all`` or ``--specs``."""
+    take there; the specs only pytorch_optimizer or heavyball has run with ``--all`` or
+    ``--specs``."""
     return [
         s
         for s in library_specs()
-        if s in BY_SPEC and any(cp.library in DEFAULT_LIBRARIES for cp in BY_SPEC[s].counterparts)
+        if s in BY_SPEC
+        and BY_SPEC[s].in_default_run
+        and any(cp.library in DEFAULT_LIBRARIES for cp in BY_SPEC[s].counterparts)
     ]
+
+
+def spec_workload(setup: SpecSetup, workload: Workload) -> Workload:
+    """The part of ``workload`` that ``setup``'s entry checks or times (``BenchSpec.ndim``)."""
+    part = workload.restricted(setup.bench.ndim if setup.bench else None)
+    if not part.shapes:
+        raise ValueError(
+            f"{setup.name}: the workload has no parameter of {setup.bench.ndim} dimension(s), "
+            "the only ones its entry checks and times"
+        )
+    return part
+
+
+def check_workload_of(setup: SpecSetup, workload: Workload) -> Workload:
+    """The agreement check's workload of ``setup``: ``workload`` (its shapes replaced by the
+    entry's ``check_shapes`` where it states them) restricted to the entry's ``ndim``."""
+    if setup.bench and setup.bench.check_shapes:
+        workload = Workload(setup.bench.check_shapes, workload.seed)
+    return spec_workload(setup, workload)
 
 
 def load_spec(name: str) -> SpecSetup:
@@ -168,8 +196,12 @@ def candidates(
 
 
 def _library_candidates(cp: Counterpart, h: dict[str, float]) -> list[Candidate]:
+    tolerances = {
+        "rtol": check_mod.RTOL if cp.check_rtol is None else cp.check_rtol,
+        "atol_lr": check_mod.ATOL_LR if cp.check_atol_lr is None else cp.check_atol_lr,
+    }
     if cp.framework == "jax":
-        return [Candidate(cp.name, cp.library, "jax", "default", lambda: cp.build(h))]
+        return [Candidate(cp.name, cp.library, "jax", "default", lambda: cp.build(h), **tolerances)]
     return [
         Candidate(
             cp.label(path),
@@ -179,6 +211,7 @@ def _library_candidates(cp: Counterpart, h: dict[str, float]) -> list[Candidate]
             (lambda ps: cp.build(ps, h))
             if path == "default"
             else (lambda ps, path=path: cp.build(ps, h, **{path: True})),
+            **tolerances,
         )
         for path in cp.paths
     ]
@@ -198,10 +231,17 @@ class TorchRun:
     def set_grads(self, grads: list[Any]) -> None:
         # each run its own copy: torch.optim.SGD(foreach=True, nesterov=True) adds the buffer
         # into the gradient in place, which changed the other runs' gradients between steps
-        for p, g in zip(self.params, grads, strict=True):
-            p.grad = g.clone()
+        self.grads = [g.clone() for g in grads]
+        for p, g in zip(self.params, self.grads, strict=True):
+            p.grad = g
 
     def step(self) -> None:
+        # heavyball frees the gradients after its step (p.grad = None, values untouched): hand
+        # the same tensors back, or every timed step after the first would find no gradient
+        # and do nothing
+        if self.params and self.params[0].grad is None:
+            for p, g in zip(self.params, self.grads, strict=True):
+                p.grad = g
         self.opt.step()
         torch_side.sync(self.dev)
 
@@ -212,12 +252,22 @@ class TorchRun:
         import torch
 
         wanted = None if keys is None else set(keys)
+
+        def nbytes(v: Any) -> int:  # heavyball nests its state: state[p][0]["..._exp_avg_2"]
+            if isinstance(v, torch.Tensor):
+                return v.numel() * v.element_size()
+            if isinstance(v, dict):
+                return sum(nbytes(x) for x in v.values())
+            if isinstance(v, list | tuple):
+                return sum(nbytes(x) for x in v)
+            return 0
+
         total = 0
         for st in self.opt.state.values():
             items = st.items() if isinstance(st, dict) else [(None, st)]  # global state: a tensor
             for k, v in items:
-                if isinstance(v, torch.Tensor) and (wanted is None or k in wanted):
-                    total += v.numel() * v.element_size()
+                if wanted is None or k in wanted:
+                    total += nbytes(v)
         return total
 
 
@@ -241,10 +291,15 @@ def _grads(c: Candidate, tgrads: Any, jgrads: Any) -> Any:
 # -- the agreement check ------------------------------------------------------------------------
 
 
-def _at_timing_shapes(c: Candidate) -> bool:
+def _at_timing_shapes(c: Candidate, setup: SpecSetup) -> bool:
     """optc paths whose first call compiles for the parameter shapes (torch.compile, jax.jit):
-    checked on the timing workload with the run that is then timed, so they compile once."""
-    return c.source == "optc" and c.path in SHAPE_CHECKED_PATHS
+    checked on the timing workload with the run that is then timed, so they compile once; on
+    the check workload with the others where the entry says so (``check_after_timing``)."""
+    return (
+        c.source == "optc"
+        and c.path in SHAPE_CHECKED_PATHS
+        and (setup.bench is None or setup.bench.check_after_timing)
+    )
 
 
 def compare_steps(
@@ -254,13 +309,13 @@ def compare_steps(
     before: dict[str, list[np.ndarray]],
     advance: Callable[[int, str, Any], bool],
     steps: int,
-    atol: float,
+    tolerances: Mapping[str, tuple[float, float]],
     hypers: Mapping[str, float],
 ) -> dict[str, float]:
     """Advance every run ``steps`` times (``advance(step, label, run)``; False: the run turned
     out unavailable and is dropped from ``runs``) and compare each step's parameter change with
-    the reference's; raises MismatchError on the first disagreement. Returns the worst errors,
-    in tolerances."""
+    the reference's, at each run's ``tolerances`` (rtol, atol); raises MismatchError on the first
+    disagreement. Returns the worst errors, in tolerances."""
     worst = dict.fromkeys(runs, 0.0)
     for step in range(steps):
         theta = before[ref]
@@ -273,10 +328,11 @@ def compare_steps(
             deltas[label] = [a - b for a, b in zip(after, before[label], strict=True)]
             before[label] = after
         for label in runs:
-            err = check_mod.compare(deltas[ref], deltas[label], theta, atol)
+            rtol, atol = tolerances[label]
+            err = check_mod.compare(deltas[ref], deltas[label], theta, atol, rtol=rtol)
             worst[label] = max(worst[label], err)
             if err > 1.0:
-                raise _mismatch(setup, label, ref, f"at step {step + 1}", hypers, err, atol)
+                raise _mismatch(setup, label, ref, f"at step {step + 1}", hypers, err, atol, rtol)
     return worst
 
 
@@ -289,16 +345,19 @@ def check_spec(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Step every candidate but those checked at the timing shapes (``_at_timing_shapes``) from
     the same parameters with a different gradient each step, under the probe hypers; each step's
-    parameter change must be allclose to the readable path's. Raises MismatchError on the first
-    disagreement. Returns the worst errors (in tolerances) and the unavailable candidates (with
-    the reason)."""
+    parameter change must be allclose to the readable path's (at the candidate's tolerances:
+    ``Counterpart.check_rtol``). ``workload``'s shapes are replaced by the entry's
+    ``check_shapes`` where it has them, then restricted to its ``ndim``. Raises MismatchError on
+    the first disagreement. Returns the worst errors (in tolerances) and the unavailable
+    candidates (with the reason)."""
     import torch
 
+    workload = check_workload_of(setup, workload)
     params = workload.params()
     runs: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     for c in cands:
-        if _at_timing_shapes(c):
+        if _at_timing_shapes(c, setup):
             continue
         try:
             runs[c.label] = _build(c, params, dev, donate=False)
@@ -308,7 +367,9 @@ def check_spec(
     ref = next((c.label for c in cands if c.source == "optc" and c.path == "readable"), None)
     if ref is None or ref not in runs:
         raise MismatchError(f"{setup.name}: the readable path cannot run: {unavailable.get(ref)}")
-    atol = check_mod.ATOL_LR * float(setup.probe.get("lr", 1e-3))
+    lr = float(setup.probe.get("lr", 1e-3))
+    atol = check_mod.ATOL_LR * lr
+    tolerances = {c.label: (c.rtol, c.atol_lr * lr) for c in cands}
     grads = [workload.grads(step, CHECK_GRAD_SCALE) for step in range(steps)]
     tgrads = [[torch.tensor(g, device=dev) for g in gs] for gs in grads]
     jgrads = [jax_side.put(gs) for gs in grads]
@@ -325,7 +386,7 @@ def check_spec(
         return True
 
     before = dict.fromkeys(runs, params)
-    worst = compare_steps(setup, runs, ref, before, advance, steps, atol, setup.probe)
+    worst = compare_steps(setup, runs, ref, before, advance, steps, tolerances, setup.probe)
     return {
         "reference": ref,
         "steps": steps,
@@ -333,6 +394,12 @@ def check_spec(
         "workload": workload.describe(),
         "rtol": check_mod.RTOL,
         "atol": atol,
+        # the candidates checked at wider tolerances than rtol and atol (their notes say why)
+        "tolerances": {
+            label: {"rtol": tolerances[label][0], "atol": tolerances[label][1]}
+            for label in worst
+            if tolerances[label] != (check_mod.RTOL, atol)
+        },
         "worst_error_in_tolerances": worst,
         "passed": True,
     }, unavailable
@@ -352,7 +419,7 @@ def check_after_timing(
     allclose, with ``steps`` times a step's rounding allowed. Raises MismatchError (that spec's
     times are not reported). None when there is no such path."""
     ref = _torch_reference(runs, by_label)
-    checked = [lbl for lbl in runs if _at_timing_shapes(by_label[lbl])]
+    checked = [lbl for lbl in runs if _at_timing_shapes(by_label[lbl], setup)]
     if not checked:
         return None
     atol = check_mod.ATOL_LR * float(setup.hypers.get("lr", 1e-3))
@@ -395,10 +462,11 @@ def _mismatch(
     hypers: Mapping[str, float],
     err: float,
     atol: float,
+    rtol: float = check_mod.RTOL,
 ) -> MismatchError:
     return MismatchError(
         f"{setup.name}: {label} disagrees with {ref} {where} (hypers {dict(hypers)}): error "
-        f"{err:.3g} x tolerance (rtol {check_mod.RTOL}, atol {atol:.3g} + {check_mod.ULPS} ulps "
+        f"{err:.3g} x tolerance (rtol {rtol}, atol {atol:.3g} + {check_mod.ULPS} ulps "
         "of theta on each step's parameter change): the mapping in optc.bench.counterparts is "
         "wrong, or the path is"
     )
@@ -627,34 +695,38 @@ def collect(
     for i, name in enumerate(names):
         stage(f"checking {name} ({i + 1}/{len(names)})")
         setups[name] = load_spec(name)
+        spec_workload(setups[name], wl)  # an entry with ndim: the workload has such tensors
         cands[name] = candidates(setups[name], setups[name].probe, ("readable", *paths))
         meta[name] = {c.label: c for c in cands[name]}
         checks[name], unavailable[name] = check_spec(
             setups[name], cands[name], dev, check_workload, check_steps
         )
     stage("measuring copy bandwidth")
-    params = wl.params()
-    grads = wl.grads(0)
-    tgrads = [torch.tensor(g, device=dev) for g in grads]
-    jgrads = jax_side.put(grads)
     copy_bw = copy_bandwidth(wl.numel, dev)
+    inputs: dict[Workload, tuple[list[np.ndarray], list[Any], Any]] = {}
     results = []
     for i, name in enumerate(names):
         stage(f"timing {name} ({i + 1}/{len(names)}, {repeats} steps per implementation)")
         setup = setups[name]
+        spec_wl = spec_workload(setup, wl)  # an entry with ndim: part of the workload
+        if spec_wl not in inputs:
+            grads = spec_wl.grads(0)
+            inputs[spec_wl] = (
+                spec_wl.params(),
+                [torch.tensor(g, device=dev) for g in grads],
+                jax_side.put(grads),
+            )
         timed = [
             c for c in candidates(setup, setup.hypers, paths) if c.label not in unavailable[name]
         ]
         rows, moved, shape_check = time_spec(
             setup,
             timed,
-            params,
-            tgrads,
-            jgrads,
+            *inputs[spec_wl],
             dev,
             repeats,
             warmup,
-            wl,
+            spec_wl,
             dict(unavailable[name]),
             meta[name],
         )
@@ -664,6 +736,7 @@ def collect(
             "hypers": setup.hypers,
             "bytes_moved": moved,
             "floor_ms": 1e3 * moved["total"] / (copy_bw["gb_per_s"] * 1e9),
+            "workload": spec_wl.describe(),
             "check": checks[name],
             "check_at_timing_shapes": shape_check,
             "rows": rows,

@@ -52,6 +52,12 @@ class Workload:
             for s in self.shapes
         ]
 
+    def restricted(self, ndim: tuple[int, ...] | None) -> Workload:
+        """This workload's shapes with one of ``ndim``'s dimension counts (all for None)."""
+        if ndim is None:
+            return self
+        return Workload(tuple(s for s in self.shapes if len(s) in ndim), self.seed)
+
     def params(self) -> list[np.ndarray]:
         return self.arrays(0)
 

@@ -216,7 +216,8 @@ def _parser() -> argparse.ArgumentParser:
         "--specs",
         nargs="+",
         metavar="NAME",
-        help="spec names (default: every spec with a torch.optim or optax counterpart)",
+        help="spec names (default: every spec with a torch.optim or optax counterpart, "
+        "Muon excepted: too slow on a CPU)",
     )
     p.add_argument("--all", action="store_true", help="every spec of the library")
     p.add_argument(

@@ -4,6 +4,7 @@ written. No timing asserted."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -157,8 +158,11 @@ def test_counterparts_name_spec_hypers():
     default = suite.default_specs()
     assert default == [s for s in suite.library_specs() if s in default]
     for name, bench in counterparts.BY_SPEC.items():
-        in_default = any(cp.library in ("torch.optim", "optax") for cp in bench.counterparts)
+        in_default = bench.in_default_run and any(
+            cp.library in ("torch.optim", "optax") for cp in bench.counterparts
+        )
         assert (name in default) == in_default, name
+    assert "muon" not in default  # minutes per step on the default workload on a CPU
 
 
 def test_gpt2_small_workload():
@@ -186,3 +190,80 @@ def test_cli_usage_errors(capsys):
 def test_cli_cuda_unavailable_is_skipped(capsys):
     assert main(["bench", "--device", "cuda", "--specs", "sgd"]) == 0
     assert "torch.cuda is not available" in capsys.readouterr().err
+
+
+def test_muon_is_checked_and_timed_on_the_matrices_only():
+    """torch.optim.Muon takes 2-d parameters only: the entry's ndim = (2,) keeps the vectors out
+    of the check and the timing, and its bfloat16 Newton-Schulz passes the wider stated
+    tolerance."""
+    result = _collect(["muon"], paths=("readable",))
+    (entry,) = result["specs"]
+    assert entry["workload"].startswith("1 x 8x4 float32")
+    assert entry["check"]["workload"].startswith("1 x 32x16 float32")
+    assert entry["check"]["passed"]
+    assert entry["check"]["tolerances"] == {
+        "torch.optim.Muon": {"rtol": 3e-2, "atol": 3e-2 * entry["check"]["hypers"]["lr"]}
+    }
+    assert max(entry["check"]["worst_error_in_tolerances"].values()) <= 1.0
+    rows = _rows(result, "muon")
+    assert rows["torch.optim.Muon"]["available"] and rows["torch.optim.Muon"]["ratio"] == 1.0
+    assert rows["optc Muon (readable)"]["ratio"] > 0
+    assert "muon: 1 x 8x4 float32" in report.format_report(result)
+
+
+def test_muon_at_the_default_tolerance_disagrees(monkeypatch):
+    """The wider tolerance is needed: torch.optim.Muon's bfloat16 Newton-Schulz misses the
+    default one."""
+    bench = counterparts.BY_SPEC["muon"]
+    (cp,) = bench.counterparts
+    strict = dataclasses.replace(cp, check_rtol=None, check_atol_lr=None)
+    monkeypatch.setitem(suite.BY_SPEC, "muon", dataclasses.replace(bench, counterparts=(strict,)))
+    with pytest.raises(suite.MismatchError, match=r"torch.optim.Muon disagrees .*\(rtol 0.001,"):
+        _collect(["muon"], paths=("readable",))
+
+
+def test_soap_is_checked_before_the_first_refresh_and_timed(monkeypatch):
+    """SOAP against pytorch_optimizer.SOAP and heavyball.SOAP: checked on the entry's square and
+    1-d shapes over steps before the first eigenbasis refresh, the jax path with them (not after
+    the timed steps, whose constant gradient leaves only rounding noise off the rotated
+    diagonal); heavyball's eps fixed for the spec too."""
+    heavyball = pytest.importorskip("heavyball")
+    monkeypatch.setattr(heavyball.utils, "compile_mode", None)  # its torch.compile: a minute
+    result = _collect(["soap"], paths=("readable", "jax"))
+    (entry,) = result["specs"]
+    check = entry["check"]
+    assert check["passed"] and check["steps"] < check["hypers"]["precondition_frequency"]
+    assert check["workload"].startswith("1 x 16x16, 1 x 12x12, 1 x 16 float32")
+    assert set(check["worst_error_in_tolerances"]) == {
+        "optc SOAP (readable)",
+        "optc soap (jax)",
+        "pytorch_optimizer.SOAP",
+        "heavyball.SOAP",
+    }
+    assert max(check["worst_error_in_tolerances"].values()) <= 1.0
+    assert entry["check_at_timing_shapes"] is None
+    assert entry["hypers"]["eps"] == 1e-12  # heavyball's fixed eps, timed with it too
+    assert entry["workload"] == result["workload"]["description"]  # (8, 4) and (4,): all of it
+    rows = _rows(result, "soap")
+    for label in ("pytorch_optimizer.SOAP", "heavyball.SOAP", "optc SOAP (readable)"):
+        assert rows[label]["available"] and rows[label]["ratio"] > 0, label
+        assert rows[label]["state_bytes"] > 0, label  # heavyball's is nested: state[p][0][...]
+    assert rows["optc soap (jax)"]["ratio_any"] > 0
+
+
+def test_a_library_that_frees_the_gradients_still_steps_every_timed_step(monkeypatch):
+    """heavyball sets p.grad = None after its step: the timed run hands the gradient back, or
+    every step after the first would do nothing (heavyball.SOAP timed at 0.4 ms a step on 4 MiB
+    before this)."""
+    heavyball = pytest.importorskip("heavyball")
+    monkeypatch.setattr(heavyball.utils, "compile_mode", None)
+    setup = suite.load_spec("soap")
+    (cand,) = [c for c in suite.candidates(setup, setup.hypers, ()) if c.source == "heavyball"]
+    run = suite.TorchRun(cand.make, TINY.params(), torch.device("cpu"))
+    run.set_grads([torch.tensor(g) for g in TINY.grads(0)])
+    moved = []
+    for _ in range(4):
+        before = run.numpy_params()
+        run.step()
+        moved.append(max(abs(a - b).max() for a, b in zip(run.numpy_params(), before, strict=True)))
+    assert moved[0] == 0 and min(moved[1:]) > 0  # step 1 only builds the eigenbases

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import pytorch_optimizer
 import torch
 
 import optc
 import optc.generated.jax as generated_jax
 import optc.generated.torch as generated_torch
+from optc.bench import counterparts
 from optc.check.properties import property_report
 from optc.pipeline import compile_file
 from optc.verify import verify
@@ -82,19 +82,8 @@ SOAP_HYPERS = {
 
 
 def _library_soap(p, h):
-    return pytorch_optimizer.SOAP(
-        [p],
-        lr=h["lr"],
-        betas=(h["beta1"], h["beta2"]),
-        shampoo_beta=h["shampoo_beta"],
-        eps=h["eps"],
-        weight_decay=h["weight_decay"],
-        precondition_frequency=h["precondition_frequency"],
-        merge_dims=False,
-        precondition_1d=False,
-        correct_bias=True,
-        normalize_gradient=False,
-    )
+    """pytorch_optimizer.SOAP under the mapping of optc.bench.counterparts (the one copy)."""
+    return counterparts.counterpart("soap-vs-pytorch_optimizer")[1].build([p], h)
 
 
 @pytest.mark.parametrize("shape", [(6, 3), (3, 6), (8, 2)], ids=str)
@@ -181,19 +170,8 @@ def test_soap_matches_heavyball_without_weight_decay_before_a_refresh(shape, mon
     hypers = {**SOAP_HYPERS, "weight_decay": 0.0, "eps": 1e-12, "precondition_frequency": 100}
     got = _torch_run("SOAP", hypers, theta0, grads)
     p = torch.nn.Parameter(torch.tensor(theta0))
-    library = heavyball.SOAP(
-        [p],
-        lr=hypers["lr"],
-        betas=(hypers["beta1"], hypers["beta2"]),
-        shampoo_beta=hypers["shampoo_beta"],
-        eps=hypers["eps"],
-        weight_decay=0.0,
-        precondition_frequency=100,
-        merge_dims=False,
-        precondition_1d=False,
-        storage_dtype="float64",
-        compile_step=False,
-        multi_tensor=False,
+    library = counterparts.counterpart("soap-vs-heavyball")[1].build(
+        [p], hypers, storage_dtype="float64", compile_step=False, multi_tensor=False
     )
     for step, g in enumerate(grads):
         p.grad = torch.tensor(g)

@@ -1,5 +1,8 @@
 """Reference cases for the matrix optimizers (issue 9): specs/muon.opt against torch.optim.Muon,
-specs/shampoo.opt against pytorch_optimizer.Shampoo, specs/soap.opt against pytorch_optimizer.SOAP.
+specs/shampoo.opt against pytorch_optimizer.Shampoo, specs/soap.opt against pytorch_optimizer.SOAP
+and heavyball.SOAP. The Muon and SOAP mappings are `optc bench`'s (``optc.bench.counterparts``,
+one copy); the cases here change their hypers, shapes and tolerances, and step the libraries in
+float64.
 
 Mapping checked against torch 2.13 (``torch/optim/_muon.py``): lr, weight_decay, momentum,
 nesterov, eps and ns_steps keep their names, ``ns_coefficients = (ns_a, ns_b, ns_c)``,
@@ -21,7 +24,11 @@ the spec by eigh (tests/test_soap_adadiag.py compares the refresh with a NumPy l
 measures the difference). Square and 1-d shapes only: the first statistics of a tall or wide
 parameter are rank-deficient, where the library keeps LAPACK's null-space basis and the spec
 the stated one (tests/test_soap_adadiag.py compares those shapes on gradients that leave the
-null space empty).
+null space empty). heavyball 3.2.1's ``SOAP`` (the bench's mapping, stepped with
+``storage_dtype = "float64"``, uncompiled) agrees with the spec on the same shapes with
+weight_decay = 0 (it decays before the step, the spec after) and eps = 1e-12 (it adds eps to
+sqrt(v_hat), the spec to sqrt(v)): its statistics start at the first outer product and its
+shampoo_beta is debiased, which scales L and R but not their eigenvectors.
 optax.contrib.muon differs in more than the dtype (bias correction, eps outside the clamp,
 the scale's orientation, Nesterov AdamW for the rest): tests/test_muon.py writes its
 conventions as a spec and compares there.
@@ -40,13 +47,16 @@ preconditioner per dimension there and the matrix view's two here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from unittest import mock
 
 import pytorch_optimizer
 import torch
 import torch.optim._muon as torch_muon
 
-from tests.refcases import RefCase
+from optc.bench import counterparts
+from tests.refcases import RefCase, shared
 
 MATRICES = ((5, 3), (3, 5), (4, 4))  # tall, wide, square
 
@@ -73,18 +83,32 @@ class _Float64Muon(torch.optim.Muon):
             return super().step(closure)
 
 
-def _muon(params, h, cls=_Float64Muon):
-    return cls(
-        params,
-        lr=h["lr"],
-        weight_decay=h["weight_decay"],
-        momentum=h["momentum"],
-        nesterov=h["nesterov"],
-        ns_coefficients=(h["ns_a"], h["ns_b"], h["ns_c"]),
-        eps=h["eps"],
-        ns_steps=int(h["ns_steps"]),
-        adjust_lr_fn="match_rms_adamw" if h["match_rms_adamw"] else "original",
+def _stepped_with(opt: torch.optim.Optimizer, target: Any, name: str, value: Any):
+    """``opt`` with ``target.name`` patched to ``value`` during each of its steps."""
+    step = opt.step
+
+    def patched_step(closure: Callable | None = None):
+        with mock.patch.object(target, name, value):
+            return step(closure)
+
+    opt.step = patched_step
+    return opt
+
+
+def _float64_muon(params, h):
+    """The shared torch.optim.Muon mapping, its Newton-Schulz in float64 (the module note)."""
+    opt = counterparts.counterpart("muon-vs-torch.optim")[1].build(params, h)
+    return _stepped_with(opt, torch_muon, "_zeropower_via_newtonschulz", _float64_newton_schulz)
+
+
+def _float64_heavyball_soap(params, h):
+    """The shared heavyball.SOAP mapping with float64 state, uncompiled."""
+    import heavyball
+
+    opt = counterparts.counterpart("soap-vs-heavyball")[1].build(
+        params, h, storage_dtype="float64", compile_step=False, multi_tensor=False
     )
+    return _stepped_with(opt, heavyball.utils, "compile_mode", None)
 
 
 _NOTE = (
@@ -92,32 +116,36 @@ _NOTE = (
     "eps, ns_steps, adjust_lr_fn) with Newton-Schulz in float64 (its bfloat16 cast removed; see "
     "the module note)"
 )
-_HYPERS = {"lr": 0.02, "weight_decay": 0.1, "momentum": 0.9}
+# the bench's probe hypers (lr 0.02, weight_decay 0.1, momentum 0.9) unless a case changes them
+_MUON_PROBE = counterparts.BY_SPEC["muon"].probe
+_SOAP_HYPERS = {
+    "lr": 0.01,
+    "beta1": 0.9,
+    "beta2": 0.99,
+    "shampoo_beta": 0.9,
+    "eps": 1e-8,
+    "weight_decay": 0.1,
+    "precondition_frequency": 100,
+}
 
 CASES: list[RefCase] = [
-    RefCase(
-        spec="muon",
-        library="torch.optim",
-        hypers=_HYPERS,
-        build=_muon,
+    shared(
+        "muon-vs-torch.optim",
+        build=_float64_muon,
         note=_NOTE + ", nesterov, adjust_lr_fn = original",
         id="muon-vs-torch.optim-float64-ns",
         shapes=MATRICES,
     ),
-    RefCase(
-        spec="muon",
-        library="torch.optim",
-        hypers={**_HYPERS, "nesterov": False, "match_rms_adamw": True, "ns_steps": 3},
-        build=_muon,
+    shared(
+        "muon-vs-torch.optim",
+        hypers={**_MUON_PROBE, "nesterov": False, "match_rms_adamw": True, "ns_steps": 3},
+        build=_float64_muon,
         note=_NOTE + ", nesterov = False, adjust_lr_fn = match_rms_adamw, 3 steps",
         id="muon-vs-torch.optim-match-rms",
         shapes=MATRICES,
     ),
-    RefCase(
-        spec="muon",
-        library="torch.optim",
-        hypers=_HYPERS,
-        build=lambda params, h: _muon(params, h, torch.optim.Muon),
+    shared(
+        "muon-vs-torch.optim",
         note="torch.optim.Muon unmodified: Newton-Schulz in bfloat16, so bfloat16's accuracy",
         id="muon-vs-torch.optim-bfloat16-ns",
         shapes=MATRICES,
@@ -140,35 +168,26 @@ CASES: list[RefCase] = [
         id="muon-vectors-vs-torch.optim.AdamW",
         shapes=((7,), (3,)),
     ),
-    RefCase(
-        spec="soap",
-        library="pytorch_optimizer",
-        hypers={
-            "lr": 0.01,
-            "beta1": 0.9,
-            "beta2": 0.99,
-            "shampoo_beta": 0.9,
-            "eps": 1e-8,
-            "weight_decay": 0.1,
-            "precondition_frequency": 100,
-        },
-        build=lambda params, h: pytorch_optimizer.SOAP(
-            params,
-            lr=h["lr"],
-            betas=(h["beta1"], h["beta2"]),
-            shampoo_beta=h["shampoo_beta"],
-            eps=h["eps"],
-            weight_decay=h["weight_decay"],
-            precondition_frequency=h["precondition_frequency"],
-            merge_dims=False,
-            precondition_1d=False,
-            correct_bias=True,
-            normalize_gradient=False,
-        ),
+    shared(
+        "soap-vs-pytorch_optimizer",
+        hypers=_SOAP_HYPERS,
         note="pytorch_optimizer.SOAP(lr, betas=(beta1, beta2), shampoo_beta, eps, weight_decay, "
         "precondition_frequency, merge_dims=False, precondition_1d=False, correct_bias=True, "
-        "normalize_gradient=False): first step only builds L, R and the eigenbases",
+        "normalize_gradient=False): first step only builds L, R and the eigenbases; no refresh "
+        "in the 20 steps (precondition_frequency 100)",
         shapes=((7,), (4, 4), (5, 5)),
+    ),
+    shared(
+        "soap-vs-heavyball",
+        hypers={**_SOAP_HYPERS, "weight_decay": 0.0, "eps": 1e-12},
+        build=_float64_heavyball_soap,
+        note="heavyball.SOAP(lr, betas=(beta1, beta2), shampoo_beta, eps, weight_decay, "
+        "precondition_frequency, merge_dims=False, precondition_1d=False, storage_dtype=float64,"
+        " uncompiled) with weight_decay = 0 and eps = 1e-12 (module note); no refresh in the 20 "
+        "steps",
+        shapes=((7,), (4, 4), (5, 5)),
+        rtol=0.0,
+        atol=1e-8,
     ),
 ]
 
