@@ -135,6 +135,21 @@ def _p():
     return pytorch_optimizer
 
 
+def _soap_keywords(h: dict[str, float]) -> dict[str, Any]:
+    """The keywords pytorch_optimizer.SOAP and heavyball.SOAP name alike, from the spec's hypers
+    (no merging of dimensions, no preconditioning of 1-d parameters, as the spec)."""
+    return {
+        "lr": h["lr"],
+        "betas": (h["beta1"], h["beta2"]),
+        "shampoo_beta": h["shampoo_beta"],
+        "eps": h["eps"],
+        "weight_decay": h["weight_decay"],
+        "precondition_frequency": int(h["precondition_frequency"]),
+        "merge_dims": False,
+        "precondition_1d": False,
+    }
+
+
 def _heavyball():
     import heavyball
 
@@ -1272,15 +1287,8 @@ SPECS: tuple[BenchSpec, ...] = (
                 "SOAP",
                 lambda ps, h: _p().SOAP(
                     ps,
-                    lr=h["lr"],
-                    betas=(h["beta1"], h["beta2"]),
-                    shampoo_beta=h["shampoo_beta"],
-                    eps=h["eps"],
-                    weight_decay=h["weight_decay"],
-                    precondition_frequency=int(h["precondition_frequency"]),
+                    **_soap_keywords(h),
                     max_precondition_dim=_EVERY_DIM,
-                    merge_dims=False,
-                    precondition_1d=False,
                     correct_bias=True,
                     normalize_gradient=False,
                 ),
@@ -1300,17 +1308,7 @@ SPECS: tuple[BenchSpec, ...] = (
                 "heavyball",
                 "heavyball.SOAP",
                 lambda ps, h, **kw: _heavyball().SOAP(
-                    ps,
-                    lr=h["lr"],
-                    betas=(h["beta1"], h["beta2"]),
-                    shampoo_beta=h["shampoo_beta"],
-                    eps=h["eps"],
-                    weight_decay=h["weight_decay"],
-                    precondition_frequency=int(h["precondition_frequency"]),
-                    max_precond_dim=_EVERY_DIM,
-                    merge_dims=False,
-                    precondition_1d=False,
-                    **kw,
+                    ps, **_soap_keywords(h), max_precond_dim=_EVERY_DIM, **kw
                 ),
                 note=(
                     "heavyball.SOAP(lr, betas=(beta1, beta2), shampoo_beta, eps, weight_decay, "
