@@ -193,7 +193,7 @@ MLP = {  # spec: hypers
     # 200 steps at the best lr tried: adafacdiag 0.12 and adafacdiagplusplus 0.19 (no momentum:
     # slower; the momentum variants are here), frankwolfe 1.1 and scg 0.74 (a step is a convex
     # combination with a norm-ball vertex: radius 10 spectral tried), muonh 0.89 (weights kept on
-    # their initial sphere, where this teacher is not reachable), shampoografted 0.59 (lr 1).
+    # their initial sphere, where this teacher is not reachable).
     "adadiag": {"lr": 0.01, "weight_decay": 0.0},
     "adafacdiagmomentum": {"lr": 0.01, "weight_decay": 0.0},
     "adafacdiagplusplusmomentum": {"lr": 0.01, "weight_decay": 0.0},
@@ -214,6 +214,7 @@ MLP = {  # spec: hypers
     "polarmuon": {"lr": 0.1, "weight_decay": 0.0, "adam_weight_decay": 0.0},
     "scion": {"lr": 0.02, "weight_decay": 0.0},
     "shampoo": {"lr": 0.1, "adam_weight_decay": 0.0},
+    "shampoografted": {"graft_lr": 0.05},  # Adam's graft_lr sets the step size (lr multiplies it)
     "splus": {"weight_decay": 0.0},
 }
 
