@@ -263,6 +263,33 @@ def matrix_state_init(state, printer: PythonPrinter) -> str:
 
 
 @dataclass(frozen=True)
+class Allocation:
+    """States a generated init function creates only where a condition on the parameter's
+    dimensions holds (optc.ir.allocation): the condition in Python and the states' inits."""
+
+    condition: str
+    inits: list[tuple[str, str, str]]  # (name, Python expression, spec text)
+
+
+def split_by_allocation(
+    program: Program, inits: list[tuple[str, str, str]], printer: PythonPrinter
+) -> tuple[list[tuple[str, str, str]], list[Allocation]]:
+    """The inits of the states every parameter has, and the others grouped by condition."""
+    where = {s.name: s.where for s in program.states}
+    always = [init for init in inits if where[init[0]] is None]
+    groups: dict[str, list[tuple[str, str, str]]] = {}
+    for init in inits:
+        if where[init[0]] is not None:
+            groups.setdefault(printer.render(where[init[0]]), []).append(init)
+    return always, [Allocation(cond, group) for cond, group in groups.items()]
+
+
+def allocation_exprs(program: Program) -> list[Expr]:
+    """What a generated init function reads: the states' inits and allocation conditions."""
+    return [s.init for s in program.states] + [s.where for s in program.states if s.where]
+
+
+@dataclass(frozen=True)
 class FunctionView:
     """One generated function of a phased step (backends/rounds.py), ready for a template."""
 

@@ -37,7 +37,7 @@ import numpy as np
 from optc.backends.hypers import resolve_hypers
 from optc.backends.reference.interpreter import init_globals, init_state, step_group
 from optc.codegen import build
-from optc.ir.nodes import Program, Shape
+from optc.ir.nodes import Program, Shape, State
 
 SHAPES: tuple[tuple[int, ...], ...] = ((), (7,), (6, 3), (3, 6), (4, 4), (2, 3, 2, 2), (0, 3))
 # (rtol, atol) against the float64 reference.
@@ -127,7 +127,10 @@ def run_reference(program: Program, params, grads, hypers) -> list[list[dict[str
     for t, step_grads in enumerate(grads, start=1):
         thetas, states, shared = step_group(program, thetas, step_grads, states, shared, t, hypers)
         history.append(
-            [{"theta": th, **st, **shared} for th, st in zip(thetas, states, strict=True)]
+            [
+                {"theta": th, **{s.name: st.get(s.name) for s in program.states}, **shared}
+                for th, st in zip(thetas, states, strict=True)
+            ]
         )
     return history
 
@@ -168,7 +171,7 @@ def run_torch(
                 {
                     "theta": tensor.detach().double().numpy().copy(),
                     **{
-                        s.name: _numpy(optimizer.state[tensor][keys.get(s.name, s.name)])
+                        s.name: _numpy(optimizer.state[tensor].get(keys.get(s.name, s.name)))
                         for s in program.states
                     },
                     **{
@@ -198,8 +201,9 @@ def state_fields(factory: Callable) -> dict[str, str]:
     return dict(getattr(module, "STATE_FIELDS", None) or {})
 
 
-def _numpy(value) -> np.ndarray:
-    return value.detach().double().cpu().numpy().copy()
+def _numpy(value) -> np.ndarray | None:
+    """A torch state as float64 NumPy; None for a state the parameter does not have."""
+    return None if value is None else value.detach().double().cpu().numpy().copy()
 
 
 def run_jax(
@@ -234,9 +238,7 @@ def run_jax(
                 {
                     "theta": np.asarray(tree[i], dtype=np.float64),
                     **{
-                        s.name: np.asarray(
-                            _state_field(state, fields.get(s.name, s.name))[i], dtype=np.float64
-                        )
+                        s.name: _allocated(s, _state_field(state, fields.get(s.name, s.name))[i])
                         for s in program.states
                     },
                     **{
@@ -250,6 +252,12 @@ def run_jax(
             ]
         )
     return history
+
+
+def _allocated(state: State, value) -> np.ndarray | None:
+    """A jax state leaf as float64 NumPy; None for the empty array of an unallocated one."""
+    value = np.asarray(value, dtype=np.float64)
+    return None if state.where is not None and value.shape == (0,) else value
 
 
 def _state_field(state, name: str):
@@ -302,6 +310,9 @@ def verify(
                     deviation = Deviation(backend, dtype, name, grad_mode=mode)
                     for t, (got, want) in enumerate(zip(history, reference, strict=True), start=1):
                         for got_p, want_p in zip(got, want, strict=True):
+                            if got_p[name] is None or want_p[name] is None:
+                                _allocation(deviation, got_p[name], want_p[name], t)
+                                continue
                             args = (got_p[name], want_p[name], rtol, atol, t, normwise)
                             _accumulate(deviation, *args)
                     report.deviations.append(deviation)
@@ -345,6 +356,13 @@ def verify_specs(
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else "(no message)"
+
+
+def _allocation(dev: Deviation, got, want, t: int) -> None:
+    """A state allocated by one side only fails (nothing to compare where neither has it)."""
+    if (got is None) != (want is None):
+        dev.max_abs = dev.max_scaled = float("inf")
+        dev.worst_step = dev.worst_step or t
 
 
 def _accumulate(

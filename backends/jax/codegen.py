@@ -442,6 +442,7 @@ def _signature(params: list[Param]) -> str:
 
 
 def _state_init(program: Program, printer: JaxPrinter, jnp: str) -> list[tuple[str, str, str]]:
+    """(name, jnp expression, spec text) of each state's initial value."""
     result = []
     for state in program.states:
         init = state.init
@@ -464,8 +465,9 @@ def _state_init(program: Program, printer: JaxPrinter, jnp: str) -> list[tuple[s
             code = f"{jnp}.asarray({printer.render(init)}, theta.dtype)"
         else:
             code = f"{jnp}.full_like(theta, {printer.render(init)})"
-        source = state.source
-        result.append((state.name, code, source))
+        if state.where is not None:  # elsewhere an empty array keeps the tree's structure
+            code = f"({code} if {printer.render(state.where)} else {jnp}.zeros(0, theta.dtype))"
+        result.append((state.name, code, state.source))
     return result
 
 
@@ -661,10 +663,12 @@ def generate(program: Program, spec_path: str) -> str:
         moment=counterpart.states["mu"] if names.mu_dtype else None,
         counterpart=counterpart,
         differences=differences,
-        tensor_states=[s.name for s in program.states if s.shape is Shape.TENSOR],
+        tensor_states=[
+            s.name for s in program.states if s.shape is Shape.TENSOR and s.where is None
+        ],
         math=lowering.docstring_math(program),
         update_preamble=_shape_preamble([b.expr for b in update_body], "g"),
-        init_preamble=_shape_preamble([s.init for s in program.states], "theta"),
+        init_preamble=_shape_preamble(lowering.allocation_exprs(program), "theta"),
         uses_math=any(lowering.domain_needs_isfinite(h) for h in program.hypers)
         or "cols"
         in lowering.shape_names_used(

@@ -172,11 +172,13 @@ def evaluate(
 
 
 def init_state(program: Program, theta: np.ndarray, hypers: Mapping[str, Any]) -> dict[str, Any]:
-    """The initial state of one parameter."""
+    """The initial state of one parameter: the states allocated for its dimensions."""
     theta = np.asarray(theta, dtype=np.float64)
     env = {**hypers, "theta": theta, **shape_values(theta.shape)}
     state = {}
     for s in program.states:
+        if s.where is not None and not evaluate(s.where, env):
+            continue
         value = evaluate(s.init, env)
         shape = value_shape(s.shape, theta.shape, s.dims, hypers)
         state[s.name] = np.broadcast_to(np.asarray(value, dtype=np.float64), shape).copy()
@@ -200,10 +202,12 @@ def step_group(
     """One step of a group of parameters: each statement runs for every parameter before the
     next one (the language's meaning of ``total``). Returns new θs, states and global states;
     the inputs are untouched."""
+    absent = {s.name: None for s in program.states}  # unallocated: merges pass None on
     envs: list[dict[str, Value]] = [
         {
             **hypers,
             **globals_,
+            **absent,
             **state,
             "theta": theta,
             "g": g,
@@ -213,11 +217,13 @@ def step_group(
         for theta, g, state in zip(thetas, grads, states, strict=True)
     ]
     for binding in program.body:
+        runs = [_runs(binding, env) for env in envs]
         values = [
-            evaluate(binding.expr, env, envs) if _runs(binding, env) else None for env in envs
+            evaluate(binding.expr, env, envs) if run else None
+            for env, run in zip(envs, runs, strict=True)
         ]
-        for env, value in zip(envs, values, strict=True):
-            if value is not None:  # a statement of a block not taken leaves no value
+        for env, run, value in zip(envs, runs, values, strict=True):
+            if run:  # a statement of a block not taken leaves no value
                 env[binding.id] = value
     new_thetas, new_states = [], []
     for theta, env in zip(thetas, envs, strict=True):
@@ -229,6 +235,7 @@ def step_group(
                     value_shape(s.shape, theta.shape, s.dims, hypers),
                 ).copy()
                 for s in program.states
+                if env[s.name] is not None
             }
         )
     last = envs[0] if envs else dict(globals_)

@@ -276,7 +276,9 @@ def generate(program: Program, spec_path: str) -> str:
     printer = TorchPrinter(names, device, internal, ScalarFacts(program))
     update_body = split.update if split else body
     statements = lowering.statements(program, printer, update_body)
-    inits = _state_init(program, printer)
+    inits, allocations = lowering.split_by_allocation(
+        program, _state_init(program, printer), printer
+    )
     update_preamble = printer.shape_preamble([b.expr for b in update_body])
     hyper_params = ", ".join(
         f"{h.name}: {lowering.hyper_view(h, h.name).annotation}" for h in program.hypers
@@ -301,7 +303,7 @@ def generate(program: Program, spec_path: str) -> str:
         kernel_view,
         *([foreach_view] if foreach_view else []),
     ]
-    init_preamble = printer.shape_preamble([s.init for s in program.states])
+    init_preamble = printer.shape_preamble(lowering.allocation_exprs(program))
     counterpart = program.counterpart("torch")
     positional, keyword_only = _class_parameters(program, layout)
     source = _template().render(
@@ -374,6 +376,10 @@ def generate(program: Program, spec_path: str) -> str:
             s.name for s in program.states if s.shape in (Shape.ROWS, Shape.COLS)
         ),
         inits=inits,
+        allocations=allocations,
+        conditional_states=lowering.python_tuple(
+            name for a in allocations for name, _, _ in a.inits
+        ),
         statements=statements,
         update_preamble=update_preamble,
         init_preamble=init_preamble,

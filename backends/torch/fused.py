@@ -39,7 +39,7 @@ def scalar_arguments(values: Mapping[str, Any], like: torch.Tensor) -> dict[str,
 def apply(
     thetas: Sequence[torch.Tensor],
     grads: Sequence[torch.Tensor],
-    buffers: Sequence[Sequence[torch.Tensor]],
+    buffers: Sequence[Sequence[torch.Tensor | None]],
     scalars: Sequence[Mapping[str, Any]],
     shared: Mapping[str, torch.Tensor],
     *,
@@ -57,6 +57,8 @@ def apply(
         new_theta, *new_states = kernel(theta, grad, *states, **values, **shared)
         targets, results = (*states, theta), (*new_states, new_theta)
         for target, value in zip(targets, results, strict=True):
+            if target is None:  # a state this parameter does not have
+                continue
             if target.dim() == 0 or any(target is r for r in results):
                 pending.append((target, value))
             else:

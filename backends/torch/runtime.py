@@ -126,6 +126,9 @@ class SpecOptimizer(torch.optim.Optimizer):
     # States holding one number per row or per column of θ's matrix view: of a complex
     # parameter, the view of its real view (its re/im pairs are columns), stored real.
     axis_states: ClassVar[tuple[str, ...]] = ()
+    # States only some parameters have (optc.ir.allocation: their step alone uses them, e.g. a
+    # matrix preconditioner or the AdamW fallback's moments): no key elsewhere, passed as None.
+    conditional_states: ClassVar[tuple[str, ...]] = ()
     fixed: ClassVar[Mapping[str, Any]] = {}  # counterpart options with their one valid value
     counterpart: ClassVar[str | None] = None  # e.g. "torch.optim.AdamW"
     # Whether sparse gradients are accepted: where the counterpart accepts them (torch.optim.SGD,
@@ -284,7 +287,7 @@ class SpecOptimizer(torch.optim.Optimizer):
                 if not to_train and self.train_point is None:
                     state["theta_train"] = theta.clone()
                 move = self.train_point if to_train else self.eval_point
-                buffers = [_real(state[self._key(name)]) for name in self.states]
+                buffers = self._buffers(state)
                 t = int(state["step"])
                 theta.copy_(move(theta, *buffers, t=t, **hypers, **shared))
             group["train_mode"] = to_train
@@ -319,7 +322,8 @@ class SpecOptimizer(torch.optim.Optimizer):
                     theta, grad, *buffers, t=t, **hypers, **shared
                 )
                 for buffer, value in zip(buffers, new_states, strict=True):
-                    buffer.copy_(value)
+                    if buffer is not None:
+                        buffer.copy_(value)
                 theta.copy_(new_theta)
         for name, value in self.global_outputs.items():
             group[name].copy_(shared[value])
@@ -364,7 +368,7 @@ class SpecOptimizer(torch.optim.Optimizer):
             state = self.state[p]
             if not state:
                 self._init_state(p, theta, state, hypers)
-            buffers = [_real(state[self._key(name)]) for name in self.states]
+            buffers = self._buffers(state)
             step = state["step"]
             if not isinstance(step, torch.Tensor):  # a step count set by hand, or an old checkpoint
                 step = state["step"] = torch.tensor(float(step), dtype=_step_dtype())
@@ -407,6 +411,16 @@ class SpecOptimizer(torch.optim.Optimizer):
 
     def _key(self, name: str) -> str:
         return self.state_keys.get(name, name)
+
+    def _buffers(self, state: Mapping[str, Any]) -> list[torch.Tensor | None]:
+        """A parameter's state buffers in ``update``'s order (real views; None where a
+        conditional state is not allocated)."""
+        buffers = []
+        for name in self.states:
+            key = self._key(name)
+            absent = key not in state and name in self.conditional_states
+            buffers.append(None if absent else _real(state[key]))
+        return buffers
 
     def _init_state(
         self, p: torch.Tensor, theta: torch.Tensor, state: dict[str, Any], hypers: dict[str, Any]

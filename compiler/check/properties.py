@@ -29,6 +29,7 @@ from optc.check.symbolic import (
     symbolic_program,
 )
 from optc.ir.nodes import Op, Program, Shape, walk
+from optc.render.spec import spec_text
 
 PROVED = "proved"
 DISPROVED = "disproved"
@@ -143,7 +144,7 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
         update_at_zero=texts["zero"],
         first_step=texts["first"],
         first_step_eps0=texts["first_eps0"],
-        memory=memory_formula(tensors, scalars, rows, cols, matrices)
+        memory=state_memory(program)
         + (f"; {len(program.globals)} per param group" if program.globals else ""),
         tensor_states=tensors,
         scalar_states=scalars,
@@ -562,6 +563,30 @@ def _text(expr: sympy.Basic) -> str:
 
 
 # -- (d) memory and (e) op count ------------------------------------------------------------------
+
+
+def state_memory(program: Program) -> str:
+    """State elements per parameter, by allocation: the formula of the states every parameter
+    has, then ``COND: formula`` for those allocated only where COND holds (optc.ir.allocation):
+    Muon is ``ndim >= 2: numel; ndim < 2: 2·numel`` (its momentum, AdamW's two moments)."""
+    groups: dict[str | None, list] = {}
+    for state in program.states:
+        where = None if state.where is None else spec_text(state.where, program)
+        groups.setdefault(where, []).append(state)
+    parts = [
+        _group_memory(states) if where is None else f"{where}: {_group_memory(states)}"
+        for where, states in sorted(groups.items(), key=lambda item: item[0] is not None)
+    ]
+    return "; ".join(parts) or "0"
+
+
+def _group_memory(states: list) -> str:
+    tensors = sum(s.shape is Shape.TENSOR for s in states)
+    rows = sum(s.shape is Shape.ROWS for s in states)
+    cols = sum(s.shape is Shape.COLS for s in states)
+    matrices = [s.dims for s in states if s.shape is Shape.MATRIX]
+    scalars = len(states) - tensors - rows - cols - len(matrices)
+    return memory_formula(tensors, scalars, rows, cols, matrices)
 
 
 def memory_formula(

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from optc.diagnostics import Diagnostic, Severity, Span, SpecError, did_you_mean
-from optc.ir import matrix, phases
+from optc.ir import allocation, matrix, phases
 from optc.ir.nodes import (
     INT_SCALAR,
     REAL_SCALAR,
@@ -131,7 +131,7 @@ class _Builder:
             file=self.spec.file,
             source=self.spec.source,
         )
-        return program, self.warnings
+        return allocation.with_allocation(program), self.warnings
 
     def _counterpart(self, decl: ast.CounterpartDecl) -> Counterpart:
         hypers: dict[str, str | tuple[str, ...]] = {}

@@ -258,6 +258,9 @@ class State:
     span: Span
     source: str = ""  # the declaration as written
     dims: Dims | None = None  # a MATRIX state's symbolic dimensions (``state L: rows x rows``)
+    # Where it is allocated: a condition on the parameter's dimensions, None for every parameter
+    # (derived from the step by optc.ir.allocation, never written in a spec).
+    where: Expr | None = None
 
     @property
     def type(self) -> Type:

@@ -56,7 +56,12 @@ def asgo_init(
     eps: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(V, adam_m, adam_v)``."""
-    return (matrix_full(theta, "rows", "rows", 0), jnp.zeros_like(theta), jnp.zeros_like(theta))
+    ndim = theta.ndim
+    return (
+        (matrix_full(theta, "rows", "rows", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+    )
 
 
 def asgo_update(
@@ -248,5 +253,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("adam_m", "adam_v"),
+    tensor_states=(),
 )

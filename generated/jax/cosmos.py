@@ -78,13 +78,14 @@ def cosmos_init(
     weight_decay: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(m, P, S, V, adam_m, adam_v)``."""
+    ndim = theta.ndim
     return (
-        jnp.zeros_like(theta),
-        matrix_full(theta, "cols", rank, 0),
-        matrix_full(theta, rank, rank, 0),
-        matrix_full(theta, "rows", rank, 0),
-        jnp.zeros_like(theta),
-        jnp.zeros_like(theta),
+        (jnp.zeros_like(theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "cols", rank, 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, rank, rank, 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "rows", rank, 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -409,5 +410,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("m", "adam_m", "adam_v"),
+    tensor_states=(),
 )

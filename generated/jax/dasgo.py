@@ -62,11 +62,12 @@ def dasgo_init(
     eps: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(m, v, adam_m, adam_v)``."""
+    ndim = theta.ndim
     return (
-        jnp.zeros_like(theta),
-        jnp.zeros(cols_shape(theta), theta.dtype),
-        jnp.zeros_like(theta),
-        jnp.zeros_like(theta),
+        (jnp.zeros_like(theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros(cols_shape(theta), theta.dtype) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -262,5 +263,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("m", "adam_m", "adam_v"),
+    tensor_states=(),
 )

@@ -63,11 +63,12 @@ def dion_init(
     weight_decay: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(M, Q, adam_m, adam_v)``."""
+    ndim = theta.ndim
     return (
-        jnp.zeros_like(theta),
-        matrix_full(theta, "cols", rank, 0),
-        jnp.zeros_like(theta),
-        jnp.zeros_like(theta),
+        (jnp.zeros_like(theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "cols", rank, 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -328,5 +329,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("M", "adam_m", "adam_v"),
+    tensor_states=(),
 )

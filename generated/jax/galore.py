@@ -82,15 +82,42 @@ def galore_init(
     scale: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(P, Q, m_left, v_left, m_right, v_right, adam_m, adam_v)``."""
+    ndim = theta.ndim
+    rows = theta.shape[0] if theta.ndim else 1
+    cols = math.prod(theta.shape[1:])
     return (
-        matrix_full(theta, "rows", rank, 0),
-        matrix_full(theta, "cols", rank, 0),
-        matrix_full(theta, rank, "cols", 0),
-        matrix_full(theta, rank, "cols", 0),
-        matrix_full(theta, "rows", rank, 0),
-        matrix_full(theta, "rows", rank, 0),
-        jnp.zeros_like(theta),
-        jnp.zeros_like(theta),
+        (
+            matrix_full(theta, "rows", rank, 0)
+            if jnp.logical_and(ndim >= 2, rows < cols)
+            else jnp.zeros(0, theta.dtype)
+        ),
+        (
+            matrix_full(theta, "cols", rank, 0)
+            if jnp.logical_and(ndim >= 2, rows >= cols)
+            else jnp.zeros(0, theta.dtype)
+        ),
+        (
+            matrix_full(theta, rank, "cols", 0)
+            if jnp.logical_and(ndim >= 2, rows < cols)
+            else jnp.zeros(0, theta.dtype)
+        ),
+        (
+            matrix_full(theta, rank, "cols", 0)
+            if jnp.logical_and(ndim >= 2, rows < cols)
+            else jnp.zeros(0, theta.dtype)
+        ),
+        (
+            matrix_full(theta, "rows", rank, 0)
+            if jnp.logical_and(ndim >= 2, rows >= cols)
+            else jnp.zeros(0, theta.dtype)
+        ),
+        (
+            matrix_full(theta, "rows", rank, 0)
+            if jnp.logical_and(ndim >= 2, rows >= cols)
+            else jnp.zeros(0, theta.dtype)
+        ),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -408,5 +435,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("adam_m", "adam_v"),
+    tensor_states=(),
 )

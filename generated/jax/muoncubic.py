@@ -74,7 +74,12 @@ def muoncubic_init(
     ns_steps: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(buf, adam_m, adam_v)``."""
-    return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.zeros_like(theta))
+    ndim = theta.ndim
+    return (
+        (jnp.zeros_like(theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+    )
 
 
 def muoncubic_update(
@@ -315,5 +320,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("buf", "adam_m", "adam_v"),
+    tensor_states=(),
 )

@@ -64,11 +64,16 @@ def muonh_init(
     ns_steps: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(buf, radius, adam_m, adam_v)``."""
+    ndim = theta.ndim
     return (
-        jnp.zeros_like(theta),
-        jnp.full([], jnp.sqrt(jnp.sum(jnp.square(theta))), theta.dtype),
-        jnp.zeros_like(theta),
-        jnp.zeros_like(theta),
+        (jnp.zeros_like(theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (
+            jnp.full([], jnp.sqrt(jnp.sum(jnp.square(theta))), theta.dtype)
+            if ndim >= 2
+            else jnp.zeros(0, theta.dtype)
+        ),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -299,5 +304,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("buf", "adam_m", "adam_v"),
+    tensor_states=(),
 )

@@ -73,7 +73,12 @@ def muonpolarexpress_init(
     match_rms_adamw: bool,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(buf, adam_m, adam_v)``."""
-    return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.zeros_like(theta))
+    ndim = theta.ndim
+    return (
+        (jnp.zeros_like(theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+    )
 
 
 def muonpolarexpress_update(
@@ -325,5 +330,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("buf", "adam_m", "adam_v"),
+    tensor_states=(),
 )

@@ -68,7 +68,12 @@ def muonw_init(
     ns_steps: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(M, adam_m, adam_v)``."""
-    return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.zeros_like(theta))
+    ndim = theta.ndim
+    return (
+        (jnp.zeros_like(theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+    )
 
 
 def muonw_update(
@@ -309,5 +314,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("M", "adam_m", "adam_v"),
+    tensor_states=(),
 )

@@ -60,7 +60,11 @@ def polargrad_init(
     lr: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(adam_m, adam_v)``."""
-    return (jnp.zeros_like(theta), jnp.zeros_like(theta))
+    ndim = theta.ndim
+    return (
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+    )
 
 
 def polargrad_update(
@@ -234,5 +238,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("adam_m", "adam_v"),
+    tensor_states=(),
 )

@@ -66,7 +66,12 @@ def polarmuon_init(
     weight_decay: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(m, adam_m, adam_v)``."""
-    return (jnp.zeros_like(theta), jnp.zeros_like(theta), jnp.zeros_like(theta))
+    ndim = theta.ndim
+    return (
+        (jnp.zeros_like(theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+    )
 
 
 def polarmuon_update(
@@ -270,5 +275,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("m", "adam_m", "adam_v"),
+    tensor_states=(),
 )

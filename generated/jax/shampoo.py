@@ -73,13 +73,14 @@ def shampoo_init(
     precondition_frequency: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(L, R, PL, PR, adam_m, adam_v)``."""
+    ndim = theta.ndim
     return (
-        matrix_full(theta, "rows", "rows", 0),
-        matrix_full(theta, "cols", "cols", 0),
-        matrix_full(theta, "rows", "rows", 0),
-        matrix_full(theta, "cols", "cols", 0),
-        jnp.zeros_like(theta),
-        jnp.zeros_like(theta),
+        (matrix_full(theta, "rows", "rows", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "cols", "cols", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "rows", "rows", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "cols", "cols", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
+        (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -334,5 +335,5 @@ _SPEC = runtime.Spec(
     moment=None,
     fixed=(),
     counterpart=None,
-    tensor_states=("adam_m", "adam_v"),
+    tensor_states=(),
 )

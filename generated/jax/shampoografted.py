@@ -77,11 +77,12 @@ def shampoografted_init(
     precondition_frequency: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(L, R, PL, PR, graft_m, graft_v)``."""
+    ndim = theta.ndim
     return (
-        matrix_full(theta, "rows", "rows", 0),
-        matrix_full(theta, "cols", "cols", 0),
-        matrix_full(theta, "rows", "rows", 0),
-        matrix_full(theta, "cols", "cols", 0),
+        (matrix_full(theta, "rows", "rows", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "cols", "cols", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "rows", "rows", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "cols", "cols", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
         jnp.zeros_like(theta),
         jnp.zeros_like(theta),
     )

@@ -68,15 +68,16 @@ def splus_init(
     eps: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(m, theta_ema, L, R, QL, QR)``."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
     cols = math.prod(theta.shape[1:])
     return (
         jnp.zeros_like(theta),
         jnp.zeros_like(theta),
-        matrix_full(theta, "rows", "rows", 0),
-        matrix_full(theta, "cols", "cols", 0),
-        eye(rows, theta),
-        eye(cols, theta),
+        (matrix_full(theta, "rows", "rows", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (matrix_full(theta, "cols", "cols", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (eye(rows, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (eye(cols, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
     )
 
 

@@ -32,15 +32,18 @@ def asgo_init(
     eps: float,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "V": matrix_full(theta, "rows", "rows", 0),  # state V: rows x rows = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["V"] = matrix_full(theta, "rows", "rows", 0)  # state V: rows x rows = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def asgo_update(
@@ -248,6 +251,7 @@ class ASGO(SpecOptimizer):
         Hyper("eps", "real", lo=0),
     )
     states = ("V", "adam_m", "adam_v")
+    conditional_states = ("V", "adam_m", "adam_v")
     init_state = staticmethod(asgo_init)
     update_state = staticmethod(asgo_update)
     kernel_scalars = staticmethod(asgo_scalars)

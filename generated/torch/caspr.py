@@ -32,16 +32,19 @@ def caspr_init(
     eps: float,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "L": matrix_full(theta, "rows", "rows", 0),  # state L: rows x rows = 0
-        "R": matrix_full(theta, "cols", "cols", 0),  # state R: cols x cols = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["L"] = matrix_full(theta, "rows", "rows", 0)  # state L: rows x rows = 0
+        state["R"] = matrix_full(theta, "cols", "cols", 0)  # state R: cols x cols = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def caspr_update(
@@ -257,6 +260,7 @@ class CASPR(SpecOptimizer):
         Hyper("eps", "real", lo=0),
     )
     states = ("L", "R", "adam_m", "adam_v")
+    conditional_states = ("L", "R", "adam_m", "adam_v")
     init_state = staticmethod(caspr_init)
     update_state = staticmethod(caspr_update)
     kernel_scalars = staticmethod(caspr_scalars)

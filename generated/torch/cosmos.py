@@ -48,18 +48,21 @@ def cosmos_init(
     weight_decay: float,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "m": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state m = 0
-        "P": matrix_full(theta, "cols", rank, 0),  # state P: cols x rank = 0
-        "S": matrix_full(theta, rank, rank, 0),  # state S: rank x rank = 0
-        "V": matrix_full(theta, "rows", rank, 0),  # state V: rows x rank = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["m"] = torch.zeros_like(theta, memory_format=torch.preserve_format)  # state m = 0
+        state["P"] = matrix_full(theta, "cols", rank, 0)  # state P: cols x rank = 0
+        state["S"] = matrix_full(theta, rank, rank, 0)  # state S: rank x rank = 0
+        state["V"] = matrix_full(theta, "rows", rank, 0)  # state V: rows x rank = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def cosmos_update(
@@ -425,6 +428,7 @@ class COSMOS(SpecOptimizer):
         Hyper("weight_decay", "real", lo=0, lo_closed=True),
     )
     states = ("m", "P", "S", "V", "adam_m", "adam_v")
+    conditional_states = ("m", "P", "S", "V", "adam_m", "adam_v")
     init_state = staticmethod(cosmos_init)
     update_state = staticmethod(cosmos_update)
     kernel_scalars = staticmethod(cosmos_scalars)

@@ -35,16 +35,19 @@ def dasgo_init(
     eps: float,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "m": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state m = 0
-        "v": theta.new_zeros(cols_shape(theta)),  # state v : cols = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["m"] = torch.zeros_like(theta, memory_format=torch.preserve_format)  # state m = 0
+        state["v"] = theta.new_zeros(cols_shape(theta))  # state v : cols = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def dasgo_update(
@@ -263,6 +266,7 @@ class DASGO(SpecOptimizer):
     )
     states = ("m", "v", "adam_m", "adam_v")
     axis_states = ("v",)
+    conditional_states = ("m", "v", "adam_m", "adam_v")
     init_state = staticmethod(dasgo_init)
     update_state = staticmethod(dasgo_update)
     kernel_scalars = staticmethod(dasgo_scalars)

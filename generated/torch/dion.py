@@ -45,16 +45,19 @@ def dion_init(
     weight_decay: float,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "M": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state M = 0
-        "Q": matrix_full(theta, "cols", rank, 0),  # state Q: cols x rank = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["M"] = torch.zeros_like(theta, memory_format=torch.preserve_format)  # state M = 0
+        state["Q"] = matrix_full(theta, "cols", rank, 0)  # state Q: cols x rank = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def dion_update(
@@ -324,6 +327,7 @@ class Dion(SpecOptimizer):
         Hyper("weight_decay", "real", lo=0, lo_closed=True),
     )
     states = ("M", "Q", "adam_m", "adam_v")
+    conditional_states = ("M", "Q", "adam_m", "adam_v")
     init_state = staticmethod(dion_init)
     update_state = staticmethod(dion_update)
     kernel_scalars = staticmethod(dion_scalars)

@@ -40,20 +40,26 @@ def galore_init(
     scale: float,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "P": matrix_full(theta, "rows", rank, 0),  # state P: rows x rank = 0
-        "Q": matrix_full(theta, "cols", rank, 0),  # state Q: cols x rank = 0
-        "m_left": matrix_full(theta, rank, "cols", 0),  # state m_left: rank x cols = 0
-        "v_left": matrix_full(theta, rank, "cols", 0),  # state v_left: rank x cols = 0
-        "m_right": matrix_full(theta, "rows", rank, 0),  # state m_right: rows x rank = 0
-        "v_right": matrix_full(theta, "rows", rank, 0),  # state v_right: rows x rank = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    rows = theta.shape[0] if theta.ndim else 1
+    cols = math.prod(theta.shape[1:])
+    state = {}
+    if ndim >= 2 and rows < cols:  # the only parameters whose step uses them
+        state["P"] = matrix_full(theta, "rows", rank, 0)  # state P: rows x rank = 0
+        state["m_left"] = matrix_full(theta, rank, "cols", 0)  # state m_left: rank x cols = 0
+        state["v_left"] = matrix_full(theta, rank, "cols", 0)  # state v_left: rank x cols = 0
+    if ndim >= 2 and rows >= cols:  # the only parameters whose step uses them
+        state["Q"] = matrix_full(theta, "cols", rank, 0)  # state Q: cols x rank = 0
+        state["m_right"] = matrix_full(theta, "rows", rank, 0)  # state m_right: rows x rank = 0
+        state["v_right"] = matrix_full(theta, "rows", rank, 0)  # state v_right: rows x rank = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def galore_update(
@@ -377,6 +383,7 @@ class GaLore(SpecOptimizer):
         Hyper("scale", "real", lo=0),
     )
     states = ("P", "Q", "m_left", "v_left", "m_right", "v_right", "adam_m", "adam_v")
+    conditional_states = ("P", "m_left", "v_left", "Q", "m_right", "v_right", "adam_m", "adam_v")
     init_state = staticmethod(galore_init)
     update_state = staticmethod(galore_update)
     kernel_scalars = staticmethod(galore_scalars)

@@ -47,15 +47,18 @@ def muoncubic_init(
     ns_steps: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "buf": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state buf = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["buf"] = torch.zeros_like(theta, memory_format=torch.preserve_format)  # state buf = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def muoncubic_update(
@@ -302,6 +305,7 @@ class MuonCubic(SpecOptimizer):
         Hyper("ns_steps", "int", lo=0, lo_closed=True, hi=99, hi_closed=True),
     )
     states = ("buf", "adam_m", "adam_v")
+    conditional_states = ("buf", "adam_m", "adam_v")
     init_state = staticmethod(muoncubic_init)
     update_state = staticmethod(muoncubic_update)
     kernel_scalars = staticmethod(muoncubic_scalars)

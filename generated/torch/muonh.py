@@ -36,18 +36,21 @@ def muonh_init(
     ns_steps: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "buf": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state buf = 0
-        "radius": theta.new_full(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["buf"] = torch.zeros_like(theta, memory_format=torch.preserve_format)  # state buf = 0
+        state["radius"] = theta.new_full(
             (), torch.linalg.vector_norm(theta)
-        ),  # state radius : scalar = norm(theta)
-        "adam_m": torch.zeros_like(
+        )  # state radius : scalar = norm(theta)
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def muonh_update(
@@ -299,6 +302,7 @@ class MuonH(SpecOptimizer):
         Hyper("ns_steps", "int", lo=0, lo_closed=True, hi=99, hi_closed=True),
     )
     states = ("buf", "radius", "adam_m", "adam_v")
+    conditional_states = ("buf", "radius", "adam_m", "adam_v")
     init_state = staticmethod(muonh_init)
     update_state = staticmethod(muonh_update)
     kernel_scalars = staticmethod(muonh_scalars)

@@ -46,15 +46,18 @@ def muonpolarexpress_init(
     match_rms_adamw: bool,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "buf": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state buf = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["buf"] = torch.zeros_like(theta, memory_format=torch.preserve_format)  # state buf = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def muonpolarexpress_update(
@@ -311,6 +314,7 @@ class MuonPolarExpress(SpecOptimizer):
         Hyper("match_rms_adamw", "bool"),
     )
     states = ("buf", "adam_m", "adam_v")
+    conditional_states = ("buf", "adam_m", "adam_v")
     init_state = staticmethod(muonpolarexpress_init)
     update_state = staticmethod(muonpolarexpress_update)
     kernel_scalars = staticmethod(muonpolarexpress_scalars)

@@ -42,15 +42,18 @@ def muonw_init(
     ns_steps: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "M": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state M = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["M"] = torch.zeros_like(theta, memory_format=torch.preserve_format)  # state M = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def muonw_update(
@@ -291,6 +294,7 @@ class MuonW(SpecOptimizer):
         Hyper("ns_steps", "int", lo=0, lo_closed=True, hi=99, hi_closed=True),
     )
     states = ("M", "adam_m", "adam_v")
+    conditional_states = ("M", "adam_m", "adam_v")
     init_state = staticmethod(muonw_init)
     update_state = staticmethod(muonw_update)
     kernel_scalars = staticmethod(muonw_scalars)

@@ -40,15 +40,18 @@ def polarfirst_init(
     weight_decay: float,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "m": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state m = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["m"] = torch.zeros_like(theta, memory_format=torch.preserve_format)  # state m = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def polarfirst_update(
@@ -261,6 +264,7 @@ class PolarFirst(SpecOptimizer):
         Hyper("weight_decay", "real", lo=0, lo_closed=True),
     )
     states = ("m", "adam_m", "adam_v")
+    conditional_states = ("m", "adam_m", "adam_v")
     init_state = staticmethod(polarfirst_init)
     update_state = staticmethod(polarfirst_update)
     kernel_scalars = staticmethod(polarfirst_scalars)

@@ -37,14 +37,16 @@ def polargrad_init(
     lr: float,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def polargrad_update(
@@ -229,6 +231,7 @@ class PolarGrad(SpecOptimizer):
         Hyper("lr", "real", lo=0),
     )
     states = ("adam_m", "adam_v")
+    conditional_states = ("adam_m", "adam_v")
     init_state = staticmethod(polargrad_init)
     update_state = staticmethod(polargrad_update)
     kernel_scalars = staticmethod(polargrad_scalars)

@@ -36,18 +36,21 @@ def shampoo_init(
     precondition_frequency: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "L": matrix_full(theta, "rows", "rows", 0),  # state L: rows x rows = 0
-        "R": matrix_full(theta, "cols", "cols", 0),  # state R: cols x cols = 0
-        "PL": matrix_full(theta, "rows", "rows", 0),  # state PL: rows x rows = 0
-        "PR": matrix_full(theta, "cols", "cols", 0),  # state PR: cols x cols = 0
-        "adam_m": torch.zeros_like(
+    ndim = theta.ndim
+    state = {}
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["L"] = matrix_full(theta, "rows", "rows", 0)  # state L: rows x rows = 0
+        state["R"] = matrix_full(theta, "cols", "cols", 0)  # state R: cols x cols = 0
+        state["PL"] = matrix_full(theta, "rows", "rows", 0)  # state PL: rows x rows = 0
+        state["PR"] = matrix_full(theta, "cols", "cols", 0)  # state PR: cols x cols = 0
+    if ndim < 2:  # the only parameters whose step uses them
+        state["adam_m"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state m = 0
-        "adam_v": torch.zeros_like(
+        )  # (adamw) state m = 0
+        state["adam_v"] = torch.zeros_like(
             theta, memory_format=torch.preserve_format
-        ),  # (adamw) state v = 0
-    }
+        )  # (adamw) state v = 0
+    return state
 
 
 def shampoo_update(
@@ -309,6 +312,7 @@ class Shampoo(SpecOptimizer):
         Hyper("precondition_frequency", "int", lo=1, lo_closed=True),
     )
     states = ("L", "R", "PL", "PR", "adam_m", "adam_v")
+    conditional_states = ("L", "R", "PL", "PR", "adam_m", "adam_v")
     init_state = staticmethod(shampoo_init)
     update_state = staticmethod(shampoo_update)
     kernel_scalars = staticmethod(shampoo_scalars)

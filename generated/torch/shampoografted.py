@@ -43,11 +43,8 @@ def shampoografted_init(
     precondition_frequency: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
-    return {
-        "L": matrix_full(theta, "rows", "rows", 0),  # state L: rows x rows = 0
-        "R": matrix_full(theta, "cols", "cols", 0),  # state R: cols x cols = 0
-        "PL": matrix_full(theta, "rows", "rows", 0),  # state PL: rows x rows = 0
-        "PR": matrix_full(theta, "cols", "cols", 0),  # state PR: cols x cols = 0
+    ndim = theta.ndim
+    state = {
         "graft_m": torch.zeros_like(
             theta, memory_format=torch.preserve_format
         ),  # (adam) state m = 0
@@ -55,6 +52,12 @@ def shampoografted_init(
             theta, memory_format=torch.preserve_format
         ),  # (adam) state v = 0
     }
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["L"] = matrix_full(theta, "rows", "rows", 0)  # state L: rows x rows = 0
+        state["R"] = matrix_full(theta, "cols", "cols", 0)  # state R: cols x cols = 0
+        state["PL"] = matrix_full(theta, "rows", "rows", 0)  # state PL: rows x rows = 0
+        state["PR"] = matrix_full(theta, "cols", "cols", 0)  # state PR: cols x cols = 0
+    return state
 
 
 def shampoografted_update(
@@ -296,6 +299,7 @@ class ShampooGrafted(SpecOptimizer):
         Hyper("precondition_frequency", "int", lo=1, lo_closed=True),
     )
     states = ("L", "R", "PL", "PR", "graft_m", "graft_v")
+    conditional_states = ("L", "R", "PL", "PR")
     init_state = staticmethod(shampoografted_init)
     update_state = staticmethod(shampoografted_update)
     kernel_scalars = staticmethod(shampoografted_scalars)

@@ -32,16 +32,19 @@ def soap_init(
     precondition_frequency: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
     cols = math.prod(theta.shape[1:])
-    return {
+    state = {
         "m": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state m = 0
         "v": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state v = 0
-        "L": matrix_full(theta, "rows", "rows", 0),  # state L: rows x rows = 0
-        "R": matrix_full(theta, "cols", "cols", 0),  # state R: cols x cols = 0
         "QL": eye(rows, theta),  # state QL: rows x rows = eye(rows)
         "QR": eye(cols, theta),  # state QR: cols x cols = eye(cols)
     }
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["L"] = matrix_full(theta, "rows", "rows", 0)  # state L: rows x rows = 0
+        state["R"] = matrix_full(theta, "cols", "cols", 0)  # state R: cols x cols = 0
+    return state
 
 
 def soap_update(
@@ -287,6 +290,7 @@ class SOAP(SpecOptimizer):
         Hyper("precondition_frequency", "int", lo=1, lo_closed=True),
     )
     states = ("m", "v", "L", "R", "QL", "QR")
+    conditional_states = ("L", "R")
     init_state = staticmethod(soap_init)
     update_state = staticmethod(soap_update)
     kernel_scalars = staticmethod(soap_scalars)

@@ -33,18 +33,21 @@ def splus_init(
     eps: float,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
     cols = math.prod(theta.shape[1:])
-    return {
+    state = {
         "m": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state m = 0
         "theta_ema": torch.zeros_like(
             theta, memory_format=torch.preserve_format
         ),  # state theta_ema = 0
-        "L": matrix_full(theta, "rows", "rows", 0),  # state L: rows x rows = 0
-        "R": matrix_full(theta, "cols", "cols", 0),  # state R: cols x cols = 0
-        "QL": eye(rows, theta),  # state QL: rows x rows = eye(rows)
-        "QR": eye(cols, theta),  # state QR: cols x cols = eye(cols)
     }
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["L"] = matrix_full(theta, "rows", "rows", 0)  # state L: rows x rows = 0
+        state["R"] = matrix_full(theta, "cols", "cols", 0)  # state R: cols x cols = 0
+        state["QL"] = eye(rows, theta)  # state QL: rows x rows = eye(rows)
+        state["QR"] = eye(cols, theta)  # state QR: cols x cols = eye(cols)
+    return state
 
 
 def splus_eval(
@@ -325,6 +328,7 @@ class SPlus(SpecOptimizer):
         Hyper("eps", "real", lo=0),
     )
     states = ("m", "theta_ema", "L", "R", "QL", "QR")
+    conditional_states = ("L", "R", "QL", "QR")
     init_state = staticmethod(splus_init)
     update_state = staticmethod(splus_update)
     kernel_scalars = staticmethod(splus_scalars)

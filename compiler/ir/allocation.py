@@ -1,0 +1,119 @@
+"""Where each state is allocated: on the parameters whose dimensions reach a statement using it.
+
+A dispatching spec (``if ndim >= 2:`` Muon ``else:`` AdamW; SOAP's rotations of the matrices)
+reads some states in one class of parameters only. Allocating them everywhere would give every
+bias a ``rows x rows`` preconditioner and every matrix AdamW's two moments, which no library
+does. So a state is allocated only where the parameter's dimensions (``ndim``, ``rows``,
+``cols``, ``numel``) meet the block conditions of at least one statement that reads or writes
+it; everywhere else it does not exist (torch: no key in ``optimizer.state[p]``; jax: an empty
+array in the state tree, which keeps the tree's structure for ``jit`` and checkpoints).
+
+The condition is derived, not declared, so it cannot disagree with the step: each statement
+contributes the dimension conditions of the blocks around it (the ``else`` of a dimension block
+its negation; a block mixing dimensions with ``t`` or hypers its dimension conjuncts, an
+``else`` of such a block nothing), and a state's condition is the disjunction over its
+statements. A state used by a statement under no dimension condition is allocated everywhere
+(``where`` is None). Merges (the end of a block) are not uses: they choose between versions the
+branches left, and the branch not taken leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from optc.ir.nodes import (
+    Binding,
+    DType,
+    Expr,
+    Guard,
+    Op,
+    Program,
+    Shape,
+    State,
+    Type,
+    free_vars,
+)
+from optc.ir.ops import SHAPE_NAMES
+
+_BOOL = Type(Shape.SCALAR, DType.BOOL)
+# The comparison that is true exactly where the key is false (dimensions are integers, never NaN).
+_NEGATED = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt", "eq": "ne", "ne": "eq"}
+
+
+def with_allocation(program: Program) -> Program:
+    """The program with each state's ``where``: its allocation condition, or None for all."""
+    sites = _sites(program, [*program.body, *(b for s in program.sections.values() for b in s)])
+    states = [
+        dataclasses.replace(s, where=_disjunction(sites.get(s.name, []))) for s in program.states
+    ]
+    return dataclasses.replace(program, states=states)
+
+
+def _sites(program: Program, bindings: Iterable[Binding]) -> dict[str, list[list[Expr]]]:
+    """For each state, the dimension conditions (a conjunction each) of the statements using it."""
+    names = {s.name for s in program.states}
+    version_of = {b.id: b.target for b in bindings if b.target in names}
+    sites: dict[str, list[list[Expr]]] = {}
+    for binding in bindings:
+        if binding.merge:
+            continue
+        used = {version_of.get(v, v) for v in free_vars(binding.expr)} & names
+        if binding.target in names:
+            used.add(binding.target)
+        conjuncts = [c for guard in binding.guards for c in _dimension_conjuncts(guard)]
+        for name in used:
+            sites.setdefault(name, []).append(conjuncts)
+    return sites
+
+
+def _dimension_conjuncts(guard: Guard) -> list[Expr]:
+    """What a guard says about the parameter's dimensions alone, as conjuncts."""
+    if _on_dimensions(guard.cond):
+        return [guard.cond if guard.taken else _negation(guard.cond)]
+    if not guard.taken:
+        return []
+    return [c for c in _conjuncts(guard.cond) if _on_dimensions(c)]
+
+
+def _on_dimensions(cond: Expr) -> bool:
+    return bool(free_vars(cond)) and free_vars(cond) <= set(SHAPE_NAMES)
+
+
+def _conjuncts(cond: Expr) -> list[Expr]:
+    if isinstance(cond, Op) and cond.op == "and":
+        return [c for arg in cond.args for c in _conjuncts(arg)]
+    return [cond]
+
+
+def _negation(cond: Expr) -> Expr:
+    if isinstance(cond, Op) and cond.op in _NEGATED:
+        return Op(_NEGATED[cond.op], cond.args, cond.type, cond.span)
+    if isinstance(cond, Op) and cond.op == "not":
+        return cond.args[0]
+    return Op("not", (cond,), _BOOL, cond.span if isinstance(cond, Op) else None)
+
+
+def _disjunction(sites: list[list[Expr]]) -> Expr | None:
+    """``or`` of the sites' ``and``s (duplicates dropped); None when a site is unconditional
+    or the state is never used (kept, as a declared state always was)."""
+    if not sites or any(not site for site in sites):
+        return None
+    terms: list[Expr] = []
+    for site in sites:
+        term = _fold("and", list(dict.fromkeys(site)))
+        if term not in terms:
+            terms.append(term)
+    return _fold("or", terms)
+
+
+def _fold(op: str, exprs: list[Expr]) -> Expr:
+    result = exprs[0]
+    for expr in exprs[1:]:
+        result = Op(op, (result, expr), _BOOL)
+    return result
+
+
+def conditional_states(program: Program) -> list[State]:
+    """The states allocated on some parameters only."""
+    return [s for s in program.states if s.where is not None]
