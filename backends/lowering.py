@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from optc.backends.pyexpr import PythonPrinter, format_number
+from optc.ir import allocation
 from optc.ir.nodes import Binding, Const, Expr, Hyper, Op, Program, Role, Shape, Var, walk
 from optc.ir.ops import SHAPE_NAMES
 from optc.render.latex import latex_aligned
@@ -205,7 +206,13 @@ class BlockWriter:
         targets = ", ".join(self._name(m) for m in merges) + ("," if len(merges) == 1 else "")
         cond = self.printer.render(guard.cond)
         then, orelse = self._branch(guard.block, True), self._branch(guard.block, False)
-        self._indented(depth, f"{targets} = {self.cond_call}({cond}, {then}, {orelse})")
+        call = f"{self.cond_call}({cond}, {then}, {orelse})"
+        static = [c for c in allocation.conjuncts(guard.cond) if self.static(c)]
+        if static:  # `ndim >= 2 and mod(t, k) == 0`: where ndim < 2, the else branch alone
+            # (tracing the other would meet states this parameter does not have)
+            known = " and ".join(self.printer.render(c) for c in static)
+            call = f"{call} if {known} else {orelse}()"
+        self._indented(depth, f"{targets} = {call}")
 
     # -- merges ---------------------------------------------------------------------------------
     def _branch(self, block: int, taken: bool) -> str:

@@ -30,6 +30,7 @@ from optc.backends.jax import axes
 from optc.backends.pyexpr import PythonPrinter, ScalarFacts, format_number
 from optc.diagnostics import SpecError
 from optc.ir import phases
+from optc.ir.allocation import on_dimensions
 from optc.ir.nodes import (
     REAL_SCALAR,
     Binding,
@@ -192,6 +193,8 @@ class JaxPrinter(PythonPrinter):
             return f"{self.axis(expr.op)}({args[0]})", Prec.ATOM
         if expr.op in MATRIX_FUNCTIONS or expr.op in LAYOUT_OPS:  # optc.backends.jax.axes
             return self.matrix_function(expr, args, self.like)
+        if expr.op == "ifelse" and on_dimensions(expr.args[0]):  # static: one branch traced
+            return self.ternary(expr)
         args = self._float_constants(expr, args)
         if expr.op == "clip":
             return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", Prec.ATOM

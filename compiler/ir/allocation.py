@@ -9,8 +9,9 @@ it; everywhere else it does not exist (torch: no key in ``optimizer.state[p]``; 
 array in the state tree, which keeps the tree's structure for ``jit`` and checkpoints).
 
 The condition is derived, not declared, so it cannot disagree with the step: each statement
-contributes the dimension conditions of the blocks around it (the ``else`` of a dimension block
-its negation; a block mixing dimensions with ``t`` or hypers its dimension conjuncts, an
+contributes the dimension conditions of the blocks around it, and a read in a branch of
+``if c then a else b`` with c on dimensions that branch's condition (the ``else`` of a
+dimension block its negation; a block mixing dimensions with ``t`` or hypers its dimension conjuncts, an
 ``else`` of such a block nothing), and a state's condition is the disjunction over its
 statements. A state used by a statement under no dimension condition is allocated everywhere
 (``where`` is None). Merges (the end of a block) are not uses: they choose between versions the
@@ -20,7 +21,7 @@ branches left, and the branch not taken leaves the state as it was.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from optc.ir.nodes import (
     Binding,
@@ -32,6 +33,7 @@ from optc.ir.nodes import (
     Shape,
     State,
     Type,
+    Var,
     free_vars,
 )
 from optc.ir.ops import SHAPE_NAMES
@@ -58,31 +60,51 @@ def _sites(program: Program, bindings: Iterable[Binding]) -> dict[str, list[list
     for binding in bindings:
         if binding.merge:
             continue
-        used = {version_of.get(v, v) for v in free_vars(binding.expr)} & names
-        if binding.target in names:
-            used.add(binding.target)
         conjuncts = [c for guard in binding.guards for c in _dimension_conjuncts(guard)]
-        for name in used:
-            sites.setdefault(name, []).append(conjuncts)
+        used = list(_reads(binding.expr, conjuncts))
+        if binding.target in names:
+            used.append((binding.target, conjuncts))
+        for name, conds in used:
+            if version_of.get(name, name) in names:
+                sites.setdefault(version_of.get(name, name), []).append(conds)
     return sites
+
+
+def _reads(expr: Expr, conds: list[Expr]) -> Iterator[tuple[str, list[Expr]]]:
+    """The names an expression reads, each with the dimension conditions it is read under: a
+    branch of ``if c then a else b`` on the dimensions alone is evaluated only where c (or not
+    c) holds, in every backend (a Python conditional, as a block's ``if``)."""
+    if isinstance(expr, Var):
+        yield expr.name, conds
+    elif isinstance(expr, Op) and expr.op == "ifelse" and on_dimensions(expr.args[0]):
+        cond, then, orelse = expr.args
+        yield from _reads(cond, conds)
+        yield from _reads(then, [*conds, cond])
+        yield from _reads(orelse, [*conds, _negation(cond)])
+    elif isinstance(expr, Op):
+        for arg in expr.args:
+            yield from _reads(arg, conds)
 
 
 def _dimension_conjuncts(guard: Guard) -> list[Expr]:
     """What a guard says about the parameter's dimensions alone, as conjuncts."""
-    if _on_dimensions(guard.cond):
+    if on_dimensions(guard.cond):
         return [guard.cond if guard.taken else _negation(guard.cond)]
     if not guard.taken:
         return []
-    return [c for c in _conjuncts(guard.cond) if _on_dimensions(c)]
+    return [c for c in conjuncts(guard.cond) if on_dimensions(c)]
 
 
-def _on_dimensions(cond: Expr) -> bool:
+def on_dimensions(cond: Expr) -> bool:
+    """Whether a condition reads the parameter's dimensions and nothing else (static per
+    parameter: a Python ``if`` in every backend, also under jit)."""
     return bool(free_vars(cond)) and free_vars(cond) <= set(SHAPE_NAMES)
 
 
-def _conjuncts(cond: Expr) -> list[Expr]:
+def conjuncts(cond: Expr) -> list[Expr]:
+    """The operands of a condition's top-level ``and``s (the condition itself if none)."""
     if isinstance(cond, Op) and cond.op == "and":
-        return [c for arg in cond.args for c in _conjuncts(arg)]
+        return [c for arg in cond.args for c in conjuncts(arg)]
     return [cond]
 
 

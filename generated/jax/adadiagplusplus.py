@@ -60,9 +60,15 @@ def adadiagplusplus_init(
     precondition_frequency: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(m, v, P, Q)``."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
     cols = math.prod(theta.shape[1:])
-    return (jnp.zeros_like(theta), jnp.zeros_like(theta), eye(rows, theta), eye(cols, theta))
+    return (
+        jnp.zeros_like(theta),
+        jnp.zeros_like(theta),
+        (eye(rows, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (eye(cols, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+    )
 
 
 def adadiagplusplus_update(
@@ -101,27 +107,28 @@ def adadiagplusplus_update(
     def _block_1_else():
         return P, Q
 
-    P, Q = runtime.cond(
-        jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
-        _block_1_then,
-        _block_1_else,
+    P, Q = (
+        runtime.cond(
+            jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
+            _block_1_then,
+            _block_1_else,
+        )
+        if ndim >= 2
+        else _block_1_else()
     )
-    # line 27: gt = transpose(P) @ g @ Q
-    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
+    # line 27: gt = if ndim >= 2 then transpose(P) @ g @ Q else g  # a vector is never rotated: no P, Q
+    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor") if ndim >= 2 else g
     # line 28: theta <- theta * (1 - lr * weight_decay)
     new_theta = theta * (1 - lr * weight_decay)
     # line 29: m <- ema(m, gt, beta1)
     m = beta1 * m + (1 - beta1) * gt
     # line 30: v <- ema(v, gt^2, beta2)
     v = beta2 * v + (1 - beta2) * gt**2
-    # line 31: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)) @ transpose(Q)
-    new_theta = new_theta - as_param(
-        lr
-        * P
-        @ as_matrix(m / (1 - beta1**t) / (jnp.sqrt(v / (1 - beta2**t)) + eps))
-        @ transpose(Q),
-        g,
-        "tensor",
+    # line 31: n = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    n = m / (1 - beta1**t) / (jnp.sqrt(v / (1 - beta2**t)) + eps)
+    # line 32: theta <- theta - lr * (if ndim >= 2 then P @ n @ transpose(Q) else n)
+    new_theta = new_theta - lr * (
+        as_param(P @ as_matrix(n) @ transpose(Q), g, "tensor") if ndim >= 2 else n
     )
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
@@ -147,11 +154,12 @@ def adadiagplusplus(
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
-        &\mathrm{gt} = P^{\top} g Q \\
+        &\mathrm{gt} = \begin{cases} P^{\top} g Q & \text{if } \mathrm{ndim} \ge 2 \\ g & \text{otherwise} \end{cases} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) \mathrm{gt} \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) \mathrm{gt}^{2} \\
-        &\theta \leftarrow \theta - \eta P \frac{\frac{m}{1 - \beta_{1}^{t}}}{\sqrt{\frac{v}{1 - \beta_{2}^{t}}} + \epsilon} Q^{\top}
+        &n = \frac{\frac{m}{1 - \beta_{1}^{t}}}{\sqrt{\frac{v}{1 - \beta_{2}^{t}}} + \epsilon} \\
+        &\theta \leftarrow \theta - \eta \left(\begin{cases} P n Q^{\top} & \text{if } \mathrm{ndim} \ge 2 \\ n & \text{otherwise} \end{cases}\right)
       \end{aligned}
 
     Conventions:
@@ -176,8 +184,9 @@ def adadiagplusplus(
         bias_correction: both moments debiased by 1 - beta^t
         weight_decay: decoupled, scaled by lr, applied before the step: theta * (1 - lr *
             weight_decay)
-        dispatch: parameters with fewer than two dimensions are never rotated (P, Q stay the
-            identity): they take Adam's step with the same hypers and states, i.e. AdamW
+        dispatch: parameters with fewer than two dimensions are never rotated: they take Adam's
+            step with the same hypers and states, i.e. AdamW, and carry no P, Q (allocated for
+            matrices only)
 
     Args:
         learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also

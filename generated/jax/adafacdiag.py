@@ -111,10 +111,14 @@ def adafacdiag_update(
     def _block_1_else():
         return (P,)
 
-    (P,) = runtime.cond(
-        jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
-        _block_1_then,
-        _block_1_else,
+    (P,) = (
+        runtime.cond(
+            jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
+            _block_1_then,
+            _block_1_else,
+        )
+        if ndim >= 2
+        else _block_1_else()
     )
     # line 27: gt = transpose(P) @ g
     gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")

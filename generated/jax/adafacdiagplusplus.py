@@ -118,10 +118,14 @@ def adafacdiagplusplus_update(
     def _block_1_else():
         return P, Q
 
-    P, Q = runtime.cond(
-        jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
-        _block_1_then,
-        _block_1_else,
+    P, Q = (
+        runtime.cond(
+            jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
+            _block_1_then,
+            _block_1_else,
+        )
+        if ndim >= 2
+        else _block_1_else()
     )
     # line 28: gt = transpose(P) @ g @ Q
     gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")

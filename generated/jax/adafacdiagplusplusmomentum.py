@@ -75,14 +75,15 @@ def adafacdiagplusplusmomentum_init(
     precondition_frequency: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(M, r, c, P, Q)``."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
     cols = math.prod(theta.shape[1:])
     return (
         jnp.zeros_like(theta),
         jnp.zeros(rows_shape(theta), theta.dtype),
         jnp.zeros(cols_shape(theta), theta.dtype),
-        eye(rows, theta),
-        eye(cols, theta),
+        (eye(rows, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (eye(cols, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -124,13 +125,17 @@ def adafacdiagplusplusmomentum_update(
     def _block_1_else():
         return P, Q
 
-    P, Q = runtime.cond(
-        jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
-        _block_1_then,
-        _block_1_else,
+    P, Q = (
+        runtime.cond(
+            jnp.logical_and(ndim >= 2, jnp.mod(t, precondition_frequency) == 0),
+            _block_1_then,
+            _block_1_else,
+        )
+        if ndim >= 2
+        else _block_1_else()
     )
-    # line 30: gt = transpose(P) @ g @ Q
-    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
+    # line 30: gt = if ndim >= 2 then transpose(P) @ g @ Q else g  # a vector is never rotated: no P, Q
+    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor") if ndim >= 2 else g
     # line 31: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + t**beta2_decay * (row_sum(gt**2 + eps1) - r)
     # line 32: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
@@ -143,8 +148,10 @@ def adafacdiagplusplusmomentum_update(
     new_theta = theta * (1 - lr * weight_decay)
     # line 36: M <- ema(M, clipped, beta1)
     M = beta1 * M + (1 - beta1) * clipped
-    # line 37: theta <- theta - lr * P @ M @ transpose(Q)
-    new_theta = new_theta - as_param(lr * P @ as_matrix(M) @ transpose(Q), g, "tensor")
+    # line 37: theta <- theta - lr * (if ndim >= 2 then P @ M @ transpose(Q) else M)
+    new_theta = new_theta - lr * (
+        as_param(P @ as_matrix(M) @ transpose(Q), g, "tensor") if ndim >= 2 else M
+    )
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
     return jnp.asarray(delta, dtype), M, r, c, P, Q
@@ -171,14 +178,14 @@ def adafacdiagplusplusmomentum(
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
-        &\mathrm{gt} = P^{\top} g Q \\
+        &\mathrm{gt} = \begin{cases} P^{\top} g Q & \text{if } \mathrm{ndim} \ge 2 \\ g & \text{otherwise} \end{cases} \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\
         &u = \frac{\mathrm{gt}}{\sqrt{\frac{r c}{\operatorname{sum}\left(r\right)}}} \\
         &\mathrm{clipped} = \frac{u}{\max\left(1, \frac{\operatorname{rms}\left(u\right)}{d}\right)} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &M \leftarrow \beta_{1} M + \left(1 - \beta_{1}\right) \mathrm{clipped} \\
-        &\theta \leftarrow \theta - \eta P M Q^{\top}
+        &\theta \leftarrow \theta - \eta \left(\begin{cases} P M Q^{\top} & \text{if } \mathrm{ndim} \ge 2 \\ M & \text{otherwise} \end{cases}\right)
       \end{aligned}
 
     Conventions:
@@ -200,9 +207,9 @@ def adafacdiagplusplusmomentum(
             (unlike specs/adafactor.opt)
         weight_decay: decoupled, scaled by lr, applied before the step: theta * (1 - lr *
             weight_decay), Algorithm 3's W - lr (... + lambda W)
-        dispatch: parameters with fewer than two dimensions are never rotated (P, Q stay the
-            identity) and take the same Adafactor step: a vector's matrix view has one column, where
-            V = r cᵀ / sum(r) = r is the unfactored second moment
+        dispatch: parameters with fewer than two dimensions are never rotated and take the same
+            Adafactor step (they carry no P, Q: allocated for matrices only): a vector's matrix view
+            has one column, where V = r cᵀ / sum(r) = r is the unfactored second moment
 
     Args:
         learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also

@@ -146,10 +146,14 @@ def soap_update(
     def _block_3_else():
         return QL, QR
 
-    QL, QR = runtime.cond(
-        jnp.logical_and(ndim >= 2, jnp.mod(t - 1, precondition_frequency) == 0),
-        _block_3_then,
-        _block_3_else,
+    QL, QR = (
+        runtime.cond(
+            jnp.logical_and(ndim >= 2, jnp.mod(t - 1, precondition_frequency) == 0),
+            _block_3_then,
+            _block_3_else,
+        )
+        if ndim >= 2
+        else _block_3_else()
     )
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)

@@ -138,7 +138,7 @@ def splus_update(
     rows = g.shape[0] if g.ndim else 1
     cols = math.prod(g.shape[1:])
     # line 31: step_size = lr * (if ndim >= 2 then 2 / max(rows + cols, 1) else nonstandard_constant)
-    step_size = lr * jnp.where(ndim >= 2, 2 / jnp.maximum(rows + cols, 1.0), nonstandard_constant)
+    step_size = lr * (2 / jnp.maximum(rows + cols, 1.0) if ndim >= 2 else nonstandard_constant)
     # line 32: m <- ema(m, g, beta1)
     m = beta1 * m + (1 - beta1) * g
     # line 33: if ndim >= 2:

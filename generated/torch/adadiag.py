@@ -29,12 +29,15 @@ def adadiag_init(
     precondition_frequency: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
-    return {
+    state = {
         "m": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state m = 0
         "v": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state v = 0
-        "P": eye(rows, theta),  # state P: rows x rows = eye(rows)
     }
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["P"] = eye(rows, theta)  # state P: rows x rows = eye(rows)
+    return state
 
 
 def adadiag_update(
@@ -62,18 +65,18 @@ def adadiag_update(
     if ndim >= 2 and t % precondition_frequency == 0:
         # line 24: P <- svd_u(g)
         P = svd_u(as_matrix(g))
-    # line 25: gt = transpose(P) @ g
-    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
+    # line 25: gt = if ndim >= 2 then transpose(P) @ g else g  # a vector is never rotated: no P
+    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor") if ndim >= 2 else g
     # line 26: theta <- theta * (1 - lr * weight_decay)
     theta = theta * (1 - lr * weight_decay)
     # line 27: m <- ema(m, gt, beta1)
     m = beta1 * m + (1 - beta1) * gt
     # line 28: v <- ema(v, gt^2, beta2)
     v = beta2 * v + (1 - beta2) * gt**2
-    # line 29: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps))
-    theta = theta - as_param(
-        lr * P @ as_matrix(m / (1 - beta1**t) / (torch.sqrt(v / (1 - beta2**t)) + eps)), g, "tensor"
-    )
+    # line 29: n = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    n = m / (1 - beta1**t) / (torch.sqrt(v / (1 - beta2**t)) + eps)
+    # line 30: theta <- theta - lr * (if ndim >= 2 then P @ n else n)
+    theta = theta - lr * (as_param(P @ as_matrix(n), g, "tensor") if ndim >= 2 else n)
     return theta, m, v, P
 
 
@@ -95,10 +98,10 @@ def adadiag_scalars(
         "s2": 1 - beta1,
         "beta2": beta2,
         "s3": 1 - beta2,
-        "lr": lr,
         "s4": 1 - beta1**t,
         "s5": 1 - beta2**t,
         "eps": eps,
+        "lr": lr,
     }
 
 
@@ -115,10 +118,10 @@ def adadiag_kernel(
     s2: torch.Tensor,
     beta2: torch.Tensor,
     s3: torch.Tensor,
-    lr: torch.Tensor,
     s4: torch.Tensor,
     s5: torch.Tensor,
     eps: torch.Tensor,
+    lr: torch.Tensor,
 ) -> tuple[torch.Tensor, ...]:
     """adadiag_update with the per-step scalars of adadiag_scalars as arguments."""
     ndim = theta.ndim
@@ -126,16 +129,18 @@ def adadiag_kernel(
     if ndim >= 2 and s0:
         # line 24: P <- svd_u(g)
         P = svd_u(as_matrix(g))
-    # line 25: gt = transpose(P) @ g
-    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
+    # line 25: gt = if ndim >= 2 then transpose(P) @ g else g  # a vector is never rotated: no P
+    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor") if ndim >= 2 else g
     # line 26: theta <- theta * (1 - lr * weight_decay)
     theta = theta * s1
     # line 27: m <- ema(m, gt, beta1)
     m = beta1 * m + s2 * gt
     # line 28: v <- ema(v, gt^2, beta2)
     v = beta2 * v + s3 * gt**2
-    # line 29: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps))
-    theta = theta - as_param(lr * P @ as_matrix(m / s4 / (torch.sqrt(v / s5) + eps)), g, "tensor")
+    # line 29: n = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    n = m / s4 / (torch.sqrt(v / s5) + eps)
+    # line 30: theta <- theta - lr * (if ndim >= 2 then P @ n else n)
+    theta = theta - lr * (as_param(P @ as_matrix(n), g, "tensor") if ndim >= 2 else n)
     return theta, m, v, P
 
 
@@ -147,11 +152,12 @@ class AdaDiag(SpecOptimizer):
 
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
-        &\mathrm{gt} = P^{\top} g \\
+        &\mathrm{gt} = \begin{cases} P^{\top} g & \text{if } \mathrm{ndim} \ge 2 \\ g & \text{otherwise} \end{cases} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) \mathrm{gt} \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) \mathrm{gt}^{2} \\
-        &\theta \leftarrow \theta - \eta P \frac{\frac{m}{1 - \beta_{1}^{t}}}{\sqrt{\frac{v}{1 - \beta_{2}^{t}}} + \epsilon}
+        &n = \frac{\frac{m}{1 - \beta_{1}^{t}}}{\sqrt{\frac{v}{1 - \beta_{2}^{t}}} + \epsilon} \\
+        &\theta \leftarrow \theta - \eta \left(\begin{cases} P n & \text{if } \mathrm{ndim} \ge 2 \\ n & \text{otherwise} \end{cases}\right)
       \end{aligned}
 
     Conventions:
@@ -177,8 +183,9 @@ class AdaDiag(SpecOptimizer):
         bias_correction: both moments debiased by 1 - beta^t
         weight_decay: decoupled, scaled by lr, applied before the step: theta * (1 - lr *
             weight_decay), Algorithm 3's W - lr (P M + lambda W)
-        dispatch: parameters with fewer than two dimensions are never rotated (P stays the
-            identity): they take Adam's step with the same hypers and states, i.e. AdamW
+        dispatch: parameters with fewer than two dimensions are never rotated: they take Adam's
+            step with the same hypers and states, i.e. AdamW, and carry no P (allocated for matrices
+            only)
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
@@ -220,6 +227,7 @@ class AdaDiag(SpecOptimizer):
         Hyper("precondition_frequency", "int", lo=1, lo_closed=True),
     )
     states = ("m", "v", "P")
+    conditional_states = ("P",)
     init_state = staticmethod(adadiag_init)
     update_state = staticmethod(adadiag_update)
     kernel_scalars = staticmethod(adadiag_scalars)

@@ -36,14 +36,17 @@ def adadiagplusplus_init(
     precondition_frequency: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
     cols = math.prod(theta.shape[1:])
-    return {
+    state = {
         "m": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state m = 0
         "v": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state v = 0
-        "P": eye(rows, theta),  # state P: rows x rows = eye(rows)
-        "Q": eye(cols, theta),  # state Q: cols x cols = eye(cols)
     }
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["P"] = eye(rows, theta)  # state P: rows x rows = eye(rows)
+        state["Q"] = eye(cols, theta)  # state Q: cols x cols = eye(cols)
+    return state
 
 
 def adadiagplusplus_update(
@@ -74,22 +77,19 @@ def adadiagplusplus_update(
         P = svd_u(as_matrix(g))
         # line 26: Q <- svd_v(g)
         Q = svd_v(as_matrix(g))
-    # line 27: gt = transpose(P) @ g @ Q
-    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
+    # line 27: gt = if ndim >= 2 then transpose(P) @ g @ Q else g  # a vector is never rotated: no P, Q
+    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor") if ndim >= 2 else g
     # line 28: theta <- theta * (1 - lr * weight_decay)
     theta = theta * (1 - lr * weight_decay)
     # line 29: m <- ema(m, gt, beta1)
     m = beta1 * m + (1 - beta1) * gt
     # line 30: v <- ema(v, gt^2, beta2)
     v = beta2 * v + (1 - beta2) * gt**2
-    # line 31: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)) @ transpose(Q)
-    theta = theta - as_param(
-        lr
-        * P
-        @ as_matrix(m / (1 - beta1**t) / (torch.sqrt(v / (1 - beta2**t)) + eps))
-        @ transpose(Q),
-        g,
-        "tensor",
+    # line 31: n = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    n = m / (1 - beta1**t) / (torch.sqrt(v / (1 - beta2**t)) + eps)
+    # line 32: theta <- theta - lr * (if ndim >= 2 then P @ n @ transpose(Q) else n)
+    theta = theta - lr * (
+        as_param(P @ as_matrix(n) @ transpose(Q), g, "tensor") if ndim >= 2 else n
     )
     return theta, m, v, P, Q
 
@@ -112,10 +112,10 @@ def adadiagplusplus_scalars(
         "s2": 1 - beta1,
         "beta2": beta2,
         "s3": 1 - beta2,
-        "lr": lr,
         "s4": 1 - beta1**t,
         "s5": 1 - beta2**t,
         "eps": eps,
+        "lr": lr,
     }
 
 
@@ -133,10 +133,10 @@ def adadiagplusplus_kernel(
     s2: torch.Tensor,
     beta2: torch.Tensor,
     s3: torch.Tensor,
-    lr: torch.Tensor,
     s4: torch.Tensor,
     s5: torch.Tensor,
     eps: torch.Tensor,
+    lr: torch.Tensor,
 ) -> tuple[torch.Tensor, ...]:
     """adadiagplusplus_update with the per-step scalars of adadiagplusplus_scalars as arguments."""
     ndim = theta.ndim
@@ -146,17 +146,19 @@ def adadiagplusplus_kernel(
         P = svd_u(as_matrix(g))
         # line 26: Q <- svd_v(g)
         Q = svd_v(as_matrix(g))
-    # line 27: gt = transpose(P) @ g @ Q
-    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
+    # line 27: gt = if ndim >= 2 then transpose(P) @ g @ Q else g  # a vector is never rotated: no P, Q
+    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor") if ndim >= 2 else g
     # line 28: theta <- theta * (1 - lr * weight_decay)
     theta = theta * s1
     # line 29: m <- ema(m, gt, beta1)
     m = beta1 * m + s2 * gt
     # line 30: v <- ema(v, gt^2, beta2)
     v = beta2 * v + s3 * gt**2
-    # line 31: theta <- theta - lr * P @ (debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)) @ transpose(Q)
-    theta = theta - as_param(
-        lr * P @ as_matrix(m / s4 / (torch.sqrt(v / s5) + eps)) @ transpose(Q), g, "tensor"
+    # line 31: n = debias(m, beta1) / (sqrt(debias(v, beta2)) + eps)
+    n = m / s4 / (torch.sqrt(v / s5) + eps)
+    # line 32: theta <- theta - lr * (if ndim >= 2 then P @ n @ transpose(Q) else n)
+    theta = theta - lr * (
+        as_param(P @ as_matrix(n) @ transpose(Q), g, "tensor") if ndim >= 2 else n
     )
     return theta, m, v, P, Q
 
@@ -170,11 +172,12 @@ class AdaDiagPlusPlus(SpecOptimizer):
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
-        &\mathrm{gt} = P^{\top} g Q \\
+        &\mathrm{gt} = \begin{cases} P^{\top} g Q & \text{if } \mathrm{ndim} \ge 2 \\ g & \text{otherwise} \end{cases} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) \mathrm{gt} \\
         &v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) \mathrm{gt}^{2} \\
-        &\theta \leftarrow \theta - \eta P \frac{\frac{m}{1 - \beta_{1}^{t}}}{\sqrt{\frac{v}{1 - \beta_{2}^{t}}} + \epsilon} Q^{\top}
+        &n = \frac{\frac{m}{1 - \beta_{1}^{t}}}{\sqrt{\frac{v}{1 - \beta_{2}^{t}}} + \epsilon} \\
+        &\theta \leftarrow \theta - \eta \left(\begin{cases} P n Q^{\top} & \text{if } \mathrm{ndim} \ge 2 \\ n & \text{otherwise} \end{cases}\right)
       \end{aligned}
 
     Conventions:
@@ -199,8 +202,9 @@ class AdaDiagPlusPlus(SpecOptimizer):
         bias_correction: both moments debiased by 1 - beta^t
         weight_decay: decoupled, scaled by lr, applied before the step: theta * (1 - lr *
             weight_decay)
-        dispatch: parameters with fewer than two dimensions are never rotated (P, Q stay the
-            identity): they take Adam's step with the same hypers and states, i.e. AdamW
+        dispatch: parameters with fewer than two dimensions are never rotated: they take Adam's
+            step with the same hypers and states, i.e. AdamW, and carry no P, Q (allocated for
+            matrices only)
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
@@ -242,6 +246,7 @@ class AdaDiagPlusPlus(SpecOptimizer):
         Hyper("precondition_frequency", "int", lo=1, lo_closed=True),
     )
     states = ("m", "v", "P", "Q")
+    conditional_states = ("P", "Q")
     init_state = staticmethod(adadiagplusplus_init)
     update_state = staticmethod(adadiagplusplus_update)
     kernel_scalars = staticmethod(adadiagplusplus_scalars)

@@ -48,13 +48,16 @@ def adafacdiagmomentum_init(
     precondition_frequency: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
-    return {
+    state = {
         "M": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state M = 0
         "r": theta.new_zeros(rows_shape(theta)),  # state r: rows = 0
         "c": theta.new_zeros(cols_shape(theta)),  # state c: cols = 0
-        "P": eye(rows, theta),  # state P: rows x rows = eye(rows)
     }
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["P"] = eye(rows, theta)  # state P: rows x rows = eye(rows)
+    return state
 
 
 def adafacdiagmomentum_update(
@@ -84,8 +87,8 @@ def adafacdiagmomentum_update(
     if ndim >= 2 and t % precondition_frequency == 0:
         # line 28: P <- svd_u(g)
         P = svd_u(as_matrix(g))
-    # line 29: gt = transpose(P) @ g
-    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
+    # line 29: gt = if ndim >= 2 then transpose(P) @ g else g  # a vector is never rotated: no P
+    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor") if ndim >= 2 else g
     # line 30: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + ieee.pow(t, beta2_decay) * (row_sum(gt**2 + eps1) - r)
     # line 31: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
@@ -98,8 +101,8 @@ def adafacdiagmomentum_update(
     theta = theta * (1 - lr * weight_decay)
     # line 35: M <- ema(M, clipped, beta1)
     M = beta1 * M + (1 - beta1) * clipped
-    # line 36: theta <- theta - lr * P @ M
-    theta = theta - as_param(lr * P @ as_matrix(M), g, "tensor")
+    # line 36: theta <- theta - lr * (if ndim >= 2 then P @ M else M)
+    theta = theta - lr * (as_param(P @ as_matrix(M), g, "tensor") if ndim >= 2 else M)
     return theta, M, r, c, P
 
 
@@ -150,8 +153,8 @@ def adafacdiagmomentum_kernel(
     if ndim >= 2 and s0:
         # line 28: P <- svd_u(g)
         P = svd_u(as_matrix(g))
-    # line 29: gt = transpose(P) @ g
-    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
+    # line 29: gt = if ndim >= 2 then transpose(P) @ g else g  # a vector is never rotated: no P
+    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor") if ndim >= 2 else g
     # line 30: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + s1 * (row_sum(gt**2 + eps1) - r)
     # line 31: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
@@ -164,8 +167,8 @@ def adafacdiagmomentum_kernel(
     theta = theta * s2
     # line 35: M <- ema(M, clipped, beta1)
     M = beta1 * M + s3 * clipped
-    # line 36: theta <- theta - lr * P @ M
-    theta = theta - as_param(lr * P @ as_matrix(M), g, "tensor")
+    # line 36: theta <- theta - lr * (if ndim >= 2 then P @ M else M)
+    theta = theta - lr * (as_param(P @ as_matrix(M), g, "tensor") if ndim >= 2 else M)
     return theta, M, r, c, P
 
 
@@ -178,14 +181,14 @@ class AdafacDiagMomentum(SpecOptimizer):
 
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
-        &\mathrm{gt} = P^{\top} g \\
+        &\mathrm{gt} = \begin{cases} P^{\top} g & \text{if } \mathrm{ndim} \ge 2 \\ g & \text{otherwise} \end{cases} \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\
         &u = \frac{\mathrm{gt}}{\sqrt{\frac{r c}{\operatorname{sum}\left(r\right)}}} \\
         &\mathrm{clipped} = \frac{u}{\max\left(1, \frac{\operatorname{rms}\left(u\right)}{d}\right)} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
         &M \leftarrow \beta_{1} M + \left(1 - \beta_{1}\right) \mathrm{clipped} \\
-        &\theta \leftarrow \theta - \eta P M
+        &\theta \leftarrow \theta - \eta \left(\begin{cases} P M & \text{if } \mathrm{ndim} \ge 2 \\ M & \text{otherwise} \end{cases}\right)
       \end{aligned}
 
     Conventions:
@@ -210,9 +213,9 @@ class AdafacDiagMomentum(SpecOptimizer):
             (unlike specs/adafactor.opt)
         weight_decay: decoupled, scaled by lr, applied before the step: theta * (1 - lr *
             weight_decay), Algorithm 3's W - lr (... + lambda W)
-        dispatch: parameters with fewer than two dimensions are never rotated (P stay the
-            identity) and take the same Adafactor step: a vector's matrix view has one column, where
-            V = r cᵀ / sum(r) = r is the unfactored second moment
+        dispatch: parameters with fewer than two dimensions are never rotated and take the same
+            Adafactor step (they carry no P: allocated for matrices only): a vector's matrix view
+            has one column, where V = r cᵀ / sum(r) = r is the unfactored second moment
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
@@ -255,6 +258,7 @@ class AdafacDiagMomentum(SpecOptimizer):
     )
     states = ("M", "r", "c", "P")
     axis_states = ("r", "c")
+    conditional_states = ("P",)
     init_state = staticmethod(adafacdiagmomentum_init)
     update_state = staticmethod(adafacdiagmomentum_update)
     kernel_scalars = staticmethod(adafacdiagmomentum_scalars)
