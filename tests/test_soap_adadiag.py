@@ -287,16 +287,16 @@ def test_adadiag_with_p_equal_identity_is_adam(name):
 # Table 3 of seed 004 (optimizer states, m <= n; "AdafacDiag w/o m." read as m² + m + n, errata)
 # and SOAP's states (Vyas et al., Algorithm: L, R, Q_L, Q_R, M, V).
 TABLE_3 = {
-    "adadiag": ("2·numel + rows²", lambda m, n: m * m + 2 * m * n),
-    "adadiagplusplus": ("2·numel + rows² + cols²", lambda m, n: (m + n) ** 2),
+    "adadiag": ("2·numel; ndim >= 2: rows²", lambda m, n: m * m + 2 * m * n),
+    "adadiagplusplus": ("2·numel; ndim >= 2: rows² + cols²", lambda m, n: (m + n) ** 2),
     "adafacdiag": ("rows + cols + rows²", lambda m, n: m * m + m + n),
-    "adafacdiagmomentum": ("numel + rows + cols + rows²", lambda m, n: m * m + m * n + m + n),
+    "adafacdiagmomentum": ("numel + rows + cols; ndim >= 2: rows²", lambda m, n: m * m + m * n + m + n),
     "adafacdiagplusplus": ("rows + cols + rows² + cols²", lambda m, n: m * m + n * n + m + n),
     "adafacdiagplusplusmomentum": (
-        "numel + rows + cols + rows² + cols²",
+        "numel + rows + cols; ndim >= 2: rows² + cols²",
         lambda m, n: m * m + n * n + m * n + m + n,
     ),
-    "soap": ("2·numel + 2·rows² + 2·cols²", lambda m, n: 2 * m * m + 2 * n * n + 2 * m * n),
+    "soap": ("2·numel + rows² + cols²; ndim >= 2: rows² + cols²", lambda m, n: 2 * m * m + 2 * n * n + 2 * m * n),
 }
 
 
