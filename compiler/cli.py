@@ -228,10 +228,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--workload",
-        choices=["default", "gpt2-small", "small"],
+        choices=["default", "gpt2-small", "quarter", "small"],
         default="default",
         help="parameter shapes: default (16.8M float32 in 20 tensors), gpt2-small (GPT-2 "
-        "small's 148 tensors, 124.4M), small (3 tiny tensors) (default: default)",
+        "small's 148 tensors, 124.4M), quarter (the default's layout at a quarter of each "
+        "dimension, for Muon and SOAP on a CPU), small (3 tiny tensors) (default: default)",
     )
     p.add_argument(
         "--repeats",
