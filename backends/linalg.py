@@ -17,7 +17,8 @@ NumPy float64 reference run the same steps and the same deterministic rules
   the same basis in every backend.
 - **Precision.** float32 at least (bf16 and fp16 are upcast, float64 stays), cast back.
 - **Non-finite input.** A NaN or ±inf entry makes the whole result NaN; the decomposition runs
-  on zeros instead (no host sync in torch, no data-dependent branch in jax).
+  on zeros instead (no host sync in torch, no data-dependent branch in jax). ``sort_perm`` is
+  no decomposition: it orders NaN above +inf and always returns a permutation.
 - **Empty input** (a 0 x n matrix): zeros of the result's shape, no decomposition.
 
 Results are 2-d arrays: vectors are columns ([n, 1]); the compiler reshapes them into θ's
@@ -195,6 +196,25 @@ def trace(xp, a: Array) -> Array:
     return xp.diagonal(a).sum()
 
 
+def sort_perm(xp, d: Array) -> Array:
+    """The permutation matrix P ([n, n], d's dtype) of a column d ([n, 1]) with Pᵀ d = d sorted
+    descending: P[i, k] = 1 where entry i of d takes place k. Stable (equal entries keep their
+    order) and total: NaN sorts above +inf, NaNs among themselves in their order.
+
+    Place k of entry i is the number of entries that go before it: the greater ones and the
+    equal ones above it. Written with comparisons alone (no argsort), so every backend orders
+    the same way (torch's, jax's and NumPy's argsort treat NaN and ties each their own way);
+    the [n, n] comparison costs what P's n² entries do."""
+    x = xp.compute(d)[:, 0]  # float32 at least: places up to 2^24 are exact
+    nan = xp.isnan(x)
+    ahead = (x[:, None] > x[None, :]) | (nan[:, None] & ~nan[None, :])
+    tied = (x[:, None] == x[None, :]) | (nan[:, None] & nan[None, :])
+    position = xp.ramp(x.shape[0], x)
+    earlier = position[:, None] < position[None, :]
+    place = xp.where(ahead | (tied & earlier), 1.0, 0.0).sum(0)  # entry i's place, as a number
+    return xp.back(xp.where(place[:, None] == position[None, :] - 1.0, 1.0, 0.0), d)
+
+
 # What each backend's linalg module exports to the generated code (through its ``axes``).
 EXPORTED = (
     "diag",
@@ -207,6 +227,7 @@ EXPORTED = (
     "ns_polar_express",
     "ns_quintic",
     "qr",
+    "sort_perm",
     "svd_s_k",
     "svd_u",
     "svd_u_k",
@@ -216,7 +237,18 @@ EXPORTED = (
 )
 
 # The functions a backend binds to its primitives (``bind``), in this order.
-BOUND = ("eigvecs", "eigvals", "inv_root", "qr", "svd_u", "svd_v", "svd_s", "diag", "trace")
+BOUND = (
+    "eigvecs",
+    "eigvals",
+    "inv_root",
+    "qr",
+    "svd_u",
+    "svd_v",
+    "svd_s",
+    "diag",
+    "trace",
+    "sort_perm",
+)
 
 
 def bind(xp) -> tuple[Callable[..., Array], ...]:

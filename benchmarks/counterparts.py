@@ -1297,11 +1297,12 @@ SPECS: tuple[BenchSpec, ...] = (
                     "weight_decay, precondition_frequency, merge_dims=False, precondition_1d="
                     "False, correct_bias=True, normalize_gradient=False, max_precondition_dim "
                     "above every dimension): step 1 only builds L, R and their eigh eigenbases, "
-                    "as the spec. Its later refreshes take one QR power-iteration step with "
-                    "re-sorting, the spec's an exact eigh: the benchmark's agreement check "
-                    "compares only steps before the first refresh (3 steps, precondition_frequency"
-                    " 10), on square and 1-d shapes (check_shapes); the timed steps are not "
-                    "compared with the library."
+                    "and the later refreshes take one power-iteration step (argsort, QR), as the "
+                    "spec (sort_perm, qr); its QR runs in float32 even for float64 parameters. "
+                    "The benchmark's agreement check covers 3 steps (precondition_frequency 10: "
+                    "before the first refresh; tests/refcases/group_m.py compares six refreshes),"
+                    " on square and 1-d shapes (check_shapes); the timed steps are not compared "
+                    "with the library."
                 ),
             ),
             Counterpart(
@@ -1320,8 +1321,10 @@ SPECS: tuple[BenchSpec, ...] = (
                     "here, where neither matters (at 1e-8 a small rotated gradient entry made "
                     "them differ by 4x the check's tolerance). It decays theta before the step, "
                     "the spec after: lr * weight_decay (1e-4 at the probe) of a step apart. Its "
-                    "refreshes (a QR step, m re-rotated) differ from the spec's eigh: checked "
-                    "before the first one only, as pytorch_optimizer.SOAP."
+                    "refreshes are the spec's power-iteration step written otherwise, on steps "
+                    "t = k, 2k, ... (the spec's: t = k + 1, 2k + 1, ...): the check's 3 steps "
+                    "come before either; tests/refcases/group_m.py compares refreshes with its "
+                    "schedule moved to the spec's steps."
                 ),
                 fixed={"eps": 1e-12},
             ),

@@ -28,6 +28,7 @@ state d = 0
 state e = 0
 state f = 0
 state h = 0
+state w = 0
 step
   if ndim >= 2:
     a <- a + g
@@ -35,9 +36,11 @@ step
     if rows < cols:
       b <- b + g
       theta <- theta - lr * b
+    w <- w + g
   else:
     c <- c + g
     theta <- theta - lr * c
+    w <- w - g
   if ndim >= 2 and mod(t, k) == 0:
     d <- d + g
     theta <- theta - lr * d
@@ -63,9 +66,10 @@ def test_the_condition_is_the_blocks_around_each_use():
         "e": None,  # a condition on t alone says nothing about the parameter
         "f": None,  # read under numel > 4, but written everywhere
         "h": "ndim >= 2",  # the branch of `if c then a else b` on dimensions that reads it
+        "w": None,  # both branches of a dimension block: every parameter
     }
     assert property_report(program, budget=1).memory == (
-        "2·numel; ndim >= 2: 3·numel; ndim >= 2 and rows < cols: numel; ndim < 2: numel"
+        "3·numel; ndim >= 2: 3·numel; ndim >= 2 and rows < cols: numel; ndim < 2: numel"
     )
 
 

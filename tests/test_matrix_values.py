@@ -336,3 +336,83 @@ def test_eigvecs_of_a_rank_deficient_gram_fix_the_null_space_basis(backend, shap
     np.testing.assert_allclose(
         gram @ got[:, :r], got[:, :r] * np.linalg.eigvalsh(gram)[::-1][:r], atol=1e-10
     )
+
+
+# -- sort_perm: the permutation sorting a column descending -------------------------------------
+
+
+def numpy_sort_perm(d: np.ndarray) -> np.ndarray:
+    """The stated rule built independently: NumPy's stable argsort of the negated keys, with NaN
+    mapped above +inf (a key below -inf after negation), as columns of the identity."""
+    keys = -d[:, 0]
+    order = np.lexsort(
+        (np.arange(len(keys)), np.where(np.isnan(keys), -np.inf, keys), ~np.isnan(keys))
+    )
+    return np.eye(len(keys))[:, order]
+
+
+SORT_KEYS = {
+    "random": RNG.standard_normal((7, 1)),
+    "ties": np.array([[1.0], [3.0], [1.0], [3.0], [-2.0], [3.0]]),
+    "non-finite": np.array([[0.5], [np.nan], [np.inf], [-np.inf], [np.nan], [np.inf], [2.0]]),
+    "one": np.array([[4.0]]),
+}
+
+
+@pytest.mark.parametrize("keys", SORT_KEYS, ids=str)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sort_perm_is_the_stable_descending_argsort_with_nan_largest(backend, keys):
+    d = SORT_KEYS[keys]
+    p = BACKENDS[backend]("sort_perm", d)
+    assert p.dtype == d.dtype
+    np.testing.assert_array_equal(p, numpy_sort_perm(d))
+
+
+def test_sort_perm_independent_builder_matches_argsort_on_distinct_finite_keys():
+    """The NumPy builder above is the library's argsort where no rule is needed."""
+    d = RNG.standard_normal((9, 1))
+    np.testing.assert_array_equal(numpy_sort_perm(d), np.eye(9)[:, np.argsort(-d[:, 0])])
+
+
+@pytest.mark.parametrize(
+    ("keys", "order"), [("ties", [1, 3, 5, 0, 2, 4]), ("non-finite", [1, 4, 2, 5, 6, 0, 3])]
+)
+def test_sort_perm_independent_builder_states_the_tie_and_nan_rule(keys, order):
+    """Worked by hand: equal keys keep their order; NaN above +inf, NaNs in their order."""
+    np.testing.assert_array_equal(np.argmax(numpy_sort_perm(SORT_KEYS[keys]), axis=0), order)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sort_perm_of_an_empty_column_and_of_bf16_keys(backend):
+    assert BACKENDS[backend]("sort_perm", np.zeros((0, 1))).shape == (0, 0)
+    keys = torch.tensor([[1.0], [3.0], [1.0], [2.0]], dtype=torch.bfloat16)
+    p = torch_linalg.sort_perm(keys)
+    assert p.dtype == torch.bfloat16
+    np.testing.assert_array_equal(p.double().numpy(), numpy_sort_perm(keys.double().numpy()))
+
+
+@pytest.mark.parametrize(
+    ("argument", "shown", "col"),
+    [("L", "[rows, rows]", 8), ("g", "[rows, cols]", 8), ("col_sum(g)", "[1, cols]", 18)],
+)
+def test_sort_perm_of_a_non_column_is_a_located_error(argument, shown, col):
+    """At the argument where it has a span of its own, else at the call (a name has none)."""
+    states = "state L: rows x rows = 0\nstate P: rows x rows = 0"
+    err = error(spec(f"  P <- sort_perm({argument})\n  theta <- theta - lr * g", states))
+    assert f"`sort_perm(d)` takes a column [n, 1]; this argument is {shown}" in str(err)
+    assert "diag(transpose(Q) @ L @ Q)" in err.diagnostic.hint
+    assert (err.diagnostic.span.line, err.diagnostic.span.col) == (11, col)
+    assert "^" in err.render()
+
+
+def test_a_spec_reordering_by_sort_perm_agrees_across_backends():
+    text = spec(
+        "  L <- 0.9 * L + g @ transpose(g)\n"
+        "  P = sort_perm(diag(L))\n"
+        "  PC = sort_perm(transpose(col_sum(g)))\n"
+        "  Q <- qr(L @ Q @ P)\n"
+        "  theta <- theta - lr * (transpose(P) @ g @ PC + Q @ g)",
+        "state L: rows x rows = eye(rows)\nstate Q: rows x rows = eye(rows)",
+    )
+    report = verify(optc.load_program(text), steps=3, grad_modes=("fresh",))
+    assert report.passed, report.failures

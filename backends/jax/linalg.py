@@ -36,6 +36,7 @@ class _Primitives:
     all_finite = staticmethod(lambda x: jnp.all(jnp.isfinite(x)))
     epsilon = staticmethod(lambda x: jnp.finfo(x.dtype).eps)
     where = staticmethod(jnp.where)
+    isnan = staticmethod(jnp.isnan)
     sign = staticmethod(jnp.sign)
     maximum = staticmethod(jnp.maximum)
     eigh = staticmethod(lambda m: jnp.linalg.eigh(m, symmetrize_input=False))
@@ -64,7 +65,9 @@ class _Primitives:
     eye = staticmethod(eye)  # the module function below
 
 
-eigvecs, eigvals, inv_root, qr, svd_u, svd_v, svd_s_k, diag, trace = linalg.bind(_Primitives())
+(eigvecs, eigvals, inv_root, qr, svd_u, svd_v, svd_s_k, diag, trace, sort_perm) = linalg.bind(
+    _Primitives()
+)
 svd_u_k, svd_v_k = svd_u, svd_v  # the rank-k forms: the same functions with k given
 
 

@@ -19,6 +19,7 @@ class _Primitives:
     all_finite = staticmethod(lambda x: np.all(np.isfinite(x)))
     epsilon = staticmethod(lambda x: np.finfo(np.float64).eps)
     where = staticmethod(np.where)
+    isnan = staticmethod(np.isnan)
     sign = staticmethod(np.sign)
     maximum = staticmethod(np.maximum)
     eigh = staticmethod(np.linalg.eigh)
@@ -45,7 +46,9 @@ class _Primitives:
 
 _bound = dict(zip(linalg.BOUND, linalg.bind(_Primitives()), strict=True))
 MATRIX_OPS: dict[str, Any] = {
-    **{name: _bound[name] for name in ("eigvecs", "eigvals", "inv_root", "qr", "diag")},
+    **{
+        name: _bound[name] for name in ("eigvecs", "eigvals", "inv_root", "qr", "diag", "sort_perm")
+    },
     **{name: _bound[name] for name in ("svd_u", "svd_v")},
     **{f"{name}_k": _bound[name] for name in ("svd_u", "svd_v", "svd_s")},
     "trace": lambda a: np.float64(_bound["trace"](a)),

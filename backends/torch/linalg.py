@@ -34,6 +34,7 @@ class _Primitives:
     all_finite = staticmethod(lambda x: torch.isfinite(x).all())
     epsilon = staticmethod(lambda x: torch.finfo(x.dtype).eps)
     where = staticmethod(torch.where)
+    isnan = staticmethod(torch.isnan)
     sign = staticmethod(torch.sign)
     maximum = staticmethod(lambda x, lo: torch.clamp(x, min=lo))
     eigh = staticmethod(torch.linalg.eigh)
@@ -64,7 +65,9 @@ class _Primitives:
     eye = staticmethod(eye)  # the module function below
 
 
-eigvecs, eigvals, inv_root, qr, svd_u, svd_v, svd_s_k, diag, trace = linalg.bind(_Primitives())
+(eigvecs, eigvals, inv_root, qr, svd_u, svd_v, svd_s_k, diag, trace, sort_perm) = linalg.bind(
+    _Primitives()
+)
 svd_u_k, svd_v_k = svd_u, svd_v  # the rank-k forms: the same functions with k given
 
 

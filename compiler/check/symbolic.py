@@ -20,7 +20,7 @@ from sympy.printing.str import StrPrinter
 from optc.check import budget
 from optc.check.intervals import Interval, sample, symbol_default
 from optc.ir.nodes import Const, Expr, Hyper, Op, Program, Var
-from optc.ir.ops import NONNEGATIVE_REDUCTIONS, OPS, SHAPE_NAMES
+from optc.ir.ops import NONNEGATIVE_PRESERVING, NONNEGATIVE_REDUCTIONS, OPS, SHAPE_NAMES
 from optc.ir.printer import ExprFold
 
 # Called for every op as it is translated: the IR node, its translated arguments, the path
@@ -86,7 +86,8 @@ class Reduction(sympy.Function):
     or column, an opaque function of the argument's elementwise expression."""
 
     nonnegative = False
-    sums = False  # a sum, mean or max of its argument: non-negative where the argument is
+    sums = False  # a sum, mean or max of its arguments (or a product of matrices of them):
+    # non-negative where they are
     axis = False  # an axis reduction (row_mean...)
 
     def _eval_is_extended_real(self) -> bool:
@@ -127,7 +128,8 @@ def _reduction_class(op: str) -> type[Reduction]:
         (Reduction,),
         {
             "nonnegative": op in NONNEGATIVE_REDUCTIONS,
-            "sums": op in ("sum", "mean", "total") or OPS[op].category == "axis",
+            "sums": op in ("sum", "mean", "total", *NONNEGATIVE_PRESERVING)
+            or OPS[op].category == "axis",
             "axis": OPS[op].category == "axis",
             "nargs": OPS[op].arity,
         },

@@ -21,6 +21,7 @@ branches left, and the branch not taken leaves the state as it was.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterable, Iterator
 
 from optc.ir.nodes import (
@@ -117,16 +118,30 @@ def _negation(cond: Expr) -> Expr:
 
 
 def _disjunction(sites: list[list[Expr]]) -> Expr | None:
-    """``or`` of the sites' ``and``s (duplicates dropped); None when a site is unconditional
-    or the state is never used (kept, as a declared state always was)."""
-    if not sites or any(not site for site in sites):
+    """``or`` of the sites' ``and``s, simplified; None when it always holds (a site under no
+    dimension condition, both branches of a dimension block) or the state is never used (kept,
+    as a declared state always was)."""
+    terms = _simplified([tuple(dict.fromkeys(site)) for site in sites])
+    if not terms or any(not term for term in terms):
         return None
-    terms: list[Expr] = []
-    for site in sites:
-        term = _fold("and", list(dict.fromkeys(site)))
-        if term not in terms:
-            terms.append(term)
-    return _fold("or", terms)
+    return _fold("or", [_fold("and", list(term)) for term in terms])
+
+
+def _simplified(terms: list[tuple[Expr, ...]]) -> list[tuple[Expr, ...]]:
+    """Terms (conjunctions) merged while two differ in one condition and its negation only
+    (``A and c``, ``A and not c``: ``A``), then those implied by a shorter one dropped."""
+    terms = list(dict.fromkeys(terms))
+    merged = True
+    while merged:
+        merged = False
+        for a, b in itertools.combinations(terms, 2):
+            rest = [c for c in a if c not in b]
+            if len(a) == len(b) and len(rest) == 1 and _negation(rest[0]) in b:
+                kept = tuple(c for c in a if c != rest[0])
+                terms = [t for t in terms if t not in (a, b)] + [kept]
+                merged = True
+                break
+    return [t for t in terms if not any(set(o) < set(t) for o in terms)]
 
 
 def _fold(op: str, exprs: list[Expr]) -> Expr:

@@ -131,6 +131,21 @@ def _square(x: Expr, op: str, span: Span) -> str:
     return d0
 
 
+def _column(x: Expr, op: str, span: Span) -> str:
+    """The n of an argument that must be a column [n, 1] (``sort_perm``'s keys)."""
+    _real_operand(x, op, span, "a column [n, 1]")
+    d0, d1 = x.type.matrix_dims
+    if d1 != "1" or d0 == "1":
+        raise SpecError(
+            f"`{OPS[op].signature}` takes a column [n, 1]; this argument is "
+            f"{show_dims(x.type.matrix_dims)}",
+            _where(x, span),
+            hint="e.g. `diag(transpose(Q) @ L @ Q)` ([rows, 1]) or a per-row value; "
+            "`transpose(x)` turns a row [1, n] into a column",
+        )
+    return d0
+
+
 def dimension(x: Expr, op: str, span: Span) -> str:
     """The symbolic dimension an argument names: ``rows``, ``cols`` or an int hyper."""
     if isinstance(x, Var) and (
@@ -189,6 +204,9 @@ def call(name: str, args: list[Expr], span: Span, schedule: str | None = None) -
     if name in ("eigvecs", "eigvals"):
         n = _square(x, name, span)
         return finish(name, (as_matrix(x),), (n, n) if name == "eigvecs" else (n, "1"), span)
+    if name == "sort_perm":
+        n = _column(x, name, span)
+        return finish(name, (as_matrix(x),), (n, n), span)
     if name in ("qr", "svd_u", "svd_v"):
         _real_operand(x, name, span)
         d0, d1 = x.type.matrix_dims
@@ -242,6 +260,7 @@ _ARITY = {
     "eigvecs": (1,),
     "eigvals": (1,),
     "qr": (1,),
+    "sort_perm": (1,),
     "svd_u": (1, 2),
     "svd_v": (1, 2),
     "svd_s": (2,),

@@ -97,6 +97,7 @@ OPS: dict[str, OpInfo] = {
     "eigvecs": OpInfo(1, "matrix", "eigvecs(A)"),
     "eigvals": OpInfo(1, "matrix", "eigvals(A)"),
     "qr": OpInfo(1, "matrix", "qr(A)"),
+    "sort_perm": OpInfo(1, "matrix", "sort_perm(d)"),
     "svd_u": OpInfo(1, "matrix", "svd_u(x) or svd_u(x, k)"),
     "svd_v": OpInfo(1, "matrix", "svd_v(x) or svd_v(x, k)"),
     "svd_u_k": OpInfo(2, "matrix", "svd_u(x, k)"),
@@ -152,6 +153,7 @@ FUNCTIONS = (
     "eigvecs",
     "eigvals",
     "qr",
+    "sort_perm",
     "svd_u",
     "svd_v",
     "svd_s",
@@ -199,8 +201,13 @@ MATRIX_FUNCTIONS = tuple(op for op, info in OPS.items() if info.category == "mat
 # The ops that put a value between θ's layout and a 2-d array.
 LAYOUT_OPS = tuple(op for op, info in OPS.items() if info.category == "layout")
 
-# Reductions whose value is never negative (for the domain checks).
-NONNEGATIVE_REDUCTIONS = ("norm2", "norm1", "norminf", "rms", "count")
+# Reductions whose value is never negative (for the domain checks); with them the matrix
+# functions whose entries are never negative (a permutation matrix, the identity).
+NONNEGATIVE_REDUCTIONS = ("norm2", "norm1", "norminf", "rms", "count", "sort_perm", "eye")
+# Matrix functions whose entries are sums of products of their arguments' entries (or those
+# entries): non-negative where every argument is, so a permuted second moment (SOAP's
+# `transpose(P) @ v @ P`) stays non-negative to the domain checks.
+NONNEGATIVE_PRESERVING = ("matmul", "transpose", "diag", "trace")
 
 # Norms a spec can name as the second argument of `dualize` (optionally scaled: `2 * l2`).
 NORM_NAMES = ("l1", "l2", "linf", "rms", "spectral", "rms_to_rms", "row_l2", "col_l2", "l1_to_linf")

@@ -158,6 +158,7 @@ _FUNCTIONS = {
     "eigvecs": r"\operatorname{eigvecs}",
     "eigvals": r"\operatorname{eigvals}",
     "qr": r"\operatorname{qr}_Q",
+    "sort_perm": r"\operatorname{sortperm}",
     "svd_u": r"\operatorname{svd}_U",
     "svd_v": r"\operatorname{svd}_V",
     "svd_u_k": r"\operatorname{svd}_U",

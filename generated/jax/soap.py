@@ -15,7 +15,17 @@ import jax.numpy as jnp
 import optax
 
 from optc.backends.jax import runtime
-from optc.backends.jax.axes import as_matrix, as_param, eigvecs, eye, matrix_full, transpose
+from optc.backends.jax.axes import (
+    as_matrix,
+    as_param,
+    diag,
+    eigvecs,
+    eye,
+    matrix_full,
+    qr,
+    sort_perm,
+    transpose,
+)
 
 __all__ = ["HYPER_NAMES", "STATE_FIELDS", "SOAPState", "soap", "soap_init", "soap_update"]
 
@@ -65,8 +75,8 @@ def soap_init(
         jnp.zeros_like(theta),
         (matrix_full(theta, "rows", "rows", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
         (matrix_full(theta, "cols", "cols", 0) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
-        eye(rows, theta),
-        eye(cols, theta),
+        (eye(rows, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (eye(cols, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -104,57 +114,95 @@ def soap_update(
         # line 31: R <- ema(R, transpose(g) @ g, shampoo_beta)
         R = shampoo_beta * R + (1 - shampoo_beta) * (transpose(as_matrix(g)) @ as_matrix(g))
 
-    # line 32: if t >= 2:
-    def _block_2_then():
-        # line 33: s = max(t - 1, 1)  # t - 1, visibly >= 1 to the checks
-        s = jnp.maximum(t - 1, 1.0)
-        # line 34: m <- ema(m, g, beta1)
-        m_1 = beta1 * m + (1 - beta1) * g
-        # line 35: v <- ema(v, (transpose(QL) @ g @ QR)^2, beta2)
-        v_1 = (
-            beta2 * v + (1 - beta2) * as_param(transpose(QL) @ as_matrix(g) @ QR, g, "tensor") ** 2
-        )
-        # line 36: n = QL @ ((transpose(QL) @ m @ QR) / (sqrt(v) + eps)) @ transpose(QR)
-        n = as_param(
-            QL
-            @ as_matrix(
-                as_param(transpose(QL) @ as_matrix(m_1) @ QR, g, "tensor") / (jnp.sqrt(v_1) + eps)
+        # line 32: if t >= 2:
+        def _block_2_then():
+            # line 33: s = max(t - 1, 1)  # t - 1, visibly >= 1 to the checks
+            s = jnp.maximum(t - 1, 1.0)
+            # line 34: m <- ema(m, g, beta1)
+            m_1 = beta1 * m + (1 - beta1) * g
+            # line 35: v <- ema(v, (transpose(QL) @ g @ QR)^2, beta2)
+            v_1 = (
+                beta2 * v
+                + (1 - beta2) * as_param(transpose(QL) @ as_matrix(g) @ QR, g, "tensor") ** 2
             )
-            @ transpose(QR),
-            g,
-            "tensor",
+            # line 36: n = QL @ ((transpose(QL) @ m @ QR) / (sqrt(v) + eps)) @ transpose(QR)
+            n = as_param(
+                QL
+                @ as_matrix(
+                    as_param(transpose(QL) @ as_matrix(m_1) @ QR, g, "tensor")
+                    / (jnp.sqrt(v_1) + eps)
+                )
+                @ transpose(QR),
+                g,
+                "tensor",
+            )
+            # line 37: theta <- theta - lr * sqrt(1 - beta2^s) / (1 - beta1^s) * n
+            theta_1 = theta - lr * jnp.sqrt(1 - beta2**s) / (1 - beta1**s) * n
+            # line 38: theta <- theta * (1 - lr * weight_decay)
+            theta_2 = theta_1 * (1 - lr * weight_decay)
+            return theta_2, m_1, v_1
+
+        def _block_2_else():
+            return theta, m, v
+
+        new_theta, m, v = runtime.cond(t >= 2, _block_2_then, _block_2_else)
+
+        # line 39: if t == 1:
+        def _block_3_then():
+            # line 40: QL <- eigvecs(L)
+            QL_1 = eigvecs(L)
+            # line 41: QR <- eigvecs(R)
+            QR_1 = eigvecs(R)
+            return QL_1, QR_1
+
+        def _block_3_else():
+            return QL, QR
+
+        QL, QR = runtime.cond(t == 1, _block_3_then, _block_3_else)
+
+        # line 42: if t >= 2 and mod(t - 1, precondition_frequency) == 0:
+        def _block_4_then():
+            # line 43: PL = sort_perm(diag(transpose(QL) @ L @ QL))  # by the estimated eigenvalues, descending
+            PL = sort_perm(diag(transpose(QL) @ L @ QL))
+            # line 44: PR = sort_perm(diag(transpose(QR) @ R @ QR))
+            PR = sort_perm(diag(transpose(QR) @ R @ QR))
+            # line 45: v <- transpose(PL) @ v @ PR
+            v_3 = as_param(transpose(PL) @ as_matrix(v) @ PR, g, "tensor")
+            # line 46: QL <- qr(L @ QL @ PL)
+            QL_3 = qr(L @ QL @ PL)
+            # line 47: QR <- qr(R @ QR @ PR)
+            QR_3 = qr(R @ QR @ PR)
+            return v_3, QL_3, QR_3
+
+        def _block_4_else():
+            return v, QL, QR
+
+        v, QL, QR = runtime.cond(
+            jnp.logical_and(t >= 2, jnp.mod(t - 1, precondition_frequency) == 0),
+            _block_4_then,
+            _block_4_else,
         )
-        # line 37: theta <- theta - lr * sqrt(1 - beta2^s) / (1 - beta1^s) * n
-        theta_1 = theta - lr * jnp.sqrt(1 - beta2**s) / (1 - beta1**s) * n
-        # line 38: theta <- theta * (1 - lr * weight_decay)
-        theta_2 = theta_1 * (1 - lr * weight_decay)
-        return theta_2, m_1, v_1
+    else:
+        # line 49: if t >= 2:
+        def _block_5_then():
+            # line 50: s = max(t - 1, 1)
+            s = jnp.maximum(t - 1, 1.0)
+            # line 51: m <- ema(m, g, beta1)
+            m_3 = beta1 * m + (1 - beta1) * g
+            # line 52: v <- ema(v, g^2, beta2)
+            v_5 = beta2 * v + (1 - beta2) * g**2
+            # line 53: theta <- theta - lr * sqrt(1 - beta2^s) / (1 - beta1^s) * m / (sqrt(v) + eps)
+            theta_4 = theta - lr * jnp.sqrt(1 - beta2**s) / (1 - beta1**s) * m_3 / (
+                jnp.sqrt(v_5) + eps
+            )
+            # line 54: theta <- theta * (1 - lr * weight_decay)
+            theta_5 = theta_4 * (1 - lr * weight_decay)
+            return theta_5, m_3, v_5
 
-    def _block_2_else():
-        return theta, m, v
+        def _block_5_else():
+            return theta, m, v
 
-    new_theta, m, v = runtime.cond(t >= 2, _block_2_then, _block_2_else)
-
-    # line 39: if ndim >= 2 and mod(t - 1, precondition_frequency) == 0:
-    def _block_3_then():
-        # line 40: QL <- eigvecs(L)
-        QL_1 = eigvecs(L)
-        # line 41: QR <- eigvecs(R)
-        QR_1 = eigvecs(R)
-        return QL_1, QR_1
-
-    def _block_3_else():
-        return QL, QR
-
-    QL, QR = (
-        runtime.cond(
-            jnp.logical_and(ndim >= 2, jnp.mod(t - 1, precondition_frequency) == 0),
-            _block_3_then,
-            _block_3_else,
-        )
-        if ndim >= 2
-        else _block_3_else()
-    )
+        new_theta, m, v = runtime.cond(t >= 2, _block_5_then, _block_5_else)
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
     return jnp.asarray(delta, dtype), m, v, L, R, QL, QR
@@ -180,14 +228,24 @@ def soap(
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2\text{:}\quad L \leftarrow \mathrm{shampoo\_beta} L + \left(1 - \mathrm{shampoo\_beta}\right) g g^{\top} \\
         &\text{if } \mathrm{ndim} \ge 2\text{:}\quad R \leftarrow \mathrm{shampoo\_beta} R + \left(1 - \mathrm{shampoo\_beta}\right) g^{\top} g \\
-        &\text{if } t \ge 2\text{:}\quad s = \max\left(t - 1, 1\right) \\
-        &\text{if } t \ge 2\text{:}\quad m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &\text{if } t \ge 2\text{:}\quad v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) \left(\mathrm{QL}^{\top} g \mathrm{QR}\right)^{2} \\
-        &\text{if } t \ge 2\text{:}\quad n = \mathrm{QL} \frac{\mathrm{QL}^{\top} m \mathrm{QR}}{\sqrt{v} + \epsilon} \mathrm{QR}^{\top} \\
-        &\text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta - \frac{\eta \sqrt{1 - \beta_{2}^{s}}}{1 - \beta_{1}^{s}} n \\
-        &\text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
-        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QL} \leftarrow \operatorname{eigvecs}\left(L\right) \\
-        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QR} \leftarrow \operatorname{eigvecs}\left(R\right)
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad s = \max\left(t - 1, 1\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) \left(\mathrm{QL}^{\top} g \mathrm{QR}\right)^{2} \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad n = \mathrm{QL} \frac{\mathrm{QL}^{\top} m \mathrm{QR}}{\sqrt{v} + \epsilon} \mathrm{QR}^{\top} \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta - \frac{\eta \sqrt{1 - \beta_{2}^{s}}}{1 - \beta_{1}^{s}} n \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t = 1\text{:}\quad \mathrm{QL} \leftarrow \operatorname{eigvecs}\left(L\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t = 1\text{:}\quad \mathrm{QR} \leftarrow \operatorname{eigvecs}\left(R\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{PL} = \operatorname{sortperm}\left(\operatorname{diag}\left(\mathrm{QL}^{\top} L \mathrm{QL}\right)\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{PR} = \operatorname{sortperm}\left(\operatorname{diag}\left(\mathrm{QR}^{\top} R \mathrm{QR}\right)\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad v \leftarrow \mathrm{PL}^{\top} v \mathrm{PR} \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QL} \leftarrow \operatorname{qr}_Q\left(L \mathrm{QL} \mathrm{PL}\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QR} \leftarrow \operatorname{qr}_Q\left(R \mathrm{QR} \mathrm{PR}\right) \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad s = \max\left(t - 1, 1\right) \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta - \frac{\frac{\eta \sqrt{1 - \beta_{2}^{s}}}{1 - \beta_{1}^{s}} m}{\sqrt{v} + \epsilon} \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta \left(1 - \eta \lambda\right)
       \end{aligned}
 
     Conventions:
@@ -210,16 +268,22 @@ def soap(
         weight_decay: decoupled, scaled by lr and applied after the step: theta * (1 - lr *
             weight_decay), as pytorch_optimizer.SOAP
         precondition_frequency: the eigenbases are computed with eigvecs (an exact eigh) on step
-            1 and then on the steps with mod(t - 1, precondition_frequency) = 0, after L and R are
-            updated; the reference implementation takes one power-iteration step there instead (QR
-            of L QL, columns re-sorted by the estimated eigenvalues diag(QLᵀ L QL), v permuted
-            along), which the language cannot write (no argsort): the two agree exactly until the
-            first refresh and approximately after it
+            1; on the steps t >= 2 with mod(t - 1, precondition_frequency) = 0, after the Adam step
+            and L, R's update, each is refreshed by one power-iteration step as the reference
+            implementation (pytorch_optimizer.SOAP's get_orthogonal_matrix_qr, Vyas et al.'s
+            soap.py): PL = sort_perm(diag(QLᵀ L QL)) orders the old basis by its estimated
+            eigenvalues, descending (stable), v's rows are permuted along (v <- PLᵀ v PR, its
+            columns by PR), and QL <- qr(L QL PL), likewise QR from R; qr's sign rule (diag(R) >= 0)
+            may flip columns against the library's, which the step does not see (m and the ratio are
+            rotated there and back, v holds squares)
         dispatch: parameters with two or more dimensions are rotated through their matrix view
             (rows = first dimension, cols = the product of the others; pytorch_optimizer.SOAP keeps
-            one statistic per dimension instead, equal on 2-d parameters); for the others QL and QR
-            stay the identity, so they take the same Adam step unrotated, as pytorch_optimizer.SOAP
-            with precondition_1d = False (first step skipped, weight decay too)
+            one statistic per dimension instead, equal on 2-d parameters); L, R, QL and QR are read
+            and written only in the `if ndim >= 2:` block, so the others (vectors, scalars) never
+            touch them and take the plain Adam step of the `else:` branch, n = m / (sqrt(v) + eps)
+            with the same bias correction, step count, eps and weight decay, as
+            pytorch_optimizer.SOAP with precondition_1d = False (first step skipped, weight decay
+            too)
 
     Args:
         learning_rate: learning rate; in (0, inf) (default 0.003); the spec's ``lr``, also

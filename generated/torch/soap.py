@@ -14,7 +14,17 @@ from typing import Any
 import torch
 
 from optc.backends import ieee
-from optc.backends.torch.axes import as_matrix, as_param, eigvecs, eye, matrix_full, transpose
+from optc.backends.torch.axes import (
+    as_matrix,
+    as_param,
+    diag,
+    eigvecs,
+    eye,
+    matrix_full,
+    qr,
+    sort_perm,
+    transpose,
+)
 from optc.backends.torch.runtime import Hyper, SpecOptimizer
 
 __all__ = ["SOAP", "soap_init", "soap_kernel", "soap_scalars", "soap_update"]
@@ -38,12 +48,12 @@ def soap_init(
     state = {
         "m": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state m = 0
         "v": torch.zeros_like(theta, memory_format=torch.preserve_format),  # state v = 0
-        "QL": eye(rows, theta),  # state QL: rows x rows = eye(rows)
-        "QR": eye(cols, theta),  # state QR: cols x cols = eye(cols)
     }
     if ndim >= 2:  # the only parameters whose step uses them
         state["L"] = matrix_full(theta, "rows", "rows", 0)  # state L: rows x rows = 0
         state["R"] = matrix_full(theta, "cols", "cols", 0)  # state R: cols x cols = 0
+        state["QL"] = eye(rows, theta)  # state QL: rows x rows = eye(rows)
+        state["QR"] = eye(cols, theta)  # state QR: cols x cols = eye(cols)
     return state
 
 
@@ -78,34 +88,64 @@ def soap_update(
         L = shampoo_beta * L + (1 - shampoo_beta) * (as_matrix(g) @ transpose(as_matrix(g)))
         # line 31: R <- ema(R, transpose(g) @ g, shampoo_beta)
         R = shampoo_beta * R + (1 - shampoo_beta) * (transpose(as_matrix(g)) @ as_matrix(g))
-    # line 32: if t >= 2:
-    if t >= 2:
-        # line 33: s = max(t - 1, 1)  # t - 1, visibly >= 1 to the checks
-        s = ieee.maximum(t - 1, 1)
-        # line 34: m <- ema(m, g, beta1)
-        m = beta1 * m + (1 - beta1) * g
-        # line 35: v <- ema(v, (transpose(QL) @ g @ QR)^2, beta2)
-        v = beta2 * v + (1 - beta2) * as_param(transpose(QL) @ as_matrix(g) @ QR, g, "tensor") ** 2
-        # line 36: n = QL @ ((transpose(QL) @ m @ QR) / (sqrt(v) + eps)) @ transpose(QR)
-        n = as_param(
-            QL
-            @ as_matrix(
-                as_param(transpose(QL) @ as_matrix(m) @ QR, g, "tensor") / (torch.sqrt(v) + eps)
+        # line 32: if t >= 2:
+        if t >= 2:
+            # line 33: s = max(t - 1, 1)  # t - 1, visibly >= 1 to the checks
+            s = ieee.maximum(t - 1, 1)
+            # line 34: m <- ema(m, g, beta1)
+            m = beta1 * m + (1 - beta1) * g
+            # line 35: v <- ema(v, (transpose(QL) @ g @ QR)^2, beta2)
+            v = (
+                beta2 * v
+                + (1 - beta2) * as_param(transpose(QL) @ as_matrix(g) @ QR, g, "tensor") ** 2
             )
-            @ transpose(QR),
-            g,
-            "tensor",
-        )
-        # line 37: theta <- theta - lr * sqrt(1 - beta2^s) / (1 - beta1^s) * n
-        theta = theta - ieee.div(lr * ieee.sqrt(1 - beta2**s), 1 - beta1**s) * n
-        # line 38: theta <- theta * (1 - lr * weight_decay)
-        theta = theta * (1 - lr * weight_decay)
-    # line 39: if ndim >= 2 and mod(t - 1, precondition_frequency) == 0:
-    if ndim >= 2 and ieee.mod(t - 1, precondition_frequency) == 0:
-        # line 40: QL <- eigvecs(L)
-        QL = eigvecs(L)
-        # line 41: QR <- eigvecs(R)
-        QR = eigvecs(R)
+            # line 36: n = QL @ ((transpose(QL) @ m @ QR) / (sqrt(v) + eps)) @ transpose(QR)
+            n = as_param(
+                QL
+                @ as_matrix(
+                    as_param(transpose(QL) @ as_matrix(m) @ QR, g, "tensor") / (torch.sqrt(v) + eps)
+                )
+                @ transpose(QR),
+                g,
+                "tensor",
+            )
+            # line 37: theta <- theta - lr * sqrt(1 - beta2^s) / (1 - beta1^s) * n
+            theta = theta - ieee.div(lr * ieee.sqrt(1 - beta2**s), 1 - beta1**s) * n
+            # line 38: theta <- theta * (1 - lr * weight_decay)
+            theta = theta * (1 - lr * weight_decay)
+        # line 39: if t == 1:
+        if t == 1:
+            # line 40: QL <- eigvecs(L)
+            QL = eigvecs(L)
+            # line 41: QR <- eigvecs(R)
+            QR = eigvecs(R)
+        # line 42: if t >= 2 and mod(t - 1, precondition_frequency) == 0:
+        if t >= 2 and ieee.mod(t - 1, precondition_frequency) == 0:
+            # line 43: PL = sort_perm(diag(transpose(QL) @ L @ QL))  # by the estimated eigenvalues, descending
+            PL = sort_perm(diag(transpose(QL) @ L @ QL))
+            # line 44: PR = sort_perm(diag(transpose(QR) @ R @ QR))
+            PR = sort_perm(diag(transpose(QR) @ R @ QR))
+            # line 45: v <- transpose(PL) @ v @ PR
+            v = as_param(transpose(PL) @ as_matrix(v) @ PR, g, "tensor")
+            # line 46: QL <- qr(L @ QL @ PL)
+            QL = qr(L @ QL @ PL)
+            # line 47: QR <- qr(R @ QR @ PR)
+            QR = qr(R @ QR @ PR)
+    else:
+        # line 49: if t >= 2:
+        if t >= 2:
+            # line 50: s = max(t - 1, 1)
+            s = ieee.maximum(t - 1, 1)
+            # line 51: m <- ema(m, g, beta1)
+            m = beta1 * m + (1 - beta1) * g
+            # line 52: v <- ema(v, g^2, beta2)
+            v = beta2 * v + (1 - beta2) * g**2
+            # line 53: theta <- theta - lr * sqrt(1 - beta2^s) / (1 - beta1^s) * m / (sqrt(v) + eps)
+            theta = theta - ieee.div(lr * ieee.sqrt(1 - beta2**s), 1 - beta1**s) * m / (
+                torch.sqrt(v) + eps
+            )
+            # line 54: theta <- theta * (1 - lr * weight_decay)
+            theta = theta * (1 - lr * weight_decay)
     return theta, m, v, L, R, QL, QR
 
 
@@ -123,6 +163,8 @@ def soap_scalars(
     """The per-step scalars soap_kernel reads: values of t and the hypers only."""
     # line 33: s = max(t - 1, 1)  # t - 1, visibly >= 1 to the checks
     s = ieee.maximum(t - 1, 1)
+    # line 50: s = max(t - 1, 1)
+    s = ieee.maximum(t - 1, 1)
     return {
         "shampoo_beta": shampoo_beta,
         "s0": 1 - shampoo_beta,
@@ -134,7 +176,9 @@ def soap_scalars(
         "eps": eps,
         "s4": ieee.div(lr * ieee.sqrt(1 - beta2**s), 1 - beta1**s),
         "s5": 1 - lr * weight_decay,
-        "s6": ieee.mod(t - 1, precondition_frequency) == 0,
+        "s6": t == 1,
+        "s7": t >= 2 and ieee.mod(t - 1, precondition_frequency) == 0,
+        "s8": ieee.div(lr * ieee.sqrt(1 - beta2**s), 1 - beta1**s),
     }
 
 
@@ -159,6 +203,8 @@ def soap_kernel(
     s4: torch.Tensor,
     s5: torch.Tensor,
     s6: bool,
+    s7: bool,
+    s8: torch.Tensor,
 ) -> tuple[torch.Tensor, ...]:
     """soap_update with the per-step scalars of soap_scalars as arguments."""
     ndim = theta.ndim
@@ -168,32 +214,55 @@ def soap_kernel(
         L = shampoo_beta * L + s0 * (as_matrix(g) @ transpose(as_matrix(g)))
         # line 31: R <- ema(R, transpose(g) @ g, shampoo_beta)
         R = shampoo_beta * R + s0 * (transpose(as_matrix(g)) @ as_matrix(g))
-    # line 32: if t >= 2:
-    if s1:
-        # line 34: m <- ema(m, g, beta1)
-        m = beta1 * m + s2 * g
-        # line 35: v <- ema(v, (transpose(QL) @ g @ QR)^2, beta2)
-        v = beta2 * v + s3 * as_param(transpose(QL) @ as_matrix(g) @ QR, g, "tensor") ** 2
-        # line 36: n = QL @ ((transpose(QL) @ m @ QR) / (sqrt(v) + eps)) @ transpose(QR)
-        n = as_param(
-            QL
-            @ as_matrix(
-                as_param(transpose(QL) @ as_matrix(m) @ QR, g, "tensor") / (torch.sqrt(v) + eps)
+        # line 32: if t >= 2:
+        if s1:
+            # line 34: m <- ema(m, g, beta1)
+            m = beta1 * m + s2 * g
+            # line 35: v <- ema(v, (transpose(QL) @ g @ QR)^2, beta2)
+            v = beta2 * v + s3 * as_param(transpose(QL) @ as_matrix(g) @ QR, g, "tensor") ** 2
+            # line 36: n = QL @ ((transpose(QL) @ m @ QR) / (sqrt(v) + eps)) @ transpose(QR)
+            n = as_param(
+                QL
+                @ as_matrix(
+                    as_param(transpose(QL) @ as_matrix(m) @ QR, g, "tensor") / (torch.sqrt(v) + eps)
+                )
+                @ transpose(QR),
+                g,
+                "tensor",
             )
-            @ transpose(QR),
-            g,
-            "tensor",
-        )
-        # line 37: theta <- theta - lr * sqrt(1 - beta2^s) / (1 - beta1^s) * n
-        theta = theta - s4 * n
-        # line 38: theta <- theta * (1 - lr * weight_decay)
-        theta = theta * s5
-    # line 39: if ndim >= 2 and mod(t - 1, precondition_frequency) == 0:
-    if ndim >= 2 and s6:
-        # line 40: QL <- eigvecs(L)
-        QL = eigvecs(L)
-        # line 41: QR <- eigvecs(R)
-        QR = eigvecs(R)
+            # line 37: theta <- theta - lr * sqrt(1 - beta2^s) / (1 - beta1^s) * n
+            theta = theta - s4 * n
+            # line 38: theta <- theta * (1 - lr * weight_decay)
+            theta = theta * s5
+        # line 39: if t == 1:
+        if s6:
+            # line 40: QL <- eigvecs(L)
+            QL = eigvecs(L)
+            # line 41: QR <- eigvecs(R)
+            QR = eigvecs(R)
+        # line 42: if t >= 2 and mod(t - 1, precondition_frequency) == 0:
+        if s7:
+            # line 43: PL = sort_perm(diag(transpose(QL) @ L @ QL))  # by the estimated eigenvalues, descending
+            PL = sort_perm(diag(transpose(QL) @ L @ QL))
+            # line 44: PR = sort_perm(diag(transpose(QR) @ R @ QR))
+            PR = sort_perm(diag(transpose(QR) @ R @ QR))
+            # line 45: v <- transpose(PL) @ v @ PR
+            v = as_param(transpose(PL) @ as_matrix(v) @ PR, g, "tensor")
+            # line 46: QL <- qr(L @ QL @ PL)
+            QL = qr(L @ QL @ PL)
+            # line 47: QR <- qr(R @ QR @ PR)
+            QR = qr(R @ QR @ PR)
+    else:
+        # line 49: if t >= 2:
+        if s1:
+            # line 51: m <- ema(m, g, beta1)
+            m = beta1 * m + s2 * g
+            # line 52: v <- ema(v, g^2, beta2)
+            v = beta2 * v + s3 * g**2
+            # line 53: theta <- theta - lr * sqrt(1 - beta2^s) / (1 - beta1^s) * m / (sqrt(v) + eps)
+            theta = theta - s8 * m / (torch.sqrt(v) + eps)
+            # line 54: theta <- theta * (1 - lr * weight_decay)
+            theta = theta * s5
     return theta, m, v, L, R, QL, QR
 
 
@@ -206,14 +275,24 @@ class SOAP(SpecOptimizer):
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2\text{:}\quad L \leftarrow \mathrm{shampoo\_beta} L + \left(1 - \mathrm{shampoo\_beta}\right) g g^{\top} \\
         &\text{if } \mathrm{ndim} \ge 2\text{:}\quad R \leftarrow \mathrm{shampoo\_beta} R + \left(1 - \mathrm{shampoo\_beta}\right) g^{\top} g \\
-        &\text{if } t \ge 2\text{:}\quad s = \max\left(t - 1, 1\right) \\
-        &\text{if } t \ge 2\text{:}\quad m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
-        &\text{if } t \ge 2\text{:}\quad v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) \left(\mathrm{QL}^{\top} g \mathrm{QR}\right)^{2} \\
-        &\text{if } t \ge 2\text{:}\quad n = \mathrm{QL} \frac{\mathrm{QL}^{\top} m \mathrm{QR}}{\sqrt{v} + \epsilon} \mathrm{QR}^{\top} \\
-        &\text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta - \frac{\eta \sqrt{1 - \beta_{2}^{s}}}{1 - \beta_{1}^{s}} n \\
-        &\text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
-        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QL} \leftarrow \operatorname{eigvecs}\left(L\right) \\
-        &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QR} \leftarrow \operatorname{eigvecs}\left(R\right)
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad s = \max\left(t - 1, 1\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) \left(\mathrm{QL}^{\top} g \mathrm{QR}\right)^{2} \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad n = \mathrm{QL} \frac{\mathrm{QL}^{\top} m \mathrm{QR}}{\sqrt{v} + \epsilon} \mathrm{QR}^{\top} \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta - \frac{\eta \sqrt{1 - \beta_{2}^{s}}}{1 - \beta_{1}^{s}} n \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t = 1\text{:}\quad \mathrm{QL} \leftarrow \operatorname{eigvecs}\left(L\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t = 1\text{:}\quad \mathrm{QR} \leftarrow \operatorname{eigvecs}\left(R\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{PL} = \operatorname{sortperm}\left(\operatorname{diag}\left(\mathrm{QL}^{\top} L \mathrm{QL}\right)\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{PR} = \operatorname{sortperm}\left(\operatorname{diag}\left(\mathrm{QR}^{\top} R \mathrm{QR}\right)\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad v \leftarrow \mathrm{PL}^{\top} v \mathrm{PR} \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QL} \leftarrow \operatorname{qr}_Q\left(L \mathrm{QL} \mathrm{PL}\right) \\
+        &\text{if } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2 \land \operatorname{mod}\left(t - 1, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad \mathrm{QR} \leftarrow \operatorname{qr}_Q\left(R \mathrm{QR} \mathrm{PR}\right) \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad s = \max\left(t - 1, 1\right) \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad m \leftarrow \beta_{1} m + \left(1 - \beta_{1}\right) g \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad v \leftarrow \beta_{2} v + \left(1 - \beta_{2}\right) g^{2} \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta - \frac{\frac{\eta \sqrt{1 - \beta_{2}^{s}}}{1 - \beta_{1}^{s}} m}{\sqrt{v} + \epsilon} \\
+        &\text{unless } \mathrm{ndim} \ge 2\text{:}\quad \text{if } t \ge 2\text{:}\quad \theta \leftarrow \theta \left(1 - \eta \lambda\right)
       \end{aligned}
 
     Conventions:
@@ -236,16 +315,22 @@ class SOAP(SpecOptimizer):
         weight_decay: decoupled, scaled by lr and applied after the step: theta * (1 - lr *
             weight_decay), as pytorch_optimizer.SOAP
         precondition_frequency: the eigenbases are computed with eigvecs (an exact eigh) on step
-            1 and then on the steps with mod(t - 1, precondition_frequency) = 0, after L and R are
-            updated; the reference implementation takes one power-iteration step there instead (QR
-            of L QL, columns re-sorted by the estimated eigenvalues diag(QLᵀ L QL), v permuted
-            along), which the language cannot write (no argsort): the two agree exactly until the
-            first refresh and approximately after it
+            1; on the steps t >= 2 with mod(t - 1, precondition_frequency) = 0, after the Adam step
+            and L, R's update, each is refreshed by one power-iteration step as the reference
+            implementation (pytorch_optimizer.SOAP's get_orthogonal_matrix_qr, Vyas et al.'s
+            soap.py): PL = sort_perm(diag(QLᵀ L QL)) orders the old basis by its estimated
+            eigenvalues, descending (stable), v's rows are permuted along (v <- PLᵀ v PR, its
+            columns by PR), and QL <- qr(L QL PL), likewise QR from R; qr's sign rule (diag(R) >= 0)
+            may flip columns against the library's, which the step does not see (m and the ratio are
+            rotated there and back, v holds squares)
         dispatch: parameters with two or more dimensions are rotated through their matrix view
             (rows = first dimension, cols = the product of the others; pytorch_optimizer.SOAP keeps
-            one statistic per dimension instead, equal on 2-d parameters); for the others QL and QR
-            stay the identity, so they take the same Adam step unrotated, as pytorch_optimizer.SOAP
-            with precondition_1d = False (first step skipped, weight decay too)
+            one statistic per dimension instead, equal on 2-d parameters); L, R, QL and QR are read
+            and written only in the `if ndim >= 2:` block, so the others (vectors, scalars) never
+            touch them and take the plain Adam step of the `else:` branch, n = m / (sqrt(v) + eps)
+            with the same bias correction, step count, eps and weight decay, as
+            pytorch_optimizer.SOAP with precondition_1d = False (first step skipped, weight decay
+            too)
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
@@ -290,7 +375,7 @@ class SOAP(SpecOptimizer):
         Hyper("precondition_frequency", "int", lo=1, lo_closed=True),
     )
     states = ("m", "v", "L", "R", "QL", "QR")
-    conditional_states = ("L", "R")
+    conditional_states = ("L", "R", "QL", "QR")
     init_state = staticmethod(soap_init)
     update_state = staticmethod(soap_update)
     kernel_scalars = staticmethod(soap_scalars)
