@@ -363,12 +363,12 @@ def test_adadiag_with_p_equal_identity_is_adam(name):
 TABLE_3 = {
     "adadiag": ("2·numel; ndim >= 2: rows²", lambda m, n: m * m + 2 * m * n),
     "adadiagplusplus": ("2·numel; ndim >= 2: rows² + cols²", lambda m, n: (m + n) ** 2),
-    "adafacdiag": ("rows + cols + rows²", lambda m, n: m * m + m + n),
+    "adafacdiag": ("rows + cols; ndim >= 2: rows²", lambda m, n: m * m + m + n),
     "adafacdiagmomentum": (
         "numel + rows + cols; ndim >= 2: rows²",
         lambda m, n: m * m + m * n + m + n,
     ),
-    "adafacdiagplusplus": ("rows + cols + rows² + cols²", lambda m, n: m * m + n * n + m + n),
+    "adafacdiagplusplus": ("rows + cols; ndim >= 2: rows² + cols²", lambda m, n: m * m + n * n + m + n),
     "adafacdiagplusplusmomentum": (
         "numel + rows + cols; ndim >= 2: rows² + cols²",
         lambda m, n: m * m + n * n + m * n + m + n,

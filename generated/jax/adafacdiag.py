@@ -70,11 +70,12 @@ def adafacdiag_init(
     precondition_frequency: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(r, c, P)``."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
     return (
         jnp.zeros(rows_shape(theta), theta.dtype),
         jnp.zeros(cols_shape(theta), theta.dtype),
-        eye(rows, theta),
+        (eye(rows, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -120,8 +121,8 @@ def adafacdiag_update(
         if ndim >= 2
         else _block_1_else()
     )
-    # line 27: gt = transpose(P) @ g
-    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
+    # line 27: gt = if ndim >= 2 then transpose(P) @ g else g  # a vector is never rotated: no P
+    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor") if ndim >= 2 else g
     # line 28: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + t**beta2_decay * (row_sum(gt**2 + eps1) - r)
     # line 29: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
@@ -132,8 +133,10 @@ def adafacdiag_update(
     clipped = u / jnp.maximum(1.0, jnp.sqrt(jnp.mean(jnp.square(u))) / d)
     # line 32: theta <- theta * (1 - lr * weight_decay)
     new_theta = theta * (1 - lr * weight_decay)
-    # line 33: theta <- theta - lr * P @ clipped
-    new_theta = new_theta - as_param(lr * P @ as_matrix(clipped), g, "tensor")
+    # line 33: theta <- theta - lr * (if ndim >= 2 then P @ clipped else clipped)
+    new_theta = new_theta - lr * (
+        as_param(P @ as_matrix(clipped), g, "tensor") if ndim >= 2 else clipped
+    )
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
     return jnp.asarray(delta, dtype), r, c, P
@@ -158,13 +161,13 @@ def adafacdiag(
 
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
-        &\mathrm{gt} = P^{\top} g \\
+        &\mathrm{gt} = \begin{cases} P^{\top} g & \text{if } \mathrm{ndim} \ge 2 \\ g & \text{otherwise} \end{cases} \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\
         &u = \frac{\mathrm{gt}}{\sqrt{\frac{r c}{\operatorname{sum}\left(r\right)}}} \\
         &\mathrm{clipped} = \frac{u}{\max\left(1, \frac{\operatorname{rms}\left(u\right)}{d}\right)} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
-        &\theta \leftarrow \theta - \eta P \mathrm{clipped}
+        &\theta \leftarrow \theta - \eta \left(\begin{cases} P \mathrm{clipped} & \text{if } \mathrm{ndim} \ge 2 \\ \mathrm{clipped} & \text{otherwise} \end{cases}\right)
       \end{aligned}
 
     Conventions:
@@ -189,9 +192,9 @@ def adafacdiag(
             (unlike specs/adafactor.opt)
         weight_decay: decoupled, scaled by lr, applied before the step: theta * (1 - lr *
             weight_decay), Algorithm 3's W - lr (... + lambda W)
-        dispatch: parameters with fewer than two dimensions are never rotated (P stay the
-            identity) and take the same Adafactor step: a vector's matrix view has one column, where
-            V = r cᵀ / sum(r) = r is the unfactored second moment
+        dispatch: parameters with fewer than two dimensions are never rotated and take the same
+            Adafactor step (they carry no P: allocated for matrices only): a vector's matrix view
+            has one column, where V = r cᵀ / sum(r) = r is the unfactored second moment
 
     Args:
         learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also

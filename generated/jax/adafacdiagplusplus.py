@@ -72,13 +72,14 @@ def adafacdiagplusplus_init(
     precondition_frequency: float,
 ) -> tuple[jax.Array, ...]:
     """One leaf's initial states: ``(r, c, P, Q)``."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
     cols = math.prod(theta.shape[1:])
     return (
         jnp.zeros(rows_shape(theta), theta.dtype),
         jnp.zeros(cols_shape(theta), theta.dtype),
-        eye(rows, theta),
-        eye(cols, theta),
+        (eye(rows, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
+        (eye(cols, theta) if ndim >= 2 else jnp.zeros(0, theta.dtype)),
     )
 
 
@@ -127,8 +128,8 @@ def adafacdiagplusplus_update(
         if ndim >= 2
         else _block_1_else()
     )
-    # line 28: gt = transpose(P) @ g @ Q
-    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
+    # line 28: gt = if ndim >= 2 then transpose(P) @ g @ Q else g  # a vector is never rotated: no P, Q
+    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor") if ndim >= 2 else g
     # line 29: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + t**beta2_decay * (row_sum(gt**2 + eps1) - r)
     # line 30: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
@@ -139,8 +140,10 @@ def adafacdiagplusplus_update(
     clipped = u / jnp.maximum(1.0, jnp.sqrt(jnp.mean(jnp.square(u))) / d)
     # line 33: theta <- theta * (1 - lr * weight_decay)
     new_theta = theta * (1 - lr * weight_decay)
-    # line 34: theta <- theta - lr * P @ clipped @ transpose(Q)
-    new_theta = new_theta - as_param(lr * P @ as_matrix(clipped) @ transpose(Q), g, "tensor")
+    # line 34: theta <- theta - lr * (if ndim >= 2 then P @ clipped @ transpose(Q) else clipped)
+    new_theta = new_theta - lr * (
+        as_param(P @ as_matrix(clipped) @ transpose(Q), g, "tensor") if ndim >= 2 else clipped
+    )
     # the increment optax adds to θ (0 where θ is kept, also when θ is ±inf)
     delta = jnp.where(new_theta == theta, 0.0, new_theta - theta)
     return jnp.asarray(delta, dtype), r, c, P, Q
@@ -166,13 +169,13 @@ def adafacdiagplusplus(
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
-        &\mathrm{gt} = P^{\top} g Q \\
+        &\mathrm{gt} = \begin{cases} P^{\top} g Q & \text{if } \mathrm{ndim} \ge 2 \\ g & \text{otherwise} \end{cases} \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\
         &u = \frac{\mathrm{gt}}{\sqrt{\frac{r c}{\operatorname{sum}\left(r\right)}}} \\
         &\mathrm{clipped} = \frac{u}{\max\left(1, \frac{\operatorname{rms}\left(u\right)}{d}\right)} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
-        &\theta \leftarrow \theta - \eta P \mathrm{clipped} Q^{\top}
+        &\theta \leftarrow \theta - \eta \left(\begin{cases} P \mathrm{clipped} Q^{\top} & \text{if } \mathrm{ndim} \ge 2 \\ \mathrm{clipped} & \text{otherwise} \end{cases}\right)
       \end{aligned}
 
     Conventions:
@@ -194,9 +197,9 @@ def adafacdiagplusplus(
             (unlike specs/adafactor.opt)
         weight_decay: decoupled, scaled by lr, applied before the step: theta * (1 - lr *
             weight_decay), Algorithm 3's W - lr (... + lambda W)
-        dispatch: parameters with fewer than two dimensions are never rotated (P, Q stay the
-            identity) and take the same Adafactor step: a vector's matrix view has one column, where
-            V = r cᵀ / sum(r) = r is the unfactored second moment
+        dispatch: parameters with fewer than two dimensions are never rotated and take the same
+            Adafactor step (they carry no P, Q: allocated for matrices only): a vector's matrix view
+            has one column, where V = r cᵀ / sum(r) = r is the unfactored second moment
 
     Args:
         learning_rate: learning rate; in (0, inf) (default 0.001); the spec's ``lr``, also

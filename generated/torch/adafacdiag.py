@@ -47,12 +47,15 @@ def adafacdiag_init(
     precondition_frequency: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
-    return {
+    state = {
         "r": theta.new_zeros(rows_shape(theta)),  # state r: rows = 0
         "c": theta.new_zeros(cols_shape(theta)),  # state c: cols = 0
-        "P": eye(rows, theta),  # state P: rows x rows = eye(rows)
     }
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["P"] = eye(rows, theta)  # state P: rows x rows = eye(rows)
+    return state
 
 
 def adafacdiag_update(
@@ -80,8 +83,8 @@ def adafacdiag_update(
     if ndim >= 2 and t % precondition_frequency == 0:
         # line 26: P <- svd_u(g)
         P = svd_u(as_matrix(g))
-    # line 27: gt = transpose(P) @ g
-    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
+    # line 27: gt = if ndim >= 2 then transpose(P) @ g else g  # a vector is never rotated: no P
+    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor") if ndim >= 2 else g
     # line 28: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + ieee.pow(t, beta2_decay) * (row_sum(gt**2 + eps1) - r)
     # line 29: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
@@ -92,8 +95,8 @@ def adafacdiag_update(
     clipped = u / torch.clamp(torch.sqrt(torch.mean(torch.square(u))) / d, min=1)
     # line 32: theta <- theta * (1 - lr * weight_decay)
     theta = theta * (1 - lr * weight_decay)
-    # line 33: theta <- theta - lr * P @ clipped
-    theta = theta - as_param(lr * P @ as_matrix(clipped), g, "tensor")
+    # line 33: theta <- theta - lr * (if ndim >= 2 then P @ clipped else clipped)
+    theta = theta - lr * (as_param(P @ as_matrix(clipped), g, "tensor") if ndim >= 2 else clipped)
     return theta, r, c, P
 
 
@@ -138,8 +141,8 @@ def adafacdiag_kernel(
     if ndim >= 2 and s0:
         # line 26: P <- svd_u(g)
         P = svd_u(as_matrix(g))
-    # line 27: gt = transpose(P) @ g
-    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor")
+    # line 27: gt = if ndim >= 2 then transpose(P) @ g else g  # a vector is never rotated: no P
+    gt = as_param(transpose(P) @ as_matrix(g), g, "tensor") if ndim >= 2 else g
     # line 28: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + s1 * (row_sum(gt**2 + eps1) - r)
     # line 29: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
@@ -150,8 +153,8 @@ def adafacdiag_kernel(
     clipped = u / torch.clamp(torch.sqrt(torch.mean(torch.square(u))) / d, min=1)
     # line 32: theta <- theta * (1 - lr * weight_decay)
     theta = theta * s2
-    # line 33: theta <- theta - lr * P @ clipped
-    theta = theta - as_param(lr * P @ as_matrix(clipped), g, "tensor")
+    # line 33: theta <- theta - lr * (if ndim >= 2 then P @ clipped else clipped)
+    theta = theta - lr * (as_param(P @ as_matrix(clipped), g, "tensor") if ndim >= 2 else clipped)
     return theta, r, c, P
 
 
@@ -164,13 +167,13 @@ class AdafacDiag(SpecOptimizer):
 
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
-        &\mathrm{gt} = P^{\top} g \\
+        &\mathrm{gt} = \begin{cases} P^{\top} g & \text{if } \mathrm{ndim} \ge 2 \\ g & \text{otherwise} \end{cases} \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\
         &u = \frac{\mathrm{gt}}{\sqrt{\frac{r c}{\operatorname{sum}\left(r\right)}}} \\
         &\mathrm{clipped} = \frac{u}{\max\left(1, \frac{\operatorname{rms}\left(u\right)}{d}\right)} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
-        &\theta \leftarrow \theta - \eta P \mathrm{clipped}
+        &\theta \leftarrow \theta - \eta \left(\begin{cases} P \mathrm{clipped} & \text{if } \mathrm{ndim} \ge 2 \\ \mathrm{clipped} & \text{otherwise} \end{cases}\right)
       \end{aligned}
 
     Conventions:
@@ -195,9 +198,9 @@ class AdafacDiag(SpecOptimizer):
             (unlike specs/adafactor.opt)
         weight_decay: decoupled, scaled by lr, applied before the step: theta * (1 - lr *
             weight_decay), Algorithm 3's W - lr (... + lambda W)
-        dispatch: parameters with fewer than two dimensions are never rotated (P stay the
-            identity) and take the same Adafactor step: a vector's matrix view has one column, where
-            V = r cᵀ / sum(r) = r is the unfactored second moment
+        dispatch: parameters with fewer than two dimensions are never rotated and take the same
+            Adafactor step (they carry no P: allocated for matrices only): a vector's matrix view
+            has one column, where V = r cᵀ / sum(r) = r is the unfactored second moment
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
@@ -237,6 +240,7 @@ class AdafacDiag(SpecOptimizer):
     )
     states = ("r", "c", "P")
     axis_states = ("r", "c")
+    conditional_states = ("P",)
     init_state = staticmethod(adafacdiag_init)
     update_state = staticmethod(adafacdiag_update)
     kernel_scalars = staticmethod(adafacdiag_scalars)

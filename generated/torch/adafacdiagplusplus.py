@@ -49,14 +49,17 @@ def adafacdiagplusplus_init(
     precondition_frequency: int,
 ) -> dict[str, torch.Tensor]:
     """The initial state of one parameter (spec names; θ is real: complex ones come as views)."""
+    ndim = theta.ndim
     rows = theta.shape[0] if theta.ndim else 1
     cols = math.prod(theta.shape[1:])
-    return {
+    state = {
         "r": theta.new_zeros(rows_shape(theta)),  # state r: rows = 0
         "c": theta.new_zeros(cols_shape(theta)),  # state c: cols = 0
-        "P": eye(rows, theta),  # state P: rows x rows = eye(rows)
-        "Q": eye(cols, theta),  # state Q: cols x cols = eye(cols)
     }
+    if ndim >= 2:  # the only parameters whose step uses them
+        state["P"] = eye(rows, theta)  # state P: rows x rows = eye(rows)
+        state["Q"] = eye(cols, theta)  # state Q: cols x cols = eye(cols)
+    return state
 
 
 def adafacdiagplusplus_update(
@@ -87,8 +90,8 @@ def adafacdiagplusplus_update(
         P = svd_u(as_matrix(g))
         # line 27: Q <- svd_v(g)
         Q = svd_v(as_matrix(g))
-    # line 28: gt = transpose(P) @ g @ Q
-    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
+    # line 28: gt = if ndim >= 2 then transpose(P) @ g @ Q else g  # a vector is never rotated: no P, Q
+    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor") if ndim >= 2 else g
     # line 29: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + ieee.pow(t, beta2_decay) * (row_sum(gt**2 + eps1) - r)
     # line 30: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
@@ -99,8 +102,10 @@ def adafacdiagplusplus_update(
     clipped = u / torch.clamp(torch.sqrt(torch.mean(torch.square(u))) / d, min=1)
     # line 33: theta <- theta * (1 - lr * weight_decay)
     theta = theta * (1 - lr * weight_decay)
-    # line 34: theta <- theta - lr * P @ clipped @ transpose(Q)
-    theta = theta - as_param(lr * P @ as_matrix(clipped) @ transpose(Q), g, "tensor")
+    # line 34: theta <- theta - lr * (if ndim >= 2 then P @ clipped @ transpose(Q) else clipped)
+    theta = theta - lr * (
+        as_param(P @ as_matrix(clipped) @ transpose(Q), g, "tensor") if ndim >= 2 else clipped
+    )
     return theta, r, c, P, Q
 
 
@@ -148,8 +153,8 @@ def adafacdiagplusplus_kernel(
         P = svd_u(as_matrix(g))
         # line 27: Q <- svd_v(g)
         Q = svd_v(as_matrix(g))
-    # line 28: gt = transpose(P) @ g @ Q
-    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor")
+    # line 28: gt = if ndim >= 2 then transpose(P) @ g @ Q else g  # a vector is never rotated: no P, Q
+    gt = as_param(transpose(P) @ as_matrix(g) @ Q, g, "tensor") if ndim >= 2 else g
     # line 29: r <- lerp(r, row_sum(gt^2 + eps1), t^beta2_decay)
     r = r + s1 * (row_sum(gt**2 + eps1) - r)
     # line 30: c <- lerp(c, col_sum(gt^2 + eps1), t^beta2_decay)
@@ -160,8 +165,10 @@ def adafacdiagplusplus_kernel(
     clipped = u / torch.clamp(torch.sqrt(torch.mean(torch.square(u))) / d, min=1)
     # line 33: theta <- theta * (1 - lr * weight_decay)
     theta = theta * s2
-    # line 34: theta <- theta - lr * P @ clipped @ transpose(Q)
-    theta = theta - as_param(lr * P @ as_matrix(clipped) @ transpose(Q), g, "tensor")
+    # line 34: theta <- theta - lr * (if ndim >= 2 then P @ clipped @ transpose(Q) else clipped)
+    theta = theta - lr * (
+        as_param(P @ as_matrix(clipped) @ transpose(Q), g, "tensor") if ndim >= 2 else clipped
+    )
     return theta, r, c, P, Q
 
 
@@ -175,13 +182,13 @@ class AdafacDiagPlusPlus(SpecOptimizer):
       \begin{aligned}
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad P \leftarrow \operatorname{svd}_U\left(g\right) \\
         &\text{if } \mathrm{ndim} \ge 2 \land \operatorname{mod}\left(t, \mathrm{precondition\_frequency}\right) = 0\text{:}\quad Q \leftarrow \operatorname{svd}_V\left(g\right) \\
-        &\mathrm{gt} = P^{\top} g Q \\
+        &\mathrm{gt} = \begin{cases} P^{\top} g Q & \text{if } \mathrm{ndim} \ge 2 \\ g & \text{otherwise} \end{cases} \\
         &r \leftarrow r + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{row}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - r\right) \\
         &c \leftarrow c + t^{\beta_{2,\mathrm{decay}}} \left(\operatorname{sum}_{\mathrm{col}}\left(\mathrm{gt}^{2} + \epsilon_{1}\right) - c\right) \\
         &u = \frac{\mathrm{gt}}{\sqrt{\frac{r c}{\operatorname{sum}\left(r\right)}}} \\
         &\mathrm{clipped} = \frac{u}{\max\left(1, \frac{\operatorname{rms}\left(u\right)}{d}\right)} \\
         &\theta \leftarrow \theta \left(1 - \eta \lambda\right) \\
-        &\theta \leftarrow \theta - \eta P \mathrm{clipped} Q^{\top}
+        &\theta \leftarrow \theta - \eta \left(\begin{cases} P \mathrm{clipped} Q^{\top} & \text{if } \mathrm{ndim} \ge 2 \\ \mathrm{clipped} & \text{otherwise} \end{cases}\right)
       \end{aligned}
 
     Conventions:
@@ -203,9 +210,9 @@ class AdafacDiagPlusPlus(SpecOptimizer):
             (unlike specs/adafactor.opt)
         weight_decay: decoupled, scaled by lr, applied before the step: theta * (1 - lr *
             weight_decay), Algorithm 3's W - lr (... + lambda W)
-        dispatch: parameters with fewer than two dimensions are never rotated (P, Q stay the
-            identity) and take the same Adafactor step: a vector's matrix view has one column, where
-            V = r cᵀ / sum(r) = r is the unfactored second moment
+        dispatch: parameters with fewer than two dimensions are never rotated and take the same
+            Adafactor step (they carry no P, Q: allocated for matrices only): a vector's matrix view
+            has one column, where V = r cᵀ / sum(r) = r is the unfactored second moment
 
     Args:
         params (iterable): parameters, named parameters, or dicts defining parameter groups.
@@ -245,6 +252,7 @@ class AdafacDiagPlusPlus(SpecOptimizer):
     )
     states = ("r", "c", "P", "Q")
     axis_states = ("r", "c")
+    conditional_states = ("P", "Q")
     init_state = staticmethod(adafacdiagplusplus_init)
     update_state = staticmethod(adafacdiagplusplus_update)
     kernel_scalars = staticmethod(adafacdiagplusplus_scalars)
