@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from optc.backends.pyexpr import PythonPrinter, format_number
 from optc.ir import allocation
 from optc.ir.nodes import Binding, Const, Expr, Hyper, Op, Program, Role, Shape, Var, walk
-from optc.ir.ops import SHAPE_NAMES
+from optc.ir.ops import OPS, SHAPE_NAMES
 from optc.render.latex import latex_aligned
 
 
@@ -289,6 +289,14 @@ def split_by_allocation(
         if where[init[0]] is not None:
             groups.setdefault(printer.render(where[init[0]]), []).append(init)
     return always, [Allocation(cond, group) for cond, group in groups.items()]
+
+
+def has_matrix_functions(body: Iterable[Binding]) -> bool:
+    """Whether a step computes matrix functions: its parameters are batched by shape (a
+    vmapped update per shape instead of one call per parameter)."""
+    return any(
+        isinstance(n, Op) and OPS[n.op].category == "matrix" for b in body for n in walk(b.expr)
+    )
 
 
 def allocation_exprs(program: Program) -> list[Expr]:

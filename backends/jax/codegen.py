@@ -669,6 +669,7 @@ def generate(program: Program, spec_path: str) -> str:
         tensor_states=[
             s.name for s in program.states if s.shape is Shape.TENSOR and s.where is None
         ],
+        batch_by_shape=lowering.has_matrix_functions(update_body),
         math=lowering.docstring_math(program),
         update_preamble=_shape_preamble([b.expr for b in update_body], "g"),
         init_preamble=_shape_preamble(lowering.allocation_exprs(program), "theta"),

@@ -70,6 +70,9 @@ class Spec:
     fixed: tuple[Fixed, ...] = ()
     counterpart: str | None = None  # dotted path of the optax counterpart (optax.adamw)
     tensor_states: tuple[str, ...] = field(default=())  # spec states shaped like θ
+    # A step with matrix functions: leaves of one shape are stacked and stepped by one vmapped
+    # update (batched Newton-Schulz products and decompositions), as torch's multi-tensor path.
+    batch_by_shape: bool = False
     # A step reading across leaves (optc.ir.phases): global states (state fields of their own
     # names, 0-d arrays), their initial values, and rounds of (terms, their names, group values).
     global_states: tuple[str, ...] = ()
@@ -217,12 +220,15 @@ def transformation(
         keep = _leaf_mask(mask, updates, treedef) if mask is not None else None
         leaves = list(zip(*columns, strict=True))
         shared = _round_values(spec, state, leaves, t, hypers)
-        results = []
-        for i, leaf in enumerate(leaves):
-            leaf_hypers = _at_least(hypers, leaf[0].dtype)
-            if keep is not None:
-                leaf_hypers = {**hypers, spec.decay: _masked(hypers[spec.decay], keep[i])}
-            results.append(spec.update(*leaf, t=t, **leaf_hypers, **shared))
+        if spec.batch_by_shape and keep is None:
+            results = _batched_updates(spec.update, leaves, t, hypers, shared)
+        else:
+            results = []
+            for i, leaf in enumerate(leaves):
+                leaf_hypers = _at_least(hypers, leaf[0].dtype)
+                if keep is not None:
+                    leaf_hypers = {**hypers, spec.decay: _masked(hypers[spec.decay], keep[i])}
+                results.append(spec.update(*leaf, t=t, **leaf_hypers, **shared))
         outputs = list(zip(*results, strict=True)) or [()] * (len(fields) + 1)
         olds = columns[len(columns) - len(fields) :]
         new = {
@@ -240,6 +246,29 @@ def transformation(
         return delta, spec.state_class(**{count_field: t}, **new, **settled, **kept)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def _batched_updates(
+    update: Callable[..., tuple], leaves: list[tuple], t: Any, hypers: Mapping[str, Any], shared
+) -> list[tuple]:
+    """``update`` of every leaf, in leaf order: one ``jax.vmap`` per group of leaves whose
+    arrays (gradient, parameter, states) share shapes and dtypes, a plain call for a leaf alone."""
+    groups: dict[tuple, list[int]] = {}
+    for i, leaf in enumerate(leaves):
+        key = tuple((jnp.shape(x), jnp.result_type(x)) for x in leaf)
+        groups.setdefault(key, []).append(i)
+    results: list[tuple] = [()] * len(leaves)
+    for indices in groups.values():
+        first = leaves[indices[0]]
+        step = functools.partial(update, t=t, **_at_least(hypers, first[0].dtype), **shared)
+        if len(indices) == 1:
+            results[indices[0]] = step(*first)
+            continue
+        columns = zip(*(leaves[i] for i in indices), strict=True)
+        batched = jax.vmap(step)(*(jnp.stack(column) for column in columns))
+        for k, i in enumerate(indices):
+            results[i] = tuple(value[k] for value in batched)
+    return results
 
 
 def eval_params(spec: Spec, state: Any, params: Any, hypers: Mapping[str, Any]) -> Any:

@@ -359,6 +359,7 @@ def generate(program: Program, spec_path: str) -> str:
         ],
         global_outputs=split.global_outputs if split else {},
         has_foreach=foreach_view is not None,
+        batch_by_shape=foreach_view is None and lowering.has_matrix_functions(update_body),
         sections=list(program.sections),
         triton_kernel=(
             f"optc.generated.triton.{program.snake_name}:{program.snake_name}_triton"

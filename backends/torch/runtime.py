@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from optc.backends.torch import chunks, fused, lists
+from optc.backends.torch import batched, chunks, fused, lists
 
 __all__ = ["Hyper", "SpecOptimizer"]
 
@@ -149,6 +149,9 @@ class SpecOptimizer(torch.optim.Optimizer):
     # The multi-tensor path (foreach=True) on lists of tensors; None where the spec has none
     # (a block testing the parameter's dimensions): the readable loop stands in.
     foreach_kernel: ClassVar[Callable[..., None] | None] = None
+    # A step with matrix functions and no foreach kernel: its multi-tensor path stacks the
+    # parameters of one shape and vmaps ``update`` over them (optc.backends.torch.batched).
+    batch_by_shape: ClassVar[bool] = False
     # A step reading across parameters (optc.ir.phases): global states, kept in the param group
     # under their names as 0-d tensors, and the rounds of (terms, their names, group values).
     global_states: ClassVar[tuple[str, ...]] = ()
@@ -316,6 +319,8 @@ class SpecOptimizer(torch.optim.Optimizer):
             lists.apply(
                 members, hypers, shared, scalars=self.kernel_scalars, update=self.foreach_kernel
             )
+        elif self.batch_by_shape and group.get("foreach") is not False:
+            batched.apply(members, hypers, shared, update=self.update_state)
         else:
             for theta, grad, buffers, t in members:
                 new_theta, *new_states = self.update_state(

@@ -263,4 +263,5 @@ _SPEC = runtime.Spec(
     fixed=(),
     counterpart=None,
     tensor_states=("m", "v"),
+    batch_by_shape=True,
 )

@@ -304,4 +304,5 @@ _SPEC = runtime.Spec(
     fixed=(),
     counterpart=None,
     tensor_states=("M",),
+    batch_by_shape=True,
 )

@@ -411,4 +411,5 @@ _SPEC = runtime.Spec(
     fixed=(),
     counterpart=None,
     tensor_states=(),
+    batch_by_shape=True,
 )

@@ -184,4 +184,5 @@ _SPEC = runtime.Spec(
     fixed=(),
     counterpart=None,
     tensor_states=("m",),
+    batch_by_shape=True,
 )

@@ -240,4 +240,5 @@ _SPEC = runtime.Spec(
     fixed=(),
     counterpart=None,
     tensor_states=("d",),
+    batch_by_shape=True,
 )

@@ -315,4 +315,5 @@ _SPEC = runtime.Spec(
     fixed=(),
     counterpart=None,
     tensor_states=("graft_m", "graft_v"),
+    batch_by_shape=True,
 )

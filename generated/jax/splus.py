@@ -351,5 +351,6 @@ _SPEC = runtime.Spec(
     fixed=(),
     counterpart=None,
     tensor_states=("m", "theta_ema"),
+    batch_by_shape=True,
     eval_point=splus_eval,
 )

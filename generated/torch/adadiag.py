@@ -232,6 +232,7 @@ class AdaDiag(SpecOptimizer):
     update_state = staticmethod(adadiag_update)
     kernel_scalars = staticmethod(adadiag_scalars)
     kernel = staticmethod(adadiag_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

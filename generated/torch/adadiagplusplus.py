@@ -251,6 +251,7 @@ class AdaDiagPlusPlus(SpecOptimizer):
     update_state = staticmethod(adadiagplusplus_update)
     kernel_scalars = staticmethod(adadiagplusplus_scalars)
     kernel = staticmethod(adadiagplusplus_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

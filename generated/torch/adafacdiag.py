@@ -245,6 +245,7 @@ class AdafacDiag(SpecOptimizer):
     update_state = staticmethod(adafacdiag_update)
     kernel_scalars = staticmethod(adafacdiag_scalars)
     kernel = staticmethod(adafacdiag_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -263,6 +263,7 @@ class AdafacDiagMomentum(SpecOptimizer):
     update_state = staticmethod(adafacdiagmomentum_update)
     kernel_scalars = staticmethod(adafacdiagmomentum_scalars)
     kernel = staticmethod(adafacdiagmomentum_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

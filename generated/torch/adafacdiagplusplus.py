@@ -257,6 +257,7 @@ class AdafacDiagPlusPlus(SpecOptimizer):
     update_state = staticmethod(adafacdiagplusplus_update)
     kernel_scalars = staticmethod(adafacdiagplusplus_scalars)
     kernel = staticmethod(adafacdiagplusplus_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

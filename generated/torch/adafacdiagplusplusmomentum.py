@@ -275,6 +275,7 @@ class AdafacDiagPlusPlusMomentum(SpecOptimizer):
     update_state = staticmethod(adafacdiagplusplusmomentum_update)
     kernel_scalars = staticmethod(adafacdiagplusplusmomentum_scalars)
     kernel = staticmethod(adafacdiagplusplusmomentum_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -256,6 +256,7 @@ class ASGO(SpecOptimizer):
     update_state = staticmethod(asgo_update)
     kernel_scalars = staticmethod(asgo_scalars)
     kernel = staticmethod(asgo_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

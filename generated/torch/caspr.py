@@ -265,6 +265,7 @@ class CASPR(SpecOptimizer):
     update_state = staticmethod(caspr_update)
     kernel_scalars = staticmethod(caspr_scalars)
     kernel = staticmethod(caspr_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -433,6 +433,7 @@ class COSMOS(SpecOptimizer):
     update_state = staticmethod(cosmos_update)
     kernel_scalars = staticmethod(cosmos_scalars)
     kernel = staticmethod(cosmos_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -332,6 +332,7 @@ class Dion(SpecOptimizer):
     update_state = staticmethod(dion_update)
     kernel_scalars = staticmethod(dion_scalars)
     kernel = staticmethod(dion_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -388,6 +388,7 @@ class GaLore(SpecOptimizer):
     update_state = staticmethod(galore_update)
     kernel_scalars = staticmethod(galore_scalars)
     kernel = staticmethod(galore_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

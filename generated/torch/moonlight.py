@@ -305,6 +305,7 @@ class Moonlight(SpecOptimizer):
     update_state = staticmethod(moonlight_update)
     kernel_scalars = staticmethod(moonlight_scalars)
     kernel = staticmethod(moonlight_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -350,6 +350,7 @@ class Muon(SpecOptimizer):
     update_state = staticmethod(muon_update)
     kernel_scalars = staticmethod(muon_scalars)
     kernel = staticmethod(muon_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

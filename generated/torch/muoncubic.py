@@ -310,6 +310,7 @@ class MuonCubic(SpecOptimizer):
     update_state = staticmethod(muoncubic_update)
     kernel_scalars = staticmethod(muoncubic_scalars)
     kernel = staticmethod(muoncubic_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

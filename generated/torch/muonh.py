@@ -307,6 +307,7 @@ class MuonH(SpecOptimizer):
     update_state = staticmethod(muonh_update)
     kernel_scalars = staticmethod(muonh_scalars)
     kernel = staticmethod(muonh_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -319,6 +319,7 @@ class MuonPolarExpress(SpecOptimizer):
     update_state = staticmethod(muonpolarexpress_update)
     kernel_scalars = staticmethod(muonpolarexpress_scalars)
     kernel = staticmethod(muonpolarexpress_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

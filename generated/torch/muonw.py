@@ -299,6 +299,7 @@ class MuonW(SpecOptimizer):
     update_state = staticmethod(muonw_update)
     kernel_scalars = staticmethod(muonw_scalars)
     kernel = staticmethod(muonw_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

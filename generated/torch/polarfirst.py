@@ -269,6 +269,7 @@ class PolarFirst(SpecOptimizer):
     update_state = staticmethod(polarfirst_update)
     kernel_scalars = staticmethod(polarfirst_scalars)
     kernel = staticmethod(polarfirst_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -236,6 +236,7 @@ class PolarGrad(SpecOptimizer):
     update_state = staticmethod(polargrad_update)
     kernel_scalars = staticmethod(polargrad_scalars)
     kernel = staticmethod(polargrad_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

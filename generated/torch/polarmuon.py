@@ -269,6 +269,7 @@ class PolarMuon(SpecOptimizer):
     update_state = staticmethod(polarmuon_update)
     kernel_scalars = staticmethod(polarmuon_scalars)
     kernel = staticmethod(polarmuon_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -317,6 +317,7 @@ class Shampoo(SpecOptimizer):
     update_state = staticmethod(shampoo_update)
     kernel_scalars = staticmethod(shampoo_scalars)
     kernel = staticmethod(shampoo_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

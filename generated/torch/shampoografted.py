@@ -304,6 +304,7 @@ class ShampooGrafted(SpecOptimizer):
     update_state = staticmethod(shampoografted_update)
     kernel_scalars = staticmethod(shampoografted_scalars)
     kernel = staticmethod(shampoografted_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

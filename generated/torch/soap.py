@@ -380,6 +380,7 @@ class SOAP(SpecOptimizer):
     update_state = staticmethod(soap_update)
     kernel_scalars = staticmethod(soap_scalars)
     kernel = staticmethod(soap_kernel)
+    batch_by_shape = True
 
     def __init__(
         self,

@@ -333,6 +333,7 @@ class SPlus(SpecOptimizer):
     update_state = staticmethod(splus_update)
     kernel_scalars = staticmethod(splus_scalars)
     kernel = staticmethod(splus_kernel)
+    batch_by_shape = True
     eval_point = staticmethod(splus_eval)
 
     def __init__(
