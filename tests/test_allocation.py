@@ -5,6 +5,7 @@ per matrix, not AdamW's two moments as well)."""
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -136,3 +137,12 @@ def test_jax_keeps_an_empty_array_where_a_state_is_not_allocated():
     assert state.buf["w"].shape == (8, 4) and state.buf["b"].shape == (0,)
     assert state.adam_m["w"].shape == (0,) and state.adam_m["b"].shape == (8,)
     np.testing.assert_array_equal(state.adam_v["b"], np.zeros(8))
+
+
+@pytest.mark.parametrize("spec", CONDITIONAL)
+def test_jax_init_allocates_the_same_under_jit(spec):
+    # the conditions are Python bools on the leaf's dimensions, also while jit traces init
+    factory = optc.load(optc.pipeline.library_dir() / f"{spec}.opt", backend="jax")
+    params = [jnp.ones(s) for s in SHAPES]
+    eager, traced = factory().init(params), jax.jit(factory().init)(params)
+    assert jax.tree.map(jnp.shape, eager) == jax.tree.map(jnp.shape, traced)

@@ -368,7 +368,10 @@ TABLE_3 = {
         "numel + rows + cols; ndim >= 2: rows²",
         lambda m, n: m * m + m * n + m + n,
     ),
-    "adafacdiagplusplus": ("rows + cols; ndim >= 2: rows² + cols²", lambda m, n: m * m + n * n + m + n),
+    "adafacdiagplusplus": (
+        "rows + cols; ndim >= 2: rows² + cols²",
+        lambda m, n: m * m + n * n + m + n,
+    ),
     "adafacdiagplusplusmomentum": (
         "numel + rows + cols; ndim >= 2: rows² + cols²",
         lambda m, n: m * m + n * n + m * n + m + n,

@@ -195,6 +195,8 @@ class JaxPrinter(PythonPrinter):
             return self.matrix_function(expr, args, self.like)
         if expr.op == "ifelse" and on_dimensions(expr.args[0]):  # static: one branch traced
             return self.ternary(expr)
+        if expr.op in ("and", "or", "not") and on_dimensions(expr):  # static: a Python bool
+            return self.logic(expr)
         args = self._float_constants(expr, args)
         if expr.op == "clip":
             return f"{self.jnp}.clip({args[0]}, min={args[1]}, max={args[2]})", Prec.ATOM

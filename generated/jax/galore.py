@@ -88,32 +88,32 @@ def galore_init(
     return (
         (
             matrix_full(theta, "rows", rank, 0)
-            if jnp.logical_and(ndim >= 2, rows < cols)
+            if ndim >= 2 and rows < cols
             else jnp.zeros(0, theta.dtype)
         ),
         (
             matrix_full(theta, "cols", rank, 0)
-            if jnp.logical_and(ndim >= 2, rows >= cols)
+            if ndim >= 2 and rows >= cols
             else jnp.zeros(0, theta.dtype)
         ),
         (
             matrix_full(theta, rank, "cols", 0)
-            if jnp.logical_and(ndim >= 2, rows < cols)
+            if ndim >= 2 and rows < cols
             else jnp.zeros(0, theta.dtype)
         ),
         (
             matrix_full(theta, rank, "cols", 0)
-            if jnp.logical_and(ndim >= 2, rows < cols)
+            if ndim >= 2 and rows < cols
             else jnp.zeros(0, theta.dtype)
         ),
         (
             matrix_full(theta, "rows", rank, 0)
-            if jnp.logical_and(ndim >= 2, rows >= cols)
+            if ndim >= 2 and rows >= cols
             else jnp.zeros(0, theta.dtype)
         ),
         (
             matrix_full(theta, "rows", rank, 0)
-            if jnp.logical_and(ndim >= 2, rows >= cols)
+            if ndim >= 2 and rows >= cols
             else jnp.zeros(0, theta.dtype)
         ),
         (jnp.zeros_like(theta) if ndim < 2 else jnp.zeros(0, theta.dtype)),
