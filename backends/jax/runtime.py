@@ -220,7 +220,7 @@ def transformation(
         keep = _leaf_mask(mask, updates, treedef) if mask is not None else None
         leaves = list(zip(*columns, strict=True))
         shared = _round_values(spec, state, leaves, t, hypers)
-        if spec.batch_by_shape and keep is None:
+        if spec.batch_by_shape and keep is None and _batches_here():
             results = _batched_updates(spec.update, leaves, t, hypers, shared)
         else:
             results = []
@@ -246,6 +246,18 @@ def transformation(
         return delta, spec.state_class(**{count_field: t}, **new, **settled, **kept)
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+# jaxlib 0.10.2's CPU eigh (and the other LAPACK kernels) splits a batch over the intra-op
+# thread pool and waits for it from a thread of that same pool: two batched eighs running at
+# once (SOAP's L and R) deadlock a 2-thread pool (gdb: both tf_XLAEigen threads blocked in
+# jax::ParallelBatchMap under lapack_ssyevd_ffi, the step never returns). Batching serves
+# accelerators (docs/benchmarks.md: no CPU gain), so on CPU the leaves are stepped one by one.
+BATCH_ON_CPU = False
+
+
+def _batches_here() -> bool:
+    return BATCH_ON_CPU or jax.default_backend() != "cpu"
 
 
 def _batched_updates(
