@@ -130,11 +130,7 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
                 status, detail = UNDECIDED, f"SymPy failed while unrolling ({type(err).__name__})"
     except BudgetExceeded:
         pass
-    tensors = sum(s.shape is Shape.TENSOR for s in program.states)
-    rows = sum(s.shape is Shape.ROWS for s in program.states)
-    cols = sum(s.shape is Shape.COLS for s in program.states)
-    matrices = [s.dims for s in program.states if s.shape is Shape.MATRIX]
-    scalars = len(program.states) - tensors - rows - cols - len(matrices)
+    counts = _StateCounts.of(program.states)
     ops = elementwise_ops(program)
     return PropertyReport(
         name=program.name,
@@ -146,10 +142,10 @@ def property_report(program: Program, budget: float | None = PROPERTY_BUDGET) ->
         first_step_eps0=texts["first_eps0"],
         memory=state_memory(program)
         + (f"; {len(program.globals)} per param group" if program.globals else ""),
-        tensor_states=tensors,
-        scalar_states=scalars,
-        rows_states=rows,
-        cols_states=cols,
+        tensor_states=counts.tensors,
+        scalar_states=counts.scalars,
+        rows_states=counts.rows,
+        cols_states=counts.cols,
         elementwise_ops=sum(ops.values()),
         ops_by_kind=dict(sorted(ops.items())),
         exprs=exprs,
@@ -580,13 +576,30 @@ def state_memory(program: Program) -> str:
     return "; ".join(parts) or "0"
 
 
+@dataclass(frozen=True)
+class _StateCounts:
+    """How many states of each kind, and the matrix states' dimensions."""
+
+    tensors: int
+    scalars: int
+    rows: int
+    cols: int
+    matrices: list
+
+    @classmethod
+    def of(cls, states: list) -> _StateCounts:
+        tensors = sum(s.shape is Shape.TENSOR for s in states)
+        rows = sum(s.shape is Shape.ROWS for s in states)
+        cols = sum(s.shape is Shape.COLS for s in states)
+        matrices = [s.dims for s in states if s.shape is Shape.MATRIX]
+        return cls(
+            tensors, len(states) - tensors - rows - cols - len(matrices), rows, cols, matrices
+        )
+
+
 def _group_memory(states: list) -> str:
-    tensors = sum(s.shape is Shape.TENSOR for s in states)
-    rows = sum(s.shape is Shape.ROWS for s in states)
-    cols = sum(s.shape is Shape.COLS for s in states)
-    matrices = [s.dims for s in states if s.shape is Shape.MATRIX]
-    scalars = len(states) - tensors - rows - cols - len(matrices)
-    return memory_formula(tensors, scalars, rows, cols, matrices)
+    c = _StateCounts.of(states)
+    return memory_formula(c.tensors, c.scalars, c.rows, c.cols, c.matrices)
 
 
 def memory_formula(

@@ -32,7 +32,6 @@ from optc.ir.nodes import (
     Op,
     Program,
     Shape,
-    State,
     Type,
     Var,
     free_vars,
@@ -149,8 +148,3 @@ def _fold(op: str, exprs: list[Expr]) -> Expr:
     for expr in exprs[1:]:
         result = Op(op, (result, expr), _BOOL)
     return result
-
-
-def conditional_states(program: Program) -> list[State]:
-    """The states allocated on some parameters only."""
-    return [s for s in program.states if s.where is not None]
